@@ -1,0 +1,48 @@
+# make demo: set up and run the demo scan on a generated, benign case.
+# make test: set up and run every check (ruff, mypy, pytest).
+# make bench: set up and run the benchmarks against python-threatexchange.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .stamps
+
+.PHONY: demo test lint typecheck pytest bench system clean
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+$(STAMPS)/system: deps/apt.txt scripts/install-system-deps.sh
+	@mkdir -p $(STAMPS)
+	scripts/install-system-deps.sh
+	@touch $@
+
+$(STAMPS)/bench: $(STAMPS)/venv benchmarks/requirements.txt
+	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
+	@touch $@
+
+system: $(STAMPS)/system
+
+demo: $(STAMPS)/venv
+	$(BIN)/hashwarden demo --out demo-output
+
+lint: $(STAMPS)/venv
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+typecheck: $(STAMPS)/venv
+	$(BIN)/mypy
+
+pytest: $(STAMPS)/venv $(STAMPS)/system
+	$(BIN)/pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMPS)/bench
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) $(STAMPS) demo-output bench-output

@@ -1,0 +1,106 @@
+"""The bank's data model: entries with their signals, known-good sets, audit events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from hashwarden.signals.base import Signal
+
+__all__ = [
+    "AddResult",
+    "AuditEvent",
+    "BankStats",
+    "Entry",
+    "NewEntry",
+    "VerifyReport",
+    "entry_digest",
+]
+
+
+@dataclass
+class NewEntry:
+    """An entry to add: one or more signals of one piece of content, and what is known of it."""
+
+    signals: list[Signal]
+    category: str = "uncategorised"
+    series: str | None = None
+    victim_identified: bool = False
+    source: str | None = None
+    first_seen: str | None = None
+    note: str | None = None
+    #: Format-specific fields kept for round trips (e.g. a VICS MediaID).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Entry(NewEntry):
+    id: int = 0
+    added: str = ""
+    #: The audit sequence number of the entry's last change.
+    version: int = 0
+
+    def signal(self, kind: str) -> str | None:
+        for s in self.signals:
+            if s.kind == kind:
+                return s.value
+        return None
+
+
+def entry_digest(entry_id: int, e: NewEntry, added: str) -> str:
+    """SHA-256 over an entry's canonical form: what the audit log vouches for."""
+    body = [
+        entry_id,
+        sorted([s.kind, s.value] for s in e.signals),
+        e.category,
+        e.series,
+        bool(e.victim_identified),
+        e.source,
+        e.first_seen,
+        added,
+        e.note,
+        e.extra,
+    ]
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass
+class AddResult:
+    added: list[int] = field(default_factory=list)
+    duplicates: int = 0
+
+
+@dataclass
+class BankStats:
+    entries: int
+    signals_by_kind: dict[str, int]
+    entries_by_category: dict[str, int]
+    known_good_sets: dict[str, int]
+    audit_events: int
+    bank_id: str
+    fingerprint: str
+
+
+@dataclass
+class AuditEvent:
+    seq: int
+    at: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+    prev: str
+    hash: str
+
+
+@dataclass
+class VerifyReport:
+    events: int
+    entries: int
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems

@@ -1,0 +1,63 @@
+"""The bank's SQLite schema as named, forward-only migrations.
+
+Migrations are applied in list order and recorded by name in `schema_migrations`, so features
+developed apart can each append their own without fighting over a version number. Never edit
+a migration that has shipped: append a new one.
+"""
+
+from __future__ import annotations
+
+__all__ = ["MIGRATIONS", "SCHEMA_FAMILY"]
+
+SCHEMA_FAMILY = "hashwarden-bank"
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "0001-core",
+        """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE entries (
+            id INTEGER PRIMARY KEY,
+            category TEXT NOT NULL,
+            series TEXT,
+            victim_identified INTEGER NOT NULL DEFAULT 0,
+            source TEXT,
+            first_seen TEXT,
+            added TEXT NOT NULL,
+            note TEXT,
+            extra TEXT NOT NULL DEFAULT '{}',
+            version INTEGER NOT NULL,
+            digest TEXT NOT NULL
+        );
+        CREATE INDEX entries_version ON entries(version);
+        CREATE TABLE signals (
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            PRIMARY KEY (kind, value)
+        ) WITHOUT ROWID;
+        CREATE INDEX signals_entry ON signals(entry_id);
+        CREATE TABLE known_good_sets (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            source TEXT,
+            added TEXT NOT NULL
+        );
+        CREATE TABLE known_good (
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            set_id INTEGER NOT NULL REFERENCES known_good_sets(id) ON DELETE CASCADE,
+            PRIMARY KEY (kind, value, set_id)
+        ) WITHOUT ROWID;
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL,
+            prev TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        """,
+    ),
+]

@@ -1,0 +1,602 @@
+"""The SQLite hash bank: the embedded default store.
+
+One file, WAL journal, every change in one transaction together with its audit event, so an
+import either lands whole or not at all. The audit log is a SHA-256 hash chain; each event also
+carries an additive digest (sum mod 2**256 of entry digests added and removed), so `verify` can
+tell both a broken chain and entries changed behind the log's back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hashwarden.bank.base import (
+    AddResult,
+    AuditEvent,
+    BankStats,
+    Entry,
+    NewEntry,
+    VerifyReport,
+    entry_digest,
+)
+from hashwarden.bank.categories import CATEGORIES
+from hashwarden.bank.schema import MIGRATIONS, SCHEMA_FAMILY
+from hashwarden.errors import ConflictError, DataError, NotFoundError, UsageError
+from hashwarden.signals.base import Signal
+
+__all__ = ["GENESIS", "SqliteBank", "utc_now"]
+
+GENESIS = "0" * 64
+_MOD = 2**256
+_BATCH = 900  # stays under SQLite's bound-parameter limit
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _event_hash(prev: str, seq: int, at: str, actor: str, action: str, detail: str) -> str:
+    text = json.dumps([seq, at, actor, action, detail], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
+
+
+def _kg_digest(kind: str, value: str, set_name: str) -> int:
+    return int(hashlib.sha256(f"{set_name}\x00{kind}\x00{value}".encode()).hexdigest(), 16)
+
+
+def _chunks(items: list[str], size: int = _BATCH) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SqliteBank:
+    """A hash bank in one SQLite file. Use `create` or `open`, then as a context manager."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool) -> None:
+        self.path = path
+        self.readonly = readonly
+        self._conn = conn
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def create(cls, path: str | Path) -> SqliteBank:
+        target = Path(path)
+        if target.exists():
+            raise ConflictError(f"{target} already exists; a new bank needs a new file")
+        if not target.parent.exists():
+            raise NotFoundError(f"folder {target.parent} does not exist")
+        conn = cls._connect(target, readonly=False)
+        bank = cls(target, conn, readonly=False)
+        bank._migrate()
+        with bank._write():
+            conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [("family", SCHEMA_FAMILY), ("bank_id", str(uuid.uuid4())), ("created", utc_now())],
+            )
+            bank._record("system", "bank.create", {})
+        return bank
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False) -> SqliteBank:
+        target = Path(path)
+        if not target.is_file():
+            raise NotFoundError(f"no bank at {target} (create one with `hashwarden bank init`)")
+        try:
+            conn = cls._connect(target, readonly=readonly)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'family'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{target} is not a hashwarden bank ({exc})") from exc
+        if row is None or row[0] != SCHEMA_FAMILY:
+            raise DataError(f"{target} is not a hashwarden bank")
+        bank = cls(target, conn, readonly=readonly)
+        if not readonly:
+            bank._migrate()
+        else:
+            bank._check_schema()
+        return bank
+
+    @staticmethod
+    def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+        if readonly:
+            conn = sqlite3.connect(
+                f"{path.resolve().as_uri()}?mode=ro",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+        else:
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    def _applied_migrations(self) -> set[str]:
+        conn = self._conn
+        if not self.readonly:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, at TEXT)"
+            )
+        try:
+            return {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+        except sqlite3.OperationalError:
+            return set()
+
+    def _migrate(self) -> None:
+        applied = self._applied_migrations()
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+            with self._write():
+                for statement in sql.split(";"):
+                    if statement.strip():
+                        self._conn.execute(statement)
+                self._conn.execute(
+                    "INSERT INTO schema_migrations(name, at) VALUES (?, ?)", (name, utc_now())
+                )
+
+    def _check_schema(self) -> None:
+        missing = [n for n, _ in MIGRATIONS if n not in self._applied_migrations()]
+        if missing:
+            raise DataError(
+                f"{self.path} needs migrations {', '.join(missing)}: open it once for writing"
+            )
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> SqliteBank:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing -----------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One all-or-nothing write transaction."""
+        if self.readonly:
+            raise UsageError(f"{self.path} is open read-only")
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction for other packages' tables (call `record` inside it)."""
+        with self._write() as conn:
+            yield conn
+
+    def record(self, actor: str, action: str, detail: dict[str, Any]) -> int:
+        """Append an audit event; must run inside a write transaction."""
+        return self._record(actor, action, detail)
+
+    def _record(self, actor: str, action: str, detail: dict[str, Any]) -> int:
+        row = self._conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
+        at = utc_now()
+        text = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        digest = _event_hash(prev, seq, at, actor, action, text)
+        self._conn.execute(
+            "INSERT INTO audit(seq, at, actor, action, detail, prev, hash) VALUES (?,?,?,?,?,?,?)",
+            (seq, at, actor, action, text, prev, digest),
+        )
+        return int(seq)
+
+    def _next_seq(self) -> int:
+        row = self._conn.execute("SELECT MAX(seq) FROM audit").fetchone()
+        return int(row[0] or 0) + 1
+
+    def add_entries(
+        self,
+        entries: Iterable[NewEntry],
+        *,
+        actor: str = "cli",
+        action: str = "entries.add",
+        on_duplicate: str = "skip",
+        detail: dict[str, Any] | None = None,
+    ) -> AddResult:
+        """Add entries in one transaction. A signal already banked is a duplicate: skipped, or
+        with `on_duplicate="error"` the whole batch is refused."""
+        result = AddResult()
+        plus = 0
+        with self._write() as conn:
+            version = self._next_seq()
+            now = utc_now()
+            for entry in entries:
+                self._check_entry(entry)
+                existing = self._existing_owner(entry.signals)
+                if existing is not None:
+                    if on_duplicate == "error":
+                        kind, value, owner = existing
+                        raise ConflictError(
+                            f"{kind} {value} is already in the bank as entry {owner}"
+                        )
+                    result.duplicates += 1
+                    continue
+                cursor = conn.execute(
+                    "INSERT INTO entries(category, series, victim_identified, source, first_seen,"
+                    " added, note, extra, version, digest) VALUES (?,?,?,?,?,?,?,?,?,'')",
+                    (
+                        entry.category,
+                        entry.series,
+                        int(entry.victim_identified),
+                        entry.source,
+                        entry.first_seen,
+                        now,
+                        entry.note,
+                        json.dumps(entry.extra, sort_keys=True),
+                        version,
+                    ),
+                )
+                entry_id = int(cursor.lastrowid or 0)
+                digest = entry_digest(entry_id, entry, now)
+                conn.execute("UPDATE entries SET digest = ? WHERE id = ?", (digest, entry_id))
+                conn.executemany(
+                    "INSERT INTO signals(kind, value, entry_id) VALUES (?,?,?)",
+                    [(s.kind, s.value, entry_id) for s in set(entry.signals)],
+                )
+                plus = (plus + int(digest, 16)) % _MOD
+                result.added.append(entry_id)
+            event = {
+                "count": len(result.added),
+                "duplicates": result.duplicates,
+                "plus": f"{plus:064x}",
+                "minus": GENESIS,
+                **(detail or {}),
+            }
+            if len(result.added) <= 20:
+                event["ids"] = result.added
+            elif result.added:
+                event["id_range"] = [result.added[0], result.added[-1]]
+            self._record(actor, action, event)
+        return result
+
+    def add_entry(self, entry: NewEntry, *, actor: str = "cli") -> int:
+        """Add one entry; a signal already banked is a ConflictError."""
+        return self.add_entries(
+            [entry], actor=actor, action="entry.add", on_duplicate="error"
+        ).added[0]
+
+    @staticmethod
+    def _check_entry(entry: NewEntry) -> None:
+        if not entry.signals:
+            raise UsageError("an entry needs at least one signal")
+        if entry.category not in CATEGORIES:
+            raise UsageError(f"unknown category {entry.category!r}")
+
+    def _existing_owner(self, signals: list[Signal]) -> tuple[str, str, int] | None:
+        for s in signals:
+            row = self._conn.execute(
+                "SELECT entry_id FROM signals WHERE kind = ? AND value = ?", (s.kind, s.value)
+            ).fetchone()
+            if row:
+                return s.kind, s.value, int(row[0])
+        return None
+
+    def update_entry(self, entry_id: int, *, actor: str = "cli", **changes: Any) -> Entry:
+        """Change an entry's fields (not its signals); recorded with old and new digests."""
+        allowed = {
+            "category",
+            "series",
+            "victim_identified",
+            "source",
+            "first_seen",
+            "note",
+            "extra",
+        }
+        unknown = set(changes) - allowed
+        if unknown:
+            raise UsageError(f"cannot change {', '.join(sorted(unknown))} of an entry")
+        with self._write() as conn:
+            old = self._get(entry_id)
+            new = Entry(**{**old.__dict__, **changes})
+            self._check_entry(new)
+            version = self._next_seq()
+            digest = entry_digest(entry_id, new, old.added)
+            conn.execute(
+                "UPDATE entries SET category=?, series=?, victim_identified=?, source=?,"
+                " first_seen=?, note=?, extra=?, version=?, digest=? WHERE id=?",
+                (
+                    new.category,
+                    new.series,
+                    int(new.victim_identified),
+                    new.source,
+                    new.first_seen,
+                    new.note,
+                    json.dumps(new.extra, sort_keys=True),
+                    version,
+                    digest,
+                    entry_id,
+                ),
+            )
+            old_digest = entry_digest(entry_id, old, old.added)
+            self._record(
+                actor,
+                "entry.update",
+                {
+                    "id": entry_id,
+                    "changes": sorted(changes),
+                    "plus": digest,
+                    "minus": old_digest,
+                },
+            )
+            new.version = version
+            return new
+
+    def remove_entry(self, entry_id: int, *, actor: str = "cli") -> Entry:
+        """Remove an entry and its signals; the audit event keeps its signals as a tombstone."""
+        with self._write() as conn:
+            old = self._get(entry_id)
+            conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+            self._record(
+                actor,
+                "entry.remove",
+                {
+                    "id": entry_id,
+                    "signals": sorted([s.kind, s.value] for s in old.signals),
+                    "plus": GENESIS,
+                    "minus": entry_digest(entry_id, old, old.added),
+                },
+            )
+            return old
+
+    def add_known_good(
+        self,
+        set_name: str,
+        signals: Iterable[Signal],
+        *,
+        source: str | None = None,
+        actor: str = "cli",
+    ) -> int:
+        """Add signals to a known-good set (created if new); returns how many were new."""
+        added = 0
+        plus = 0
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT id FROM known_good_sets WHERE name = ?", (set_name,)
+            ).fetchone()
+            if row:
+                set_id = int(row[0])
+            else:
+                set_id = int(
+                    conn.execute(
+                        "INSERT INTO known_good_sets(name, source, added) VALUES (?,?,?)",
+                        (set_name, source, utc_now()),
+                    ).lastrowid
+                    or 0
+                )
+            for s in signals:
+                cursor = conn.execute(
+                    "INSERT OR IGNORE INTO known_good(kind, value, set_id) VALUES (?,?,?)",
+                    (s.kind, s.value, set_id),
+                )
+                if cursor.rowcount:
+                    added += 1
+                    plus = (plus + _kg_digest(s.kind, s.value, set_name)) % _MOD
+            self._record(
+                actor,
+                "known_good.add",
+                {
+                    "set": set_name,
+                    "count": added,
+                    "kg_plus": f"{plus:064x}",
+                },
+            )
+        return added
+
+    # -- reading -----------------------------------------------------------------------------
+    def _row_to_entry(self, row: sqlite3.Row | tuple[Any, ...], signals: list[Signal]) -> Entry:
+        (eid, category, series, victim, source, first_seen, added, note, extra, version) = row
+        return Entry(
+            id=int(eid),
+            signals=signals,
+            category=category,
+            series=series,
+            victim_identified=bool(victim),
+            source=source,
+            first_seen=first_seen,
+            added=added,
+            note=note,
+            extra=json.loads(extra),
+            version=int(version),
+        )
+
+    _ENTRY_COLUMNS = (
+        "id, category, series, victim_identified, source, first_seen, added, note, extra, version"
+    )
+
+    def _get(self, entry_id: int) -> Entry:
+        row = self._conn.execute(
+            f"SELECT {self._ENTRY_COLUMNS} FROM entries WHERE id = ?", (entry_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no entry {entry_id} in {self.path}")
+        signals = [
+            Signal(k, v)
+            for k, v in self._conn.execute(
+                "SELECT kind, value FROM signals WHERE entry_id = ? ORDER BY kind", (entry_id,)
+            )
+        ]
+        return self._row_to_entry(row, signals)
+
+    def get_entry(self, entry_id: int) -> Entry:
+        return self._get(entry_id)
+
+    def entries_by_id(self, ids: Iterable[int]) -> dict[int, Entry]:
+        wanted = sorted(set(ids))
+        found: dict[int, Entry] = {}
+        for chunk in _chunks([str(i) for i in wanted]):
+            marks = ",".join("?" * len(chunk))
+            sigs: dict[int, list[Signal]] = {}
+            for eid, kind, value in self._conn.execute(
+                f"SELECT entry_id, kind, value FROM signals WHERE entry_id IN ({marks})", chunk
+            ):
+                sigs.setdefault(int(eid), []).append(Signal(kind, value))
+            for row in self._conn.execute(
+                f"SELECT {self._ENTRY_COLUMNS} FROM entries WHERE id IN ({marks})", chunk
+            ):
+                found[int(row[0])] = self._row_to_entry(row, sorted(sigs.get(int(row[0]), [])))
+        return found
+
+    def entries(self, *, since_version: int = 0) -> Iterator[Entry]:
+        """Every entry (changed after `since_version`), in id order, streamed."""
+        last = 0
+        while True:
+            rows = self._conn.execute(
+                f"SELECT {self._ENTRY_COLUMNS} FROM entries WHERE id > ? AND version > ?"
+                " ORDER BY id LIMIT 1000",
+                (last, since_version),
+            ).fetchall()
+            if not rows:
+                return
+            by_id = self.entries_by_id(int(r[0]) for r in rows)
+            for r in rows:
+                yield by_id[int(r[0])]
+            last = int(rows[-1][0])
+
+    def signals(self, kind: str) -> Iterator[tuple[int, str]]:
+        """(entry id, value) of every signal of a kind, streamed."""
+        cursor = self._conn.execute(
+            "SELECT entry_id, value FROM signals WHERE kind = ? ORDER BY entry_id", (kind,)
+        )
+        while rows := cursor.fetchmany(10_000):
+            for eid, value in rows:
+                yield int(eid), value
+
+    def lookup(self, kind: str, values: Iterable[str]) -> dict[str, int]:
+        """Which of these values are banked, and in which entry."""
+        found: dict[str, int] = {}
+        for chunk in _chunks(sorted(set(values))):
+            marks = ",".join("?" * len(chunk))
+            for value, eid in self._conn.execute(
+                f"SELECT value, entry_id FROM signals WHERE kind = ? AND value IN ({marks})",
+                [kind, *chunk],
+            ):
+                found[value] = int(eid)
+        return found
+
+    def known_good_lookup(self, kind: str, values: Iterable[str]) -> dict[str, str]:
+        """Which of these values are in a known-good set, and which set."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(sorted(set(values))):
+            marks = ",".join("?" * len(chunk))
+            for value, name in self._conn.execute(
+                "SELECT k.value, s.name FROM known_good k JOIN known_good_sets s ON s.id = k.set_id"
+                f" WHERE k.kind = ? AND k.value IN ({marks})",
+                [kind, *chunk],
+            ):
+                found[value] = name
+        return found
+
+    @property
+    def bank_id(self) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'bank_id'").fetchone()
+        return str(row[0])
+
+    def head(self) -> tuple[int, str]:
+        row = self._conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, GENESIS)
+
+    def fingerprint(self) -> str:
+        """Names this bank at this state: its id, audit sequence and chain head."""
+        seq, digest = self.head()
+        return f"{self.bank_id}:{seq}:{digest[:16]}"
+
+    def stats(self) -> BankStats:
+        c = self._conn
+        return BankStats(
+            entries=int(c.execute("SELECT COUNT(*) FROM entries").fetchone()[0]),
+            signals_by_kind=dict(
+                c.execute(
+                    "SELECT kind, COUNT(*) FROM signals GROUP BY kind ORDER BY kind"
+                ).fetchall()
+            ),
+            entries_by_category=dict(
+                c.execute(
+                    "SELECT category, COUNT(*) FROM entries GROUP BY category ORDER BY category"
+                ).fetchall()
+            ),
+            known_good_sets=dict(
+                c.execute(
+                    "SELECT s.name, COUNT(k.value) FROM known_good_sets s"
+                    " LEFT JOIN known_good k ON k.set_id = s.id GROUP BY s.name ORDER BY s.name"
+                ).fetchall()
+            ),
+            audit_events=int(c.execute("SELECT COUNT(*) FROM audit").fetchone()[0]),
+            bank_id=self.bank_id,
+            fingerprint=self.fingerprint(),
+        )
+
+    def audit_events(self, *, after: int = 0) -> Iterator[AuditEvent]:
+        cursor = self._conn.execute(
+            "SELECT seq, at, actor, action, detail, prev, hash FROM audit WHERE seq > ?"
+            " ORDER BY seq",
+            (after,),
+        )
+        while rows := cursor.fetchmany(1000):
+            for seq, at, actor, action, detail, prev, digest in rows:
+                yield AuditEvent(int(seq), at, actor, action, json.loads(detail), prev, digest)
+
+    # -- verification ------------------------------------------------------------------------
+    def verify(self) -> VerifyReport:
+        """Check the audit chain, each entry against its digest, and the bank against the log."""
+        problems: list[str] = []
+        expected_prev, expected_seq = GENESIS, 1
+        plus = minus = kg_plus = 0
+        events = 0
+        for seq, at, actor, action, text, prev, digest in self._conn.execute(
+            "SELECT seq, at, actor, action, detail, prev, hash FROM audit ORDER BY seq"
+        ):
+            events += 1
+            if seq != expected_seq:
+                problems.append(f"audit event {expected_seq} is missing (next is {seq})")
+            if prev != expected_prev:
+                problems.append(f"audit event {seq}: its link to event {seq - 1} is broken")
+            if _event_hash(prev, seq, at, actor, action, text) != digest:
+                problems.append(f"audit event {seq} ({action} at {at}) was altered")
+            try:
+                detail = json.loads(text)
+                plus = (plus + int(str(detail.get("plus", GENESIS)), 16)) % _MOD
+                minus = (minus + int(str(detail.get("minus", GENESIS)), 16)) % _MOD
+                kg_plus = (kg_plus + int(str(detail.get("kg_plus", GENESIS)), 16)) % _MOD
+            except (ValueError, AttributeError):
+                problems.append(f"audit event {seq} has an unreadable detail")
+            expected_prev, expected_seq = digest, seq + 1
+
+        entries = 0
+        actual = 0
+        for entry in self.entries():
+            entries += 1
+            stored = self._conn.execute(
+                "SELECT digest FROM entries WHERE id = ?", (entry.id,)
+            ).fetchone()[0]
+            digest = entry_digest(entry.id, entry, entry.added)
+            if digest != stored:
+                problems.append(f"entry {entry.id} was changed outside hashwarden")
+            actual = (actual + int(stored, 16)) % _MOD
+        if (plus - minus) % _MOD != actual:
+            problems.append(
+                "the entries do not add up to what the audit log recorded: rows were inserted,"
+                " deleted or re-digested outside hashwarden"
+            )
+        kg_actual = 0
+        for kind, value, name in self._conn.execute(
+            "SELECT k.kind, k.value, s.name FROM known_good k JOIN known_good_sets s ON s.id = k.set_id"
+        ):
+            kg_actual = (kg_actual + _kg_digest(kind, value, name)) % _MOD
+        if kg_actual != kg_plus:
+            problems.append("the known-good sets do not match what the audit log recorded")
+        return VerifyReport(events=events, entries=entries, problems=problems)

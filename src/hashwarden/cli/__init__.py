@@ -1,0 +1,18 @@
+"""The `hashwarden` command: a thin layer that parses, calls the library and renders."""
+
+from __future__ import annotations
+
+from hashwarden.cli import bank as bank_commands
+from hashwarden.cli._app import new_typer
+from hashwarden.cli.hashing import hash_command, match_command
+
+__all__ = ["app", "main"]
+
+app = new_typer("Find, block and report known CSAM by its fingerprints.")
+app.add_typer(bank_commands.app, name="bank")
+app.command("hash")(hash_command)
+app.command("match")(match_command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,89 @@
+"""`hashwarden hash` and `hashwarden match`: fingerprints of files, and single look-ups."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hashwarden.bank import SqliteBank
+from hashwarden.cli._app import console
+from hashwarden.cli._progress import hashed_files
+from hashwarden.errors import UsageError
+from hashwarden.index import BankMatcher
+from hashwarden.signals import default_registry
+
+
+def hash_command(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively).")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """Print md5, sha1, sha256 and, for images, pdq and pdq_quality of each file."""
+    failed = False
+    for path, hashes, error in hashed_files(paths, "hashing"):
+        record: dict[str, Any] = {"path": str(path)}
+        if hashes is None:
+            failed = True
+            record["error"] = error
+        else:
+            record.update(
+                md5=hashes.md5,
+                sha1=hashes.sha1,
+                sha256=hashes.sha256,
+                pdq=hashes.pdq,
+                pdq_quality=hashes.pdq_quality,
+            )
+            if hashes.image_error:
+                record["error"] = hashes.image_error
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            fields = "  ".join(
+                f"{k}={v}" for k, v in record.items() if k != "path" and v is not None
+            )
+            console.print(f"{path}  {fields}")
+    if failed:
+        raise typer.Exit(6)
+
+
+def match_command(
+    bank: Annotated[Path, typer.Option("--bank", help="The bank file.")],
+    md5: Annotated[str | None, typer.Option(help="MD5 value.")] = None,
+    sha1: Annotated[str | None, typer.Option(help="SHA-1 value.")] = None,
+    sha256: Annotated[str | None, typer.Option(help="SHA-256 value.")] = None,
+    pdq: Annotated[str | None, typer.Option(help="PDQ value.")] = None,
+    threshold: Annotated[int, typer.Option(min=0, max=256, help="PDQ distance.")] = 31,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Look one hash up in the bank. Exit 0: no match; 1: matched."""
+    registry = default_registry()
+    given = {"md5": md5, "sha1": sha1, "sha256": sha256, "pdq": pdq}
+    signals = {k: registry.signal(k, v).value for k, v in given.items() if v}
+    if not signals:
+        raise UsageError("give one of --md5, --sha1, --sha256, --pdq")
+    with SqliteBank.open(bank, readonly=True) as b:
+        result = BankMatcher(b, threshold=threshold).match(signals)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    "query": signals,
+                    "matches": [m.to_json() for m in result.matches],
+                    "known_good": result.known_good,
+                }
+            )
+        )
+    else:
+        for m in result.matches:
+            console.print(
+                f"entry {m.entry}  {m.kind} distance {m.distance}  {m.category}"
+                f"{'  series ' + m.series if m.series else ''}"
+            )
+        for name in result.known_good:
+            console.print(f"known good: {name}")
+        if not result.matches and not result.known_good:
+            console.print("no match")
+    if result.matches:
+        raise typer.Exit(1)

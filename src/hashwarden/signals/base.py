@@ -1,0 +1,127 @@
+"""What a signal kind is: a name, how its values are written, and whether it matches by distance.
+
+A kind knows nothing about hashing content or indexing; hashers live in `hashing`, indexes in
+`hashwarden.index`. New kinds (vPDQ, P2P identifiers, fingerprints we cannot compute) register
+here so every store, format and matcher sees them.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar
+
+from hashwarden.errors import InvalidSignalError, UsageError
+
+__all__ = [
+    "HexDigestKind",
+    "OpaqueKind",
+    "Signal",
+    "SignalKind",
+    "SignalRegistry",
+]
+
+_HEX = re.compile(r"^[0-9a-f]+$")
+
+
+@dataclass(frozen=True, order=True)
+class Signal:
+    """One fingerprint: a kind name and its canonical value."""
+
+    kind: str
+    value: str
+
+
+class SignalKind(ABC):
+    """A kind of fingerprint. Subclasses set `name` and implement `normalize`."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    #: True when only equal values match; False for distance-matched kinds such as PDQ.
+    exact: ClassVar[bool] = True
+
+    @classmethod
+    @abstractmethod
+    def normalize(cls, value: str) -> str:
+        """Return the canonical spelling of `value`, or raise InvalidSignalError."""
+
+    @classmethod
+    def examples(cls) -> list[str]:
+        """Valid values, for tests and documentation."""
+        return []
+
+    @classmethod
+    def signal(cls, value: str) -> Signal:
+        return Signal(cls.name, cls.normalize(value))
+
+
+class HexDigestKind(SignalKind):
+    """A fixed-length hexadecimal digest, stored in lower case."""
+
+    digits: ClassVar[int]
+
+    @classmethod
+    def normalize(cls, value: str) -> str:
+        text = value.strip().lower()
+        if len(text) != cls.digits or not _HEX.match(text):
+            shown = value if len(value) <= 80 else value[:77] + "..."
+            raise InvalidSignalError(
+                f"{shown!r} is not a {cls.name} value ({cls.digits} hexadecimal digits)"
+            )
+        return text
+
+    @classmethod
+    def examples(cls) -> list[str]:
+        return ["0" * cls.digits, "0123456789abcdef" * (cls.digits // 16) + "f" * (cls.digits % 16)]
+
+
+class OpaqueKind(SignalKind):
+    """A fingerprint hashwarden stores and matches exactly but cannot compute (e.g. PhotoDNA)."""
+
+    max_length: ClassVar[int] = 4096
+
+    @classmethod
+    def normalize(cls, value: str) -> str:
+        text = value.strip()
+        if not text or len(text) > cls.max_length or any(c.isspace() for c in text):
+            raise InvalidSignalError(f"{value[:80]!r} is not a valid {cls.name} value")
+        return text
+
+    @classmethod
+    def examples(cls) -> list[str]:
+        return ["AAAA", "x" * 16]
+
+
+class SignalRegistry:
+    """The kinds known to this process; refuses two kinds of one name."""
+
+    def __init__(self) -> None:
+        self._kinds: dict[str, type[SignalKind]] = {}
+
+    def register(self, kind: type[SignalKind]) -> type[SignalKind]:
+        if kind.name in self._kinds and self._kinds[kind.name] is not kind:
+            raise UsageError(f"signal kind {kind.name!r} is registered twice")
+        self._kinds[kind.name] = kind
+        return kind
+
+    def get(self, name: str) -> type[SignalKind]:
+        try:
+            return self._kinds[name.strip().lower()]
+        except KeyError:
+            known = ", ".join(sorted(self._kinds))
+            raise UsageError(f"unknown signal kind {name!r} (known: {known})") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def signal(self, kind: str, value: str) -> Signal:
+        return self.get(kind).signal(value)
+
+    def hex_kinds_of_length(self, digits: int) -> list[str]:
+        """Names of hex kinds whose values have `digits` digits (to detect a bare hash's kind)."""
+        return sorted(
+            k.name
+            for k in self._kinds.values()
+            if issubclass(k, HexDigestKind) and k.digits == digits
+        )

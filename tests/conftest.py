@@ -1,0 +1,31 @@
+"""Shared fixtures: a temporary bank, the conformance folder, a CLI runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hashwarden.bank import SqliteBank
+
+CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
+
+
+@pytest.fixture
+def conformance() -> Path:
+    if not CONFORMANCE.is_dir():
+        pytest.fail(f"conformance data not found at {CONFORMANCE}")
+    return CONFORMANCE
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Iterator[SqliteBank]:
+    with SqliteBank.create(tmp_path / "bank.db") as b:
+        yield b
+
+
+@pytest.fixture
+def cli_runner() -> CliRunner:
+    return CliRunner()
