@@ -5,6 +5,7 @@ from __future__ import annotations
 from hashwarden.cli import bank as bank_commands
 from hashwarden.cli._app import new_typer
 from hashwarden.cli.hashing import hash_command, match_command
+from hashwarden.cli.scan import demo_command, scan_command
 
 __all__ = ["app", "main"]
 
@@ -12,6 +13,8 @@ app = new_typer("Find, block and report known CSAM by its fingerprints.")
 app.add_typer(bank_commands.app, name="bank")
 app.command("hash")(hash_command)
 app.command("match")(match_command)
+app.command("scan")(scan_command)
+app.command("demo")(demo_command)
 
 
 def main() -> None:

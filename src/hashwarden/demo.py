@@ -1,0 +1,127 @@
+"""The demo: a synthetic, benign case scanned against a synthetic bank.
+
+Everything here is generated test data: abstract images of gradients and shapes. The bank
+labels some of them with categories only so that the pipeline has something to find.
+"""
+
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.signals import Signal, hash_bytes
+from hashwarden.synthetic import TRANSFORMS, jpeg_bytes, synthetic_photo, transform
+
+__all__ = ["DemoCase", "build_demo_case"]
+
+_KNOWN = [
+    (101, "csam-a", "demo-series-red"),
+    (102, "csam-b", "demo-series-red"),
+    (103, "csam-c", None),
+    (104, "exploitive", "demo-series-blue"),
+    (105, "csam", None),
+    (106, "cgi", None),
+]
+_NEW_SERIES = [201, 202, 203]
+_SINGLE_NEW = [301, 302, 303, 304]
+
+
+@dataclass
+class DemoCase:
+    evidence: Path
+    bank: Path
+    known_originals: int
+    expected_matched: int
+
+
+def _png(seed: int) -> bytes:
+    buffer = io.BytesIO()
+    synthetic_photo(seed, 320, 240).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def _series_frame(base_seed: int, frame: int) -> bytes:
+    """One of several near-identical shots of a scene: same image, small shift and brightness."""
+    image = synthetic_photo(base_seed)
+    w, h = image.size
+    shifted = image.crop((frame * 2, frame, w - 6 + frame * 2, h - 3 + frame))
+    return jpeg_bytes(shifted, quality=88 - frame * 3)
+
+
+def build_demo_case(root: Path) -> DemoCase:
+    """Write evidence/ and bank.db under `root` (which must not hold an older demo)."""
+    evidence = root / "evidence"
+    (evidence / "DCIM").mkdir(parents=True)
+    (evidence / "Downloads").mkdir()
+    (evidence / "System").mkdir()
+    bank_path = root / "bank.db"
+
+    entries = []
+    matched = 0
+    transforms = list(TRANSFORMS)
+    for number, (seed, category, series) in enumerate(_KNOWN):
+        original = synthetic_photo(seed)
+        signals = hash_bytes(jpeg_bytes(original)).signals()
+        entries.append(
+            NewEntry(
+                [Signal(k, v) for k, v in signals.items()],
+                category,
+                series,
+                source="demo-hotline",
+                note="synthetic demo image",
+            )
+        )
+        name = transforms[number % len(transforms)]
+        copy = transform(original, name)
+        (evidence / "DCIM" / f"IMG_{seed:04d}_{name}.jpg").write_bytes(jpeg_bytes(copy, 80))
+        matched += 1
+    # One exact copy of a banked original, as downloaded.
+    (evidence / "Downloads" / "saved.jpg").write_bytes(jpeg_bytes(synthetic_photo(_KNOWN[0][0])))
+    matched += 1
+    for frame, seed in enumerate(_NEW_SERIES):
+        (evidence / "DCIM" / f"IMG_{seed:04d}.jpg").write_bytes(_series_frame(200, frame))
+    for seed in _SINGLE_NEW:
+        (evidence / "DCIM" / f"IMG_{seed:04d}.jpg").write_bytes(jpeg_bytes(synthetic_photo(seed)))
+
+    # Known-good: "operating system" files that every machine has.
+    system_files = {"readme.txt": b"Synthetic operating-system file.\n", "logo.png": _png(900)}
+    for name, data in system_files.items():
+        (evidence / "System" / name).write_bytes(data)
+
+    # An archive holding a known image, an unknown one and a nested tar.
+    inner = io.BytesIO()
+    with tarfile.open(fileobj=inner, mode="w") as tar:
+        data = jpeg_bytes(transform(synthetic_photo(_KNOWN[1][0]), "greyscale"))
+        info = tarfile.TarInfo("nested/old_photo.jpg")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    matched += 1
+    with zipfile.ZipFile(evidence / "Downloads" / "holiday.zip", "w") as archive:
+        archive.writestr("photos/beach.jpg", jpeg_bytes(synthetic_photo(_KNOWN[2][0]), 70))
+        archive.writestr("photos/sunset.jpg", jpeg_bytes(synthetic_photo(401)))
+        archive.writestr("backup.tar", inner.getvalue())
+    matched += 1
+
+    # Broken input the scan must survive and report.
+    whole = jpeg_bytes(synthetic_photo(501))
+    (evidence / "Downloads" / "truncated.jpg").write_bytes(whole[: len(whole) // 3])
+    (evidence / "Downloads" / "empty.dat").write_bytes(b"")
+
+    with SqliteBank.create(bank_path) as bank:
+        bank.add_entries(entries, actor="demo", action="entries.import")
+        bank.add_known_good(
+            "demo-os-baseline",
+            [
+                Signal(k, v)
+                for data in system_files.values()
+                for k, v in hash_bytes(data).signals().items()
+                if k != "pdq"
+            ],
+            source="demo",
+            actor="demo",
+        )
+    return DemoCase(evidence, bank_path, len(_KNOWN), matched)
