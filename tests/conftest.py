@@ -10,6 +10,8 @@ from typer.testing import CliRunner
 
 from hashwarden.bank import SqliteBank
 
+from ._postgres import ThrowawayPostgres
+
 CONFORMANCE = Path(__file__).resolve().parents[1].parent / "shared" / "conformance"
 
 
@@ -29,3 +31,14 @@ def bank(tmp_path: Path) -> Iterator[SqliteBank]:
 @pytest.fixture
 def cli_runner() -> CliRunner:
     return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[ThrowawayPostgres]:
+    """A real PostgreSQL server on loopback for the whole session."""
+    server = ThrowawayPostgres()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,18 +3,64 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashwarden.bank import NewEntry, SqliteBank, parse_category
+from hashwarden.bank import NewEntry, SqliteBank, create_bank, open_bank, parse_category
 from hashwarden.bank.categories import CATEGORIES, most_severe, to_project_vic, to_uk
-from hashwarden.errors import ConflictError, DataError, NotFoundError, UsageError
+from hashwarden.errors import (
+    ConflictError,
+    DataError,
+    ExchangeUnavailableError,
+    NotFoundError,
+    UsageError,
+)
 from hashwarden.signals import Signal
 
+from .._postgres import ThrowawayPostgres
+
 MD5 = "d35c785545392755e7e4164457657269"
+
+
+class Store:
+    """Where a test's banks live: new SQLite files, or new databases on the test server."""
+
+    def __init__(self, engine: str, tmp_path: Path, server: ThrowawayPostgres | None) -> None:
+        self.engine, self._tmp, self._server, self._n = engine, tmp_path, server, 0
+
+    def new_location(self) -> str:
+        self._n += 1
+        if self._server is not None:
+            return self._server.new_database()
+        return str(self._tmp / f"bank{self._n}.db")
+
+    def tamper(self, location: str, sql: str) -> None:
+        if self._server is not None:
+            import psycopg
+
+            with psycopg.connect(location, autocommit=True) as conn:
+                conn.execute(sql)
+            return
+        conn = sqlite3.connect(location)
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
+    server = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    return Store(request.param, tmp_path, server)
+
+
+@pytest.fixture
+def bank(store: Store) -> Iterator[SqliteBank]:
+    with create_bank(store.new_location()) as b:
+        yield b
 
 
 def _entry(md5: str = MD5, **kw: object) -> NewEntry:
@@ -66,13 +112,6 @@ def test_known_good_kept_apart(bank: SqliteBank) -> None:
     assert bank.stats().entries == 0 and bank.stats().known_good_sets == {"os": 1}
 
 
-def _tamper(path: Path, sql: str) -> None:
-    conn = sqlite3.connect(path)
-    conn.execute(sql)
-    conn.commit()
-    conn.close()
-
-
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
@@ -83,14 +122,14 @@ def _tamper(path: Path, sql: str) -> None:
         ("DELETE FROM known_good", "known-good"),
     ],
 )
-def test_verify_detects_tampering(tmp_path: Path, sql: str, expected: str) -> None:
-    path = tmp_path / "b.db"
-    with SqliteBank.create(path) as b:
+def test_verify_detects_tampering(store: Store, sql: str, expected: str) -> None:
+    location = store.new_location()
+    with create_bank(location) as b:
         b.add_entries([_entry(), _entry("1" * 32)])
         b.add_known_good("os", [Signal("md5", "2" * 32)])
         assert b.verify().ok
-    _tamper(path, sql)
-    with SqliteBank.open(path, readonly=True) as b:
+    store.tamper(location, sql)
+    with open_bank(location, readonly=True) as b:
         report = b.verify()
     assert not report.ok
     assert any(expected in p for p in report.problems), report.problems
@@ -110,13 +149,35 @@ def test_open_errors(tmp_path: Path) -> None:
         b.add_entry(_entry())
 
 
-def test_reopen_keeps_data_and_migrations(tmp_path: Path) -> None:
-    path = tmp_path / "b.db"
-    with SqliteBank.create(path) as b:
+def test_reopen_keeps_data_and_migrations(store: Store) -> None:
+    location = store.new_location()
+    with create_bank(location) as b:
         b.add_entry(_entry())
         bank_id = b.bank_id
-    with SqliteBank.open(path) as b:
+    with open_bank(location) as b:
         assert b.bank_id == bank_id and b.stats().entries == 1 and b.verify().ok
+    with open_bank(location, readonly=True) as b, pytest.raises(UsageError, match="read-only"):
+        b.add_entry(_entry("9" * 32))
+    with pytest.raises(ConflictError):
+        create_bank(location)
+
+
+def test_postgres_errors_are_clear(pg_server: ThrowawayPostgres) -> None:
+    empty = pg_server.new_database()
+    with pytest.raises(DataError, match="no hashwarden bank"):
+        open_bank(empty)
+    dead = f"postgresql://someone:secret@127.0.0.1:{_closed_port()}/x"
+    with pytest.raises(ExchangeUnavailableError, match="cannot connect") as info:
+        open_bank(dead)
+    assert "secret" not in str(info.value)
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def test_categories_map_both_ways() -> None:

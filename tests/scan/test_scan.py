@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, SqliteBank, create_bank
 from hashwarden.demo import build_demo_case
 from hashwarden.reports import write_case_report
 from hashwarden.scan import Limits, run_scan
 from hashwarden.signals import Signal, hash_bytes
 from hashwarden.synthetic import TRANSFORMS, jpeg_bytes, synthetic_photo, transform
+
+from .._postgres import ThrowawayPostgres
 
 
 def _snapshot(root: Path) -> dict[str, tuple[str, int]]:
@@ -135,3 +137,21 @@ def test_unreadable_file_is_reported(
     status = {Path(f.path).name: (f.status, f.error) for f in result.files}
     assert status["locked.jpg"] == ("error", "cannot read: Permission denied")
     assert status["fine.txt"][0] == "unknown"
+
+
+def test_scan_against_a_postgres_bank(tmp_path: Path, pg_server: ThrowawayPostgres) -> None:
+    location = pg_server.new_database()
+    original = synthetic_photo(21)
+    with create_bank(location) as bank:
+        signals = hash_bytes(jpeg_bytes(original)).signals()
+        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-a"))
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "copy.jpg").write_bytes(jpeg_bytes(transform(original, "resized")))
+    (case / "other.jpg").write_bytes(jpeg_bytes(synthetic_photo(22)))
+    result = run_scan([case], location)
+    assert {Path(f.path).name: f.status for f in result.files} == {
+        "copy.jpg": "matched",
+        "other.jpg": "unknown",
+    }
+    assert result.record["bank"].startswith("postgresql://")

@@ -58,10 +58,16 @@ def _chunks(items: list[str], size: int = _BATCH) -> Iterator[list[str]]:
 
 
 class SqliteBank:
-    """A hash bank in one SQLite file. Use `create` or `open`, then as a context manager."""
+    """A hash bank in one SQLite file. Use `create` or `open`, then as a context manager.
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, readonly: bool) -> None:
-        self.path = path
+    `PostgresBank` runs this same logic on PostgreSQL through a connection adapter, so every
+    SQL statement here stays portable (RETURNING, ON CONFLICT, `?` placeholders).
+    """
+
+    def __init__(self, location: str, conn: Any, readonly: bool) -> None:
+        #: Where the bank is, for messages and reports (a path, or a DSN without password).
+        self.location = location
+        self.path = Path(location)
         self.readonly = readonly
         self._conn = conn
 
@@ -73,15 +79,8 @@ class SqliteBank:
             raise ConflictError(f"{target} already exists; a new bank needs a new file")
         if not target.parent.exists():
             raise NotFoundError(f"folder {target.parent} does not exist")
-        conn = cls._connect(target, readonly=False)
-        bank = cls(target, conn, readonly=False)
-        bank._migrate()
-        with bank._write():
-            conn.executemany(
-                "INSERT INTO meta(key, value) VALUES (?, ?)",
-                [("family", SCHEMA_FAMILY), ("bank_id", str(uuid.uuid4())), ("created", utc_now())],
-            )
-            bank._record("system", "bank.create", {})
+        bank = cls(str(target), cls._connect(target, readonly=False), readonly=False)
+        bank._initialise()
         return bank
 
     @classmethod
@@ -90,18 +89,33 @@ class SqliteBank:
         if not target.is_file():
             raise NotFoundError(f"no bank at {target} (create one with `hashwarden bank init`)")
         try:
-            conn = cls._connect(target, readonly=readonly)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'family'").fetchone()
+            bank = cls(str(target), cls._connect(target, readonly=readonly), readonly=readonly)
+            bank._check_family()
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{target} is not a hashwarden bank ({exc})") from exc
-        if row is None or row[0] != SCHEMA_FAMILY:
-            raise DataError(f"{target} is not a hashwarden bank")
-        bank = cls(target, conn, readonly=readonly)
-        if not readonly:
-            bank._migrate()
-        else:
-            bank._check_schema()
+        bank._prepare()
         return bank
+
+    def _initialise(self) -> None:
+        """Lay out the schema and the bank's identity in a new, empty store."""
+        self._migrate()
+        with self._write() as conn:
+            conn.executemany(
+                "INSERT INTO meta(key, value) VALUES (?, ?)",
+                [("family", SCHEMA_FAMILY), ("bank_id", str(uuid.uuid4())), ("created", utc_now())],
+            )
+            self._record("system", "bank.create", {})
+
+    def _check_family(self) -> None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'family'").fetchone()
+        if row is None or row[0] != SCHEMA_FAMILY:
+            raise DataError(f"{self.location} is not a hashwarden bank")
+
+    def _prepare(self) -> None:
+        if self.readonly:
+            self._check_schema()
+        else:
+            self._migrate()
 
     @staticmethod
     def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -125,10 +139,15 @@ class SqliteBank:
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, at TEXT)"
             )
-        try:
-            return {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-        except sqlite3.OperationalError:
+        if not self._has_table("schema_migrations"):
             return set()
+        return {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+
+    def _has_table(self, name: str) -> bool:
+        row = self._conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     def _migrate(self) -> None:
         applied = self._applied_migrations()
@@ -147,7 +166,7 @@ class SqliteBank:
         missing = [n for n, _ in MIGRATIONS if n not in self._applied_migrations()]
         if missing:
             raise DataError(
-                f"{self.path} needs migrations {', '.join(missing)}: open it once for writing"
+                f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"
             )
 
     def close(self) -> None:
@@ -161,10 +180,10 @@ class SqliteBank:
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
+    def _write(self) -> Iterator[Any]:
         """One all-or-nothing write transaction."""
         if self.readonly:
-            raise UsageError(f"{self.path} is open read-only")
+            raise UsageError(f"{self.location} is open read-only")
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
@@ -174,7 +193,7 @@ class SqliteBank:
         self._conn.execute("COMMIT")
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         """A write transaction for other packages' tables (call `record` inside it)."""
         with self._write() as conn:
             yield conn
@@ -228,7 +247,8 @@ class SqliteBank:
                     continue
                 cursor = conn.execute(
                     "INSERT INTO entries(category, series, victim_identified, source, first_seen,"
-                    " added, note, extra, version, digest) VALUES (?,?,?,?,?,?,?,?,?,'')",
+                    " added, note, extra, version, digest) VALUES (?,?,?,?,?,?,?,?,?,'')"
+                    " RETURNING id",
                     (
                         entry.category,
                         entry.series,
@@ -241,7 +261,7 @@ class SqliteBank:
                         version,
                     ),
                 )
-                entry_id = int(cursor.lastrowid or 0)
+                entry_id = int(cursor.fetchone()[0])
                 digest = entry_digest(entry_id, entry, now)
                 conn.execute("UPDATE entries SET digest = ? WHERE id = ?", (digest, entry_id))
                 conn.executemany(
@@ -373,14 +393,14 @@ class SqliteBank:
             else:
                 set_id = int(
                     conn.execute(
-                        "INSERT INTO known_good_sets(name, source, added) VALUES (?,?,?)",
+                        "INSERT INTO known_good_sets(name, source, added) VALUES (?,?,?)"
+                        " RETURNING id",
                         (set_name, source, utc_now()),
-                    ).lastrowid
-                    or 0
+                    ).fetchone()[0]
                 )
             for s in signals:
                 cursor = conn.execute(
-                    "INSERT OR IGNORE INTO known_good(kind, value, set_id) VALUES (?,?,?)",
+                    "INSERT INTO known_good(kind, value, set_id) VALUES (?,?,?) ON CONFLICT DO NOTHING",
                     (s.kind, s.value, set_id),
                 )
                 if cursor.rowcount:
@@ -398,7 +418,7 @@ class SqliteBank:
         return added
 
     # -- reading -----------------------------------------------------------------------------
-    def _row_to_entry(self, row: sqlite3.Row | tuple[Any, ...], signals: list[Signal]) -> Entry:
+    def _row_to_entry(self, row: tuple[Any, ...], signals: list[Signal]) -> Entry:
         (eid, category, series, victim, source, first_seen, added, note, extra, version) = row
         return Entry(
             id=int(eid),
@@ -423,7 +443,7 @@ class SqliteBank:
             f"SELECT {self._ENTRY_COLUMNS} FROM entries WHERE id = ?", (entry_id,)
         ).fetchone()
         if row is None:
-            raise NotFoundError(f"no entry {entry_id} in {self.path}")
+            raise NotFoundError(f"no entry {entry_id} in {self.location}")
         signals = [
             Signal(k, v)
             for k, v in self._conn.execute(

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from hashwarden.bank import NewEntry, SqliteBank, parse_category
+from hashwarden.bank import NewEntry, create_bank, open_bank, parse_category
 from hashwarden.cli._app import console, err_console, new_typer
 from hashwarden.cli._progress import hashed_files
 from hashwarden.errors import UsageError
@@ -18,7 +18,7 @@ from hashwarden.signals import Signal, default_registry
 
 app = new_typer("Create, fill, inspect and verify a hash bank.")
 
-BankArg = Annotated[Path, typer.Argument(help="The bank file (SQLite).")]
+BankArg = Annotated[str, typer.Argument(help="The bank: a SQLite file, or a postgresql:// DSN.")]
 CategoryOpt = Annotated[
     str,
     typer.Option(
@@ -32,7 +32,7 @@ SourceOpt = Annotated[str | None, typer.Option(help="Contributing organisation."
 @app.command()
 def init(bank: BankArg) -> None:
     """Create a new, empty bank."""
-    with SqliteBank.create(bank) as b:
+    with create_bank(bank) as b:
         console.print(f"created bank {bank} (id {b.bank_id})")
 
 
@@ -61,7 +61,7 @@ def add(
     entry = NewEntry(
         signals, parse_category(category), series, victim_identified, source, first_seen, note
     )
-    with SqliteBank.open(bank) as b:
+    with open_bank(bank) as b:
         entry_id = b.add_entry(entry)
     console.print(f"added entry {entry_id}")
 
@@ -95,7 +95,7 @@ def add_files(
                 signals, cat, series, victim_identified, source, extra={"file_name": path.name}
             )
         )
-    with SqliteBank.open(bank) as b:
+    with open_bank(bank) as b:
         if known_good:
             count = b.add_known_good(
                 known_good, (s for e in entries for s in e.signals), source=source
@@ -129,7 +129,7 @@ def import_list(
     """Import a plain hash list; all or nothing."""
     cat = parse_category(category)
     name = "stdin" if str(file) == "-" else str(file)
-    with SqliteBank.open(bank) as b:
+    with open_bank(bank) as b:
         stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8", errors="strict")
         try:
             signals = (s for _, s in read_plain(stream, kind=kind, name=name))
@@ -160,7 +160,7 @@ def export_list(
 ) -> None:
     """Export the bank's hashes as a plain list."""
     kinds = [default_registry().get(kind).name] if kind else None
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         wanted = kinds or sorted(b.stats().signals_by_kind)
         signals = (Signal(k, v) for k in wanted for _, v in b.signals(k))
         if out is None:
@@ -177,7 +177,7 @@ def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Summarise the bank: entries, signals by kind, categories, known-good sets."""
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         s = b.stats()
     if as_json:
         console.print_json(json.dumps(s.__dict__))
@@ -199,7 +199,7 @@ def stats(
 @app.command()
 def verify(bank: BankArg) -> None:
     """Check the audit log's hash chain and that the entries match it (exit 5 on tampering)."""
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         report = b.verify()
     if report.ok:
         console.print(f"ok: {report.events} audit events, {report.entries} entries, chain intact")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import open_bank
 from hashwarden.cli._app import console
 from hashwarden.cli._progress import hashed_files
 from hashwarden.errors import UsageError
@@ -49,7 +49,7 @@ def hash_command(
 
 
 def match_command(
-    bank: Annotated[Path, typer.Option("--bank", help="The bank file.")],
+    bank: Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")],
     md5: Annotated[str | None, typer.Option(help="MD5 value.")] = None,
     sha1: Annotated[str | None, typer.Option(help="SHA-1 value.")] = None,
     sha256: Annotated[str | None, typer.Option(help="SHA-256 value.")] = None,
@@ -63,7 +63,7 @@ def match_command(
     signals = {k: registry.signal(k, v).value for k, v in given.items() if v}
     if not signals:
         raise UsageError("give one of --md5, --sha1, --sha256, --pdq")
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         result = BankMatcher(b, threshold=threshold).match(signals)
     if as_json:
         print(

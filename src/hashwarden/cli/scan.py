@@ -17,7 +17,7 @@ from hashwarden.reports.case import write_case_report
 from hashwarden.scan import FileRecord, ScanResult, run_scan
 
 
-def _scan_with_progress(paths: list[Path], bank: Path, threshold: int) -> ScanResult:
+def _scan_with_progress(paths: list[Path], bank: str | Path, threshold: int) -> ScanResult:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -49,7 +49,7 @@ def _summary(result: ScanResult, out: Path) -> None:
 
 def scan_command(
     paths: Annotated[list[Path], typer.Argument(help="Folders, files or archives to scan.")],
-    bank: Annotated[Path, typer.Option("--bank", help="The bank file.")],
+    bank: Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the report.")],
     threshold: Annotated[int, typer.Option(min=0, max=128, help="PDQ match distance.")] = 31,
 ) -> None:

@@ -102,7 +102,8 @@ body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;
 max-width:80rem}
 h1{font-size:1.6rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}
+th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top;
+white-space:pre-line}
 th{background:#f3f4f6}td.h{font-family:ui-monospace,monospace;font-size:.75rem;word-break:break-all}
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d0d7de;border-radius:6px;
 padding:.8rem 1.2rem;min-width:8rem}.card b{display:block;font-size:1.6rem}

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from hashwarden import __version__
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden.bank import open_bank
+from hashwarden.bank.sqlite import utc_now
 from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher, Match
 from hashwarden.index.pdq import hex_to_words
 from hashwarden.scan.reader import Item, Limits, read_items
@@ -166,7 +167,7 @@ def cluster_unknown(files: list[FileRecord], threshold: int) -> list[list[int]]:
 
 def run_scan(
     inputs: Iterable[Path],
-    bank_path: Path,
+    bank_location: str | Path,
     *,
     threshold: int = 31,
     limits: Limits | None = None,
@@ -175,7 +176,7 @@ def run_scan(
     """Scan the inputs against the bank (opened read-only) and return every file's record."""
     paths = list(inputs)
     started = utc_now()
-    with SqliteBank.open(bank_path, readonly=True) as bank:
+    with open_bank(bank_location, readonly=True) as bank:
         fingerprint = bank.fingerprint()
         matcher = BankMatcher(bank, threshold=threshold)
         files: list[FileRecord] = []
@@ -192,7 +193,7 @@ def run_scan(
         "tool": "hashwarden",
         "version": __version__,
         "python": platform.python_version(),
-        "bank": str(bank_path),
+        "bank": bank.location,
         "bank_fingerprint": fingerprint,
         "inputs": [str(p) for p in paths],
         "threshold": threshold,
