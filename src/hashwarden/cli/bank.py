@@ -11,6 +11,7 @@ import typer
 
 from hashwarden.bank import NewEntry, create_bank, open_bank, parse_category
 from hashwarden.cli._app import console, err_console, new_typer
+from hashwarden.cli._options import Md5Opt, PdqOpt, Sha1Opt, Sha256Opt, VictimOpt, signals_given
 from hashwarden.cli._progress import hashed_files
 from hashwarden.errors import UsageError
 from hashwarden.exchange.plain import read_plain, write_plain
@@ -39,25 +40,19 @@ def init(bank: BankArg) -> None:
 @app.command()
 def add(
     bank: BankArg,
-    md5: Annotated[str | None, typer.Option(help="MD5 value.")] = None,
-    sha1: Annotated[str | None, typer.Option(help="SHA-1 value.")] = None,
-    sha256: Annotated[str | None, typer.Option(help="SHA-256 value.")] = None,
-    pdq: Annotated[str | None, typer.Option(help="PDQ value (64 hex digits).")] = None,
+    md5: Md5Opt = None,
+    sha1: Sha1Opt = None,
+    sha256: Sha256Opt = None,
+    pdq: PdqOpt = None,
     category: CategoryOpt = "uncategorised",
     series: SeriesOpt = None,
     source: SourceOpt = None,
-    victim_identified: Annotated[
-        bool, typer.Option(help="The victim has been identified.")
-    ] = False,
+    victim_identified: VictimOpt = False,
     first_seen: Annotated[str | None, typer.Option(help="When first seen (ISO date).")] = None,
     note: Annotated[str | None, typer.Option(help="Free note.")] = None,
 ) -> None:
     """Add one entry from hash values given on the command line."""
-    registry = default_registry()
-    given = {"md5": md5, "sha1": sha1, "sha256": sha256, "pdq": pdq}
-    signals = [registry.signal(k, v) for k, v in given.items() if v]
-    if not signals:
-        raise UsageError("give at least one of --md5, --sha1, --sha256, --pdq")
+    signals = signals_given(md5=md5, sha1=sha1, sha256=sha256, pdq=pdq)
     entry = NewEntry(
         signals, parse_category(category), series, victim_identified, source, first_seen, note
     )
@@ -73,9 +68,7 @@ def add_files(
     category: CategoryOpt = "uncategorised",
     series: SeriesOpt = None,
     source: SourceOpt = None,
-    victim_identified: Annotated[
-        bool, typer.Option(help="The victim has been identified.")
-    ] = False,
+    victim_identified: VictimOpt = False,
     known_good: Annotated[
         str | None, typer.Option(help="Add to this known-good set instead of as known entries.")
     ] = None,

@@ -10,10 +10,9 @@ import typer
 
 from hashwarden.bank import open_bank
 from hashwarden.cli._app import console
+from hashwarden.cli._options import Md5Opt, PdqOpt, Sha1Opt, Sha256Opt, signals_given
 from hashwarden.cli._progress import hashed_files
-from hashwarden.errors import UsageError
 from hashwarden.index import BankMatcher
-from hashwarden.signals import default_registry
 
 
 def hash_command(
@@ -50,19 +49,15 @@ def hash_command(
 
 def match_command(
     bank: Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")],
-    md5: Annotated[str | None, typer.Option(help="MD5 value.")] = None,
-    sha1: Annotated[str | None, typer.Option(help="SHA-1 value.")] = None,
-    sha256: Annotated[str | None, typer.Option(help="SHA-256 value.")] = None,
-    pdq: Annotated[str | None, typer.Option(help="PDQ value.")] = None,
+    md5: Md5Opt = None,
+    sha1: Sha1Opt = None,
+    sha256: Sha256Opt = None,
+    pdq: PdqOpt = None,
     threshold: Annotated[int, typer.Option(min=0, max=256, help="PDQ distance.")] = 31,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Look one hash up in the bank. Exit 0: no match; 1: matched."""
-    registry = default_registry()
-    given = {"md5": md5, "sha1": sha1, "sha256": sha256, "pdq": pdq}
-    signals = {k: registry.signal(k, v).value for k, v in given.items() if v}
-    if not signals:
-        raise UsageError("give one of --md5, --sha1, --sha256, --pdq")
+    signals = {s.kind: s.value for s in signals_given(md5=md5, sha1=sha1, sha256=sha256, pdq=pdq)}
     with open_bank(bank, readonly=True) as b:
         result = BankMatcher(b, threshold=threshold).match(signals)
     if as_json:
