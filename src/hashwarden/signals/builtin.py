@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from hashwarden.signals.base import HexDigestKind, SignalRegistry
+from hashwarden.hookspecs import hookimpl
+from hashwarden.signals.base import HexDigestKind, SignalKind, SignalRegistry
 
-__all__ = ["MD5", "PDQ", "SHA1", "SHA256", "default_registry"]
+__all__ = ["MD5", "PDQ", "SHA1", "SHA256", "default_registry", "reset_default_registry"]
 
 
 class MD5(HexDigestKind):
@@ -32,15 +33,28 @@ class PDQ(HexDigestKind):
     exact = False
 
 
+@hookimpl
+def hashwarden_signal_kinds() -> list[type[SignalKind]]:
+    return [MD5, SHA1, SHA256, PDQ]
+
+
 _DEFAULT: SignalRegistry | None = None
 
 
 def default_registry() -> SignalRegistry:
-    """The process-wide registry with the built-in kinds (built on first use, not at import)."""
+    """Every kind the built-ins and installed plugins provide (built on first use)."""
     global _DEFAULT
     if _DEFAULT is None:
+        from hashwarden.plugins import plugin_manager
+
         registry = SignalRegistry()
-        for kind in (MD5, SHA1, SHA256, PDQ):
-            registry.register(kind)
+        for kinds in plugin_manager().hook.hashwarden_signal_kinds():
+            for kind in kinds:
+                registry.register(kind)
         _DEFAULT = registry
     return _DEFAULT
+
+
+def reset_default_registry() -> None:
+    global _DEFAULT
+    _DEFAULT = None
