@@ -133,7 +133,7 @@ def test_unreadable_file_is_reported(
         return real_open(path, flags, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(os, "open", deny)
-    result = run_scan([case], bank.path)
+    result = run_scan([case], bank.path, workers=1)
     status = {Path(f.path).name: (f.status, f.error) for f in result.files}
     assert status["locked.jpg"] == ("error", "cannot read: Permission denied")
     assert status["fine.txt"][0] == "unknown"

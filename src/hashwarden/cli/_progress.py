@@ -9,7 +9,8 @@ from pathlib import Path
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hashwarden.cli._app import err_console
-from hashwarden.signals import ContentHashes, hash_file
+from hashwarden.signals import ContentHashes
+from hashwarden.signals.parallel import hash_in_parallel
 
 __all__ = ["hashed_files", "progress_bar", "walk_files"]
 
@@ -37,21 +38,26 @@ def walk_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield path
 
 
+def _problem(path: Path) -> str | None:
+    if path.is_symlink():
+        return "symbolic link, not followed"
+    if not path.exists():
+        return "no such file"
+    if not path.is_file():
+        return "not a regular file"
+    return None
+
+
 def hashed_files(
-    paths: Iterable[Path], label: str
+    paths: Iterable[Path], label: str, *, workers: int | None = None, pdq_mode: str = "fast"
 ) -> Iterator[tuple[Path, ContentHashes | None, str | None]]:
-    """(path, hashes, error) for every file, with a progress bar on standard error."""
+    """(path, hashes, error) for every file, hashed on all cores, with a progress bar."""
     files = list(walk_files(paths))
     with progress_bar() as bar:
         task = bar.add_task(label, total=len(files))
-        for path in files:
-            try:
-                if path.is_symlink():
-                    yield path, None, "symbolic link, not followed"
-                elif not path.exists():
-                    yield path, None, "no such file"
-                else:
-                    yield path, hash_file(path), None
-            except OSError as exc:
-                yield path, None, exc.strerror or str(exc)
+        results = hash_in_parallel(
+            files, lambda p: None if _problem(p) else p, workers=workers, pdq_mode=pdq_mode
+        )
+        for path, hashes, error in results:
+            yield path, hashes, error or (None if hashes else _problem(path))
             bar.advance(task)

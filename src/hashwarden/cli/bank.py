@@ -11,7 +11,17 @@ import typer
 
 from hashwarden.bank import NewEntry, create_bank, open_bank, parse_category
 from hashwarden.cli._app import console, err_console, new_typer
-from hashwarden.cli._options import Md5Opt, PdqOpt, Sha1Opt, Sha256Opt, VictimOpt, signals_given
+from hashwarden.cli._options import (
+    Md5Opt,
+    PdqModeOpt,
+    PdqOpt,
+    Sha1Opt,
+    Sha256Opt,
+    VictimOpt,
+    WorkersOpt,
+    check_pdq_mode,
+    signals_given,
+)
 from hashwarden.cli._progress import hashed_files
 from hashwarden.errors import UsageError
 from hashwarden.exchange.plain import read_plain, write_plain
@@ -72,12 +82,15 @@ def add_files(
     known_good: Annotated[
         str | None, typer.Option(help="Add to this known-good set instead of as known entries.")
     ] = None,
+    pdq_mode: PdqModeOpt = "fast",
+    workers: WorkersOpt = None,
 ) -> None:
     """Hash files (folders recursively) and add them to the bank."""
     cat = parse_category(category)
     entries: list[NewEntry] = []
     failed = 0
-    for path, hashes, error in hashed_files(paths, "hashing"):
+    mode = check_pdq_mode(pdq_mode)
+    for path, hashes, error in hashed_files(paths, "hashing", workers=workers, pdq_mode=mode):
         if hashes is None:
             err_console.print(f"skipped {path}: {error}")
             failed += 1

@@ -10,7 +10,16 @@ import typer
 
 from hashwarden.bank import open_bank
 from hashwarden.cli._app import console
-from hashwarden.cli._options import Md5Opt, PdqOpt, Sha1Opt, Sha256Opt, signals_given
+from hashwarden.cli._options import (
+    Md5Opt,
+    PdqModeOpt,
+    PdqOpt,
+    Sha1Opt,
+    Sha256Opt,
+    WorkersOpt,
+    check_pdq_mode,
+    signals_given,
+)
 from hashwarden.cli._progress import hashed_files
 from hashwarden.index import BankMatcher
 
@@ -18,10 +27,13 @@ from hashwarden.index import BankMatcher
 def hash_command(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders (recursively).")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    pdq_mode: PdqModeOpt = "fast",
+    workers: WorkersOpt = None,
 ) -> None:
     """Print md5, sha1, sha256 and, for images, pdq and pdq_quality of each file."""
     failed = False
-    for path, hashes, error in hashed_files(paths, "hashing"):
+    mode = check_pdq_mode(pdq_mode)
+    for path, hashes, error in hashed_files(paths, "hashing", workers=workers, pdq_mode=mode):
         record: dict[str, Any] = {"path": str(path)}
         if hashes is None:
             failed = True

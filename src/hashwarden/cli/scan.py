@@ -11,13 +11,20 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from hashwarden.cli._app import console, err_console
+from hashwarden.cli._options import PdqModeOpt, WorkersOpt, check_pdq_mode
 from hashwarden.demo import build_demo_case
 from hashwarden.errors import NotFoundError, UsageError
 from hashwarden.reports.case import write_case_report
 from hashwarden.scan import FileRecord, ScanResult, run_scan
 
 
-def _scan_with_progress(paths: list[Path], bank: str | Path, threshold: int) -> ScanResult:
+def _scan_with_progress(
+    paths: list[Path],
+    bank: str | Path,
+    threshold: int,
+    workers: int | None = None,
+    pdq_mode: str = "fast",
+) -> ScanResult:
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -31,7 +38,9 @@ def _scan_with_progress(paths: list[Path], bank: str | Path, threshold: int) -> 
         def advance(record: FileRecord) -> None:
             bar.update(task, advance=1, description=f"scanning [{record.status}]")
 
-        return run_scan(paths, bank, threshold=threshold, on_item=advance)
+        return run_scan(
+            paths, bank, threshold=threshold, on_item=advance, workers=workers, pdq_mode=pdq_mode
+        )
 
 
 def _summary(result: ScanResult, out: Path) -> None:
@@ -52,6 +61,8 @@ def scan_command(
     bank: Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the report.")],
     threshold: Annotated[int, typer.Option(min=0, max=128, help="PDQ match distance.")] = 31,
+    pdq_mode: PdqModeOpt = "fast",
+    workers: WorkersOpt = None,
 ) -> None:
     """Triage evidence: matched, known-good, unknown (grouped into series) and errors.
 
@@ -63,7 +74,7 @@ def scan_command(
             raise NotFoundError(f"no such file or folder: {path}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
-    result = _scan_with_progress(paths, bank, threshold)
+    result = _scan_with_progress(paths, bank, threshold, workers, check_pdq_mode(pdq_mode))
     write_case_report(result, out)
     _summary(result, out)
     raise typer.Exit(result.exit_code)

@@ -24,6 +24,8 @@ class Match:
     category: str
     series: str | None
     victim_identified: bool
+    #: How the content matched: "original", or the turn or trim that made it match.
+    orientation: str = "original"
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,25 +49,34 @@ class BankMatcher:
         pairs = list(bank.signals("pdq"))
         self.pdq_index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
 
-    def match(self, signals: dict[str, str], *, pdq_quality: int | None = None) -> MatchResult:
-        found: dict[tuple[int, str], tuple[str, int]] = {}
+    def match(
+        self,
+        signals: dict[str, str],
+        *,
+        pdq_quality: int | None = None,
+        pdq_variants: dict[str, str] | None = None,
+    ) -> MatchResult:
+        """Every entry the content matches: exact kinds by value, PDQ (and its turned or
+        trimmed variants) within the threshold unless the hash is of low quality."""
+        # (entry, kind) -> (value, distance, orientation); the nearest wins.
+        found: dict[tuple[int, str], tuple[str, int, str]] = {}
         for kind, value in signals.items():
-            if kind == "pdq":
-                continue
             owner = self.bank.lookup(kind, [value]).get(value)
             if owner is not None:
-                found[(owner, kind)] = (value, 0)
+                found[(owner, kind)] = (value, 0, "original")
         pdq = signals.get("pdq")
-        if pdq is not None:
-            exact = self.bank.lookup("pdq", [pdq]).get(pdq)
-            if exact is not None:
-                found[(exact, "pdq")] = (pdq, 0)
-            if pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY:
-                for entry_id, distance in self.pdq_index.query(pdq, self.threshold):
-                    found.setdefault((entry_id, "pdq"), (pdq, distance))
+        if pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY):
+            candidates = {"original": pdq, **(pdq_variants or {})}
+            for orientation, value in candidates.items():
+                for entry_id, distance in self.pdq_index.query(value, self.threshold):
+                    best = found.get((entry_id, "pdq"))
+                    if best is None or distance < best[1]:
+                        found[(entry_id, "pdq")] = (value, distance, orientation)
         entries = self.bank.entries_by_id(eid for eid, _ in found)
         matches: list[Match] = []
-        for (eid, kind), (value, distance) in sorted(found.items(), key=lambda i: (i[1][1], i[0])):
+        for (eid, kind), (value, distance, orientation) in sorted(
+            found.items(), key=lambda i: (i[1][1], i[0])
+        ):
             entry = entries.get(eid)
             if entry is None:
                 continue
@@ -79,6 +90,7 @@ class BankMatcher:
                     entry.category,
                     entry.series,
                     entry.victim_identified,
+                    orientation,
                 )
             )
         known_good: set[str] = set()

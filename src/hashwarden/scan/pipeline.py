@@ -23,7 +23,8 @@ from hashwarden.bank.sqlite import utc_now
 from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher, Match
 from hashwarden.index.pdq import hex_to_words
 from hashwarden.scan.reader import Item, Limits, read_items
-from hashwarden.signals.hashing import ContentHashes, hash_stream
+from hashwarden.signals.hashing import ContentHashes
+from hashwarden.signals.parallel import hash_in_parallel
 
 __all__ = [
     "EXIT_CLEAN",
@@ -86,14 +87,10 @@ class ScanResult:
         return EXIT_ERRORS if counts["error"] else EXIT_CLEAN
 
 
-def _hash_item(item: Item) -> tuple[ContentHashes | None, str | None]:
+def _source(item: Item) -> Path | bytes | None:
     if item.error is not None:
-        return None, item.error
-    try:
-        with item.open() as stream:
-            return hash_stream(stream), None
-    except OSError as exc:
-        return None, f"cannot read: {exc.strerror or exc}"
+        return None
+    return item.data if item.data is not None else item.disk_path
 
 
 def _classify(
@@ -117,7 +114,9 @@ def _classify(
         record.notes.append(f"low-quality PDQ ({hashes.pdq_quality}): exact matches only")
     if hashes.size == 0:
         record.notes.append("empty file")
-    result = matcher.match(hashes.signals(), pdq_quality=hashes.pdq_quality)
+    result = matcher.match(
+        hashes.signals(), pdq_quality=hashes.pdq_quality, pdq_variants=hashes.pdq_variants
+    )
     record.matches, record.known_good = result.matches, result.known_good
     if result.matches:
         record.status = "matched"
@@ -172,6 +171,8 @@ def run_scan(
     threshold: int = 31,
     limits: Limits | None = None,
     on_item: Callable[[FileRecord], None] | None = None,
+    workers: int | None = None,
+    pdq_mode: str = "fast",
 ) -> ScanResult:
     """Scan the inputs against the bank (opened read-only) and return every file's record."""
     paths = list(inputs)
@@ -180,9 +181,11 @@ def run_scan(
         fingerprint = bank.fingerprint()
         matcher = BankMatcher(bank, threshold=threshold)
         files: list[FileRecord] = []
-        for item in read_items(paths, limits):
-            hashes, error = _hash_item(item)
-            record = _classify(item, hashes, error, matcher)
+        hashed = hash_in_parallel(
+            read_items(paths, limits), _source, workers=workers, pdq_mode=pdq_mode, variants=True
+        )
+        for item, hashes, error in hashed:
+            record = _classify(item, hashes, error or item.error, matcher)
             files.append(record)
             if on_item is not None:
                 on_item(record)
@@ -197,6 +200,7 @@ def run_scan(
         "bank_fingerprint": fingerprint,
         "inputs": [str(p) for p in paths],
         "threshold": threshold,
+        "pdq_mode": pdq_mode,
         "started": started,
         "finished": utc_now(),
         "counts": result.counts,

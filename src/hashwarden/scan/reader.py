@@ -16,7 +16,8 @@ import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+
+from hashwarden.signals.hashing import open_readonly
 
 __all__ = ["Item", "Limits", "read_items"]
 
@@ -42,21 +43,6 @@ class Item:
     size: int | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
-
-    def open(self) -> BinaryIO:
-        if self.data is not None:
-            return io.BytesIO(self.data)
-        assert self.disk_path is not None  # an Item has bytes or a path unless it has an error
-        return _open_readonly(self.disk_path)
-
-
-def _open_readonly(path: Path) -> BinaryIO:
-    flags = os.O_RDONLY | getattr(os, "O_NOATIME", 0)
-    try:
-        fd = os.open(path, flags)
-    except PermissionError:
-        fd = os.open(path, os.O_RDONLY)  # O_NOATIME needs ownership; fall back
-    return cast(BinaryIO, os.fdopen(fd, "rb"))
 
 
 def _display(path: Path) -> str:
@@ -113,7 +99,7 @@ def _walk(root: Path, limits: Limits) -> Iterator[Item]:
     if info.st_size == 0:
         return
     try:
-        with _open_readonly(root) as f:
+        with open_readonly(root) as f:
             head = f.read(512)
     except OSError:
         return  # the hashing stage reports the same failure for the item itself
@@ -123,7 +109,7 @@ def _walk(root: Path, limits: Limits) -> Iterator[Item]:
             item.notes.append("archive over the size limit: members not read")
             return
         try:
-            with _open_readonly(root) as f:
+            with open_readonly(root) as f:
                 data = f.read()
         except OSError:
             return

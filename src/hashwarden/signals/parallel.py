@@ -1,0 +1,120 @@
+"""Hash many files on all cores, results in input order, memory and time bounded.
+
+A process pool (decoding and PDQ hold the GIL for long stretches) works through a window of
+at most a few jobs per worker, so memory stays bounded however large the input. A job not done
+within the time limit becomes a per-file error and the pool is replaced, so one hostile image
+cannot hang a scan.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import TypeVar
+
+from hashwarden.signals.hashing import ContentHashes, hash_bytes, hash_file
+
+__all__ = ["DEFAULT_TIMEOUT", "default_workers", "hash_in_parallel"]
+
+T = TypeVar("T")
+Source = Path | bytes
+Outcome = tuple[ContentHashes | None, str | None]
+
+#: Seconds one file may take before it is reported as an error.
+DEFAULT_TIMEOUT = 120.0
+
+
+def default_workers() -> int:
+    return max(
+        1,
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1),
+    )
+
+
+def _hash_one(source: Source, pdq_mode: str, variants: bool) -> Outcome:
+    try:
+        if isinstance(source, bytes):
+            return hash_bytes(source, pdq_mode=pdq_mode, variants=variants), None
+        return hash_file(source, pdq_mode=pdq_mode, variants=variants), None
+    except OSError as exc:
+        return None, f"cannot read: {exc.strerror or exc}"
+    except MemoryError:
+        return None, "out of memory while hashing"
+
+
+def _new_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    for process in list(getattr(pool, "_processes", {}).values()):
+        process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def hash_in_parallel(
+    items: Iterable[T],
+    source: Callable[[T], Source | None],
+    *,
+    workers: int | None = None,
+    pdq_mode: str = "fast",
+    variants: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+) -> Iterator[tuple[T, ContentHashes | None, str | None]]:
+    """(item, hashes, error) for each item in order; `source` gives a path or bytes to hash,
+    or None for an item not to hash (yielded with neither hashes nor error)."""
+    count = workers or default_workers()
+    if count == 1:
+        for item in items:
+            what = source(item)
+            yield (
+                (item, None, None) if what is None else (item, *_hash_one(what, pdq_mode, variants))
+            )
+        return
+    pool = _new_pool(count)
+    window: deque[tuple[T, Source | None, Future[Outcome] | None]] = deque()
+    limit = count * 3
+
+    def submit(item: T, what: Source | None) -> None:
+        future = None if what is None else pool.submit(_hash_one, what, pdq_mode, variants)
+        window.append((item, what, future))
+
+    def collect() -> tuple[T, ContentHashes | None, str | None]:
+        nonlocal pool
+        item, _, future = window.popleft()
+        if future is None:
+            return item, None, None
+        try:
+            return (item, *future.result(timeout=timeout))
+        except (FutureTimeout, BrokenProcessPool) as exc:
+            reason = (
+                f"hashing took longer than {timeout:.0f} s, stopped"
+                if isinstance(exc, FutureTimeout)
+                else "the hashing process crashed"
+            )
+            _kill(pool)
+            pool = _new_pool(count)
+            pending = list(window)
+            window.clear()
+            for other, other_what, _ in pending:
+                submit(other, other_what)
+            return item, None, reason
+
+    try:
+        for item in items:
+            submit(item, source(item))
+            while len(window) >= limit:
+                yield collect()
+        while window:
+            yield collect()
+    finally:
+        if window:  # abandoned early (an error or the consumer stopped): stop the work
+            _kill(pool)
+        else:
+            pool.shutdown(wait=True)

@@ -1,0 +1,82 @@
+"""Fast mode stays near the reference; turned, mirrored and bordered copies still match."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.index import pdq_distance
+from hashwarden.scan import run_scan
+from hashwarden.signals import Signal, hash_bytes
+from hashwarden.signals.hashing import ORIENTATIONS
+from hashwarden.signals.parallel import hash_in_parallel
+from hashwarden.synthetic import jpeg_bytes, synthetic_photo
+
+SIZES = [(700, 500), (1600, 1200), (3000, 2000), (4000, 3000)]
+
+
+@pytest.mark.parametrize(("seed", "size"), list(enumerate(SIZES)))
+def test_fast_mode_is_within_the_bound(seed: int, size: tuple[int, int]) -> None:
+    data = jpeg_bytes(synthetic_photo(seed, *size), 85)
+    fast = hash_bytes(data, pdq_mode="fast")
+    reference = hash_bytes(data, pdq_mode="reference")
+    assert fast.md5 == reference.md5
+    assert pdq_distance(fast.pdq or "", reference.pdq or "") <= 8
+
+
+def test_dihedral_conformance_images_match_in_their_orientation(conformance: Path) -> None:
+    folder = conformance / "pdq" / "dih"
+    original = hash_bytes((folder / "bridge-1-original.jpg").read_bytes(), variants=True)
+    assert set(original.pdq_variants) >= set(ORIENTATIONS[1:])
+    for path in sorted(folder.glob("*.jpg")):
+        copy = hash_bytes(path.read_bytes(), variants=True)
+        nearest = min(
+            pdq_distance(original.pdq or "", v)
+            for v in [copy.pdq or "", *copy.pdq_variants.values()]
+        )
+        assert nearest <= 10, path.name
+
+
+def _bordered(image: Image.Image) -> Image.Image:
+    return ImageOps.expand(image.resize((560, 420)), border=(40, 30), fill=(0, 0, 0))
+
+
+TURNS = {
+    "rotate90": lambda im: im.transpose(Image.Transpose.ROTATE_90),
+    "rotate180": lambda im: im.transpose(Image.Transpose.ROTATE_180),
+    "mirrored": lambda im: im.transpose(Image.Transpose.FLIP_LEFT_RIGHT),
+    "flipped": lambda im: im.transpose(Image.Transpose.FLIP_TOP_BOTTOM),
+    "bordered": _bordered,
+}
+
+
+def test_scan_matches_turned_mirrored_and_bordered_copies(tmp_path: Path) -> None:
+    original = synthetic_photo(31)
+    with SqliteBank.create(tmp_path / "b.db") as bank:
+        signals = hash_bytes(jpeg_bytes(original)).signals()
+        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b"))
+    case = tmp_path / "case"
+    case.mkdir()
+    for name, turn in TURNS.items():
+        (case / f"{name}.jpg").write_bytes(jpeg_bytes(turn(original), 85))
+    (case / "other.jpg").write_bytes(
+        jpeg_bytes(synthetic_photo(32).transpose(Image.Transpose.ROTATE_90))
+    )
+    result = run_scan([case], tmp_path / "b.db")
+    found = {Path(f.path).stem: f for f in result.files}
+    for name in TURNS:
+        assert found[name].status == "matched", name
+    assert found["rotate180"].matches[0].orientation == "rotate180"
+    assert found["bordered"].matches[0].orientation == "trimmed"
+    assert found["other"].status == "unknown"
+
+
+def test_a_file_over_the_time_limit_is_an_error_not_a_hang() -> None:
+    big = jpeg_bytes(synthetic_photo(1, 3000, 2000))
+    small = b"plain text"
+    results = list(hash_in_parallel([big, small], lambda b: b, workers=2, timeout=0.01))
+    assert results[0][1] is None and "longer than" in (results[0][2] or "")
+    assert results[1][1] is not None or "longer than" in (results[1][2] or "")
