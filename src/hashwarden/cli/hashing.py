@@ -46,6 +46,8 @@ def hash_command(
                 pdq=hashes.pdq,
                 pdq_quality=hashes.pdq_quality,
             )
+            if hashes.vpdq is not None:
+                record["vpdq"] = hashes.vpdq
             if hashes.image_error:
                 record["error"] = hashes.image_error
         if as_json:

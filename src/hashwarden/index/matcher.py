@@ -8,11 +8,16 @@ from typing import Any
 
 from hashwarden.bank.sqlite import SqliteBank
 from hashwarden.index.pdq import PdqIndex
+from hashwarden.signals.video import parse_vpdq, vpdq_match_percentages
 
 __all__ = ["MIN_PDQ_QUALITY", "BankMatcher", "Match", "MatchResult"]
 
 #: PDQ hashes of lower quality (featureless images) never near-match on their own.
 MIN_PDQ_QUALITY = 50
+#: A video matches when this share (%) of its good frames is found in a banked video, and
+#: this share of the banked video's frames is found in it (python-threatexchange's defaults).
+VPDQ_QUERY_MATCH = 80.0
+VPDQ_COMPARED_MATCH = 0.0
 
 
 @dataclass
@@ -26,6 +31,10 @@ class Match:
     victim_identified: bool
     #: How the content matched: "original", or the turn or trim that made it match.
     orientation: str = "original"
+    #: For vPDQ: the share (%) of the query's frames found in the entry, and of the entry's
+    #: frames found in the query.
+    query_match: float | None = None
+    compared_match: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -48,6 +57,9 @@ class BankMatcher:
         self.threshold = threshold
         pairs = list(bank.signals("pdq"))
         self.pdq_index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
+        self.videos = {entry_id: parse_vpdq(value) for entry_id, value in bank.signals("vpdq")}
+        frames = [(eid, f.pdq) for eid, fs in self.videos.items() for f in fs]
+        self.frame_index = PdqIndex([f[0] for f in frames], [f[1] for f in frames])
 
     def match(
         self,
@@ -61,9 +73,14 @@ class BankMatcher:
         # (entry, kind) -> (value, distance, orientation); the nearest wins.
         found: dict[tuple[int, str], tuple[str, int, str]] = {}
         for kind, value in signals.items():
+            if kind == "vpdq":
+                continue
             owner = self.bank.lookup(kind, [value]).get(value)
             if owner is not None:
                 found[(owner, kind)] = (value, 0, "original")
+        video = self._match_video(signals["vpdq"]) if "vpdq" in signals else {}
+        for entry_id in video:
+            found[(entry_id, "vpdq")] = (signals["vpdq"], 0, "original")
         pdq = signals.get("pdq")
         if pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY):
             candidates = {"original": pdq, **(pdq_variants or {})}
@@ -81,6 +98,7 @@ class BankMatcher:
             if entry is None:
                 continue
             banked = entry.signal(kind) or value
+            shares = video.get(eid, (None, None)) if kind == "vpdq" else (None, None)
             matches.append(
                 Match(
                     eid,
@@ -91,12 +109,26 @@ class BankMatcher:
                     entry.series,
                     entry.victim_identified,
                     orientation,
+                    *shares,
                 )
             )
         known_good: set[str] = set()
         for kind, value in signals.items():
             known_good.update(self.bank.known_good_lookup(kind, [value]).values())
         return MatchResult(matches, sorted(known_good))
+
+    def _match_video(self, value: str) -> dict[int, tuple[float, float]]:
+        """Banked videos this vPDQ matches, with (query_match, compared_match) percentages."""
+        query = parse_vpdq(value)
+        candidates: set[int] = set()
+        for frame in {f.pdq for f in query if f.quality >= MIN_PDQ_QUALITY}:
+            candidates.update(eid for eid, _ in self.frame_index.query(frame, self.threshold))
+        matched: dict[int, tuple[float, float]] = {}
+        for entry_id in candidates:
+            shares = vpdq_match_percentages(query, self.videos[entry_id], threshold=self.threshold)
+            if shares[0] >= VPDQ_QUERY_MATCH and shares[1] >= VPDQ_COMPARED_MATCH:
+                matched[entry_id] = shares
+        return matched
 
     def match_many(self, batch: Sequence[tuple[dict[str, str], int | None]]) -> list[MatchResult]:
         return [self.match(signals, pdq_quality=q) for signals, q in batch]

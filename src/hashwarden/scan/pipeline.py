@@ -56,6 +56,7 @@ class FileRecord:
     pdq: str | None = None
     pdq_quality: int | None = None
     media_type: str | None = None
+    vpdq: str | None = None
     matches: list[Match] = field(default_factory=list)
     known_good: list[str] = field(default_factory=list)
     error: str | None = None
@@ -101,6 +102,7 @@ def _classify(
         return record
     record.size = hashes.size
     record.md5, record.sha1, record.sha256 = hashes.md5, hashes.sha1, hashes.sha256
+    record.vpdq = hashes.vpdq
     record.pdq, record.pdq_quality, record.media_type = (
         hashes.pdq,
         hashes.pdq_quality,

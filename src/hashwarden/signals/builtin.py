@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hashwarden.hookspecs import hookimpl
 from hashwarden.signals.base import HexDigestKind, SignalKind, SignalRegistry
+from hashwarden.signals.video import VPDQ
 
 __all__ = ["MD5", "PDQ", "SHA1", "SHA256", "default_registry", "reset_default_registry"]
 
@@ -35,7 +36,7 @@ class PDQ(HexDigestKind):
 
 @hookimpl
 def hashwarden_signal_kinds() -> list[type[SignalKind]]:
-    return [MD5, SHA1, SHA256, PDQ]
+    return [MD5, SHA1, SHA256, PDQ, VPDQ]
 
 
 _DEFAULT: SignalRegistry | None = None

@@ -18,6 +18,8 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
+from hashwarden.signals.video import looks_like_video, vpdq_from_video
+
 __all__ = [
     "FAST_MIN_SIDE",
     "MAX_IMAGE_BYTES",
@@ -84,6 +86,8 @@ class ContentHashes:
     #: PDQ of the image turned, mirrored or with uniform borders trimmed, by variant name
     #: (see ORIENTATIONS, plus "trimmed"); matched as well as `pdq`, never stored in the bank.
     pdq_variants: dict[str, str] = field(default_factory=dict)
+    #: vPDQ of a video (see signals/video.py), None for anything else.
+    vpdq: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     def signals(self) -> dict[str, str]:
@@ -91,6 +95,8 @@ class ContentHashes:
         found = {"md5": self.md5, "sha1": self.sha1, "sha256": self.sha256}
         if self.pdq is not None:
             found["pdq"] = self.pdq
+        if self.vpdq is not None:
+            found["vpdq"] = self.vpdq
         found.update(self.extra)
         return found
 
@@ -177,8 +183,24 @@ def _pdq_of(
         return None, None, f"corrupt or unsupported image: {reason}", {}
 
 
+def _vpdq_of(source: str | os.PathLike[str] | bytes) -> tuple[str | None, str | None]:
+    """(vpdq, error) for a video; never raises."""
+    try:
+        frames = vpdq_from_video(source)
+    except Exception as exc:  # any decoder failure is a property of the file, not a crash
+        return None, f"corrupt or unsupported video: {str(exc) or type(exc).__name__}"
+    if not frames:
+        return None, "video has no decodable frames"
+    return ",".join(f"{f.quality}:{f.pdq}" for f in frames), None
+
+
 def hash_stream(
-    stream: BinaryIO, *, perceptual: bool = True, pdq_mode: str = "fast", variants: bool = False
+    stream: BinaryIO,
+    *,
+    perceptual: bool = True,
+    pdq_mode: str = "fast",
+    variants: bool = False,
+    video_path: str | os.PathLike[str] | None = None,
 ) -> ContentHashes:
     """Hash a readable stream in one pass; image bytes are kept only as long as decoding needs.
 
@@ -195,7 +217,8 @@ def hash_stream(
     while chunk := stream.read(_CHUNK):
         if size == 0:
             head = chunk[:16]
-            kept = [] if perceptual and looks_like_image(head) else None
+            media = looks_like_image(head) or (None if video_path else looks_like_video(head))
+            kept = [] if perceptual and media else None
         md5.update(chunk)
         sha1.update(chunk)
         sha256.update(chunk)
@@ -206,8 +229,14 @@ def hash_stream(
             else:
                 kept.append(chunk)
     result = ContentHashes(size, md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest())
-    result.media_type = looks_like_image(head)
-    if result.media_type and perceptual:
+    video = looks_like_video(head)
+    result.media_type = looks_like_image(head) or video
+    if video and perceptual:
+        if video_path is None and kept is None:
+            result.image_error = f"video over {MAX_IMAGE_BYTES} bytes in memory, not decoded"
+        else:
+            result.vpdq, result.image_error = _vpdq_of(video_path or b"".join(kept or []))
+    elif result.media_type and perceptual:
         if kept is None:
             result.image_error = f"image file over {MAX_IMAGE_BYTES} bytes, not decoded"
         else:
@@ -245,4 +274,6 @@ def hash_file(
 ) -> ContentHashes:
     """Hash a file, opened read-only; OSError propagates for the caller to report."""
     with open_readonly(path) as stream:
-        return hash_stream(stream, perceptual=perceptual, pdq_mode=pdq_mode, variants=variants)
+        return hash_stream(
+            stream, perceptual=perceptual, pdq_mode=pdq_mode, variants=variants, video_path=path
+        )
