@@ -80,3 +80,43 @@ def test_a_file_over_the_time_limit_is_an_error_not_a_hang() -> None:
     results = list(hash_in_parallel([big, small], lambda b: b, workers=2, timeout=0.01))
     assert results[0][1] is None and "longer than" in (results[0][2] or "")
     assert results[1][1] is not None or "longer than" in (results[1][2] or "")
+
+
+def _save(images: list[Image.Image], fmt: str, **options: object) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    images[0].save(buffer, fmt, save_all=len(images) > 1, append_images=images[1:], **options)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
+def test_every_frame_or_page_is_matched(tmp_path: Path, fmt: str) -> None:
+    pictures = [synthetic_photo(40 + i, 320, 240) for i in range(3)]
+    with SqliteBank.create(tmp_path / "b.db") as bank:
+        pdq = hash_bytes(jpeg_bytes(pictures[2])).pdq or ""
+        bank.add_entry(NewEntry([Signal("pdq", pdq)], "csam-c"))
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / f"multi.{fmt.lower()}").write_bytes(_save(pictures, fmt))
+    result = run_scan([case], tmp_path / "b.db")
+    assert result.files[0].status == "matched"
+    assert result.files[0].matches[0].orientation == "frame3"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "media_type"),
+    [
+        ("WEBP", "image/webp"),
+        ("BMP", "image/bmp"),
+        ("PNG", "image/png"),
+        ("HEIF", "image/heic"),
+        ("AVIF", "image/avif"),
+    ],
+)
+def test_image_formats_hash_near_the_jpeg(fmt: str, media_type: str) -> None:
+    picture = synthetic_photo(50)
+    jpeg = hash_bytes(jpeg_bytes(picture, 95))
+    other = hash_bytes(_save([picture], fmt, quality=90) if fmt != "BMP" else _save([picture], fmt))
+    assert other.media_type == media_type and other.image_error is None
+    assert pdq_distance(jpeg.pdq or "", other.pdq or "") <= 16

@@ -7,6 +7,7 @@ decompression bombs, and any decoder failure becomes a per-file reason, never an
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -18,7 +19,7 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
-from hashwarden.signals.video import looks_like_video, vpdq_from_video
+from hashwarden.signals.video import IMAGE_BRANDS, looks_like_video, vpdq_from_video
 
 __all__ = [
     "FAST_MIN_SIDE",
@@ -55,6 +56,8 @@ ORIENTATIONS = (
     "transpose",
     "transverse",
 )
+#: Frames of an animation (or pages of a TIFF) hashed beyond the first, at most.
+MAX_FRAMES = 200
 #: A border is trimmed when each of its rows/columns varies less than this (0-255 scale).
 _BORDER_STD = 4.0
 _BORDER_MIN_FRACTION = 0.02
@@ -108,7 +111,20 @@ def looks_like_image(head: bytes) -> str | None:
             return media_type
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp"
+    if head[4:8] == b"ftyp" and head[8:12] in IMAGE_BRANDS:
+        return "image/avif" if head[8:12].startswith(b"avi") else "image/heic"
     return None
+
+
+@functools.cache
+def _register_heif() -> bool:
+    """Teach Pillow HEIC and AVIF, once, when the first image is decoded."""
+    try:
+        import pillow_heif
+    except ImportError:
+        return False
+    pillow_heif.register_heif_opener()
+    return True
 
 
 def _hex(bits: np.ndarray) -> str:
@@ -152,13 +168,30 @@ def _pdq_with_variants(
     if not variants:
         bits, quality = pdqhash.compute(pixels)
         return _hex(bits), int(quality), {}
+    frames = _other_frames(image, mode)
     all_bits, quality = pdqhash.compute_dihedral(pixels)
     hexes = [_hex(b) for b in all_bits]
     found = {name: h for name, h in zip(ORIENTATIONS[1:], hexes[1:], strict=True)}
     trimmed = _trim_borders(pixels)
     if trimmed is not None:
         found["trimmed"] = _hex(pdqhash.compute(trimmed)[0])
+    found.update(frames)
     return hexes[0], int(quality), found
+
+
+def _other_frames(image: Image.Image, mode: str) -> dict[str, str]:
+    """PDQ of every further frame of an animation or page of a multi-page image."""
+    count = min(getattr(image, "n_frames", 1), MAX_FRAMES)
+    found: dict[str, str] = {}
+    for number in range(1, count):
+        image.seek(number)
+        frame = image.convert("RGB")
+        factor = min(frame.size) // FAST_MIN_SIDE if mode == "fast" else 1
+        if factor >= 2:
+            frame = frame.reduce(factor)
+        found[f"frame{number + 1}"] = _hex(pdqhash.compute(np.asarray(frame))[0])
+    image.seek(0)
+    return found
 
 
 def _pdq_of(
@@ -167,6 +200,7 @@ def _pdq_of(
     """(pdq, quality, error, variants) for image bytes; never raises."""
     if len(data) > MAX_IMAGE_BYTES:
         return None, None, f"image file over {MAX_IMAGE_BYTES} bytes, not decoded", {}
+    _register_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

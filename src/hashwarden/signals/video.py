@@ -21,6 +21,7 @@ from hashwarden.errors import InvalidSignalError
 from hashwarden.signals.base import SignalKind
 
 __all__ = [
+    "IMAGE_BRANDS",
     "SECONDS_PER_HASH",
     "VPDQ",
     "VideoFrame",
@@ -71,12 +72,13 @@ def parse_vpdq(value: str) -> list[VideoFrame]:
     return frames
 
 
-_VIDEO_BRANDS = (b"isom", b"iso2", b"mp41", b"mp42", b"avc1", b"qt  ", b"M4V ", b"3gp")
+#: ISO-BMFF brands of still images (HEIF/HEIC, AVIF): an `ftyp` box, but not a video.
+IMAGE_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
 
 
 def looks_like_video(head: bytes) -> str | None:
     """The video media type the first bytes announce, or None."""
-    if head[4:8] == b"ftyp":
+    if head[4:8] == b"ftyp" and head[8:12] not in IMAGE_BRANDS:
         return "video/quicktime" if head[8:12] == b"qt  " else "video/mp4"
     if head.startswith(b"\x1a\x45\xdf\xa3"):
         return "video/x-matroska"
