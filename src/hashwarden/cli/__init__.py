@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hashwarden.cli import bank as bank_commands
+from hashwarden.cli import index as index_commands
 from hashwarden.cli._app import new_typer
 from hashwarden.cli.hashing import hash_command, match_command
 from hashwarden.cli.scan import demo_command, scan_command
@@ -11,6 +12,7 @@ __all__ = ["app", "main"]
 
 app = new_typer("Find, block and report known CSAM by its fingerprints.")
 app.add_typer(bank_commands.app, name="bank")
+app.add_typer(index_commands.app, name="index")
 app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.command("scan")(scan_command)

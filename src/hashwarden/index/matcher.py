@@ -8,6 +8,7 @@ from typing import Any
 
 from hashwarden.bank.sqlite import SqliteBank
 from hashwarden.index.pdq import PdqIndex
+from hashwarden.index.saved import load_saved_index
 from hashwarden.signals.video import parse_vpdq, vpdq_match_percentages
 
 __all__ = ["MIN_PDQ_QUALITY", "BankMatcher", "Match", "MatchResult"]
@@ -55,11 +56,42 @@ class BankMatcher:
             raise ValueError("threshold must be between 0 and 256")
         self.bank = bank
         self.threshold = threshold
-        pairs = list(bank.signals("pdq"))
-        self.pdq_index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
-        self.videos = {entry_id: parse_vpdq(value) for entry_id, value in bank.signals("vpdq")}
+        head_before, _ = bank.head()
+        saved = load_saved_index(bank)
+        if saved is not None:
+            self.pdq_index, since = saved
+        else:
+            pairs = list(bank.signals("pdq"))
+            self.pdq_index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
+            since = head_before
+        self._seq = since
+        self._load_videos()
+        self.refresh()
+
+    def _load_videos(self) -> None:
+        self.videos = {entry_id: parse_vpdq(value) for entry_id, value in self.bank.signals("vpdq")}
         frames = [(eid, f.pdq) for eid, fs in self.videos.items() for f in fs]
         self.frame_index = PdqIndex([f[0] for f in frames], [f[1] for f in frames])
+
+    def refresh(self) -> int:
+        """Apply the bank's changes since the index was built or last refreshed: added entries
+        become searchable, removed ones are never returned. Returns the changes applied."""
+        head, _ = self.bank.head()
+        if head <= self._seq:
+            return 0
+        removed = [
+            int(event.detail["id"])
+            for event in self.bank.audit_events(after=self._seq)
+            if event.action == "entry.remove"
+        ]
+        changed = list(self.bank.entries(since_version=self._seq))
+        added = [(e.id, e.signal("pdq")) for e in changed if e.signal("pdq")]
+        self.pdq_index.remove(removed + [e.id for e in changed])
+        self.pdq_index.add([a[0] for a in added], [a[1] or "" for a in added])
+        if (self._seq and any(e.signal("vpdq") for e in changed)) or removed:
+            self._load_videos()
+        self._seq = head
+        return len(removed) + len(changed)
 
     def match(
         self,

@@ -1,16 +1,39 @@
-"""Near-duplicate search over PDQ hashes by Hamming distance.
+"""Exact near-duplicate search over PDQ hashes by Hamming distance: multi-index hashing.
 
-Hashes are held as an (N, 4) array of uint64 words and compared with numpy's vectorised
-popcount: exact results for any threshold, no Python object per entry.
+The 256 bits are cut into 16 chunks of 16 bits. Two hashes within distance t <= 31 agree on
+some chunk to within floor(t / 16) bits (pigeonhole), so a query only needs the hashes whose
+chunk equals one of its own chunks or a one-bit neighbour of it (t >= 16): at most 272 buckets
+of about N / 65536 hashes each. Those candidates are verified with an exact popcount, so the
+result is exactly what a brute-force scan returns. Above 31 the index falls back to a
+vectorised brute-force scan (exact, slower).
+
+Storage is numpy arrays only: the hashes as (N, 4) uint64, ids as int64, and per chunk a
+permutation (uint32) sorted by chunk value with bucket offsets: about 100 bytes a hash. It is
+saved as plain .npy files with a JSON header (no pickle) and loaded memory-mapped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
-__all__ = ["PdqIndex", "hex_to_words", "pdq_distance"]
+from hashwarden.errors import DataError
+
+__all__ = ["FORMAT", "MIH_MAX_THRESHOLD", "PdqIndex", "hex_to_words", "pdq_distance"]
+
+FORMAT = "hashwarden-pdq-index"
+_VERSION = 1
+_CHUNKS = 16
+_BUCKETS = 1 << 16
+#: Thresholds up to this use the multi-index; above it, brute force.
+MIH_MAX_THRESHOLD = 31
+_ONE_BIT = np.array([0] + [1 << b for b in range(16)], dtype=np.int64)
+_SHIFTS = np.array([48, 32, 16, 0] * 4, dtype=np.uint64)
+_WORD_OF_CHUNK = np.repeat(np.arange(4), 4)
 
 
 def hex_to_words(hexes: Iterable[str]) -> np.ndarray:
@@ -23,35 +46,176 @@ def pdq_distance(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
 
 
+def _popcount(xored: np.ndarray) -> np.ndarray:
+    """Bits set in each row of an (N, 4) uint64 array."""
+    counts = np.bitwise_count(xored)
+    return counts[:, 0] + counts[:, 1] + counts[:, 2] + counts[:, 3]
+
+
+def _chunks(words: np.ndarray) -> np.ndarray:
+    """(N, 16) chunk values of (N, 4) words."""
+    return ((words[:, _WORD_OF_CHUNK] >> _SHIFTS) & np.uint64(0xFFFF)).astype(np.int64)
+
+
 class PdqIndex:
-    """An exact PDQ index: `query` returns every id within `threshold` bits."""
+    """An exact PDQ index: `query` returns every id within `threshold` bits, nearest first.
+
+    Additions go to a small delta searched by brute force and merged into the main index
+    when it grows; removals hide rows at once. Both take effect immediately.
+    """
 
     def __init__(self, ids: Iterable[int] = (), hexes: Iterable[str] = ()) -> None:
         id_list = list(ids)
         hex_list = list(hexes)
         if len(id_list) != len(hex_list):
             raise ValueError("ids and hashes differ in length")
-        self._ids = np.asarray(id_list, dtype=np.int64)
-        self._words = hex_to_words(hex_list) if hex_list else np.zeros((0, 4), dtype=np.uint64)
+        words = hex_to_words(hex_list) if hex_list else np.zeros((0, 4), dtype=np.uint64)
+        self._build(np.asarray(id_list, dtype=np.int64), words)
+
+    def _build(self, ids: np.ndarray, words: np.ndarray) -> None:
+        count = len(ids)
+        chunks = _chunks(words)
+        order = np.empty((_CHUNKS, count), dtype=np.uint32)
+        offsets = np.zeros((_CHUNKS, _BUCKETS + 1), dtype=np.int64)
+        for c in range(_CHUNKS):
+            order[c] = np.argsort(chunks[:, c].astype(np.uint16), kind="stable")
+            offsets[c, 1:] = np.cumsum(np.bincount(chunks[:, c], minlength=_BUCKETS))
+            offsets[c] += c * count
+        self._ids, self._words = ids, words
+        self._order, self._offsets = order.reshape(-1), offsets
+        self._live = np.ones(count, dtype=bool)
+        self._delta_ids = np.zeros(0, dtype=np.int64)
+        self._delta_words = np.zeros((0, 4), dtype=np.uint64)
 
     def __len__(self) -> int:
-        return int(self._ids.shape[0])
+        return int(self._live.sum()) + len(self._delta_ids)
 
     def add(self, ids: Iterable[int], hexes: Iterable[str]) -> None:
-        other = PdqIndex(ids, hexes)
-        self._ids = np.concatenate([self._ids, other._ids])
-        self._words = np.concatenate([self._words, other._words])
+        """Make hashes searchable at once; merged into the main index past 5% of its size."""
+        hex_list = list(hexes)
+        if not hex_list:
+            return
+        self._delta_ids = np.concatenate([self._delta_ids, np.asarray(list(ids), dtype=np.int64)])
+        self._delta_words = np.concatenate([self._delta_words, hex_to_words(hex_list)])
+        if len(self._delta_ids) > max(10_000, len(self._ids) // 20):
+            self.compact()
 
     def remove(self, ids: Iterable[int]) -> None:
-        keep = ~np.isin(self._ids, np.asarray(list(ids), dtype=np.int64))
-        self._ids, self._words = self._ids[keep], self._words[keep]
+        """Never return these ids again."""
+        gone = np.asarray(list(ids), dtype=np.int64)
+        self._live = self._live & ~np.isin(self._ids, gone)
+        keep = ~np.isin(self._delta_ids, gone)
+        self._delta_ids, self._delta_words = self._delta_ids[keep], self._delta_words[keep]
+
+    def compact(self) -> None:
+        """Rebuild with the delta merged and removed rows dropped."""
+        self._build(
+            np.concatenate([self._ids[self._live], self._delta_ids]),
+            np.concatenate([self._words[self._live], self._delta_words]),
+        )
 
     def query(self, pdq_hex: str, threshold: int = 31) -> list[tuple[int, int]]:
         """(id, distance) of every hash within `threshold`, nearest first."""
-        if len(self) == 0:
-            return []
-        query = hex_to_words([pdq_hex])[0]
-        distances = np.bitwise_count(self._words ^ query).sum(axis=1, dtype=np.int32)
-        hits = np.flatnonzero(distances <= threshold)
-        order = hits[np.argsort(distances[hits], kind="stable")]
-        return [(int(self._ids[i]), int(distances[i])) for i in order]
+        return self.query_many([pdq_hex], threshold)[0]
+
+    def query_many(self, hexes: Sequence[str], threshold: int = 31) -> list[list[tuple[int, int]]]:
+        """`query` for many hashes at once, vectorised across them."""
+        queries = hex_to_words(hexes)
+        if threshold <= MIH_MAX_THRESHOLD and len(self._ids):
+            rows, labels, distances = self._candidates(queries, threshold)
+        else:
+            rows, labels, distances = self._brute(self._words, queries, threshold)
+            keep = self._live[rows]
+            rows, labels, distances = rows[keep], labels[keep], distances[keep]
+        found_ids = self._ids[rows]
+        if len(self._delta_ids):
+            d_rows, d_labels, d_dist = self._brute(self._delta_words, queries, threshold)
+            found_ids = np.concatenate([found_ids, self._delta_ids[d_rows]])
+            labels = np.concatenate([labels, d_labels])
+            distances = np.concatenate([distances, d_dist])
+        results: list[list[tuple[int, int]]] = [[] for _ in hexes]
+        order = np.lexsort((found_ids, distances, labels))
+        for label, entry, distance in zip(
+            labels[order].tolist(),
+            found_ids[order].tolist(),
+            distances[order].tolist(),
+            strict=True,
+        ):
+            results[label].append((entry, distance))
+        return results
+
+    def _candidates(
+        self, queries: np.ndarray, threshold: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        probes = _ONE_BIT if threshold >= _CHUNKS else _ONE_BIT[:1]
+        values = _chunks(queries)[:, :, None] ^ probes[None, None, :]  # (Q, 16, P)
+        chunk_of = np.broadcast_to(np.arange(_CHUNKS)[None, :, None], values.shape)
+        starts = self._offsets[chunk_of, values].reshape(-1)
+        lengths = self._offsets[chunk_of, values + 1].reshape(-1) - starts
+        per_query = values.shape[1] * values.shape[2]
+        labels = np.repeat(np.repeat(np.arange(len(queries)), per_query), lengths)
+        total = int(lengths.sum())
+        positions = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+        rows = np.take(self._order, positions).astype(np.int64)
+        if len(queries) == 1:
+            rows.sort()  # nearby rows read together: fewer cache misses
+        other = queries if len(queries) == 1 else queries[labels]
+        distances = _popcount(np.take(self._words, rows, axis=0) ^ other)
+        keep = (distances <= threshold) & self._live[rows]
+        rows, labels, distances = rows[keep], labels[keep], distances[keep]
+        # A hash found through several chunks is reported once.
+        _, first = np.unique(labels * (len(self._ids) + 1) + rows, return_index=True)
+        return rows[first], labels[first], distances[first].astype(np.int64)
+
+    @staticmethod
+    def _brute(
+        words: np.ndarray, queries: np.ndarray, threshold: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        rows_all, labels_all, dist_all = [], [], []
+        for label, query in enumerate(queries):
+            distances = _popcount(words ^ query)
+            rows = np.flatnonzero(distances <= threshold)
+            rows_all.append(rows)
+            labels_all.append(np.full(len(rows), label, dtype=np.int64))
+            dist_all.append(distances[rows].astype(np.int64))
+        if not rows_all:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return np.concatenate(rows_all), np.concatenate(labels_all), np.concatenate(dist_all)
+
+    # -- persistence -------------------------------------------------------------------------
+    def save(self, folder: Path, header: dict[str, object] | None = None) -> None:
+        """Write the index (delta merged) as .npy files and a JSON header into `folder`."""
+        self.compact()
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("ids", "words", "order", "offsets"):
+            np.save(folder / f"{name}.npy", getattr(self, f"_{name}"), allow_pickle=False)
+        meta = {"format": FORMAT, "version": _VERSION, "count": len(self._ids), **(header or {})}
+        (folder / "header.json").write_text(json.dumps(meta, indent=1))
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = True) -> tuple[PdqIndex, dict[str, object]]:
+        """The index saved in `folder` (memory-mapped) and its header."""
+        try:
+            meta = json.loads((folder / "header.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{folder} holds no readable PDQ index: {exc}") from exc
+        if meta.get("format") != FORMAT or meta.get("version") != _VERSION:
+            raise DataError(f"{folder} holds an index of another format or version")
+        index = cls.__new__(cls)
+        mode: Literal["r"] | None = "r" if mmap else None
+        try:
+            arrays = {
+                n: np.load(folder / f"{n}.npy", mmap_mode=mode, allow_pickle=False)
+                for n in ("ids", "words", "order", "offsets")
+            }
+        except (OSError, ValueError) as exc:
+            raise DataError(f"{folder}: a file of the index is missing or damaged: {exc}") from exc
+        index._ids, index._words = arrays["ids"], arrays["words"]
+        index._order, index._offsets = arrays["order"], arrays["offsets"]
+        if index._words.shape != (len(index._ids), 4) or len(index._order) != 16 * len(index._ids):
+            raise DataError(f"{folder}: the index files do not agree in size")
+        index._live = np.ones(len(index._ids), dtype=bool)
+        index._delta_ids = np.zeros(0, dtype=np.int64)
+        index._delta_words = np.zeros((0, 4), dtype=np.uint64)
+        return index, meta

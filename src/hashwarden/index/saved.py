@@ -1,0 +1,53 @@
+"""The PDQ index saved next to a SQLite bank (`BANK.pdqidx/`), so a scan or a service starts in
+about a second however large the bank; changes made since it was saved are applied from the
+audit log when it is loaded."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.errors import DataError
+from hashwarden.index.pdq import PdqIndex
+
+__all__ = ["index_folder", "load_saved_index", "save_index"]
+
+
+def index_folder(bank: SqliteBank) -> Path | None:
+    """Where a bank's index lives: beside a SQLite file; PostgreSQL banks index in memory."""
+    if bank.location.startswith(("postgresql://", "postgres://")):
+        return None
+    return bank.path.with_name(bank.path.name + ".pdqidx")
+
+
+def save_index(bank: SqliteBank) -> tuple[Path, int]:
+    """Build the bank's PDQ index and save it; returns the folder and the hash count."""
+    folder = index_folder(bank)
+    if folder is None:
+        raise DataError("only SQLite banks keep a saved index; PostgreSQL banks index in memory")
+    seq, head = bank.head()
+    pairs = list(bank.signals("pdq"))
+    index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
+    staging = folder.with_name(folder.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    index.save(staging, {"bank_id": bank.bank_id, "seq": seq, "head": head})
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
+    return folder, len(pairs)
+
+
+def load_saved_index(bank: SqliteBank) -> tuple[PdqIndex, int] | None:
+    """The saved index and the audit sequence it reflects, or None when there is none usable
+    (missing, damaged, of another bank, or newer than the bank: then it is rebuilt)."""
+    folder = index_folder(bank)
+    if folder is None or not folder.is_dir():
+        return None
+    try:
+        index, meta = PdqIndex.load(folder)
+    except DataError:
+        return None
+    seq = meta.get("seq")
+    if meta.get("bank_id") != bank.bank_id or not isinstance(seq, int) or seq > bank.head()[0]:
+        return None
+    return index, seq
