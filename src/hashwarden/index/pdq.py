@@ -72,6 +72,13 @@ class PdqIndex:
         words = hex_to_words(hex_list) if hex_list else np.zeros((0, 4), dtype=np.uint64)
         self._build(np.asarray(id_list, dtype=np.int64), words)
 
+    @classmethod
+    def from_words(cls, ids: np.ndarray, words: np.ndarray) -> PdqIndex:
+        """An index over hashes already packed as (N, 4) uint64 words (no hex round trip)."""
+        index = cls.__new__(cls)
+        index._build(np.asarray(ids, dtype=np.int64), np.ascontiguousarray(words, dtype=np.uint64))
+        return index
+
     def _build(self, ids: np.ndarray, words: np.ndarray) -> None:
         count = len(ids)
         chunks = _chunks(words)
