@@ -70,7 +70,7 @@ def test_broken_import_names_line_and_changes_nothing(
     binary = tmp_path / "bin.txt"
     binary.write_bytes(b"\xff\xfe\x00garbage")
     r = cli_runner.invoke(app, ["bank", "import", str(bank), str(binary)])
-    assert r.exit_code == 2 and "UTF-8" in r.output
+    assert r.exit_code == 3 and "UTF-8" in r.output
 
 
 def test_usage_errors_are_messages(tmp_path: Path, cli_runner: CliRunner) -> None:

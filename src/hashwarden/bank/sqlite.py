@@ -52,6 +52,17 @@ def _kg_digest(kind: str, value: str, set_name: str) -> int:
     return int(hashlib.sha256(f"{set_name}\x00{kind}\x00{value}".encode()).hexdigest(), 16)
 
 
+def _batched(items: Iterable[Signal], size: int) -> Iterator[list[Signal]]:
+    batch: list[Signal] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
 def _chunks(items: list[str], size: int = _BATCH) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -398,14 +409,15 @@ class SqliteBank:
                         (set_name, source, utc_now()),
                     ).fetchone()[0]
                 )
-            for s in signals:
-                cursor = conn.execute(
-                    "INSERT INTO known_good(kind, value, set_id) VALUES (?,?,?) ON CONFLICT DO NOTHING",
-                    (s.kind, s.value, set_id),
+            for batch in _batched(signals, 20_000):
+                fresh = self._new_known_good(set_id, batch)
+                conn.executemany(
+                    "INSERT INTO known_good(kind, value, set_id) VALUES (?,?,?)",
+                    [(k, v, set_id) for k, v in fresh],
                 )
-                if cursor.rowcount:
-                    added += 1
-                    plus = (plus + _kg_digest(s.kind, s.value, set_name)) % _MOD
+                added += len(fresh)
+                for kind, value in fresh:
+                    plus = (plus + _kg_digest(kind, value, set_name)) % _MOD
             self._record(
                 actor,
                 "known_good.add",
@@ -416,6 +428,24 @@ class SqliteBank:
                 },
             )
         return added
+
+    def _new_known_good(self, set_id: int, batch: list[Signal]) -> list[tuple[str, str]]:
+        """The batch's distinct signals not yet in the set."""
+        wanted = sorted({(s.kind, s.value) for s in batch})
+        present: set[tuple[str, str]] = set()
+        for kind in {k for k, _ in wanted}:
+            values = [v for k, v in wanted if k == kind]
+            for chunk in _chunks(values):
+                marks = ",".join("?" * len(chunk))
+                present.update(
+                    (kind, v)
+                    for (v,) in self._conn.execute(
+                        f"SELECT value FROM known_good WHERE set_id = ? AND kind = ?"
+                        f" AND value IN ({marks})",
+                        [set_id, kind, *chunk],
+                    )
+                )
+        return [pair for pair in wanted if pair not in present]
 
     # -- reading -----------------------------------------------------------------------------
     def _row_to_entry(self, row: tuple[Any, ...], signals: list[Signal]) -> Entry:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, BinaryIO
 
 import typer
 
@@ -22,9 +22,10 @@ from hashwarden.cli._options import (
     check_pdq_mode,
     signals_given,
 )
-from hashwarden.cli._progress import hashed_files
-from hashwarden.errors import UsageError
-from hashwarden.exchange.plain import read_plain, write_plain
+from hashwarden.cli._progress import hashed_files, progress_bar
+from hashwarden.errors import NotFoundError, UsageError
+from hashwarden.exchange import ImportOptions, check_category_map, get_format, read_nsrl
+from hashwarden.exchange.base import CATEGORY_SCHEMES
 from hashwarden.signals import Signal, default_registry
 
 app = new_typer("Create, fill, inspect and verify a hash bank.")
@@ -116,65 +117,101 @@ def add_files(
         raise typer.Exit(6)
 
 
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="plain, csv, vics, icse, hma; nsrl (import only).")
+]
+
+
+def _open_input(file: Path) -> BinaryIO:
+    return sys.stdin.buffer if str(file) == "-" else file.open("rb")
+
+
 @app.command("import")
 def import_list(
     bank: BankArg,
-    file: Annotated[
-        Path, typer.Argument(help="A plain hash list, one hash a line ('-' for stdin).")
-    ],
+    file: Annotated[Path, typer.Argument(help="The file to import ('-' for standard input).")],
+    format_name: FormatOpt = "plain",
     kind: Annotated[
-        str | None, typer.Option(help="Kind of every hash (needed for 64 digits).")
+        str | None, typer.Option(help="Kind of every bare hash (needed for 64 digits).")
     ] = None,
-    category: CategoryOpt = "uncategorised",
+    category: Annotated[
+        str, typer.Option("--category", "-c", help="Category of records that carry none.")
+    ] = "uncategorised",
+    category_scheme: Annotated[
+        str, typer.Option(help="How the file's category numbers read: vic, vic-legacy or uk.")
+    ] = "vic",
+    map_category: Annotated[
+        list[str] | None,
+        typer.Option("--map-category", help="FILE_CATEGORY=OUR_CATEGORY, repeatable."),
+    ] = None,
     series: SeriesOpt = None,
     source: SourceOpt = None,
     known_good: Annotated[
         str | None, typer.Option(help="Import into this known-good set instead.")
     ] = None,
 ) -> None:
-    """Import a plain hash list; all or nothing."""
-    cat = parse_category(category)
+    """Import a hash list of any supported format; all or nothing."""
+    if category_scheme not in CATEGORY_SCHEMES:
+        raise UsageError(f"--category-scheme must be one of {', '.join(CATEGORY_SCHEMES)}")
     name = "stdin" if str(file) == "-" else str(file)
-    with open_bank(bank) as b:
-        stream = sys.stdin if str(file) == "-" else file.open(encoding="utf-8", errors="strict")
-        try:
-            signals = (s for _, s in read_plain(stream, kind=kind, name=name))
-            if known_good:
-                count = b.add_known_good(known_good, signals, source=source)
-                console.print(f"imported {count} hashes into known-good set {known_good}")
-                return
-            result = b.add_entries(
-                (NewEntry([s], cat, series, source=source) for s in signals),
-                action="entries.import",
-                detail={"format": "plain", "file": Path(name).name},
-            )
-        except UnicodeDecodeError as exc:
-            raise UsageError(
-                f"{name} is not UTF-8 text ({exc.reason} at byte {exc.start})"
-            ) from exc
-        finally:
-            if stream is not sys.stdin:
-                stream.close()
+    if format_name == "nsrl":
+        _import_nsrl(bank, file, known_good or "nsrl", source)
+        return
+    fmt = get_format(format_name)
+    options = ImportOptions(
+        kind=default_registry().get(kind).name if kind else None,
+        category_scheme=category_scheme,
+        category_map=check_category_map(map_category or []),
+        category=parse_category(category),
+        series=series,
+        source=source,
+    )
+    with open_bank(bank) as b, _open_input(file) as stream:
+        entries = fmt.read(stream, options, name)
+        if known_good:
+            signals = (signal for entry in entries for signal in entry.signals)
+            count = b.add_known_good(known_good, signals, source=source)
+            console.print(f"imported {count} hashes into known-good set {known_good}")
+            return
+        result = b.add_entries(
+            entries,
+            action="entries.import",
+            detail={"format": fmt.name, "file": Path(name).name},
+        )
     console.print(f"imported {len(result.added)} entries ({result.duplicates} already banked)")
+
+
+def _import_nsrl(bank: str, file: Path, set_name: str, source: str | None) -> None:
+    if not file.is_file():
+        raise NotFoundError(f"no NSRL database at {file}")
+    with open_bank(bank) as b, progress_bar() as bar:
+        task = bar.add_task("reading NSRL", total=None)
+        signals = read_nsrl(file, on_rows=lambda n: bar.advance(task, n))
+        count = b.add_known_good(set_name, signals, source=source or "NIST NSRL")
+    console.print(f"imported {count} hashes into known-good set {set_name}")
 
 
 @app.command("export")
 def export_list(
     bank: BankArg,
-    kind: Annotated[str | None, typer.Option(help="Only this kind (bare hashes).")] = None,
+    format_name: FormatOpt = "plain",
+    kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
 ) -> None:
-    """Export the bank's hashes as a plain list."""
-    kinds = [default_registry().get(kind).name] if kind else None
+    """Export the bank's entries in a supported format."""
+    fmt = get_format(format_name)
     with open_bank(bank, readonly=True) as b:
-        wanted = kinds or sorted(b.stats().signals_by_kind)
-        signals = (Signal(k, v) for k in wanted for _, v in b.signals(k))
+        kinds = [default_registry().get(kind).name] if kind else sorted(b.stats().signals_by_kind)
+        entries = (e for e in b.entries() if any(s.kind in kinds for s in e.signals))
         if out is None:
-            write_plain(signals, sys.stdout, with_kind=kinds is None)
+            fmt.write(entries, sys.stdout.buffer, kinds)
+            sys.stdout.buffer.flush()
             return
-        with out.open("w", encoding="utf-8") as stream:
-            count = write_plain(signals, stream, with_kind=kinds is None)
-    err_console.print(f"wrote {count} hashes to {out}")
+        with out.open("wb") as stream:
+            count = fmt.write(entries, stream, kinds)
+    err_console.print(
+        f"wrote {count} {'hashes' if fmt.name in ('plain', 'hma') else 'entries'} to {out}"
+    )
 
 
 @app.command()

@@ -1,5 +1,31 @@
 """Reading and writing the hash-list formats agencies exchange."""
 
+from hashwarden.errors import UsageError
+from hashwarden.exchange.base import Format, ImportOptions, check_category_map
+from hashwarden.exchange.nsrl import read_nsrl
 from hashwarden.exchange.plain import read_plain, write_plain
+from hashwarden.exchange.tabular import CsvFormat, HmaFormat, IcseFormat, PlainFormat
+from hashwarden.exchange.vics import VicsFormat
 
-__all__ = ["read_plain", "write_plain"]
+__all__ = [
+    "FORMATS",
+    "Format",
+    "ImportOptions",
+    "check_category_map",
+    "get_format",
+    "read_nsrl",
+    "read_plain",
+    "write_plain",
+]
+
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (PlainFormat(), CsvFormat(), VicsFormat(), IcseFormat(), HmaFormat())
+}
+
+
+def get_format(name: str) -> Format:
+    try:
+        return FORMATS[name]
+    except KeyError:
+        known = ", ".join([*FORMATS, "nsrl (import only)"])
+        raise UsageError(f"unknown format {name!r} (known: {known})") from None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hashwarden.hookspecs import hookimpl
-from hashwarden.signals.base import HexDigestKind, SignalKind, SignalRegistry
+from hashwarden.signals.base import HexDigestKind, OpaqueKind, SignalKind, SignalRegistry
 from hashwarden.signals.video import VPDQ
 
 __all__ = ["MD5", "PDQ", "SHA1", "SHA256", "default_registry", "reset_default_registry"]
@@ -34,9 +34,43 @@ class PDQ(HexDigestKind):
     exact = False
 
 
+class PhotoDNA(OpaqueKind):
+    name = "photodna"
+    description = "Microsoft PhotoDNA (stored and matched exactly; not computed here)"
+
+
+class NetClean(OpaqueKind):
+    name = "netclean"
+    description = "NetClean fingerprint (NCMEC list type NETCLEAN; stored, matched exactly)"
+
+
+class Videntifier(OpaqueKind):
+    name = "videntifier"
+    description = "Videntifier video fingerprint (NCMEC list type VIDENTIFIER)"
+
+
+class TmkPdqf(OpaqueKind):
+    name = "tmk_pdqf"
+    description = "TMK+PDQF video fingerprint (NCMEC list type TMK_PDQF)"
+
+
+class SsvhPdna(OpaqueKind):
+    name = "ssvh_pdna"
+    description = "Scene-sensitive video hash, PhotoDNA (NCMEC list type SSVH_PDNA)"
+
+
+class SsvhSaferHash(OpaqueKind):
+    name = "ssvh_safer_hash"
+    description = "Scene-sensitive video hash, Safer (NCMEC list type SSVH_SAFER_HASH)"
+
+
+#: Fingerprints hashwarden cannot compute but stores, exports and matches exactly.
+OPAQUE_KINDS = [PhotoDNA, NetClean, Videntifier, TmkPdqf, SsvhPdna, SsvhSaferHash]
+
+
 @hookimpl
 def hashwarden_signal_kinds() -> list[type[SignalKind]]:
-    return [MD5, SHA1, SHA256, PDQ, VPDQ]
+    return [MD5, SHA1, SHA256, PDQ, VPDQ, *OPAQUE_KINDS]
 
 
 _DEFAULT: SignalRegistry | None = None
