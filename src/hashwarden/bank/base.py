@@ -13,6 +13,7 @@ __all__ = [
     "AddResult",
     "AuditEvent",
     "BankStats",
+    "ChangeResult",
     "Entry",
     "NewEntry",
     "VerifyReport",
@@ -71,6 +72,13 @@ def entry_digest(entry_id: int, e: NewEntry, added: str) -> str:
 class AddResult:
     added: list[int] = field(default_factory=list)
     duplicates: int = 0
+
+
+@dataclass
+class ChangeResult:
+    added: list[int] = field(default_factory=list)
+    updated: list[int] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
 
 
 @dataclass

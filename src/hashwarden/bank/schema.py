@@ -60,4 +60,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0300-trust",
+        """
+        CREATE TABLE trusted_keys (
+            name TEXT PRIMARY KEY,
+            public_key TEXT NOT NULL UNIQUE,
+            added TEXT NOT NULL,
+            revoked TEXT
+        );
+        CREATE TABLE bundle_state (
+            origin TEXT PRIMARY KEY,
+            last_sequence INTEGER NOT NULL,
+            key_name TEXT NOT NULL,
+            applied TEXT NOT NULL
+        );
+        """,
+    ),
 ]

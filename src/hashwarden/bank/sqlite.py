@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from hashwarden.bank.base import (
     AddResult,
     AuditEvent,
     BankStats,
+    ChangeResult,
     Entry,
     NewEntry,
     VerifyReport,
@@ -242,7 +243,7 @@ class SqliteBank:
         with `on_duplicate="error"` the whole batch is refused."""
         result = AddResult()
         plus = 0
-        with self._write() as conn:
+        with self._write():
             version = self._next_seq()
             now = utc_now()
             for entry in entries:
@@ -256,30 +257,8 @@ class SqliteBank:
                         )
                     result.duplicates += 1
                     continue
-                cursor = conn.execute(
-                    "INSERT INTO entries(category, series, victim_identified, source, first_seen,"
-                    " added, note, extra, version, digest) VALUES (?,?,?,?,?,?,?,?,?,'')"
-                    " RETURNING id",
-                    (
-                        entry.category,
-                        entry.series,
-                        int(entry.victim_identified),
-                        entry.source,
-                        entry.first_seen,
-                        now,
-                        entry.note,
-                        json.dumps(entry.extra, sort_keys=True),
-                        version,
-                    ),
-                )
-                entry_id = int(cursor.fetchone()[0])
-                digest = entry_digest(entry_id, entry, now)
-                conn.execute("UPDATE entries SET digest = ? WHERE id = ?", (digest, entry_id))
-                conn.executemany(
-                    "INSERT INTO signals(kind, value, entry_id) VALUES (?,?,?)",
-                    [(s.kind, s.value, entry_id) for s in set(entry.signals)],
-                )
-                plus = (plus + int(digest, 16)) % _MOD
+                entry_id, digest = self._insert(entry, version, now)
+                plus = (plus + digest) % _MOD
                 result.added.append(entry_id)
             event = {
                 "count": len(result.added),
@@ -293,6 +272,128 @@ class SqliteBank:
             elif result.added:
                 event["id_range"] = [result.added[0], result.added[-1]]
             self._record(actor, action, event)
+        return result
+
+    def _insert(self, entry: NewEntry, version: int, now: str) -> tuple[int, int]:
+        """Insert one entry inside the current transaction: (id, digest as an integer)."""
+        cursor = self._conn.execute(
+            "INSERT INTO entries(category, series, victim_identified, source, first_seen,"
+            " added, note, extra, version, digest) VALUES (?,?,?,?,?,?,?,?,?,'') RETURNING id",
+            (
+                entry.category,
+                entry.series,
+                int(entry.victim_identified),
+                entry.source,
+                entry.first_seen,
+                now,
+                entry.note,
+                json.dumps(entry.extra, sort_keys=True),
+                version,
+            ),
+        )
+        entry_id = int(cursor.fetchone()[0])
+        digest = entry_digest(entry_id, entry, now)
+        self._conn.execute("UPDATE entries SET digest = ? WHERE id = ?", (digest, entry_id))
+        self._conn.executemany(
+            "INSERT INTO signals(kind, value, entry_id) VALUES (?,?,?)",
+            [(s.kind, s.value, entry_id) for s in set(entry.signals)],
+        )
+        return entry_id, int(digest, 16)
+
+    def apply_changes(
+        self,
+        upserts: Iterable[NewEntry],
+        removals: Iterable[list[Signal]],
+        *,
+        actor: str,
+        action: str,
+        detail: dict[str, Any] | None = None,
+        also: Callable[[Any], None] | None = None,
+    ) -> ChangeResult:
+        """Apply a delta from elsewhere in one transaction: removals first (entries owning any
+        of the signals), then upserts (new entries, or new fields and signals for the entry
+        that owns one of their signals). `also` runs inside the same transaction."""
+        result = ChangeResult()
+        plus = minus = 0
+        removed_signals: list[list[list[str]]] = []
+        with self._write():
+            version = self._next_seq()
+            now = utc_now()
+            for signals in removals:
+                owner = self._existing_owner(signals)
+                if owner is None:
+                    continue
+                old = self._get(owner[2])
+                self._conn.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+                minus = (minus + int(entry_digest(old.id, old, old.added), 16)) % _MOD
+                removed_signals.append(sorted([s.kind, s.value] for s in old.signals))
+                result.removed.append(old.id)
+            for entry in upserts:
+                self._check_entry(entry)
+                owner = self._existing_owner(entry.signals)
+                if owner is None:
+                    entry_id, digest = self._insert(entry, version, now)
+                    plus = (plus + digest) % _MOD
+                    result.added.append(entry_id)
+                    continue
+                old = self._get(owner[2])
+                merged = Entry(
+                    signals=sorted(set(old.signals) | set(entry.signals)),
+                    category=entry.category,
+                    series=entry.series,
+                    victim_identified=entry.victim_identified,
+                    source=entry.source,
+                    first_seen=entry.first_seen,
+                    note=entry.note,
+                    extra=entry.extra,
+                    id=old.id,
+                    added=old.added,
+                )
+                old_digest = entry_digest(old.id, old, old.added)
+                new_digest = entry_digest(old.id, merged, old.added)
+                if new_digest == old_digest:
+                    continue
+                for s in set(entry.signals) - set(old.signals):
+                    if self._existing_owner([s]) is not None:
+                        raise ConflictError(f"{s.kind} {s.value} belongs to another entry")
+                    self._conn.execute(
+                        "INSERT INTO signals(kind, value, entry_id) VALUES (?,?,?)",
+                        (s.kind, s.value, old.id),
+                    )
+                self._conn.execute(
+                    "UPDATE entries SET category=?, series=?, victim_identified=?, source=?,"
+                    " first_seen=?, note=?, extra=?, version=?, digest=? WHERE id=?",
+                    (
+                        merged.category,
+                        merged.series,
+                        int(merged.victim_identified),
+                        merged.source,
+                        merged.first_seen,
+                        merged.note,
+                        json.dumps(merged.extra, sort_keys=True),
+                        version,
+                        new_digest,
+                        old.id,
+                    ),
+                )
+                plus = (plus + int(new_digest, 16)) % _MOD
+                minus = (minus + int(old_digest, 16)) % _MOD
+                result.updated.append(old.id)
+            if also is not None:
+                also(self._conn)
+            self._record(
+                actor,
+                action,
+                {
+                    **(detail or {}),
+                    "added": len(result.added),
+                    "updated": len(result.updated),
+                    "removed": len(result.removed),
+                    "removed_signals": removed_signals,
+                    "plus": f"{plus:064x}",
+                    "minus": f"{minus:064x}",
+                },
+            )
         return result
 
     def add_entry(self, entry: NewEntry, *, actor: str = "cli") -> int:

@@ -1,0 +1,110 @@
+"""`hashwarden keys ...` and `hashwarden bundle ...`: signing keys and signed delta bundles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from hashwarden.bank import open_bank, parse_category
+from hashwarden.cli._app import console, err_console, new_typer
+from hashwarden.exchange.bundle import (
+    add_trusted_key,
+    build_bundle,
+    generate_keys,
+    import_bundle,
+    list_trusted_keys,
+    revoke_trusted_key,
+)
+
+keys_app = new_typer("Signing keys: make a key pair; trust, list and revoke public keys.")
+bundle_app = new_typer("Signed delta bundles between banks.")
+BankArg = Annotated[str, typer.Argument(help="The bank: a SQLite file or a postgresql:// DSN.")]
+
+
+@keys_app.command("generate")
+def keys_generate(
+    name: Annotated[str, typer.Argument(help="Key name: writes NAME.key and NAME.pub.")],
+    folder: Annotated[Path, typer.Option(help="Where to write them.")] = Path("."),
+) -> None:
+    """Make an Ed25519 key pair: NAME.key (private, mode 600) and NAME.pub (to share)."""
+    private, public = generate_keys(name, folder)
+    console.print(f"private key: {private} (keep it secret)\npublic key:  {public} (share it)")
+
+
+@keys_app.command("add")
+def keys_add(
+    bank: BankArg,
+    public_key: Annotated[Path, typer.Argument(help="A NAME.pub file.")],
+) -> None:
+    """Trust bundles signed by this key."""
+    with open_bank(bank) as b:
+        name = add_trusted_key(b, public_key)
+    console.print(f"trusting key {name}")
+
+
+@keys_app.command("list")
+def keys_list(bank: BankArg) -> None:
+    """The keys this bank trusts."""
+    with open_bank(bank, readonly=True) as b:
+        rows = list_trusted_keys(b)
+    for name, key, added, revoked in rows:
+        state = f"revoked {revoked}" if revoked else "trusted"
+        console.print(f"{name}  {key}  added {added}  {state}")
+    if not rows:
+        console.print("no trusted keys")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    bank: BankArg, name: Annotated[str, typer.Argument(help="The key's name.")]
+) -> None:
+    """Stop trusting a key: its bundles are refused from now on."""
+    with open_bank(bank) as b:
+        revoke_trusted_key(b, name)
+    console.print(f"revoked key {name}")
+
+
+@bundle_app.command("export")
+def bundle_export(
+    bank: BankArg,
+    sign: Annotated[Path, typer.Option("--sign", help="The private key file (NAME.key).")],
+    out: Annotated[Path, typer.Option("--out", help="The bundle file to write.")],
+    since: Annotated[int, typer.Option(min=0, help="Audit sequence the receiver has.")] = 0,
+    category: Annotated[
+        list[str] | None, typer.Option(help="Share only these categories (repeatable).")
+    ] = None,
+    source: Annotated[
+        list[str] | None, typer.Option(help="Share only entries of these sources (repeatable).")
+    ] = None,
+) -> None:
+    """Write the bank's changes after --since as a signed bundle."""
+    with open_bank(bank, readonly=True) as b:
+        bundle = build_bundle(
+            b,
+            since=since,
+            key_path=sign,
+            categories={parse_category(c) for c in category} if category else None,
+            sources=set(source) if source else None,
+        )
+    out.write_text(json.dumps(bundle, ensure_ascii=False))
+    body = bundle["body"]
+    err_console.print(
+        f"wrote {out}: {len(body['upserts'])} entries, {len(body['removals'])} "
+        f"removals, changes {body['since']} to {body['sequence']}"
+    )
+
+
+@bundle_app.command("import")
+def bundle_import(bank: BankArg, file: Annotated[Path, typer.Argument(help="A bundle.")]) -> None:
+    """Verify a bundle against the trusted keys and apply it, all or nothing.
+
+    Exit 5 when unsigned, untrusted or tampered; 9 when replayed or out of order."""
+    with open_bank(bank) as b:
+        counts = import_bundle(b, file)
+    console.print(
+        f"applied {file}: {counts['added']} added, {counts['updated']} updated, "
+        f"{counts['removed']} removed"
+    )
