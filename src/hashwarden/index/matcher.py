@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -161,6 +160,3 @@ class BankMatcher:
             if shares[0] >= VPDQ_QUERY_MATCH and shares[1] >= VPDQ_COMPARED_MATCH:
                 matched[entry_id] = shares
         return matched
-
-    def match_many(self, batch: Sequence[tuple[dict[str, str], int | None]]) -> list[MatchResult]:
-        return [self.match(signals, pdq_quality=q) for signals, q in batch]

@@ -117,8 +117,10 @@ def looks_like_image(head: bytes) -> str | None:
 
 
 @functools.cache
-def _register_heif() -> bool:
-    """Teach Pillow HEIC and AVIF, once, when the first image is decoded."""
+def _prepare_pillow() -> bool:
+    """Once, before the first decode: Pillow's bomb limit is ours, and it learns HEIC and AVIF
+    when pillow-heif is installed (returns whether it is)."""
+    Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
     try:
         import pillow_heif
     except ImportError:
@@ -200,7 +202,7 @@ def _pdq_of(
     """(pdq, quality, error, variants) for image bytes; never raises."""
     if len(data) > MAX_IMAGE_BYTES:
         return None, None, f"image file over {MAX_IMAGE_BYTES} bytes, not decoded", {}
-    _register_heif()
+    _prepare_pillow()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
