@@ -18,7 +18,7 @@ from hashwarden import hookspecs
 __all__ = ["DEFAULT_PLUGINS", "plugin_manager", "reset_plugin_manager"]
 
 #: Modules of hashwarden itself that register exactly as an outside plugin would.
-DEFAULT_PLUGINS = ["hashwarden.signals.builtin"]
+DEFAULT_PLUGINS = ["hashwarden.signals.builtin", "hashwarden.p2p.kinds"]
 
 _MANAGER: pluggy.PluginManager | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hashwarden.cli import bank as bank_commands
 from hashwarden.cli import index as index_commands
+from hashwarden.cli import p2p as p2p_commands
 from hashwarden.cli import trust as trust_commands
 from hashwarden.cli._app import new_typer
 from hashwarden.cli.hashing import hash_command, match_command
@@ -14,6 +15,7 @@ __all__ = ["app", "main"]
 app = new_typer("Find, block and report known CSAM by its fingerprints.")
 app.add_typer(bank_commands.app, name="bank")
 app.add_typer(index_commands.app, name="index")
+app.add_typer(p2p_commands.app, name="p2p")
 app.add_typer(trust_commands.keys_app, name="keys")
 app.add_typer(trust_commands.bundle_app, name="bundle")
 app.command("hash")(hash_command)

@@ -60,6 +60,9 @@ class HexDigestKind(SignalKind):
     """A fixed-length hexadecimal digest, stored in lower case."""
 
     digits: ClassVar[int]
+    #: Whether a bare value of this length may be taken for this kind in a plain list
+    #: (False for kinds that share a common length but are rarely listed bare, e.g. ed2k).
+    detect_by_length: ClassVar[bool] = True
 
     @classmethod
     def normalize(cls, value: str) -> str:
@@ -123,5 +126,5 @@ class SignalRegistry:
         return sorted(
             k.name
             for k in self._kinds.values()
-            if issubclass(k, HexDigestKind) and k.digits == digits
+            if issubclass(k, HexDigestKind) and k.digits == digits and k.detect_by_length
         )

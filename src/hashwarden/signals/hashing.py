@@ -19,6 +19,7 @@ import numpy as np
 import pdqhash
 from PIL import Image
 
+from hashwarden.p2p.identifiers import P2PHasher
 from hashwarden.signals.video import IMAGE_BRANDS, looks_like_video, vpdq_from_video
 
 __all__ = [
@@ -237,6 +238,9 @@ def hash_stream(
     pdq_mode: str = "fast",
     variants: bool = False,
     video_path: str | os.PathLike[str] | None = None,
+    p2p: bool = True,
+    name: str | None = None,
+    expected_size: int | None = None,
 ) -> ContentHashes:
     """Hash a readable stream in one pass; image bytes are kept only as long as decoding needs.
 
@@ -247,24 +251,32 @@ def hash_stream(
     if pdq_mode not in PDQ_MODES:
         raise ValueError(f"pdq_mode must be one of {PDQ_MODES}")
     md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
-    size = 0
+    # P2P identifiers (ed2k, tth; btih when the name and size are known) from the same pass.
+    peer = P2PHasher(size=expected_size, name=name) if p2p else None
+    total = 0
     head = b""
     kept: list[bytes] | None = None
     while chunk := stream.read(_CHUNK):
-        if size == 0:
+        if total == 0:
             head = chunk[:16]
             media = looks_like_image(head) or (None if video_path else looks_like_video(head))
             kept = [] if perceptual and media else None
         md5.update(chunk)
         sha1.update(chunk)
         sha256.update(chunk)
-        size += len(chunk)
+        if peer is not None:
+            peer.update(chunk)
+        total += len(chunk)
         if kept is not None:
-            if size > MAX_IMAGE_BYTES:
+            if total > MAX_IMAGE_BYTES:
                 kept = None
             else:
                 kept.append(chunk)
-    result = ContentHashes(size, md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest())
+    result = ContentHashes(total, md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest())
+    if peer is not None:
+        result.extra.update(peer.result())
+        if expected_size is not None and total != expected_size:
+            result.extra.pop("btih", None)  # the file changed while read: its pieces are off
     video = looks_like_video(head)
     result.media_type = looks_like_image(head) or video
     if video and perceptual:
@@ -311,5 +323,11 @@ def hash_file(
     """Hash a file, opened read-only; OSError propagates for the caller to report."""
     with open_readonly(path) as stream:
         return hash_stream(
-            stream, perceptual=perceptual, pdq_mode=pdq_mode, variants=variants, video_path=path
+            stream,
+            perceptual=perceptual,
+            pdq_mode=pdq_mode,
+            variants=variants,
+            video_path=path,
+            name=os.path.basename(os.fspath(path)),
+            expected_size=os.fstat(stream.fileno()).st_size,
         )

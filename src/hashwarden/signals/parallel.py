@@ -46,6 +46,8 @@ def _hash_one(source: Source, pdq_mode: str, variants: bool) -> Outcome:
         return None, f"cannot read: {exc.strerror or exc}"
     except MemoryError:
         return None, "out of memory while hashing"
+    except Exception as exc:  # one file's surprise must not stop a scan of thousands
+        return None, f"could not be hashed ({type(exc).__name__}: {exc})"
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
