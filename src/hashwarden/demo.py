@@ -7,16 +7,18 @@ labels some of them with categories only so that the pipeline has something to f
 from __future__ import annotations
 
 import io
+import random
 import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.reports.statistics import Event
 from hashwarden.signals import Signal, hash_bytes
 from hashwarden.synthetic import TRANSFORMS, jpeg_bytes, synthetic_photo, transform
 
-__all__ = ["DemoCase", "build_demo_case"]
+__all__ = ["DemoCase", "build_demo_case", "demo_history"]
 
 _KNOWN = [
     (101, "csam-a", "demo-series-red"),
@@ -125,3 +127,43 @@ def build_demo_case(root: Path) -> DemoCase:
             actor="demo",
         )
     return DemoCase(evidence, bank_path, len(_KNOWN), matched)
+
+
+def demo_history() -> list[Event]:
+    """A synthetic year of statistics events, so the demo's report has something to show."""
+    rng = random.Random(2026)
+    channels = ["p2p", "p2p", "p2p", "darknet", "social_media", "web", "device"]
+    categories = ["csam-a", "csam-b", "csam-c", "csam", "exploitive"]
+    events = []
+    for month in range(1, 12):
+        for _ in range(rng.randint(8, 20)):
+            events.append(
+                Event(
+                    rng.choice(channels),
+                    "known",
+                    rng.choice(categories),
+                    rng.choice([None, "demo-series-red", "demo-series-blue"]),
+                    rng.random() < 0.2,
+                    rng.choice(["SE", "NO", "DK", "FI"]),
+                    rng.randint(1, 30),
+                    f"2026-{month:02d}-{rng.randint(1, 28):02d}T12:00:00Z",
+                )
+            )
+        events.append(
+            Event(
+                "p2p",
+                "new",
+                region="SE",
+                count=rng.randint(1, 9),
+                at=f"2026-{month:02d}-15T12:00:00Z",
+            )
+        )
+        events.append(
+            Event(
+                "isp_block",
+                "blocked",
+                count=rng.randint(30_000, 60_000),
+                at=f"2026-{month:02d}-28T12:00:00Z",
+            )
+        )
+    return events

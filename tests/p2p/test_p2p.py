@@ -108,6 +108,9 @@ def test_magnet_log_and_torrents_match(tmp_path: Path, cli_runner: CliRunner) ->
             "--bank",
             str(bank),
             "--json",
+            "--record-stats",
+            "--region",
+            "SE",
             str(log),
             *sorted(str(p) for p in torrents.iterdir()),
         ],
@@ -122,6 +125,9 @@ def test_magnet_log_and_torrents_match(tmp_path: Path, cli_runner: CliRunner) ->
     # Torrents made by rhash (an independent creator) of the banked file match; others do not.
     assert by_source[str(torrents / "known.avi.torrent")]["matches"][0]["kind"] == "btih"
     assert not by_source[str(torrents / "unknown.avi.torrent")]["matches"]
+    with SqliteBank.open(bank) as b:
+        (total,) = b._conn.execute("SELECT SUM(count) FROM events WHERE channel = 'p2p'").fetchone()
+    assert total == 6  # five matched log lines and one matched torrent
 
 
 def test_torrent_info_hash_is_read_from_the_raw_info(tmp_path: Path) -> None:

@@ -77,4 +77,21 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         """,
     ),
+    (
+        "0200-events",
+        """
+        CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            category TEXT,
+            series TEXT,
+            victim_identified INTEGER NOT NULL DEFAULT 0,
+            region TEXT,
+            count INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE INDEX events_at ON events(at)
+        """,
+    ),
 ]

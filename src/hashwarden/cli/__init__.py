@@ -8,6 +8,7 @@ from hashwarden.cli import p2p as p2p_commands
 from hashwarden.cli import trust as trust_commands
 from hashwarden.cli._app import new_typer
 from hashwarden.cli.hashing import hash_command, match_command
+from hashwarden.cli.report import report_command
 from hashwarden.cli.scan import demo_command, scan_command
 
 __all__ = ["app", "main"]
@@ -22,6 +23,7 @@ app.command("hash")(hash_command)
 app.command("match")(match_command)
 app.command("scan")(scan_command)
 app.command("demo")(demo_command)
+app.command("report")(report_command)
 
 
 def main() -> None:

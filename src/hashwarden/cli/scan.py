@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -10,11 +11,14 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from hashwarden.bank import open_bank
 from hashwarden.cli._app import console, err_console
 from hashwarden.cli._options import PdqModeOpt, WorkersOpt, check_pdq_mode
-from hashwarden.demo import build_demo_case
+from hashwarden.demo import build_demo_case, demo_history
 from hashwarden.errors import NotFoundError, UsageError
 from hashwarden.reports.case import write_case_report
+from hashwarden.reports.charts import write_statistics_report
+from hashwarden.reports.statistics import CHANNELS, events_from_scan, record_events, summarise
 from hashwarden.scan import FileRecord, ScanResult, run_scan
 
 
@@ -63,6 +67,11 @@ def scan_command(
     threshold: Annotated[int, typer.Option(min=0, max=128, help="PDQ match distance.")] = 31,
     pdq_mode: PdqModeOpt = "fast",
     workers: WorkersOpt = None,
+    record_stats: Annotated[
+        bool, typer.Option(help="Record the findings (counts only) in the bank's statistics.")
+    ] = False,
+    channel: Annotated[str, typer.Option(help="Where the evidence came from.")] = "device",
+    region: Annotated[str | None, typer.Option(help="Country or region, for statistics.")] = None,
 ) -> None:
     """Triage evidence: matched, known-good, unknown (grouped into series) and errors.
 
@@ -74,9 +83,15 @@ def scan_command(
             raise NotFoundError(f"no such file or folder: {path}")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
+    if record_stats and channel not in CHANNELS:
+        raise UsageError(f"--channel must be one of {', '.join(CHANNELS)}")
     result = _scan_with_progress(paths, bank, threshold, workers, check_pdq_mode(pdq_mode))
     write_case_report(result, out)
     _summary(result, out)
+    if record_stats:
+        with open_bank(bank) as b:
+            count = record_events(b, events_from_scan(result, channel=channel, region=region))
+        console.print(f"recorded {count} statistics events")
     raise typer.Exit(result.exit_code)
 
 
@@ -103,3 +118,9 @@ def demo_command(
     result = _scan_with_progress([case.evidence], case.bank, 31)
     write_case_report(result, out / "report")
     _summary(result, out / "report")
+    with open_bank(case.bank) as b:
+        record_events(b, demo_history())
+        record_events(b, events_from_scan(result, channel="device", region="SE"))
+        summary = summarise(b, date(2026, 1, 1), date.today())
+    report = write_statistics_report(summary, out / "statistics.html")
+    console.print(f"statistics report (with a synthetic year of events): {report}")
