@@ -57,7 +57,7 @@ def _bank_with(tmp_path: Path, paths: list[Path]) -> Path:
                     [
                         Signal(k, v)
                         for k, v in signals.items()
-                        if k in ("md5", "sha1", "ed2k", "tth", "btih")
+                        if k in ("md5", "sha1", "ed2k", "tth", "btih", "btmh")
                     ],
                     "csam-b",
                 )
@@ -162,3 +162,56 @@ def test_bencode_round_trips(value: object) -> None:
 def test_deep_nesting_is_refused() -> None:
     with pytest.raises(BencodeError, match="deeply"):
         decode_bencode(b"l" * 100 + b"e" * 100)
+
+
+def _libtorrent_v2(folder: Path, name: str, piece: int) -> dict[bytes, object]:
+    import warnings
+
+    import libtorrent as lt  # an independent BitTorrent v2 implementation, for tests only
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        files = lt.file_storage()
+        lt.add_files(files, str(folder / name))
+        torrent = lt.create_torrent(files, piece, lt.create_torrent.v2_only)
+    lt.set_piece_hashes(torrent, str(folder))
+    return torrent.generate()  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("size", [1, 16_384, CHUNK + 1, 17_000_000])
+def test_bittorrent_v2_agrees_with_libtorrent(tmp_path: Path, size: int) -> None:
+    import hashlib
+
+    from hashwarden.p2p.identifiers import btih_piece_length
+
+    (tmp_path / "v2.bin").write_bytes(os.urandom(size))
+    ours = hash_file(tmp_path / "v2.bin").signals()
+    made = _libtorrent_v2(tmp_path, "v2.bin", btih_piece_length(size))
+    info = made[b"info"]
+    assert isinstance(info, dict)
+    assert ours["btmh"] == hashlib.sha256(bencode(info)).hexdigest()
+    assert ours["bt_root"] == info[b"file tree"][b"v2.bin"][b""][b"pieces root"].hex()
+
+
+def test_files_inside_a_v2_multi_file_torrent_match(tmp_path: Path, cli_runner: CliRunner) -> None:
+    folder = tmp_path / "release"
+    folder.mkdir()
+    (folder / "known.mkv").write_bytes(os.urandom(70_000))
+    (folder / "other.txt").write_bytes(b"readme")
+    bank = _bank_with(tmp_path, [folder / "known.mkv"])
+    with SqliteBank.open(bank) as b:  # bank the pieces root too, as add-files does
+        root = hash_file(folder / "known.mkv").signals()["bt_root"]
+        b.add_entry(NewEntry([Signal("bt_root", root)], "csam-a"))
+    made = _libtorrent_v2(tmp_path, "release", 16_384)
+    torrent = tmp_path / "release.torrent"
+    torrent.write_bytes(bencode(made))
+    magnet = tmp_path / "m.log"
+    btmh = "1220" + hash_file(folder / "known.mkv").signals()["btmh"]
+    magnet.write_text(f"magnet:?xt=urn:btmh:{btmh}\nmagnet:?xt=urn:btmh:12zz\n")
+    result = cli_runner.invoke(
+        app, ["p2p", "match", "--bank", str(bank), "--json", str(torrent), str(magnet)]
+    )
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert {m["kind"] for m in records[0]["matches"]} == {"bt_root"}
+    assert records[1]["matches"][0]["kind"] == "btmh" and records[2]["error"]
+    assert result.exit_code == 7

@@ -43,6 +43,24 @@ def _librhash() -> Any:
     return lib
 
 
+_BLOCK = 16 * 1024
+
+
+def _pow2(count: int) -> int:
+    size = 1
+    while size < count:
+        size *= 2
+    return size
+
+
+def _merkle(hashes: list[bytes], width: int, *, pad: bytes = b"\0" * 32) -> bytes:
+    """Root of a SHA-256 merkle tree over `hashes` padded with `pad` to `width` leaves."""
+    layer = hashes + [pad] * (width - len(hashes))
+    while len(layer) > 1:
+        layer = [hashlib.sha256(layer[i] + layer[i + 1]).digest() for i in range(0, len(layer), 2)]
+    return layer[0]
+
+
 def btih_piece_length(size: int) -> int:
     if size < 16 * 1024 * 1024:
         return 16 * 1024
@@ -83,11 +101,17 @@ class P2PHasher:
         self._pieces: list[bytes] = []
         self._current = hashlib.sha1()
         self._filled = 0
+        # BitTorrent v2: SHA-256 of each 16 KiB block, reduced to one root per piece at once.
+        self._block = hashlib.sha256()
+        self._block_filled = 0
+        self._leaves: list[bytes] = []
+        self._piece_roots: list[bytes] = []
 
     def update(self, chunk: bytes) -> None:
         self._lib.rhash_update(self._ctx, chunk, len(chunk))
         if not self._piece:
             return
+        self._update_v2(chunk)
         view = memoryview(chunk)
         while view:
             take = min(len(view), self._piece - self._filled)
@@ -97,6 +121,49 @@ class P2PHasher:
             if self._filled == self._piece:
                 self._pieces.append(self._current.digest())
                 self._current, self._filled = hashlib.sha1(), 0
+
+    def _update_v2(self, chunk: bytes) -> None:
+        view = memoryview(chunk)
+        while view:
+            take = min(len(view), _BLOCK - self._block_filled)
+            self._block.update(view[:take])
+            self._block_filled += take
+            view = view[take:]
+            if self._block_filled == _BLOCK:
+                self._end_block()
+
+    def _end_block(self) -> None:
+        self._leaves.append(self._block.digest())
+        self._block, self._block_filled = hashlib.sha256(), 0
+        if len(self._leaves) == self._piece // _BLOCK:
+            self._piece_roots.append(_merkle(self._leaves, len(self._leaves)))
+            self._leaves = []
+
+    def _v2(self, name: str, size: int) -> dict[str, str]:
+        """btmh and bt_root per BEP 52 (a single-file torrent of the file)."""
+        if self._block_filled:
+            self._end_block()
+        per_piece = self._piece // _BLOCK
+        entry: dict[str, object] = {"length": size}
+        found: dict[str, str] = {}
+        if size:
+            if not self._piece_roots:  # smaller than one piece: pad its blocks only
+                root = _merkle(self._leaves, _pow2(len(self._leaves)))
+            else:
+                if self._leaves:
+                    self._piece_roots.append(_merkle(self._leaves, per_piece))
+                zero = _merkle([], per_piece)
+                root = _merkle(self._piece_roots, _pow2(len(self._piece_roots)), pad=zero)
+            entry["pieces root"] = root
+            found["bt_root"] = root.hex()
+        info = {
+            "file tree": {os.fsencode(name): {b"": entry}},
+            "meta version": 2,
+            "name": os.fsencode(name),
+            "piece length": self._piece,
+        }
+        found["btmh"] = hashlib.sha256(bencode(info)).hexdigest()
+        return found
 
     def result(self) -> dict[str, str]:
         lib, out = self._lib, ctypes.create_string_buffer(130)
@@ -117,4 +184,5 @@ class P2PHasher:
                 "pieces": b"".join(self._pieces),
             }
             found["btih"] = hashlib.sha1(bencode(info)).hexdigest()
+            found.update(self._v2(self._name, self._size))
         return found

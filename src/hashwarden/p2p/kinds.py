@@ -15,7 +15,7 @@ from hashwarden.errors import InvalidSignalError
 from hashwarden.hookspecs import hookimpl
 from hashwarden.signals.base import HexDigestKind, SignalKind
 
-__all__ = ["BTIH", "ED2K", "TTH", "base32_to_hex"]
+__all__ = ["BTIH", "BTMH", "ED2K", "TTH", "BTRoot", "base32_to_hex"]
 
 _BASE32 = re.compile(r"^[A-Z2-7]+=*$")
 
@@ -51,6 +51,25 @@ class BTIH(HexDigestKind):
         return super().normalize(converted or value)
 
 
+class BTMH(HexDigestKind):
+    name = "btmh"
+    description = "BitTorrent v2 info-hash (SHA-256) of a single-file torrent of the file, hex"
+    digits = 64
+    detect_by_length = False
+
+    @classmethod
+    def normalize(cls, value: str) -> str:
+        text = value.strip().lower()
+        return super().normalize(text[4:] if len(text) == 68 and text.startswith("1220") else text)
+
+
+class BTRoot(HexDigestKind):
+    name = "bt_root"
+    description = "BitTorrent v2 pieces root of the file (its SHA-256 merkle root), hex"
+    digits = 64
+    detect_by_length = False
+
+
 class TTH(SignalKind):
     name = "tth"
     description = "Tiger Tree Hash (1024-byte leaves), base32 as DC++ and Gnutella write it"
@@ -70,4 +89,4 @@ class TTH(SignalKind):
 
 @hookimpl
 def hashwarden_signal_kinds() -> list[type[SignalKind]]:
-    return [ED2K, TTH, BTIH]
+    return [ED2K, TTH, BTIH, BTMH, BTRoot]

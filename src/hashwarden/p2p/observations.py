@@ -132,7 +132,10 @@ def _magnet(text: str, obs: Observation) -> None:
                 obs.add("sha1", base32_to_hex(sha1, nbytes=20) or "")
                 obs.add("tth", tth.upper())
         elif lower.startswith("urn:btmh:"):
-            obs.add("btmh", value.lower())  # v2 info-hash: reported, not banked yet
+            hexed = value.lower()
+            if len(hexed) != 68 or not hexed.startswith("1220") or not _HEX.match(hexed):
+                raise ValueError(f"bad btmh {value!r} (expected a SHA-256 multihash, 1220...)")
+            obs.add("btmh", hexed[4:])
         else:
             raise ValueError(f"unsupported or malformed topic {urn[:80]!r}")
 
@@ -189,10 +192,34 @@ def _torrent(path: Path) -> Observation:
         if b"pieces" in meta:
             obs.add("btih", hashlib.sha1(info).hexdigest())
         if meta.get(b"meta version") == 2:
-            obs.add("btmh", "1220" + hashlib.sha256(info).hexdigest())
+            obs.add("btmh", hashlib.sha256(info).hexdigest())
+        _file_identifiers(meta, obs)
     except (BencodeError, OSError) as exc:
         obs.error = f"malformed torrent: {exc}"
     return obs
+
+
+def _file_identifiers(meta: dict[bytes, object], obs: Observation) -> None:
+    """Each file's own identifiers inside a torrent: v2 pieces roots (the whole file tree),
+    and the optional per-file `sha1` (BEP 47) and `md5sum` of v1 file lists."""
+    stack: list[object] = [meta.get(b"file tree", {})]
+    while stack:
+        node = stack.pop()
+        if not isinstance(node, dict):
+            continue
+        leaf = node.get(b"")
+        if isinstance(leaf, dict) and isinstance(leaf.get(b"pieces root"), bytes):
+            obs.add("bt_root", leaf[b"pieces root"].hex())
+        stack.extend(v for k, v in node.items() if k != b"")
+    files = meta.get(b"files")
+    for item in [meta, *(files if isinstance(files, list) else [])]:
+        if not isinstance(item, dict):
+            continue
+        sha1, md5 = item.get(b"sha1"), item.get(b"md5sum")
+        if isinstance(sha1, bytes) and len(sha1) == 20:
+            obs.add("sha1", sha1.hex())
+        if isinstance(md5, bytes) and len(md5) == 32 and _HEX.match(md5.decode("ascii", "replace")):
+            obs.add("md5", md5.decode().lower())
 
 
 def read_observations(path: Path) -> Iterator[Observation]:
