@@ -6,6 +6,7 @@ import re
 from datetime import date
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from hashwarden.bank import NewEntry, SqliteBank
@@ -92,3 +93,30 @@ def test_scan_records_statistics_and_report_cli(tmp_path: Path, cli_runner: CliR
     assert bad.exit_code == 2 and "not a date" in bad.output
     bad = cli_runner.invoke(app, [*args[:-4], "--record-stats", "--channel", "tv"])
     assert bad.exit_code == 2 and "--channel" in bad.output
+
+
+def test_a_scan_whose_statistics_cannot_be_written_still_succeeds(
+    tmp_path: Path, cli_runner: CliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from hashwarden.cli import scan as scan_cli
+    from hashwarden.errors import DataError
+
+    def refuse(*args: object, **kwargs: object) -> int:
+        raise DataError("bank is read-only")
+
+    monkeypatch.setattr(scan_cli, "record_events", refuse)
+    bank = tmp_path / "b.db"
+    SqliteBank.create(bank).close()
+    case = tmp_path / "case"
+    case.mkdir()
+    (case / "a.txt").write_text("x")
+    result = cli_runner.invoke(
+        app, ["scan", str(case), "--bank", str(bank), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0 and "statistics not recorded" in result.output
+    result = cli_runner.invoke(
+        app,
+        ["scan", str(case), "--bank", str(bank), "--out", str(tmp_path / "r"), "--no-record-stats"],
+    )
+    assert result.exit_code == 0 and "statistics events" not in result.output
+    assert "not recorded" not in result.output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -15,10 +16,16 @@ from hashwarden.bank import open_bank
 from hashwarden.cli._app import console, err_console
 from hashwarden.cli._options import PdqModeOpt, WorkersOpt, check_pdq_mode
 from hashwarden.demo import build_demo_case, demo_history
-from hashwarden.errors import NotFoundError, UsageError
+from hashwarden.errors import HashwardenError, NotFoundError, UsageError
 from hashwarden.reports.case import write_case_report
 from hashwarden.reports.charts import write_statistics_report
-from hashwarden.reports.statistics import CHANNELS, events_from_scan, record_events, summarise
+from hashwarden.reports.statistics import (
+    CHANNELS,
+    Event,
+    events_from_scan,
+    record_events,
+    summarise,
+)
 from hashwarden.scan import FileRecord, ScanResult, run_scan
 
 
@@ -69,7 +76,7 @@ def scan_command(
     workers: WorkersOpt = None,
     record_stats: Annotated[
         bool, typer.Option(help="Record the findings (counts only) in the bank's statistics.")
-    ] = False,
+    ] = True,
     channel: Annotated[str, typer.Option(help="Where the evidence came from.")] = "device",
     region: Annotated[str | None, typer.Option(help="Country or region, for statistics.")] = None,
 ) -> None:
@@ -89,10 +96,19 @@ def scan_command(
     write_case_report(result, out)
     _summary(result, out)
     if record_stats:
-        with open_bank(bank) as b:
-            count = record_events(b, events_from_scan(result, channel=channel, region=region))
-        console.print(f"recorded {count} statistics events")
+        _record(bank, events_from_scan(result, channel=channel, region=region))
     raise typer.Exit(result.exit_code)
+
+
+def _record(bank: str | Path, events: list[Event]) -> None:
+    """Statistics are a by-product: failing to record them never fails the scan."""
+    try:
+        with open_bank(bank) as b:
+            count = record_events(b, events)
+    except (HashwardenError, OSError, sqlite3.Error) as exc:
+        err_console.print(f"warning: statistics not recorded ({exc})")
+        return
+    console.print(f"recorded {count} statistics events")
 
 
 def demo_command(
