@@ -10,6 +10,8 @@ import typer
 
 from hashwarden.bank import open_bank, parse_category
 from hashwarden.cli._app import console, err_console, new_typer
+from hashwarden.cli._progress import progress_bar
+from hashwarden.errors import UsageError
 from hashwarden.exchange.bundle import (
     add_trusted_key,
     build_bundle,
@@ -18,6 +20,7 @@ from hashwarden.exchange.bundle import (
     list_trusted_keys,
     revoke_trusted_key,
 )
+from hashwarden.exchange.sync import publish, pull
 
 keys_app = new_typer("Signing keys: make a key pair; trust, list and revoke public keys.")
 bundle_app = new_typer("Signed delta bundles between banks.")
@@ -108,3 +111,41 @@ def bundle_import(bank: BankArg, file: Annotated[Path, typer.Argument(help="A bu
         f"applied {file}: {counts['added']} added, {counts['updated']} updated, "
         f"{counts['removed']} removed"
     )
+
+
+sync_app = new_typer("Node-to-node sync: publish signed bundles, pull a peer's.")
+
+
+@sync_app.command("publish")
+def sync_publish(
+    bank: BankArg,
+    sign: Annotated[Path, typer.Option("--sign", help="The private key file (NAME.key).")],
+    folder: Annotated[Path, typer.Option("--dir", help="Folder a web server serves.")],
+) -> None:
+    """Add a bundle of the changes since the last publish to the folder."""
+    with open_bank(bank, readonly=True) as b:
+        written = publish(b, sign, folder)
+    console.print(f"published {written}" if written else "nothing new to publish")
+
+
+@sync_app.command("pull")
+def sync_pull(
+    bank: BankArg,
+    url: Annotated[str, typer.Option("--from", help="The peer's published folder (http/https).")],
+    key: Annotated[Path, typer.Option("--key", help="The peer's public key (NAME.pub).")],
+) -> None:
+    """Apply the peer's bundles not applied yet, in order; resumes after a cut."""
+    if not url.startswith(("http://", "https://")):
+        raise UsageError(f"--from {url!r} must be an http:// or https:// address")
+    with open_bank(bank) as b, progress_bar() as bar:
+        task = bar.add_task("pulling", total=None)
+
+        def advance(name: str, counts: dict[str, int]) -> None:
+            bar.advance(task)
+            err_console.print(
+                f"applied {name}: {counts['added']} added, "
+                f"{counts['updated']} updated, {counts['removed']} removed"
+            )
+
+        applied = pull(b, url, key, on_bundle=advance)
+    console.print(f"{applied} bundle(s) applied" if applied else "already up to date")

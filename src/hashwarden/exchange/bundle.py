@@ -29,6 +29,7 @@ from hashwarden.exchange.base import signal_or_error
 
 __all__ = [
     "FORMAT",
+    "ORIGIN_KEY",
     "add_trusted_key",
     "build_bundle",
     "generate_keys",
@@ -39,6 +40,9 @@ __all__ = [
 ]
 
 FORMAT = "hashwarden-bundle"
+#: Marks an entry received in a bundle with the bank it came from; such entries are not
+#: published again (no echo), their origin stays authoritative for them.
+ORIGIN_KEY = "hashwarden:origin"
 _VERSION = 1
 
 
@@ -158,16 +162,18 @@ def build_bundle(
     def shared(entry: Entry) -> bool:
         return (
             not entry.extra.get("do_not_share")
+            and ORIGIN_KEY not in entry.extra  # received from a peer: its origin shares it
             and (categories is None or entry.category in categories)
             and (sources is None or (entry.source or "") in sources)
         )
 
     upserts = [_entry_json(e) for e in bank.entries(since_version=since) if shared(e)]
-    removed: list[list[list[str]]] = []
-    for event in bank.audit_events(after=since):
-        if event.action == "entry.remove":
-            removed.append(event.detail["signals"])
-        removed.extend(event.detail.get("removed_signals", []))
+    # Only this bank's own removals: those it applied from peers are theirs to announce.
+    removed = [
+        event.detail["signals"]
+        for event in bank.audit_events(after=since)
+        if event.action == "entry.remove"
+    ]
     body = {
         "format": FORMAT,
         "version": _VERSION,
@@ -231,7 +237,9 @@ def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[s
             f"{path} is out of order: this bank has {origin} up to {last}, the "
             f"bundle starts after {since}; apply the bundles in between first"
         )
-    upserts = [_new_entry(u, f"{path.name} upsert {n}") for n, u in enumerate(body["upserts"], 1)]
+    upserts = [
+        _new_entry(u, f"{path.name} upsert {n}", origin) for n, u in enumerate(body["upserts"], 1)
+    ]
     removals = [
         [signal_or_error(k, v, f"{path.name} removal") for k, v in signals]
         for signals in body["removals"]
@@ -259,8 +267,10 @@ def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[s
     }
 
 
-def _new_entry(raw: Any, where: str) -> NewEntry:
+def _new_entry(raw: Any, where: str, origin: str) -> NewEntry:
     try:
+        extra = dict(raw.get("extra") or {})
+        extra[ORIGIN_KEY] = origin
         return NewEntry(
             [signal_or_error(k, v, where) for k, v in raw["signals"]],
             str(raw["category"]),
@@ -269,7 +279,7 @@ def _new_entry(raw: Any, where: str) -> NewEntry:
             raw.get("source"),
             raw.get("first_seen"),
             raw.get("note"),
-            dict(raw.get("extra") or {}),
+            extra,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise DataError(f"{where}: malformed entry ({exc})") from exc

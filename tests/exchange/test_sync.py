@@ -1,0 +1,135 @@
+"""Two nodes on loopback converge through published bundles, across a cut connection."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.cli import app
+from hashwarden.errors import ExchangeUnavailableError
+from hashwarden.exchange.bundle import generate_keys
+from hashwarden.exchange.sync import publish, pull
+from hashwarden.signals import Signal
+
+CUT: set[str] = set()  # file names the server breaks off once
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:  # keep test output quiet
+        pass
+
+    def do_GET(self) -> None:
+        name = self.path.rsplit("/", 1)[-1]
+        if name in CUT:
+            CUT.discard(name)
+            data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data[: len(data) // 2])
+            self.close_connection = True
+            return
+        super().do_GET()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    root = tmp_path / "www"
+    root.mkdir()
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Handler, directory=str(root)))
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    finally:
+        httpd.shutdown()
+        thread.join(timeout=5)
+        httpd.server_close()
+
+
+def _e(n: int, category: str = "csam-b") -> NewEntry:
+    return NewEntry([Signal("md5", f"{n:032x}")], category, f"s{n}", source="org")
+
+
+def _state(bank: SqliteBank) -> set[tuple[object, ...]]:
+    return {(tuple(sorted(e.signals)), e.category, e.series, e.note) for e in bank.entries()}
+
+
+def test_two_nodes_converge_through_a_cut(tmp_path: Path, server: str) -> None:
+    www = tmp_path / "www"
+    generate_keys("a", tmp_path)
+    generate_keys("b", tmp_path)
+    a = SqliteBank.create(tmp_path / "a.db")
+    b = SqliteBank.create(tmp_path / "b.db")
+    ids_a = a.add_entries([_e(1), _e(2), _e(3)]).added
+    ids_b = b.add_entries([_e(11), _e(12)]).added
+    assert publish(a, tmp_path / "a.key", www / "a") is not None
+    assert publish(b, tmp_path / "b.key", www / "b") is not None
+    assert pull(b, f"{server}/a", tmp_path / "a.pub") == 1
+    assert pull(a, f"{server}/b", tmp_path / "b.pub") == 1
+    assert _state(a) == _state(b) and len(_state(a)) == 5
+
+    a.update_entry(ids_a[0], category="csam-a", note="regraded by a")
+    a.remove_entry(ids_a[1])
+    second = publish(a, tmp_path / "a.key", www / "a")
+    b.update_entry(ids_b[0], note="seen again by b")
+    b.remove_entry(ids_b[1])
+    b.add_entry(_e(13))
+    publish(b, tmp_path / "b.key", www / "b")
+
+    assert second is not None
+    CUT.add(second.name)
+    before = _state(b)
+    with pytest.raises(ExchangeUnavailableError, match="run again to resume"):
+        pull(b, f"{server}/a", tmp_path / "a.pub")
+    assert _state(b) == before  # nothing half-applied
+    assert pull(b, f"{server}/a", tmp_path / "a.pub") == 1  # resumed
+    assert pull(a, f"{server}/b", tmp_path / "b.pub") == 1
+    assert _state(a) == _state(b)
+    assert len(_state(a)) == 4 and (
+        (Signal("md5", f"{1:032x}"),),
+        "csam-a",
+        "s1",
+        "regraded by a",
+    ) in _state(a)
+    # Idempotent, and no echo: republishing sends nothing that was received.
+    assert pull(b, f"{server}/a", tmp_path / "a.pub") == 0
+    assert publish(b, tmp_path / "b.key", www / "b") is None
+    assert a.verify().ok and b.verify().ok
+
+
+def test_sync_cli(tmp_path: Path, server: str, cli_runner: CliRunner) -> None:
+    generate_keys("a", tmp_path)
+    for name in ("a.db", "b.db"):
+        SqliteBank.create(tmp_path / name).close()
+    with SqliteBank.open(tmp_path / "a.db") as a:
+        a.add_entry(_e(5))
+    r = cli_runner.invoke(
+        app,
+        [
+            "sync",
+            "publish",
+            str(tmp_path / "a.db"),
+            "--sign",
+            str(tmp_path / "a.key"),
+            "--dir",
+            str(tmp_path / "www" / "a"),
+        ],
+    )
+    assert r.exit_code == 0 and "published" in r.output
+    pull_args = ["sync", "pull", str(tmp_path / "b.db"), "--key", str(tmp_path / "a.pub")]
+    r = cli_runner.invoke(app, [*pull_args, "--from", f"{server}/a"])
+    assert r.exit_code == 0 and "1 bundle(s) applied" in r.output, r.output
+    r = cli_runner.invoke(app, [*pull_args, "--from", f"{server}/a"])
+    assert r.exit_code == 0 and "already up to date" in r.output
+    r = cli_runner.invoke(app, [*pull_args, "--from", "ftp://example"])
+    assert r.exit_code == 2
+    r = cli_runner.invoke(app, [*pull_args, "--from", f"{server}/nowhere"])
+    assert r.exit_code == 8 and "run again" in r.output
