@@ -94,4 +94,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX events_at ON events(at)
         """,
     ),
+    (
+        "0310-provenance",
+        """
+        CREATE TABLE provenance (
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            org TEXT NOT NULL,
+            category TEXT NOT NULL,
+            list_name TEXT,
+            imported TEXT NOT NULL,
+            PRIMARY KEY (entry_id, org)
+        );
+        CREATE TABLE votes (
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            org TEXT NOT NULL,
+            vote TEXT NOT NULL,
+            reason TEXT,
+            at TEXT NOT NULL,
+            PRIMARY KEY (entry_id, org)
+        )
+        """,
+    ),
 ]

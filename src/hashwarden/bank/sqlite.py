@@ -28,7 +28,7 @@ from hashwarden.bank.base import (
     VerifyReport,
     entry_digest,
 )
-from hashwarden.bank.categories import CATEGORIES
+from hashwarden.bank.categories import CATEGORIES, most_severe
 from hashwarden.bank.schema import MIGRATIONS, SCHEMA_FAMILY
 from hashwarden.errors import ConflictError, DataError, NotFoundError, UsageError
 from hashwarden.signals.base import Signal
@@ -242,7 +242,8 @@ class SqliteBank:
         """Add entries in one transaction. A signal already banked is a duplicate: skipped, or
         with `on_duplicate="error"` the whole batch is refused."""
         result = AddResult()
-        plus = 0
+        plus = minus = 0
+        list_name = str((detail or {}).get("file") or "") or None
         with self._write():
             version = self._next_seq()
             now = utc_now()
@@ -250,21 +251,31 @@ class SqliteBank:
                 self._check_entry(entry)
                 existing = self._existing_owner(entry.signals)
                 if existing is not None:
+                    kind, value, owner = existing
                     if on_duplicate == "error":
-                        kind, value, owner = existing
                         raise ConflictError(
                             f"{kind} {value} is already in the bank as entry {owner}"
                         )
                     result.duplicates += 1
+                    # Another organisation's view of a known entry: kept, and the consensus
+                    # category recomputed.
+                    if entry.source:
+                        self._note_provenance(owner, entry.source, entry.category, list_name, now)
+                        changed = self._apply_consensus(owner, version)
+                        if changed is not None:
+                            plus = (plus + changed[0]) % _MOD
+                            minus = (minus + changed[1]) % _MOD
                     continue
                 entry_id, digest = self._insert(entry, version, now)
+                if entry.source:
+                    self._note_provenance(entry_id, entry.source, entry.category, list_name, now)
                 plus = (plus + digest) % _MOD
                 result.added.append(entry_id)
             event = {
                 "count": len(result.added),
                 "duplicates": result.duplicates,
                 "plus": f"{plus:064x}",
-                "minus": GENESIS,
+                "minus": f"{minus:064x}",
                 **(detail or {}),
             }
             if len(result.added) <= 20:
@@ -273,6 +284,105 @@ class SqliteBank:
                 event["id_range"] = [result.added[0], result.added[-1]]
             self._record(actor, action, event)
         return result
+
+    def _note_provenance(
+        self, entry_id: int, org: str, category: str, list_name: str | None, now: str
+    ) -> None:
+        self._conn.execute(
+            "INSERT INTO provenance(entry_id, org, category, list_name, imported)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (entry_id, org) DO UPDATE SET"
+            " category = excluded.category, list_name = excluded.list_name,"
+            " imported = excluded.imported",
+            (entry_id, org, category, list_name, now),
+        )
+
+    def _apply_consensus(self, entry_id: int, version: int) -> tuple[int, int] | None:
+        """Set the entry's category to the most severe of its organisations' categories,
+        leaving out those organisations that dispute it; (new, old) digests if it changed."""
+        rows = self._conn.execute(
+            "SELECT p.category FROM provenance p LEFT JOIN votes v"
+            " ON v.entry_id = p.entry_id AND v.org = p.org"
+            " WHERE p.entry_id = ? AND (v.vote IS NULL OR v.vote <> 'dispute')",
+            (entry_id,),
+        ).fetchall()
+        if not rows:
+            return None
+        consensus = most_severe([r[0] for r in rows])
+        old = self._get(entry_id)
+        if consensus == old.category:
+            return None
+        new = Entry(**{**old.__dict__, "category": consensus})
+        old_digest = entry_digest(entry_id, old, old.added)
+        new_digest = entry_digest(entry_id, new, old.added)
+        self._conn.execute(
+            "UPDATE entries SET category = ?, version = ?, digest = ? WHERE id = ?",
+            (consensus, version, new_digest, entry_id),
+        )
+        return int(new_digest, 16), int(old_digest, 16)
+
+    def conflicts(self) -> dict[int, dict[str, str]]:
+        """Entries whose organisations disagree on the category: entry id → org → category."""
+        found: dict[int, dict[str, str]] = {}
+        for entry_id, org, category in self._conn.execute(
+            "SELECT entry_id, org, category FROM provenance WHERE entry_id IN"
+            " (SELECT entry_id FROM provenance GROUP BY entry_id"
+            "  HAVING COUNT(DISTINCT category) > 1) ORDER BY entry_id, org"
+        ):
+            found.setdefault(int(entry_id), {})[org] = category
+        return found
+
+    def provenance(self, entry_id: int) -> list[tuple[str, str, str | None, str]]:
+        """(organisation, its category, list, when) for an entry."""
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in self._conn.execute(
+                "SELECT org, category, list_name, imported FROM provenance WHERE entry_id = ?"
+                " ORDER BY org",
+                (entry_id,),
+            )
+        ]
+
+    def vote(
+        self, entry_id: int, org: str, vote: str, *, reason: str | None = None, actor: str = "cli"
+    ) -> str:
+        """Record an organisation's confirm or dispute of an entry; returns the category after
+        the consensus is recomputed (a dispute takes that organisation's category out of it)."""
+        if vote not in ("confirm", "dispute"):
+            raise UsageError(f"a vote is confirm or dispute, not {vote!r}")
+        with self._write():
+            self._get(entry_id)
+            version = self._next_seq()
+            self._conn.execute(
+                "INSERT INTO votes(entry_id, org, vote, reason, at) VALUES (?,?,?,?,?)"
+                " ON CONFLICT (entry_id, org) DO UPDATE SET vote = excluded.vote,"
+                " reason = excluded.reason, at = excluded.at",
+                (entry_id, org, vote, reason, utc_now()),
+            )
+            changed = self._apply_consensus(entry_id, version)
+            plus, minus = changed if changed else (0, 0)
+            self._record(
+                actor,
+                "entry.vote",
+                {
+                    "id": entry_id,
+                    "org": org,
+                    "vote": vote,
+                    "reason": reason,
+                    "plus": f"{plus:064x}",
+                    "minus": f"{minus:064x}",
+                },
+            )
+        return self._get(entry_id).category
+
+    def disputed_entry_ids(self) -> set[int]:
+        """Entries more organisations dispute than confirm (for matching policies)."""
+        return {
+            int(r[0])
+            for r in self._conn.execute(
+                "SELECT entry_id FROM votes GROUP BY entry_id"
+                " HAVING SUM(CASE WHEN vote = 'dispute' THEN 1 ELSE -1 END) > 0"
+            )
+        }
 
     def _insert(self, entry: NewEntry, version: int, now: str) -> tuple[int, int]:
         """Insert one entry inside the current transaction: (id, digest as an integer)."""

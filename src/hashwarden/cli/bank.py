@@ -250,3 +250,44 @@ def verify(bank: BankArg) -> None:
     for problem in report.problems:
         err_console.print(f"tampering: {problem}")
     raise typer.Exit(5)
+
+
+@app.command()
+def conflicts(
+    bank: BankArg,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Entries whose contributing organisations disagree on the category."""
+    with open_bank(bank, readonly=True) as b:
+        found = b.conflicts()
+        current = b.entries_by_id(found)
+    if as_json:
+        print(
+            json.dumps(
+                {
+                    str(k): {"consensus": current[k].category, "organisations": v}
+                    for k, v in found.items()
+                }
+            )
+        )
+        return
+    for entry_id, views in found.items():
+        opinions = ", ".join(f"{org}: {cat}" for org, cat in views.items())
+        console.print(f"entry {entry_id}  consensus {current[entry_id].category}  ({opinions})")
+    console.print(f"{len(found)} entries with disagreeing categories")
+
+
+@app.command()
+def vote(
+    bank: BankArg,
+    entry: Annotated[int, typer.Argument(help="The entry's id.")],
+    org: Annotated[str, typer.Option("--org", help="The organisation voting.")],
+    dispute: Annotated[
+        bool, typer.Option("--dispute/--confirm", help="Dispute or confirm the entry.")
+    ] = False,
+    reason: Annotated[str | None, typer.Option(help="Why (for a dispute).")] = None,
+) -> None:
+    """Record an organisation's confirmation or dispute of an entry."""
+    with open_bank(bank) as b:
+        category = b.vote(entry, org, "dispute" if dispute else "confirm", reason=reason)
+    console.print(f"recorded; entry {entry} is now {category}")

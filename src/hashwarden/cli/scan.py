@@ -35,6 +35,7 @@ def _scan_with_progress(
     threshold: int,
     workers: int | None = None,
     pdq_mode: str = "fast",
+    exclude_disputed: bool = False,
 ) -> ScanResult:
     with Progress(
         SpinnerColumn(),
@@ -50,7 +51,13 @@ def _scan_with_progress(
             bar.update(task, advance=1, description=f"scanning [{record.status}]")
 
         return run_scan(
-            paths, bank, threshold=threshold, on_item=advance, workers=workers, pdq_mode=pdq_mode
+            paths,
+            bank,
+            threshold=threshold,
+            on_item=advance,
+            workers=workers,
+            pdq_mode=pdq_mode,
+            exclude_disputed=exclude_disputed,
         )
 
 
@@ -79,6 +86,9 @@ def scan_command(
     ] = True,
     channel: Annotated[str, typer.Option(help="Where the evidence came from.")] = "device",
     region: Annotated[str | None, typer.Option(help="Country or region, for statistics.")] = None,
+    exclude_disputed: Annotated[
+        bool, typer.Option(help="Entries more organisations dispute than confirm never match.")
+    ] = False,
 ) -> None:
     """Triage evidence: matched, known-good, unknown (grouped into series) and errors.
 
@@ -92,7 +102,9 @@ def scan_command(
         raise UsageError(f"--out {out} exists and is not a folder")
     if record_stats and channel not in CHANNELS:
         raise UsageError(f"--channel must be one of {', '.join(CHANNELS)}")
-    result = _scan_with_progress(paths, bank, threshold, workers, check_pdq_mode(pdq_mode))
+    result = _scan_with_progress(
+        paths, bank, threshold, workers, check_pdq_mode(pdq_mode), exclude_disputed
+    )
     write_case_report(result, out)
     _summary(result, out)
     if record_stats:

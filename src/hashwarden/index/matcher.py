@@ -50,11 +50,15 @@ class MatchResult:
 class BankMatcher:
     """Holds a bank's PDQ index in memory; exact kinds are looked up in the bank itself."""
 
-    def __init__(self, bank: SqliteBank, *, threshold: int = 31) -> None:
+    def __init__(
+        self, bank: SqliteBank, *, threshold: int = 31, exclude_disputed: bool = False
+    ) -> None:
         if not 0 <= threshold <= 256:
             raise ValueError("threshold must be between 0 and 256")
         self.bank = bank
         self.threshold = threshold
+        #: Policy: entries more organisations dispute than confirm never match.
+        self.exclude_disputed = exclude_disputed
         head_before, _ = bank.head()
         saved = load_saved_index(bank)
         if saved is not None:
@@ -120,6 +124,9 @@ class BankMatcher:
                     best = found.get((entry_id, "pdq"))
                     if best is None or distance < best[1]:
                         found[(entry_id, "pdq")] = (value, distance, orientation)
+        if self.exclude_disputed:
+            disputed = self.bank.disputed_entry_ids()
+            found = {key: hit for key, hit in found.items() if key[0] not in disputed}
         entries = self.bank.entries_by_id(eid for eid, _ in found)
         matches: list[Match] = []
         for (eid, kind), (value, distance, orientation) in sorted(

@@ -175,13 +175,14 @@ def run_scan(
     on_item: Callable[[FileRecord], None] | None = None,
     workers: int | None = None,
     pdq_mode: str = "fast",
+    exclude_disputed: bool = False,
 ) -> ScanResult:
     """Scan the inputs against the bank (opened read-only) and return every file's record."""
     paths = list(inputs)
     started = utc_now()
     with open_bank(bank_location, readonly=True) as bank:
         fingerprint = bank.fingerprint()
-        matcher = BankMatcher(bank, threshold=threshold)
+        matcher = BankMatcher(bank, threshold=threshold, exclude_disputed=exclude_disputed)
         files: list[FileRecord] = []
         hashed = hash_in_parallel(
             read_items(paths, limits), _source, workers=workers, pdq_mode=pdq_mode, variants=True
