@@ -230,13 +230,15 @@ def _rdsv3(path: Path, rows: int) -> None:
 
 
 _MEASURE = """
-import resource, sys
+import re, sys
 from pathlib import Path
 from hashwarden.bank import SqliteBank
 from hashwarden.exchange import read_nsrl
 with SqliteBank.create(Path(sys.argv[1])) as bank:
     count = bank.add_known_good("nsrl", read_nsrl(Path(sys.argv[2])))
-print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+# VmHWM is this address space's peak; getrusage's maxrss would inherit pytest's across exec.
+status = Path("/proc/self/status").read_text()
+print(count, re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 """
 
 
