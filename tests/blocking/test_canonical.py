@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hashwarden.blocking.canonical import (
+    _canonicalize_general,
     canonicalize,
-    digest,
     domain_expression,
     lookup_expressions,
     prefix_expression,
@@ -156,7 +156,7 @@ TRICKY = [
 def matcher() -> Matcher:
     from hashwarden.blocking.store import expression_for
 
-    return Matcher({digest(expression_for(kind, value)) for kind, value in LIST})
+    return Matcher.from_expressions([expression_for(kind, value) for kind, value in LIST])
 
 
 @pytest.mark.parametrize(("url", "expected"), TRICKY)
@@ -244,7 +244,7 @@ def test_every_url_is_covered_by_its_domain_and_its_own_url(
 def test_a_domain_never_covers_an_unrelated_host(blocked: str, other: str) -> None:
     if other == blocked or other.endswith("." + blocked):
         return
-    matcher = Matcher({digest(domain_expression(blocked))})
+    matcher = Matcher.from_expressions([domain_expression(blocked)])
     assert matcher.check_url(f"http://{other}/{blocked}/") is None
     assert matcher.check_name(other) is None
 
@@ -261,3 +261,31 @@ def test_ipv4_forms_agree(number: int) -> None:
         f"{octets[0]}.{number & 0xFFFFFF}",
     ):
         assert canonicalize(f"http://{form}/").host == dotted, form
+
+
+simple_urls = st.builds(
+    "{}{}{}{}{}".format,
+    st.sampled_from(["", "http://", "https://"]),
+    st.lists(
+        st.text(string.ascii_lowercase + string.digits + "_-", min_size=1, max_size=5),
+        min_size=2,
+        max_size=4,
+    ).map(".".join),
+    st.sampled_from(["", ":", ":80", ":8443"]),
+    st.text(string.ascii_letters + string.digits + "/.-_~!$&'()*+,;=:@[]", max_size=20).map(
+        lambda p: "/" + p
+    )
+    | st.just(""),
+    st.none().map(lambda _: "")
+    | st.text(string.ascii_letters + "=&?/.", max_size=8).map(lambda q: "?" + q),
+)
+
+
+@given(simple_urls)
+@settings(max_examples=500)
+def test_fast_path_agrees_with_the_general_rules(url: str) -> None:
+    try:
+        expected = _canonicalize_general(url)
+    except UsageError:
+        return
+    assert canonicalize(url) == expected

@@ -38,12 +38,14 @@ import idna
 from hashwarden.errors import UsageError
 
 __all__ = [
+    "HOST_KEY_BYTES",
     "MAX_HOST_LABELS",
     "MAX_PATH_DEPTH",
     "CanonicalUrl",
     "canonicalize",
     "digest",
     "domain_expression",
+    "host_key",
     "host_suffixes",
     "lookup_expressions",
     "path_prefixes",
@@ -61,29 +63,20 @@ _ESCAPE = re.compile(rb"%([0-9a-fA-F]{2})")
 _MAX_UNESCAPE_ROUNDS = 64
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: that makes construction measurably slower per look-up
 class CanonicalUrl:
-    """A URL reduced to Safe Browsing's canonical parts (already escaped)."""
+    """A URL reduced to Safe Browsing's canonical parts (already escaped); treat as read-only."""
 
     scheme: str
     host: str
     path: str
     query: str | None  # None: no "?" at all; "" : a bare "?"
+    is_ip: bool = False  # an IPv4 or IPv6 address: no parent domains
 
     @property
     def expression(self) -> str:
         """The full expression: host, path and (when present) query."""
         return self.host + self.path + ("" if self.query is None else "?" + self.query)
-
-    @property
-    def is_ip(self) -> bool:
-        if self.host.startswith("["):
-            return True
-        try:
-            ipaddress.IPv4Address(self.host)
-        except ValueError:
-            return False
-        return True
 
     def __str__(self) -> str:
         return f"{self.scheme}://{self.expression}"
@@ -147,11 +140,12 @@ def _idna_label(label: str) -> bytes:
         return label.encode("utf-8", "surrogateescape")
 
 
-def _canonical_host(raw: bytes) -> str:
+def _canonical_host(raw: bytes) -> tuple[str, bool]:
+    """The canonical host, and whether it is an IP address."""
     host = _unescape_fully(raw)
     if host.startswith(b"[") and host.endswith(b"]"):
         try:
-            return f"[{ipaddress.IPv6Address(host[1:-1].decode('ascii')).compressed}]"
+            return f"[{ipaddress.IPv6Address(host[1:-1].decode('ascii')).compressed}]", True
         except (ValueError, UnicodeDecodeError):
             pass
     try:
@@ -164,7 +158,7 @@ def _canonical_host(raw: bytes) -> str:
         host = b".".join(_idna_label(label) for label in text.split("."))
     host = re.sub(rb"\.{2,}", b".", host.strip(b".")).lower()
     ip = _ipv4(host.decode("latin-1"))
-    return ip if ip is not None else _escape(host)
+    return (ip, True) if ip is not None else (_escape(host), False)
 
 
 def _canonical_path(raw: bytes) -> str:
@@ -188,10 +182,31 @@ def _canonical_path(raw: bytes) -> str:
     return _escape(b"/" + b"/".join(out))
 
 
+# URLs already in canonical shape (the usual case for a proxy) skip the general path: plain
+# ASCII, a lower-case DNS host that is not a number, no escapes, dot segments or double slashes.
+_SIMPLE = re.compile(
+    r"(?:(https?)://)?([a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.([a-z0-9_-]+))(?::[0-9]*)?"
+    r"(/[!$&-;=@-~]*)?(?:\?([!$&-;=?-~]*))?"
+)
+_DIGITS = frozenset("0123456789")
+
+
 def canonicalize(url: str | bytes) -> CanonicalUrl:
     """The canonical form of `url` (bytes are taken as they are; text as UTF-8).
 
     Raises UsageError when nothing that could be a host is left."""
+    if isinstance(url, str):
+        simple = _SIMPLE.fullmatch(url)
+        if simple is not None:
+            scheme, host, top, path, query = simple.groups()
+            # A top label starting with a digit may make the host a number (an IP address);
+            # "//" and "/." may need collapsing or resolving: leave those to the general rules.
+            if top[0] not in _DIGITS and (path is None or ("//" not in path and "/." not in path)):
+                return CanonicalUrl(scheme or "http", host, path or "/", query)
+    return _canonicalize_general(url)
+
+
+def _canonicalize_general(url: str | bytes) -> CanonicalUrl:
     data = url.encode("utf-8", "surrogateescape") if isinstance(url, str) else bytes(url)
     data = re.sub(rb"[\t\r\n]", b"", data).strip(b" ")
     data = data.split(b"#", 1)[0]
@@ -209,11 +224,11 @@ def canonicalize(url: str | bytes) -> CanonicalUrl:
     else:
         authority = re.sub(rb":[0-9]*$", b"", authority)
     raw_path, question, raw_query = rest.partition(b"?")
-    host = _canonical_host(authority)
+    host, is_ip = _canonical_host(authority)
     if not host:
         raise UsageError(f"no host in URL {url!r}")
     query = _escape(_unescape_fully(raw_query)) if question else None
-    return CanonicalUrl(scheme, host, _canonical_path(raw_path), query)
+    return CanonicalUrl(scheme, host, _canonical_path(raw_path), query, is_ip)
 
 
 def host_suffixes(canonical: CanonicalUrl) -> list[str]:
@@ -287,3 +302,14 @@ def url_expression(url: str) -> str:
 def digest(expression: str) -> bytes:
     """SHA-256 of the expression's UTF-8 bytes: the only form that leaves the curator's store."""
     return hashlib.sha256(expression.encode("utf-8")).digest()
+
+
+#: Bytes of SHA-256(host) kept as a host key: enough to skip hosts with no entry at all.
+HOST_KEY_BYTES = 8
+
+
+def host_key(expression_or_host: str) -> bytes:
+    """The short host key of an expression's host (or of a bare host): lets a look-up hash
+    only the host names of a URL that has no entry, instead of every host/path pair."""
+    host = expression_or_host.split("/", 1)[0]
+    return hashlib.sha256(host.encode("utf-8")).digest()[:HOST_KEY_BYTES]

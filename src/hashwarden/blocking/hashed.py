@@ -4,13 +4,17 @@ Distribution file (`export --format hashed`), JSON:
 
     {"body": {"format": "hashwarden-blocklist", "version": 1, "list": "<uuid>",
               "base": 0, "serial": 42, "created": "...Z",
-              "add": [["<sha256 hex>", "domain", "<reason>", "<expires or null>"], ...],
+              "add": [["<sha256 hex>", "domain", "<reason>", "<expires or null>",
+                       "<host key hex>"], ...],
               "remove": ["<sha256 hex>", ...]},
      "key": "<base64 Ed25519 public key>", "signature": "<base64 over the canonical body>"}
 
 `base` 0 is a full list; otherwise the file is a delta that applies only to a copy at exactly
 version `base` and brings it to `serial`. Each digest is SHA-256 of the canonical expression's
-UTF-8 bytes (the full 32 bytes; no prefix scheme). No expression, source or comment leaves.
+UTF-8 bytes (the full 32 bytes; no prefix scheme). The host key is the first 8 bytes of
+SHA-256 of the entry's host: a look-up hashes a URL's host names first and hashes its
+host/path pairs only for a host that has entries, which keeps misses cheap. (It shows which
+hashed entries share a host, nothing more.) No expression, source or comment leaves.
 
 The receiving side keeps an *applied list* (`apply`): a JSON file with the list id, the key it
 trusts, its version and the records; `Matcher` loads its digests into a set of bytes and answers
@@ -20,6 +24,7 @@ a URL or a DNS name by hashing the candidate expressions Safe Browsing derives f
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import tempfile
@@ -33,11 +38,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hashwarden.blocking.canonical import (
+    HOST_KEY_BYTES,
     MAX_HOST_LABELS,
     CanonicalUrl,
     canonicalize,
     digest,
-    lookup_expressions,
+    host_key,
+    host_suffixes,
+    path_prefixes,
 )
 from hashwarden.blocking.store import BlockList
 from hashwarden.errors import ConflictError, DataError, IntegrityError, UsageError
@@ -49,7 +57,6 @@ __all__ = [
     "Matcher",
     "apply_update",
     "build_update",
-    "name_digests",
 ]
 
 FORMAT = "hashwarden-blocklist"
@@ -88,14 +95,23 @@ def build_update(store: BlockList, key_path: Path, *, since: int = 0) -> dict[st
     store.expire()
     serial = store.version
     if since == 0:
-        add = [[e.digest.hex(), e.kind, e.reason, e.expires] for e in store.entries()]
+        add = [
+            [e.digest.hex(), e.kind, e.reason, e.expires, host_key(e.expression).hex()]
+            for e in store.entries()
+        ]
         add.sort()
         remove: list[str] = []
     else:
         state: dict[bytes, list[Any] | None] = {}
         for change in store.changes(since):
             state[change.digest] = (
-                [change.digest.hex(), change.kind, change.reason, change.expires]
+                [
+                    change.digest.hex(),
+                    change.kind,
+                    change.reason,
+                    change.expires,
+                    host_key(change.expression).hex(),
+                ]
                 if change.op == "add"
                 else None
             )
@@ -127,6 +143,7 @@ class Record:
     kind: str
     reason: str | None
     expires: str | None
+    host: bytes
 
 
 @dataclass
@@ -145,8 +162,8 @@ class AppliedList:
             if doc.get("format") != STATE_FORMAT:
                 raise ValueError("not an applied block list")
             records = {
-                bytes.fromhex(h): Record(kind, reason, expires)
-                for h, kind, reason, expires in doc["records"]
+                bytes.fromhex(h): Record(kind, reason, expires, bytes.fromhex(host))
+                for h, kind, reason, expires, host in doc["records"]
             }
             return cls(doc["list"], doc["key"], int(doc["serial"]), records)
         except FileNotFoundError:
@@ -162,7 +179,8 @@ class AppliedList:
             "key": self.key,
             "serial": self.serial,
             "records": sorted(
-                [d.hex(), r.kind, r.reason, r.expires] for d, r in self.records.items()
+                [d.hex(), r.kind, r.reason, r.expires, r.host.hex()]
+                for d, r in self.records.items()
             ),
         }
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".blocklist-")
@@ -170,9 +188,13 @@ class AppliedList:
             json.dump(doc, out, separators=(",", ":"))
         os.replace(tmp, path)
 
-    def live_digests(self) -> set[bytes]:
+    def matcher(self) -> Matcher:
+        """A matcher over the records that have not expired."""
         today = datetime.now(UTC).date().isoformat()
-        return {d for d, r in self.records.items() if r.expires is None or r.expires > today}
+        live = [
+            (d, r.host) for d, r in self.records.items() if r.expires is None or r.expires > today
+        ]
+        return Matcher({d for d, _ in live}, {h for _, h in live})
 
 
 def _verified_body(document: Any, trusted_key: str, where: str) -> dict[str, Any]:
@@ -223,8 +245,8 @@ def apply_update(state_path: Path, update_path: Path, *, trust: Path | None = No
     try:
         for h in body["remove"]:
             state.records.pop(bytes.fromhex(h), None)
-        for h, kind, reason, expires in body["add"]:
-            state.records[bytes.fromhex(h)] = Record(kind, reason, expires)
+        for h, kind, reason, expires, host in body["add"]:
+            state.records[bytes.fromhex(h)] = Record(kind, reason, expires, bytes.fromhex(host))
     except (ValueError, TypeError) as exc:
         raise DataError(f"{update_path}: malformed record ({exc})") from exc
     state.serial = serial
@@ -241,45 +263,55 @@ class Hit:
     digest: bytes
 
 
-def name_digests(name: str) -> list[tuple[str, bytes]]:
-    """(expression, digest) for a DNS name's domain entries: the name and its parents."""
-    labels = name.lower().rstrip(".").split(".")
-    out = []
-    for n in range(len(labels), 1, -1):
-        if n > MAX_HOST_LABELS and n != len(labels):
-            continue
-        expression = ".".join(labels[-n:]) + "/"
-        out.append((expression, digest(expression)))
-    return out
-
-
 class Matcher:
-    """Answers "is this URL / name blocked?" from a set of SHA-256 digests."""
+    """Answers "is this URL / name blocked?" from SHA-256 digests and host keys.
 
-    def __init__(self, digests: set[bytes]) -> None:
+    A miss costs one SHA-256 per host name of the URL (its host and parent domains); only a
+    host with entries has its host/path expressions hashed and looked up."""
+
+    def __init__(self, digests: set[bytes], hosts: set[bytes]) -> None:
         self.digests = digests
+        self.hosts = hosts
 
     @classmethod
     def from_file(cls, path: Path) -> Matcher:
-        return cls(AppliedList.load(path).live_digests())
+        return AppliedList.load(path).matcher()
+
+    @classmethod
+    def from_expressions(cls, expressions: list[str]) -> Matcher:
+        return cls({digest(e) for e in expressions}, {host_key(e) for e in expressions})
 
     def __len__(self) -> int:
         return len(self.digests)
 
     def check_url(self, url: str | bytes | CanonicalUrl) -> Hit | None:
-        """The most specific matching expression of `url`, or None."""
-        digests = self.digests
+        """The first matching expression of `url` (exact host first), or None."""
+        digests, hosts, sha256 = self.digests, self.hosts, hashlib.sha256
         canonical = url if isinstance(url, CanonicalUrl) else canonicalize(url)
-        for expression in lookup_expressions(canonical):
-            d = digest(expression)
-            if d in digests:
-                return Hit(expression, d)
+        paths: list[str] | None = None
+        for host in host_suffixes(canonical):
+            if sha256(host.encode()).digest()[:HOST_KEY_BYTES] not in hosts:
+                continue
+            if paths is None:
+                paths = path_prefixes(canonical)
+            for path in paths:
+                expression = host + path
+                d = sha256(expression.encode()).digest()
+                if d in digests:
+                    return Hit(expression, d)
         return None
 
     def check_name(self, name: str) -> Hit | None:
         """Whether a DNS name falls under a domain entry (the name or one of its parents)."""
-        digests = self.digests
-        for expression, d in name_digests(name):
-            if d in digests:
-                return Hit(expression, d)
+        digests, hosts, sha256 = self.digests, self.hosts, hashlib.sha256
+        labels = name.lower().rstrip(".").split(".")
+        for n in range(len(labels), 1, -1):
+            if n > MAX_HOST_LABELS and n != len(labels):
+                continue
+            host = ".".join(labels[-n:])
+            if sha256(host.encode()).digest()[:HOST_KEY_BYTES] in hosts:
+                expression = host + "/"
+                d = sha256(expression.encode()).digest()
+                if d in digests:
+                    return Hit(expression, d)
         return None

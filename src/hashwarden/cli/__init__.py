@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hashwarden.cli import bank as bank_commands
+from hashwarden.cli import blocklist as blocklist_commands
 from hashwarden.cli import index as index_commands
 from hashwarden.cli import p2p as p2p_commands
 from hashwarden.cli import trust as trust_commands
@@ -18,6 +19,7 @@ app = new_typer("Find, block and report known CSAM by its fingerprints.")
 app.add_typer(bank_commands.app, name="bank")
 app.add_typer(index_commands.app, name="index")
 app.add_typer(p2p_commands.app, name="p2p")
+app.add_typer(blocklist_commands.app, name="blocklist")
 app.add_typer(trust_commands.keys_app, name="keys")
 app.add_typer(trust_commands.bundle_app, name="bundle")
 app.add_typer(trust_commands.sync_app, name="sync")
