@@ -16,7 +16,7 @@ from pathlib import Path
 from hashwarden.bank import NewEntry, SqliteBank
 from hashwarden.reports.statistics import Event
 from hashwarden.signals import Signal, hash_bytes
-from hashwarden.synthetic import TRANSFORMS, jpeg_bytes, synthetic_photo, transform
+from hashwarden.synthetic import TRANSFORMS, jpeg_bytes, png_bytes, synthetic_photo, transform
 
 __all__ = ["DemoCase", "build_demo_case", "demo_history"]
 
@@ -38,12 +38,6 @@ class DemoCase:
     bank: Path
     known_originals: int
     expected_matched: int
-
-
-def _png(seed: int) -> bytes:
-    buffer = io.BytesIO()
-    synthetic_photo(seed, 320, 240).save(buffer, "PNG")
-    return buffer.getvalue()
 
 
 def _series_frame(base_seed: int, frame: int) -> bytes:
@@ -90,7 +84,10 @@ def build_demo_case(root: Path) -> DemoCase:
         (evidence / "DCIM" / f"IMG_{seed:04d}.jpg").write_bytes(jpeg_bytes(synthetic_photo(seed)))
 
     # Known-good: "operating system" files that every machine has.
-    system_files = {"readme.txt": b"Synthetic operating-system file.\n", "logo.png": _png(900)}
+    system_files = {
+        "readme.txt": b"Synthetic operating-system file.\n",
+        "logo.png": png_bytes(synthetic_photo(900, 320, 240)),
+    }
     for name, data in system_files.items():
         (evidence / "System" / name).write_bytes(data)
 

@@ -11,7 +11,7 @@ import io
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-__all__ = ["TRANSFORMS", "jpeg_bytes", "synthetic_photo", "transform"]
+__all__ = ["TRANSFORMS", "jpeg_bytes", "png_bytes", "synthetic_photo", "transform"]
 
 
 def synthetic_photo(seed: int, width: int = 640, height: int = 480) -> Image.Image:
@@ -44,6 +44,12 @@ def synthetic_photo(seed: int, width: int = 640, height: int = 480) -> Image.Ima
 def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def png_bytes(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
     return buffer.getvalue()
 
 

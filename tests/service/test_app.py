@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-import numpy as np
 from fastapi.testclient import TestClient
-from PIL import Image
 
 from hashwarden.bank import SqliteBank
 from hashwarden.bank.base import NewEntry
@@ -15,14 +12,11 @@ from hashwarden.bank.categories import parse_category
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.signals.base import Signal
 from hashwarden.signals.hashing import hash_bytes
+from hashwarden.synthetic import png_bytes, synthetic_photo
 
 
 def _png(seed: int) -> bytes:
-    rng = np.random.default_rng(seed)
-    pixels = (rng.random((64, 64, 3)) * 255).astype("uint8")
-    buf = io.BytesIO()
-    Image.fromarray(pixels).resize((256, 256)).save(buf, format="PNG")
-    return buf.getvalue()
+    return png_bytes(synthetic_photo(seed, 320, 240))
 
 
 def test_upload_and_hash_match(bank: SqliteBank, tmp_path: Path) -> None:

@@ -762,6 +762,39 @@ class SqliteBank:
                 found[value] = name
         return found
 
+    def trusted_keys(self) -> list[tuple[str, str, str, str | None]]:
+        """(name, public key, added, revoked or None) of every key bundles may be signed with."""
+        rows = self._conn.execute(
+            "SELECT name, public_key, added, revoked FROM trusted_keys ORDER BY name"
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
+
+    def trusted_key(self, public_key: str) -> tuple[str, str | None] | None:
+        """(name, revoked or None) of a trusted public key, or None if it is not trusted."""
+        row = self._conn.execute(
+            "SELECT name, revoked FROM trusted_keys WHERE public_key = ?", (public_key,)
+        ).fetchone()
+        return (str(row[0]), row[1]) if row else None
+
+    def bundle_sequence(self, origin: str) -> int:
+        """The last audit sequence of `origin` applied from its bundles (0 if none)."""
+        row = self._conn.execute(
+            "SELECT last_sequence FROM bundle_state WHERE origin = ?", (origin,)
+        ).fetchone()
+        return int(row[0]) if row else 0
+
+    def events_between(self, start: str, end: str) -> list[tuple[Any, ...]]:
+        """Statistics events with `start <= at < end` (ISO text), oldest first: (at, channel,
+        outcome, category, series, victim_identified, region, count)."""
+        return [
+            tuple(r)
+            for r in self._conn.execute(
+                "SELECT at, channel, outcome, category, series, victim_identified, region, count"
+                " FROM events WHERE at >= ? AND at < ? ORDER BY at",
+                (start, end),
+            )
+        ]
+
     @property
     def bank_id(self) -> str:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'bank_id'").fetchone()

@@ -17,7 +17,6 @@ from hashwarden.exchange.bundle import (
     build_bundle,
     generate_keys,
     import_bundle,
-    list_trusted_keys,
     revoke_trusted_key,
 )
 from hashwarden.exchange.sync import publish, pull
@@ -52,7 +51,7 @@ def keys_add(
 def keys_list(bank: BankArg) -> None:
     """The keys this bank trusts."""
     with open_bank(bank, readonly=True) as b:
-        rows = list_trusted_keys(b)
+        rows = b.trusted_keys()
     for name, key, added, revoked in rows:
         state = f"revoked {revoked}" if revoked else "trusted"
         console.print(f"{name}  {key}  added {added}  {state}")

@@ -34,7 +34,6 @@ __all__ = [
     "build_bundle",
     "generate_keys",
     "import_bundle",
-    "list_trusted_keys",
     "read_public_key",
     "revoke_trusted_key",
 ]
@@ -123,13 +122,6 @@ def revoke_trusted_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> No
         bank.record(actor, "keys.revoke", {"name": name})
 
 
-def list_trusted_keys(bank: SqliteBank) -> list[tuple[str, str, str, str | None]]:
-    rows = bank._conn.execute(
-        "SELECT name, public_key, added, revoked FROM trusted_keys ORDER BY name"
-    ).fetchall()
-    return [(str(r[0]), str(r[1]), str(r[2]), r[3]) for r in rows]
-
-
 def _entry_json(entry: Entry) -> dict[str, Any]:
     return {
         "signals": sorted([s.kind, s.value] for s in entry.signals),
@@ -204,9 +196,7 @@ def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[s
         raise DataError(f"{path} is not a hashwarden bundle of version {_VERSION}")
     if not document.get("signature") or not document.get("key"):
         raise IntegrityError(f"{path} is not signed: refused")
-    row = bank._conn.execute(
-        "SELECT name, revoked FROM trusted_keys WHERE public_key = ?", (document["key"],)
-    ).fetchone()
+    row = bank.trusted_key(str(document["key"]))
     if row is None:
         raise IntegrityError(f"{path} is signed by a key this bank does not trust")
     key_name, revoked = row
@@ -223,10 +213,7 @@ def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[s
     origin, since, sequence = str(body["origin"]), int(body["since"]), int(body["sequence"])
     if origin == bank.bank_id:
         raise ConflictError(f"{path} comes from this very bank")
-    state = bank._conn.execute(
-        "SELECT last_sequence FROM bundle_state WHERE origin = ?", (origin,)
-    ).fetchone()
-    last = int(state[0]) if state else 0
+    last = bank.bundle_sequence(origin)
     if sequence <= last:
         raise ConflictError(
             f"{path} was applied already (replay): this bank has {origin} up to "

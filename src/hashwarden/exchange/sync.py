@@ -78,10 +78,7 @@ def pull(
 ) -> int:
     """Apply every bundle at `url` this bank has not applied; returns how many were applied."""
     name, key = read_public_key(public_key)
-    trusted = bank._conn.execute(
-        "SELECT 1 FROM trusted_keys WHERE public_key = ?", (key,)
-    ).fetchone()
-    if not trusted:
+    if bank.trusted_key(key) is None:
         add_trusted_key(bank, public_key)
     base = url.rstrip("/")
     applied = 0
@@ -91,10 +88,7 @@ def pull(
             response.raise_for_status()
             index = response.json()
             origin = index.get("origin")
-            row = bank._conn.execute(
-                "SELECT last_sequence FROM bundle_state WHERE origin = ?", (origin,)
-            ).fetchone()
-            last = int(row[0]) if row else 0
+            last = bank.bundle_sequence(str(origin))
             for item in index.get("bundles", []):
                 if int(item["sequence"]) <= last:
                     continue

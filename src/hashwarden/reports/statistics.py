@@ -98,11 +98,7 @@ def summarise(bank: SqliteBank, start: date, end: date) -> Summary:
     """Count the events from `start` to `end` (both days included)."""
     if end < start:
         raise UsageError(f"--to {end} is before --from {start}")
-    rows = bank._conn.execute(
-        "SELECT at, channel, outcome, category, series, victim_identified, region, count"
-        " FROM events WHERE at >= ? AND at < ? ORDER BY at",
-        (start.isoformat(), f"{end.isoformat()}T99"),
-    ).fetchall()
+    rows = bank.events_between(start.isoformat(), f"{end.isoformat()}T99")
     summary = Summary(
         start, end, Counter(), Counter(), {}, Counter(), Counter(), Counter(), 0, Counter()
     )

@@ -16,7 +16,7 @@ from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel
 
 from hashwarden.bank.sqlite import SqliteBank
-from hashwarden.index.matcher import BankMatcher, MatchResult
+from hashwarden.index.matcher import BankMatcher, Match, MatchResult
 from hashwarden.signals.hashing import hash_bytes
 
 __all__ = ["ServiceSettings", "create_app"]
@@ -51,22 +51,9 @@ class HashesIn(BaseModel):
     pdq_quality: int | None = None
 
 
-class MatchOut(BaseModel):
-    entry: int
-    kind: str
-    value: str
-    distance: int
-    category: str
-    series: str | None
-    victim_identified: bool
-    orientation: str = "original"
-    query_match: float | None = None
-    compared_match: float | None = None
-
-
 class MatchResponse(BaseModel):
     hashes: dict[str, str]
-    matches: list[MatchOut]
+    matches: list[Match]
     known_good: list[str]
 
 
@@ -113,7 +100,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         result = seam.match(signals, quality, variants)
         return MatchResponse(
             hashes=signals,
-            matches=[MatchOut(**m.to_json()) for m in result.matches],
+            matches=result.matches,
             known_good=result.known_good,
         )
 
