@@ -28,7 +28,10 @@ from hashwarden.cli import app
 from hashwarden.errors import UsageError
 from hashwarden.exchange.bundle import generate_keys
 
-from ._dns import LOOPBACK, answers, ask, free_port, rcode
+from ._dns import LOOPBACK, answers, ask, free_port, rcode, wait_ready
+from ._unbound import running_unbound, unbound_bin, unbound_conf
+
+__all__ = ["unbound_bin"]  # a fixture
 
 HELPER = [sys.executable, "-m", "hashwarden", "blocklist", "squid-helper"]
 LISTED = "listed-site.example"  # must never appear in clear outside the curator's store
@@ -292,3 +295,46 @@ def test_nothing_the_blocking_side_writes_names_a_listed_domain(
         assert secret.decode() not in stats.output
     # the curator's own store does hold them (and is the only place that may)
     assert LISTED.encode() in (tmp_path / "list.db").read_bytes()
+
+
+def test_cli_dns_front_before_a_real_unbound(
+    applied: Path, unbound_bin: str, tmp_path: Path
+) -> None:
+    """`hashwarden blocklist resolver` holding only the hashed list, in front of a real Unbound:
+    listed names (and subdomains) get the stop host as Unbound resolves it, the rest Unbound's
+    own answers; the counts file holds digests only."""
+    unbound_port, front_port = free_port(), free_port()
+    conf = unbound_conf(tmp_path, unbound_port, {})
+    counts = tmp_path / "front-counts.db"
+    queries = [(LISTED, "A"), (f"www.{LISTED}", "A"), ("ok.test", "A"), ("nothing.test", "A")]
+    with running_unbound(unbound_bin, conf, unbound_port):
+        front = subprocess.Popen(
+            [
+                *("hashwarden", "blocklist", "resolver", str(applied)),
+                *("--upstream", f"{LOOPBACK}:{unbound_port}"),
+                *("--listen", f"{LOOPBACK}:{front_port}"),
+                *("--stop-host", "stop.test", "--counts", str(counts)),
+                *("--max-requests", str(len(queries) + 1)),
+            ],
+            executable=Path(sys.executable).with_name("hashwarden"),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            wait_ready(front_port, "ok.test")  # the first request
+            listed, sub, ok, missing = (ask(front_port, n, t) for n, t in queries)
+            assert front.wait(timeout=20) == 0
+        finally:
+            if front.poll() is None:
+                front.kill()
+                front.wait()
+    assert answers(listed) == {"CNAME": ["stop.test."], "A": ["127.0.0.53"]}
+    assert answers(sub) == {"CNAME": ["stop.test."], "A": ["127.0.0.53"]}
+    assert answers(ok) == {"A": ["127.0.0.2"]}
+    assert rcode(missing) == "NXDOMAIN"
+    output = b"".join(stream.read() for stream in (front.stdout, front.stderr) if stream)
+    assert LISTED.encode() not in output
+    data = counts.read_bytes()
+    assert LISTED.encode() not in data
+    with BlockCounts(counts) as c:
+        assert month_summary(c).total == 2

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +15,10 @@ from hashwarden.blocking.store import BlockList
 from hashwarden.cli import app
 from hashwarden.errors import UsageError
 
-from ._dns import LOOPBACK, answers, ask, free_port, rcode, wait_ready
+from ._dns import answers, ask, free_port, rcode, wait_ready
+from ._unbound import running_unbound, unbound_bin, unbound_conf
+
+__all__ = ["unbound_bin"]  # a fixture
 
 STOP = "stop.test"
 
@@ -103,69 +104,6 @@ def test_cli_rpz_export(cli_runner: CliRunner, tmp_path: Path) -> None:
     assert "*.x.example 300 IN CNAME ." in out.read_text()
 
 
-# --- a real Unbound -----------------------------------------------------------------------
-
-UNBOUND = shutil.which("unbound") or (
-    "/usr/sbin/unbound" if Path("/usr/sbin/unbound").exists() else None
-)
-
-
-def _unbound_conf(folder: Path, port: int, zones: dict[str, Path]) -> Path:
-    rpz = "".join(
-        f'rpz:\n    name: "{name}"\n    zonefile: "{path}"\n    for-downstream: yes\n'
-        for name, path in zones.items()
-    )
-    # The answers for names that are not listed come from an auth zone (test.), which the
-    # iterator consults; root hints point at loopback and outgoing queries leave from
-    # loopback, so nothing can ever reach the internet.
-    (folder / "root.hints").write_text(
-        ".  3600000 NS a.root.invalid.\na.root.invalid. 3600000 A 127.0.0.1\n"
-    )
-    (folder / "test.zone").write_text(
-        "$ORIGIN test.\n$TTL 300\n"
-        "@ IN SOA localhost. hostmaster.localhost. 1 3600 600 604800 300\n@ IN NS localhost.\n"
-        f"{STOP.removesuffix('.test')} IN A 127.0.0.53\nok IN A 127.0.0.2\nsub.ok IN A 127.0.0.3\n"
-    )
-    conf = folder / "unbound.conf"
-    conf.write_text(
-        f"""server:
-    interface: {LOOPBACK}
-    port: {port}
-    outgoing-interface: {LOOPBACK}
-    do-ip6: no
-    do-daemonize: no
-    chroot: ""
-    username: ""
-    directory: "{folder}"
-    pidfile: "{folder}/unbound.pid"
-    use-syslog: no
-    logfile: ""
-    verbosity: 1
-    access-control: 127.0.0.0/8 allow
-    module-config: "respip validator iterator"
-    do-not-query-localhost: no
-    root-hints: "{folder}/root.hints"
-    local-zone: "test." nodefault
-remote-control:
-    control-enable: no
-auth-zone:
-    name: "test."
-    zonefile: "{folder}/test.zone"
-    for-upstream: yes
-    for-downstream: no
-    fallback-enabled: no
-{rpz}"""
-    )
-    return conf
-
-
-@pytest.fixture
-def unbound_bin() -> str:
-    if UNBOUND is None:
-        pytest.skip("unbound is not installed (deps/apt.txt installs it for `make test`)")
-    return UNBOUND
-
-
 @pytest.fixture
 def lists(tmp_path: Path) -> Iterator[tuple[BlockList, BlockList]]:
     with BlockList.create(tmp_path / "cname.db") as a, BlockList.create(tmp_path / "nx.db") as b:
@@ -182,19 +120,8 @@ def test_unbound_loads_the_zone_and_redirects(
     cname_zone.write_text(rpz_zone(cname_list, RpzPolicy("rpz.hashwarden.", STOP)))
     nx_zone.write_text(rpz_zone(nx_list, RpzPolicy("nx.hashwarden.")))
     port = free_port()
-    conf = _unbound_conf(tmp_path, port, {"rpz.hashwarden.": cname_zone, "nx.hashwarden.": nx_zone})
-    check = subprocess.run(
-        [str(Path(unbound_bin).with_name("unbound-checkconf")), str(conf)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert check.returncode == 0, check.stdout + check.stderr
-    proc = subprocess.Popen(
-        [unbound_bin, "-d", "-c", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-    )
-    try:
-        wait_ready(port, "ok.test")
+    conf = unbound_conf(tmp_path, port, {"rpz.hashwarden.": cname_zone, "nx.hashwarden.": nx_zone})
+    with running_unbound(unbound_bin, conf, port) as proc:
         # listed: the name and any subdomain answer with the stop page host
         for name in ("blocked.test", "www.blocked.test", "a.b.blocked.test"):
             got = answers(ask(port, name))
@@ -217,12 +144,3 @@ def test_unbound_loads_the_zone_and_redirects(
         new_serial = int(answers(ask(port, "rpz.hashwarden.", "SOA"))["SOA"][0].split()[2])
         assert new_serial > serial
         assert answers(ask(port, "x.later.test")).get("CNAME") == [f"{STOP}."]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    log = proc.stdout.read().decode(errors="replace") if proc.stdout else ""
-    assert "error:" not in log, log
