@@ -74,8 +74,15 @@ def test_zone_delta_and_serial(tmp_path: Path) -> None:
         assert _apply_ixfr(_records(first), delta) == _records(second)
         nx = rpz_zone(store, RpzPolicy())
         assert "three.example 300 IN CNAME ." in nx
+        local = rpz_zone(store, RpzPolicy(stop_addresses=("192.0.2.80", "2001:db8::80")))
+        assert "*.three.example 300 IN A 192.0.2.80" in local
+        assert "three.example 300 IN AAAA 2001:db8::80" in local
     with pytest.raises(UsageError):
         RpzPolicy(stop_host="not a name")
+    with pytest.raises(UsageError):
+        RpzPolicy(stop_addresses=("300.1.1.1",))
+    with pytest.raises(UsageError):
+        RpzPolicy(stop_host=STOP, stop_addresses=("192.0.2.80",))
 
 
 def test_cli_rpz_export(cli_runner: CliRunner, tmp_path: Path) -> None:
@@ -119,8 +126,15 @@ def test_unbound_loads_the_zone_and_redirects(
     cname_zone, nx_zone = tmp_path / "cname.rpz", tmp_path / "nx.rpz"
     cname_zone.write_text(rpz_zone(cname_list, RpzPolicy("rpz.hashwarden.", STOP)))
     nx_zone.write_text(rpz_zone(nx_list, RpzPolicy("nx.hashwarden.")))
+    with BlockList.create(tmp_path / "local.db") as local_list:
+        local_list.add("domain", "local.test")
+        local_zone = tmp_path / "local.rpz"
+        local_zone.write_text(
+            rpz_zone(local_list, RpzPolicy("local.hashwarden.", stop_addresses=("127.0.0.80",)))
+        )
     port = free_port()
-    conf = unbound_conf(tmp_path, port, {"rpz.hashwarden.": cname_zone, "nx.hashwarden.": nx_zone})
+    zones = {"rpz.hashwarden.": cname_zone, "nx.hashwarden.": nx_zone}
+    conf = unbound_conf(tmp_path, port, zones | {"local.hashwarden.": local_zone})
     with running_unbound(unbound_bin, conf, port) as proc:
         # listed: the name and any subdomain answer with the stop page host
         for name in ("blocked.test", "www.blocked.test", "a.b.blocked.test"):
@@ -134,6 +148,8 @@ def test_unbound_loads_the_zone_and_redirects(
         # the NXDOMAIN policy
         gone = ask(port, "www.gone.test")
         assert rcode(gone) == "NXDOMAIN" and not gone.answer
+        # the stop page's own address as local data
+        assert answers(ask(port, "www.local.test")) == {"A": ["127.0.0.80"]}
         serial = int(answers(ask(port, "rpz.hashwarden.", "SOA"))["SOA"][0].split()[2])
 
         # a change moves the serial; Unbound picks the new zone up on reload (SIGHUP)

@@ -5,6 +5,8 @@ Each domain entry `example.com` becomes two policy records, for the name and its
     example.com     CNAME stop.isp.example.   ; or "CNAME ." for NXDOMAIN
     *.example.com   CNAME stop.isp.example.
 
+or, with the stop page's addresses, `example.com A 192.0.2.80` (and AAAA) for both names.
+
 The SOA serial is the list's version, so it moves with every change (add, remove, expiry).
 Only domain entries go into a zone: DNS never sees a path, and IP-address entries are not
 names. The zone holds names in clear; operators who must not hold them use the hashed list
@@ -17,6 +19,7 @@ for `nsupdate`-style tooling.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,15 +37,25 @@ _TTL = 300
 
 @dataclass(frozen=True, slots=True)
 class RpzPolicy:
-    """The zone's name and the answer: CNAME to `stop_host`, or NXDOMAIN when it is None."""
+    """The zone's name and the answer: CNAME to `stop_host`, or the stop page's own addresses
+    as local data (`stop_addresses`: the form every engine supports), or NXDOMAIN when neither
+    is given."""
 
     zone: str = "rpz.hashwarden."
     stop_host: str | None = None
+    stop_addresses: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in (self.zone, self.stop_host):
             if name is not None and not _NAME.fullmatch(name.lower().rstrip(".")):
                 raise UsageError(f"{name!r} is not a DNS name")
+        if self.stop_host is not None and self.stop_addresses:
+            raise UsageError("give a stop host or stop addresses, not both")
+        for address in self.stop_addresses:
+            try:
+                ipaddress.ip_address(address)
+            except ValueError as exc:
+                raise UsageError(f"{address!r} is not an IP address") from exc
 
     @property
     def target(self) -> str:
@@ -52,7 +65,13 @@ class RpzPolicy:
         return f"@ {_TTL} IN SOA localhost. hostmaster.localhost. {serial} 3600 600 604800 {_TTL}"
 
     def records(self, name: str) -> list[str]:
-        return [f"{n} {_TTL} IN CNAME {self.target}" for n in (name, f"*.{name}")]
+        if not self.stop_addresses:
+            return [f"{n} {_TTL} IN CNAME {self.target}" for n in (name, f"*.{name}")]
+        return [
+            f"{n} {_TTL} IN {'A' if ipaddress.ip_address(a).version == 4 else 'AAAA'} {a}"
+            for n in (name, f"*.{name}")
+            for a in self.stop_addresses
+        ]
 
 
 def _names(expressions: Iterable[str]) -> list[str]:

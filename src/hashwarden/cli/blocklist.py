@@ -159,6 +159,10 @@ def export_command(
     stop_host: Annotated[
         str | None, typer.Option(help="RPZ: answer listed names with a CNAME to this host.")
     ] = None,
+    stop_address: Annotated[
+        list[str] | None,
+        typer.Option(help="RPZ: answer listed names with the stop page's address (repeatable)."),
+    ] = None,
     nxdomain: Annotated[bool, typer.Option(help="RPZ: answer listed names NXDOMAIN.")] = False,
 ) -> None:
     """Write the list hashed (for distribution) or as an RPZ zone (names in clear)."""
@@ -176,9 +180,9 @@ def export_command(
             return
         from hashwarden.blocking.rpz import RpzPolicy, rpz_delta, rpz_zone
 
-        if (stop_host is None) == (not nxdomain):
-            raise UsageError("give exactly one of --stop-host HOST or --nxdomain")
-        policy = RpzPolicy(zone=zone, stop_host=stop_host)
+        if [stop_host is not None, bool(stop_address), nxdomain].count(True) != 1:
+            raise UsageError("give exactly one of --stop-host, --stop-address or --nxdomain")
+        policy = RpzPolicy(zone=zone, stop_host=stop_host, stop_addresses=tuple(stop_address or ()))
         if fmt == "rpz":
             text = rpz_zone(store, policy)
         elif fmt == "rpz-delta":
