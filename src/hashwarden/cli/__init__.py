@@ -11,7 +11,7 @@ from hashwarden.cli._app import new_typer
 from hashwarden.cli.hashing import hash_command, match_command
 from hashwarden.cli.report import report_command
 from hashwarden.cli.scan import demo_command, scan_command
-from hashwarden.cli.service import serve_command
+from hashwarden.cli.service import apikey_app, serve_command
 
 __all__ = ["app", "main"]
 
@@ -30,6 +30,7 @@ app.command("scan")(scan_command)
 app.command("demo")(demo_command)
 app.command("report")(report_command)
 app.command("serve")(serve_command)
+app.add_typer(apikey_app, name="apikey")
 
 
 def main() -> None:

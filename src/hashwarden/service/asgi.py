@@ -1,0 +1,18 @@
+"""The app for `uvicorn --factory hashwarden.service.asgi:app_from_env`: how each of several
+worker processes builds its own app (its own bank connection and index) from the environment
+`hashwarden serve` sets."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import FastAPI
+
+from hashwarden.bank import open_bank
+from hashwarden.service.app import ServiceSettings, create_app
+
+__all__ = ["app_from_env"]
+
+
+def app_from_env() -> FastAPI:
+    return create_app(ServiceSettings.from_env(), open_bank(os.environ["HASHWARDEN_BANK"]))
