@@ -3,6 +3,7 @@ way a platform would: keys from the CLI, a bank, entries by hash and by file, ma
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import SqliteBank, open_bank
 from hashwarden.signals.hashing import hash_bytes
 
 from .conftest import png
@@ -118,14 +119,61 @@ def test_service_end_to_end(bank: SqliteBank, tmp_path: Path) -> None:
     finally:
         server.terminate()
         out, err = server.communicate(timeout=30)
-    logs = out + err
-    assert b"127.0.0.1:" not in logs.replace(f"127.0.0.1:{port}".encode(), b"")
+    logs = (out + err).decode(errors="replace")
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    assert {"method", "route", "status", "ms", "key"} <= set(lines[0])
+    assert {"/v1/match/upload", "/v1/banks/{name}/entries"} <= {line["route"] for line in lines}
+    assert ' - "' not in logs and '"POST /' not in logs  # no access-log line, no client address
     assert list(spool.iterdir()) == []  # nothing spooled
-    reopened = SqliteBank.open(location, readonly=True)
+    reopened = open_bank(location, readonly=True)
     actors = {event.actor for event in reopened.audit_events()}
     reopened.close()
     assert {"admin-1", "curator-1"} <= actors
-    for path in Path(location).parent.rglob("*"):
+    files = [] if location.startswith("postgresql:") else Path(location).parent.rglob("*")
+    for path in files:
         if path.is_file():
             data = path.read_bytes()
             assert by_file not in data and by_hash[100:400] not in data, path
+
+
+def test_two_replicas_share_one_postgresql_bank(pg_server: object, tmp_path: Path) -> None:
+    """Two separate services (replicas) on one PostgreSQL bank: what one adds or removes, the
+    other matches (or stops matching) on its next request."""
+    location = pg_server.new_database()  # type: ignore[attr-defined]
+    _cli("bank", "init", location)
+    key = _cli("apikey", "create", "--bank", location, "--role", "curator", "--name", "c")
+    token = key.strip().splitlines()[-1]
+    ports = [_free_port(), _free_port()]
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hashwarden", "serve", "--bank", location, "--port", str(p)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in ports
+    ]
+    auth = {"Authorization": f"Bearer {token}"}
+    image = png(51)
+    try:
+        a, b = (httpx.Client(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports)
+        for client in (a, b):
+            for _ in range(300):
+                try:
+                    client.get("/status")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        assert a.post("/v1/banks", json={"name": "shared"}, headers=auth).status_code == 201
+        added = a.post("/v1/banks/shared/entries/upload", content=image, headers=auth).json()[
+            "ids"
+        ][0]
+        seen = b.post("/v1/match/upload", content=image, headers=auth).json()["matches"]
+        assert [m["banks"] for m in seen] == [["shared"]]
+        assert b.delete(f"/v1/banks/shared/entries/{added}", headers=auth).status_code == 204
+        assert a.post("/v1/match/upload", content=image, headers=auth).json()["matches"] == []
+        a.close()
+        b.close()
+    finally:
+        for replica in replicas:
+            replica.terminate()
+            replica.wait(timeout=30)

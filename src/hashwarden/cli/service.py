@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from typing import Annotated
 
@@ -43,7 +42,6 @@ def serve_command(
     os.environ["HASHWARDEN_BANK"] = bank
     if keyless_role is not None:
         os.environ["HASHWARDEN_KEYLESS_ROLE"] = keyless_role
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
     err_console.print(f"serving {location} on http://{host}:{port} with {workers} worker(s)")
     uvicorn.run(
         "hashwarden.service.asgi:app_from_env",

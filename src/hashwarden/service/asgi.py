@@ -4,6 +4,7 @@ worker processes builds its own app (its own bank connection and index) from the
 
 from __future__ import annotations
 
+import logging
 import os
 
 from fastapi import FastAPI
@@ -15,4 +16,11 @@ __all__ = ["app_from_env"]
 
 
 def app_from_env() -> FastAPI:
+    """One JSON line a request on standard error (see `app.observe`), then the app."""
+    log = logging.getLogger("hashwarden.service")
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
     return create_app(ServiceSettings.from_env(), open_bank(os.environ["HASHWARDEN_BANK"]))
