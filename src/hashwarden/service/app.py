@@ -550,6 +550,8 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         with state.locked() as bank:
             if changes:
                 if "category" in changes:
+                    if changes["category"] is None:
+                        raise HTTPException(422, "category cannot be null")
                     changes["category"] = parse_category(changes["category"])
                 bank.update_entry(entry_id, actor=key.name, **changes)
             if until is not ...:
