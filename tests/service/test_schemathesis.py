@@ -3,6 +3,8 @@ an admin (so nothing stops at 403): no request may produce a server error (5xx).
 
 from __future__ import annotations
 
+import atexit
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,7 @@ from hashwarden.service.keys import create_key
 
 # Built at import, as schemathesis parametrizes by the schema's operations at collection.
 _folder = Path(tempfile.mkdtemp(prefix="hashwarden-schemathesis-"))
+atexit.register(shutil.rmtree, _folder, True)
 _bank = SqliteBank.create(_folder / "bank.db")
 _TOKEN = create_key(_bank, "fuzz", "admin")
 _app = create_app(ServiceSettings(max_upload_bytes=1 << 20, request_timeout_s=5), _bank)
