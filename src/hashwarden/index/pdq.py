@@ -188,9 +188,13 @@ class PdqIndex:
         direct = int(ends[len(probes) - 1])
         rows = np.concatenate([positions[:direct], np.take(self._order, positions[direct:])])
         # np.take, not fancy indexing: several times faster for row gathers.
-        distances = _popcount(np.take(self._words, rows, axis=0) ^ query)
+        candidates = np.take(self._words, rows, axis=0)
+        candidates ^= query
+        distances = _popcount(candidates)
         found = np.flatnonzero(distances <= threshold)
         found = found[self._live[rows[found]]]
+        if not len(found):  # the usual answer: nothing banked is near
+            return found, found
         rows, distances = rows[found], distances[found]
         # Report each hash once: through the first of its chunks within `radius` of the query's
         # (the chunk of the probe that found it, looked up only for the few within reach).
