@@ -6,11 +6,13 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hashwarden.bank import NewEntry, SqliteBank
 from hashwarden.index import BankMatcher
+from hashwarden.index import matcher as matcher_module
 from hashwarden.index.exact import ExactIndex, ExactTable
 from hashwarden.index.saved import save_index
 from hashwarden.signals import Signal
@@ -121,3 +123,17 @@ def test_matcher_loads_saved_exact_tables_and_applies_later_changes(tmp_path: Pa
         assert [m.entry for m in matcher.match({"md5": f"{6:032x}"}).matches] == [ids[6]]
         assert [m.entry for m in matcher.match({"md5": "d" * 32}).matches] == [new]
         assert matcher.match({"md5": "f" * 32}).known_good == ["os"]
+
+
+def test_large_known_good_kinds_stay_in_the_bank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(matcher_module, "KNOWN_GOOD_IN_MEMORY", 1)
+    with SqliteBank.create(tmp_path / "b.db") as bank:
+        bank.add_known_good("nsrl", [Signal("md5", "1" * 32), Signal("md5", "2" * 32)])
+        bank.add_known_good("os", [Signal("sha1", SHA1)])
+        matcher = BankMatcher(bank)
+        assert "md5" not in matcher.known_good_index.index.tables  # asked of the bank
+        assert "sha1" in matcher.known_good_index.index.tables
+        assert matcher.match({"md5": "2" * 32, "sha1": SHA1}).known_good == ["nsrl", "os"]
+        assert matcher.match({"md5": "3" * 32}).known_good == []

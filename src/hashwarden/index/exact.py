@@ -336,15 +336,17 @@ class KnownGoodIndex:
         self.index, self.names = index, names
 
     @classmethod
-    def from_bank(cls, bank: SqliteBank) -> KnownGoodIndex:
+    def from_bank(cls, bank: SqliteBank, *, limit: int | None = None) -> KnownGoodIndex:
+        """The bank's known-good tables; a kind with more than `limit` values (a whole NSRL
+        release) gets no table, so it is looked up in the bank rather than read at start."""
         index = ExactIndex(exact_kinds())
         numbers: dict[str, int] = {}
-        for kind, table in index.tables.items():
-            values, labels = [], []
-            for value, name in bank.known_good_signals(kind):
-                values.append(value)
-                labels.append(numbers.setdefault(name, len(numbers)))
-            table.add(values, labels)
+        for kind, table in list(index.tables.items()):
+            rows = list(bank.known_good_signals(kind, limit=-1 if limit is None else limit + 1))
+            if limit is not None and len(rows) > limit:
+                del index.tables[kind]
+                continue
+            table.add([r[0] for r in rows], [numbers.setdefault(r[1], len(numbers)) for r in rows])
             table.compact()
         return cls(index, list(numbers))
 

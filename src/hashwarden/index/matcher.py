@@ -19,6 +19,10 @@ MIN_PDQ_QUALITY = 50
 #: this share of the banked video's frames is found in it (python-threatexchange's defaults).
 VPDQ_QUERY_MATCH = 80.0
 VPDQ_COMPARED_MATCH = 0.0
+#: Known-good values of one kind read into memory when a matcher starts without a saved index
+#: (or reloads after a change to the sets); a larger kind is looked up in the bank per file
+#: until `hashwarden index build` saves its table.
+KNOWN_GOOD_IN_MEMORY = 1_000_000
 
 
 @dataclass
@@ -76,7 +80,7 @@ class BankMatcher:
             # Built at the bank's present state: the refresh below re-applies the changes
             # since `since`, which is harmless (removed then added again).
             self.exact_index = entries_index(bank)
-            self.known_good_index = KnownGoodIndex.from_bank(bank)
+            self.known_good_index = KnownGoodIndex.from_bank(bank, limit=KNOWN_GOOD_IN_MEMORY)
         self._seq = since
         self._load_videos()
         self.refresh()
@@ -105,7 +109,7 @@ class BankMatcher:
             self.exact_index.add(kind, [s[1] for s in signals], [s[0] for s in signals])
         known_good = sum(e.action.startswith("known_good") for e in events)
         if known_good:
-            self.known_good_index = KnownGoodIndex.from_bank(self.bank)
+            self.known_good_index = KnownGoodIndex.from_bank(self.bank, limit=KNOWN_GOOD_IN_MEMORY)
         if (self._seq and any(e.signal("vpdq") for e in changed)) or removed:
             self._load_videos()
         self._seq = head
