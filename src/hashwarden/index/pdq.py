@@ -139,7 +139,7 @@ class PdqIndex:
         return self.query_many([pdq_hex], threshold)[0]
 
     def query_many(self, hexes: Sequence[str], threshold: int = 31) -> list[list[tuple[int, int]]]:
-        """`query` for many hashes at once, vectorised across them."""
+        """`query` for many hashes at once."""
         if not hexes:
             return []
         queries = hex_to_words(hexes)
