@@ -753,6 +753,17 @@ class SqliteBank:
                 found[value] = int(eid)
         return found
 
+    def known_good_signals(self, kind: str, *, limit: int = -1) -> Iterator[tuple[str, str]]:
+        """(value, set name) of every known-good signal of a kind (at most `limit`), streamed."""
+        cursor = self._conn.execute(
+            "SELECT k.value, s.name FROM known_good k JOIN known_good_sets s ON s.id = k.set_id"
+            " WHERE k.kind = ? LIMIT ?",
+            (kind, limit if limit >= 0 else 2**62),
+        )
+        while rows := cursor.fetchmany(10_000):
+            for value, name in rows:
+                yield str(value), str(name)
+
     def known_good_lookup(self, kind: str, values: Iterable[str]) -> dict[str, str]:
         """Which of these values are in a known-good set, and which set."""
         found: dict[str, str] = {}

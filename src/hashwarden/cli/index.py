@@ -17,7 +17,8 @@ BankArg = Annotated[str, typer.Argument(help="The bank (a SQLite file).")]
 
 @app.command()
 def build(bank: BankArg) -> None:
-    """Build the bank's PDQ index and save it beside the bank (BANK.pdqidx/)."""
+    """Build the bank's PDQ index and exact-kind tables and save them beside the bank
+    (BANK.pdqidx/)."""
     started = time.perf_counter()
     with open_bank(bank, readonly=True) as b:
         folder, count = save_index(b)

@@ -6,8 +6,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.index.exact import ExactIndex, KnownGoodIndex, entries_index
 from hashwarden.index.pdq import PdqIndex
-from hashwarden.index.saved import load_saved_index
+from hashwarden.index.saved import load_saved_exact, load_saved_index
 from hashwarden.signals.video import parse_vpdq, vpdq_match_percentages
 
 __all__ = ["MIN_PDQ_QUALITY", "BankMatcher", "Match", "MatchResult"]
@@ -18,6 +19,10 @@ MIN_PDQ_QUALITY = 50
 #: this share of the banked video's frames is found in it (python-threatexchange's defaults).
 VPDQ_QUERY_MATCH = 80.0
 VPDQ_COMPARED_MATCH = 0.0
+#: Known-good values of one kind read into memory when a matcher starts without a saved index
+#: (or reloads after a change to the sets); a larger kind is looked up in the bank per file
+#: until `hashwarden index build` saves its table.
+KNOWN_GOOD_IN_MEMORY = 1_000_000
 
 
 @dataclass
@@ -48,7 +53,8 @@ class MatchResult:
 
 
 class BankMatcher:
-    """Holds a bank's PDQ index in memory; exact kinds are looked up in the bank itself."""
+    """Holds a bank's indexes in memory (PDQ, exact kinds of entries and of known-good sets), so
+    a match asks the bank only for the entries it found."""
 
     def __init__(
         self, bank: SqliteBank, *, threshold: int = 31, exclude_disputed: bool = False
@@ -61,12 +67,20 @@ class BankMatcher:
         self.exclude_disputed = exclude_disputed
         head_before, _ = bank.head()
         saved = load_saved_index(bank)
+        exact = load_saved_exact(bank) if saved is not None else None
         if saved is not None:
             self.pdq_index, since = saved
         else:
             pairs = list(bank.signals("pdq"))
             self.pdq_index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
             since = head_before
+        if exact is not None:
+            self.exact_index, self.known_good_index = exact
+        else:
+            # Built at the bank's present state: the refresh below re-applies the changes
+            # since `since`, which is harmless (removed then added again).
+            self.exact_index = entries_index(bank)
+            self.known_good_index = KnownGoodIndex.from_bank(bank, limit=KNOWN_GOOD_IN_MEMORY)
         self._seq = since
         self._load_videos()
         self.refresh()
@@ -78,23 +92,28 @@ class BankMatcher:
 
     def refresh(self) -> int:
         """Apply the bank's changes since the index was built or last refreshed: added entries
-        become searchable, removed ones are never returned. Returns the changes applied."""
+        become searchable, removed ones are never returned, known-good sets are reloaded when
+        they changed. Returns the changes applied."""
         head, _ = self.bank.head()
         if head <= self._seq:
             return 0
-        removed = [
-            int(event.detail["id"])
-            for event in self.bank.audit_events(after=self._seq)
-            if event.action == "entry.remove"
-        ]
+        events = list(self.bank.audit_events(after=self._seq))
+        removed = [int(e.detail["id"]) for e in events if e.action == "entry.remove"]
         changed = list(self.bank.entries(since_version=self._seq))
         added = [(e.id, e.signal("pdq")) for e in changed if e.signal("pdq")]
         self.pdq_index.remove(removed + [e.id for e in changed])
         self.pdq_index.add([a[0] for a in added], [a[1] or "" for a in added])
+        self.exact_index.remove_labels(removed + [e.id for e in changed])
+        for kind in self.exact_index.tables:
+            signals = [(e.id, value) for e in changed if (value := e.signal(kind)) is not None]
+            self.exact_index.add(kind, [s[1] for s in signals], [s[0] for s in signals])
+        known_good = sum(e.action.startswith("known_good") for e in events)
+        if known_good:
+            self.known_good_index = KnownGoodIndex.from_bank(self.bank, limit=KNOWN_GOOD_IN_MEMORY)
         if (self._seq and any(e.signal("vpdq") for e in changed)) or removed:
             self._load_videos()
         self._seq = head
-        return len(removed) + len(changed)
+        return len(removed) + len(changed) + known_good
 
     def match(
         self,
@@ -110,8 +129,7 @@ class BankMatcher:
         for kind, value in signals.items():
             if kind == "vpdq":
                 continue
-            owner = self.bank.lookup(kind, [value]).get(value)
-            if owner is not None:
+            for owner in self._owners(kind, value):
                 found[(owner, kind)] = (value, 0, "original")
         video = self._match_video(signals["vpdq"]) if "vpdq" in signals else {}
         for entry_id in video:
@@ -152,8 +170,25 @@ class BankMatcher:
             )
         known_good: set[str] = set()
         for kind, value in signals.items():
-            known_good.update(self.bank.known_good_lookup(kind, [value]).values())
+            known_good.update(self._known_good_sets(kind, value))
         return MatchResult(matches, sorted(known_good))
+
+    def _owners(self, kind: str, value: str) -> list[int]:
+        """Entries holding this exact value: from memory; the bank is asked only for kinds
+        without a table, or to confirm a hit on a kind keyed by its SHA-256."""
+        hits = _labels(self.exact_index, kind, value)
+        if hits is None or (hits and not self.exact_index.tables[kind].verified):
+            owner = self.bank.lookup(kind, [value]).get(value)
+            return [] if owner is None else [owner]
+        return hits
+
+    def _known_good_sets(self, kind: str, value: str) -> list[str]:
+        """Names of the known-good sets holding this value (asking the bank as `_owners`)."""
+        index = self.known_good_index
+        hits = _labels(index.index, kind, value)
+        if hits is None or (hits and not index.index.tables[kind].verified):
+            return list(self.bank.known_good_lookup(kind, [value]).values())
+        return [index.names[h] for h in hits]
 
     def _match_video(self, value: str) -> dict[int, tuple[float, float]]:
         """Banked videos this vPDQ matches, with (query_match, compared_match) percentages."""
@@ -167,3 +202,9 @@ class BankMatcher:
             if shares[0] >= VPDQ_QUERY_MATCH and shares[1] >= VPDQ_COMPARED_MATCH:
                 matched[entry_id] = shares
         return matched
+
+
+def _labels(index: ExactIndex, kind: str, value: str) -> list[int] | None:
+    """Labels of the value in the index, or None when the index has no table for the kind."""
+    table = index.tables.get(kind)
+    return None if table is None else table.find_one(value)

@@ -1,6 +1,7 @@
-"""The PDQ index saved next to a SQLite bank (`BANK.pdqidx/`), so a scan or a service starts in
-about a second however large the bank; changes made since it was saved are applied from the
-audit log when it is loaded."""
+"""The indexes saved next to a SQLite bank (`BANK.pdqidx/`: the PDQ index, and the exact-kind
+tables of entries and of known-good sets in its `exact/` and `known_good/` folders), so a scan
+or a service starts in about a second however large the bank; changes made since they were
+saved are applied from the audit log when they are loaded."""
 
 from __future__ import annotations
 
@@ -9,9 +10,10 @@ from pathlib import Path
 
 from hashwarden.bank.sqlite import SqliteBank
 from hashwarden.errors import DataError
+from hashwarden.index.exact import ExactIndex, KnownGoodIndex, entries_index
 from hashwarden.index.pdq import PdqIndex
 
-__all__ = ["index_folder", "load_saved_index", "save_index"]
+__all__ = ["index_folder", "load_saved_exact", "load_saved_index", "save_index"]
 
 
 def index_folder(bank: SqliteBank) -> Path | None:
@@ -32,6 +34,8 @@ def save_index(bank: SqliteBank) -> tuple[Path, int]:
     staging = folder.with_name(folder.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
     index.save(staging, {"bank_id": bank.bank_id, "seq": seq, "head": head})
+    entries_index(bank).save(staging / "exact")
+    KnownGoodIndex.from_bank(bank).save(staging / "known_good")
     shutil.rmtree(folder, ignore_errors=True)
     staging.rename(folder)
     return folder, len(pairs)
@@ -51,3 +55,17 @@ def load_saved_index(bank: SqliteBank) -> tuple[PdqIndex, int] | None:
     if meta.get("bank_id") != bank.bank_id or not isinstance(seq, int) or seq > bank.head()[0]:
         return None
     return index, seq
+
+
+def load_saved_exact(bank: SqliteBank) -> tuple[ExactIndex, KnownGoodIndex] | None:
+    """The saved exact-kind tables (entries, known-good sets), or None when there are none
+    usable; they reflect the same audit sequence as `load_saved_index`'s PDQ index."""
+    folder = index_folder(bank)
+    if folder is None or not folder.is_dir():
+        return None
+    try:
+        entries, _ = ExactIndex.load(folder / "exact")
+        known_good = KnownGoodIndex.load(folder / "known_good")
+    except DataError:
+        return None
+    return entries, known_good
