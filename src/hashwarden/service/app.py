@@ -9,14 +9,19 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import FastAPI, HTTPException, Request
-from pydantic import BaseModel
+from fastapi import FastAPI, HTTPException, Query, Request
+from pydantic import BaseModel, Field
 
 from hashwarden.bank.sqlite import SqliteBank
 from hashwarden.index.matcher import BankMatcher, Match, MatchResult
+from hashwarden.service.actions import ActionEngine, DeliverySettings, WebhookWorker
+from hashwarden.service.actions_api import actions_router
 from hashwarden.signals.hashing import hash_bytes
 
 __all__ = ["ServiceSettings", "create_app"]
@@ -30,6 +35,7 @@ class ServiceSettings:
     request_timeout_s: float = 30.0
     threshold: int = 31
     extra: dict[str, str] = field(default_factory=dict)
+    webhooks: DeliverySettings = field(default_factory=DeliverySettings)
 
     @classmethod
     def from_env(cls) -> ServiceSettings:
@@ -49,6 +55,9 @@ class HashesIn(BaseModel):
 
     signals: dict[str, str]
     pdq_quality: int | None = None
+    #: For actions: the platform's reference to the uploader and when the upload happened.
+    uploader_ref: str | None = Field(default=None, max_length=256)
+    incident_time: datetime | None = None
 
 
 class MatchResponse(BaseModel):
@@ -89,15 +98,44 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
+def _no_auth(role: str) -> Callable[[], None]:
+    """Until API keys land, every caller may use every route."""
+    return lambda: None
+
+
+def create_app(
+    settings: ServiceSettings,
+    store: SqliteBank,
+    require: Callable[[str], Any] = _no_auth,
+) -> FastAPI:
     """Build the app; starts no background work (the server lifespan owns that)."""
-    app = FastAPI(title="hashwarden match service", version="0.1")
     seam = _MatcherSeam(store, settings.threshold)
+    engine = ActionEngine(store, lock=seam.lock, settings=settings.webhooks)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        worker = WebhookWorker(engine)
+        worker.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(worker.stop)
+            engine.close()
+
+    app = FastAPI(title="hashwarden match service", version="0.1", lifespan=lifespan)
+    app.include_router(actions_router(engine, require))
 
     def respond(
-        signals: dict[str, str], quality: int | None, variants: dict[str, str] | None = None
+        signals: dict[str, str],
+        quality: int | None,
+        variants: dict[str, str] | None = None,
+        uploader_ref: str | None = None,
+        incident_time: datetime | None = None,
     ) -> MatchResponse:
         result = seam.match(signals, quality, variants)
+        engine.on_match(
+            result.matches, signals, uploader_ref=uploader_ref, incident_time=incident_time
+        )
         return MatchResponse(
             hashes=signals,
             matches=result.matches,
@@ -105,8 +143,14 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         )
 
     @app.post("/v1/match/upload", response_model=MatchResponse)
-    async def match_upload(request: Request) -> MatchResponse:
-        """Hash the raw request body in memory and match it; the body is never stored."""
+    async def match_upload(
+        request: Request,
+        uploader_ref: Annotated[str | None, Query(max_length=256)] = None,
+        incident_time: datetime | None = None,
+    ) -> MatchResponse:
+        """Hash the raw request body in memory and match it; the body is never stored.
+        `uploader_ref` and `incident_time` go into the report drafts and webhooks a match
+        sets off."""
         data = await _read_limited(request, settings.max_upload_bytes)
         try:
             hashes = await asyncio.wait_for(
@@ -117,13 +161,15 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         del data
         if hashes.image_error and hashes.pdq is None and not hashes.sha256:
             raise HTTPException(422, hashes.image_error)
-        return respond(hashes.signals(), hashes.pdq_quality, hashes.pdq_variants)
+        return respond(
+            hashes.signals(), hashes.pdq_quality, hashes.pdq_variants, uploader_ref, incident_time
+        )
 
     @app.post("/v1/match/hashes", response_model=MatchResponse)
     def match_hashes(body: HashesIn) -> MatchResponse:
         """Match hashes computed by the client."""
         clean: dict[str, Any] = {k: v.strip().lower() for k, v in body.signals.items()}
-        return respond(clean, body.pdq_quality)
+        return respond(clean, body.pdq_quality, None, body.uploader_ref, body.incident_time)
 
     @app.get("/status")
     def status() -> dict[str, Any]:
