@@ -416,3 +416,12 @@ def test_upload_sets_off_webhook_and_report_end_to_end(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert marker not in path.read_bytes(), path
+
+
+def test_delivery_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HASHWARDEN_WEBHOOK_MAX_ATTEMPTS", "3")
+    monkeypatch.setenv("HASHWARDEN_WEBHOOK_BACKOFF_S", "0.5")
+    settings = ServiceSettings.from_env().webhooks
+    assert (settings.max_attempts, settings.backoff_s) == (3, 0.5)
+    assert [settings.backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
+    assert DeliverySettings(max_backoff_s=60).backoff(30) == 60

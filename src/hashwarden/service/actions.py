@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import queue
 import secrets
 import threading
@@ -119,6 +120,17 @@ class DeliverySettings:
     queue_size: int = 1000
     #: Use HTTP(S)_PROXY from the environment for webhooks.
     trust_env: bool = True
+
+    @classmethod
+    def from_env(cls) -> DeliverySettings:
+        """Reads `HASHWARDEN_WEBHOOK_*` variables."""
+        env = os.environ.get
+        return cls(
+            max_attempts=int(env("HASHWARDEN_WEBHOOK_MAX_ATTEMPTS", cls.max_attempts)),
+            backoff_s=float(env("HASHWARDEN_WEBHOOK_BACKOFF_S", cls.backoff_s)),
+            max_backoff_s=float(env("HASHWARDEN_WEBHOOK_MAX_BACKOFF_S", cls.max_backoff_s)),
+            timeout_s=float(env("HASHWARDEN_WEBHOOK_TIMEOUT_S", cls.timeout_s)),
+        )
 
     def backoff(self, attempts: int) -> float:
         return float(min(self.backoff_s * 2 ** (attempts - 1), self.max_backoff_s))

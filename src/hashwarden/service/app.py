@@ -47,6 +47,7 @@ class ServiceSettings:
                 os.environ.get("HASHWARDEN_REQUEST_TIMEOUT_S", cls.request_timeout_s)
             ),
             threshold=int(os.environ.get("HASHWARDEN_THRESHOLD", cls.threshold)),
+            webhooks=DeliverySettings.from_env(),
         )
 
 
