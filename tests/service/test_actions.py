@@ -425,3 +425,33 @@ def test_delivery_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.max_attempts, settings.backoff_s) == (3, 0.5)
     assert [settings.backoff(n) for n in (1, 2, 3)] == [0.5, 1.0, 2.0]
     assert DeliverySettings(max_backoff_s=60).backoff(30) == 60
+
+
+def test_hash_route_passes_report_fields(bank: SqliteBank) -> None:
+    bank.add_entry(NewEntry([Signal("md5", "1" * 32)], category="csam-b"))
+    client = TestClient(create_app(ServiceSettings(webhooks=FAST), bank))
+    assert client.post("/v1/actions/rules", json={"name": "r", "report": True}).status_code == 201
+    body = {
+        "signals": {"md5": "1" * 32},
+        "uploader_ref": "u-9",
+        "incident_time": "2026-01-02T03:04:05+01:00",
+    }
+    assert len(client.post("/v1/match/hashes", json=body).json()["matches"]) == 1
+    (draft,) = client.get("/v1/reports").json()
+    assert (draft["uploader_ref"], draft["incident_time"]) == ("u-9", "2026-01-02T02:04:05.000000Z")
+    assert draft["hashes"] == {"md5": "1" * 32} and draft["category"] == "csam-b"
+    too_long = {"signals": {"md5": "1" * 32}, "uploader_ref": "x" * 257}
+    assert client.post("/v1/match/hashes", json=too_long).status_code == 422
+
+
+def test_a_claimed_delivery_is_leased_to_one_worker(location: str, receiver: Receiver) -> None:
+    with create_bank(location) as store:
+        engine = ActionEngine(store, settings=FAST)
+        engine.add_rule(NewRule("hook", webhook_url=receiver.url, webhook_secret=SECRET))
+        engine.on_match([_match()], {"pdq": PDQ})
+        claimed = engine._claim()
+        assert claimed is not None and claimed[-1] == 1
+        assert engine._claim() is None  # leased: another worker finds nothing due
+        due = engine.next_due()
+        assert due is not None and due > 30
+        engine.close()
