@@ -455,3 +455,13 @@ def test_a_claimed_delivery_is_leased_to_one_worker(location: str, receiver: Rec
         due = engine.next_due()
         assert due is not None and due > 30
         engine.close()
+
+
+def test_rules_added_elsewhere_apply_after_the_cache_time(bank: SqliteBank) -> None:
+    here = ActionEngine(bank, settings=DeliverySettings(rules_ttl_s=0.05, trust_env=False))
+    elsewhere = ActionEngine(bank, settings=FAST)
+    assert here.on_match([_match()], {"pdq": PDQ}) is not None  # reads (no) rules
+    elsewhere.add_rule(NewRule("late", report=True))
+    time.sleep(0.06)
+    fired = here.on_match([_match()], {"pdq": PDQ})
+    assert fired is not None and fired.report is not None

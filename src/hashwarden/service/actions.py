@@ -118,6 +118,9 @@ class DeliverySettings:
     #: How often the worker looks at the outbox when nothing wakes it (other replicas' work).
     poll_s: float = 5.0
     queue_size: int = 1000
+    #: How long the engine trusts its copy of the rules: a rule added or removed through
+    #: another worker or replica applies within this time.
+    rules_ttl_s: float = 1.0
     #: Use HTTP(S)_PROXY from the environment for webhooks.
     trust_env: bool = True
 
@@ -259,6 +262,8 @@ class ActionEngine:
         self.default_bank = default_bank
         #: Wake-ups for the worker; bounded, and losing one loses nothing (the outbox has it).
         self.wakeups: queue.Queue[int] = queue.Queue(maxsize=self.settings.queue_size)
+        #: (when read, enabled rules): a match that no rule selects writes nothing.
+        self._cached: tuple[float, list[Rule]] | None = None
         self._client = httpx.Client(
             timeout=self.settings.timeout_s,
             transport=transport,
@@ -321,6 +326,7 @@ class ActionEngine:
                 "action.rule.add",
                 {"id": rule_id, "name": name, "webhook_url": rule.webhook_url},
             )
+        self._cached = None
         return self.rule(rule_id), secret
 
     def rules(self) -> list[Rule]:
@@ -352,6 +358,7 @@ class ActionEngine:
                 ("rule removed before delivery", rule_id),
             )
             self.bank.record(actor, "action.rule.remove", {"id": rule_id, "name": rule.name})
+        self._cached = None
         return rule
 
     @staticmethod
@@ -378,7 +385,8 @@ class ActionEngine:
         incident_time: datetime | None = None,
     ) -> Triggered | None:
         """Run the enabled rules on one content's matches: write a report draft and queue the
-        webhooks in one transaction, then wake the worker. Returns None if nothing matched."""
+        webhooks in one transaction, then wake the worker. Returns None if nothing matched;
+        a match no rule selects writes nothing."""
         if not matches:
             return None
         event = uuid.uuid4().hex
@@ -386,16 +394,12 @@ class ActionEngine:
         incident = None if incident_time is None else _stamp(incident_time)
         report_id: int | None = None
         deliveries: list[int] = []
+        fired = [(rule, self._selected(rule, matches)) for rule in self._enabled_rules()]
+        fired = [(rule, chosen) for rule, chosen in fired if chosen]
+        if not fired:
+            return Triggered(event, None, [])
+        reporting = [(rule, chosen) for rule, chosen in fired if rule.report]
         with self._tx() as conn:
-            rules = [
-                self._rule(r)
-                for r in conn.execute(
-                    f"SELECT {_RULE_COLUMNS} FROM action_rules WHERE enabled = 1 ORDER BY id"
-                ).fetchall()
-            ]
-            fired = [(rule, self._selected(rule, matches)) for rule in rules]
-            fired = [(rule, chosen) for rule, chosen in fired if chosen]
-            reporting = [(rule, chosen) for rule, chosen in fired if rule.report]
             if reporting:
                 unique = {(m["entry"], m["kind"]): m for _, chosen in reporting for m in chosen}
                 found = sorted(unique.values(), key=lambda m: (m["distance"], m["entry"]))
@@ -448,6 +452,14 @@ class ActionEngine:
             except queue.Full:
                 break  # the worker is busy and will find these in the outbox
         return Triggered(event, report_id, deliveries)
+
+    def _enabled_rules(self) -> list[Rule]:
+        cached = self._cached
+        if cached is not None and time.monotonic() - cached[0] < self.settings.rules_ttl_s:
+            return cached[1]
+        rules = [rule for rule in self.rules() if rule.enabled]
+        self._cached = (time.monotonic(), rules)
+        return rules
 
     def _selected(self, rule: Rule, matches: Sequence[Match]) -> list[dict[str, Any]]:
         chosen = []

@@ -162,8 +162,14 @@ def create_app(
         del data
         if hashes.image_error and hashes.pdq is None and not hashes.sha256:
             raise HTTPException(422, hashes.image_error)
-        return respond(
-            hashes.signals(), hashes.pdq_quality, hashes.pdq_variants, uploader_ref, incident_time
+        # Off the event loop: matching and the actions' bank writes may wait on a lock.
+        return await asyncio.to_thread(
+            respond,
+            hashes.signals(),
+            hashes.pdq_quality,
+            hashes.pdq_variants,
+            uploader_ref,
+            incident_time,
         )
 
     @app.post("/v1/match/hashes", response_model=MatchResponse)
