@@ -17,6 +17,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
@@ -38,6 +39,8 @@ from hashwarden.service.actions import (
     verify_signature,
 )
 from hashwarden.service.actions_api import actions_router
+from hashwarden.service.banks import BankMatch
+from hashwarden.service.keys import create_key
 from hashwarden.signals.base import Signal
 from hashwarden.signals.hashing import hash_bytes
 from hashwarden.synthetic import png_bytes, synthetic_photo
@@ -159,8 +162,8 @@ def test_webhook_is_signed_and_carries_the_match(engine: ActionEngine, receiver:
     payload = json.loads(call.body)
     assert payload["hashes"] == hashes and payload["uploader_ref"] == "user-42"
     assert payload["rule"] == {"id": rule.id, "name": "platform"}
-    assert [(m["entry"], m["distance"], m["bank"]) for m in payload["matches"]] == [
-        (1, 0, "default")
+    assert [(m["entry"], m["distance"], m["banks"]) for m in payload["matches"]] == [
+        (1, 0, ["default"])
     ]
     (delivery,) = engine.deliveries()
     assert (delivery.status, delivery.attempts, delivery.last_error) == ("delivered", 1, None)
@@ -370,14 +373,12 @@ def test_upload_sets_off_webhook_and_report_end_to_end(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
-    app = create_app(ServiceSettings(webhooks=FAST), bank)
+    app = create_app(ServiceSettings(webhooks=FAST, keyless_role="admin"), bank)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         _wait(lambda: server.started)
-        import httpx
-
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", trust_env=False) as http:
             made = http.post(
                 "/v1/actions/rules",
@@ -429,7 +430,7 @@ def test_delivery_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_hash_route_passes_report_fields(bank: SqliteBank) -> None:
     bank.add_entry(NewEntry([Signal("md5", "1" * 32)], category="csam-b"))
-    client = TestClient(create_app(ServiceSettings(webhooks=FAST), bank))
+    client = TestClient(create_app(ServiceSettings(webhooks=FAST, keyless_role="admin"), bank))
     assert client.post("/v1/actions/rules", json={"name": "r", "report": True}).status_code == 201
     body = {
         "signals": {"md5": "1" * 32},
@@ -465,3 +466,39 @@ def test_rules_added_elsewhere_apply_after_the_cache_time(bank: SqliteBank) -> N
     time.sleep(0.06)
     fired = here.on_match([_match()], {"pdq": PDQ})
     assert fired is not None and fired.report is not None
+
+
+def test_rules_select_named_banks(engine: ActionEngine) -> None:
+    engine.add_rule(NewRule("partner-list", bank="partner", report=True))
+    assert engine.on_match([BankMatch(_match(1), ["default", "other"])], {"pdq": PDQ}) is not None
+    assert engine.reports() == []
+    fired = engine.on_match([BankMatch(_match(2), ["other", "partner"])], {"pdq": PDQ})
+    assert fired is not None and fired.report is not None
+    (found,) = engine.report(fired.report).matches
+    assert (found["entry"], found["banks"]) == (2, ["other", "partner"])
+
+
+def test_roles_guard_the_action_routes(bank: SqliteBank) -> None:
+    keys = {role: create_key(bank, f"{role}-1", role) for role in ("matcher", "reviewer", "admin")}
+    client = TestClient(create_app(ServiceSettings(webhooks=FAST), bank))
+
+    def as_(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[role]}"}
+
+    rule = {"name": "r", "report": True}
+    assert client.post("/v1/actions/rules", json=rule).status_code == 401
+    assert client.post("/v1/actions/rules", json=rule, headers=as_("reviewer")).status_code == 403
+    assert client.post("/v1/actions/rules", json=rule, headers=as_("admin")).status_code == 201
+    assert client.get("/v1/actions/deliveries", headers=as_("reviewer")).status_code == 403
+    assert client.get("/v1/reports", headers=as_("matcher")).status_code == 403
+    bank.add_entry(NewEntry([Signal("md5", "2" * 32)], category="csam-a"))
+    hashes = {"signals": {"md5": "2" * 32}, "uploader_ref": "acct-1"}
+    assert client.post("/v1/match/hashes", json=hashes, headers=as_("matcher")).status_code == 200
+    (draft,) = client.get("/v1/reports", headers=as_("reviewer")).json()
+    assert draft["uploader_ref"] == "acct-1"
+    confirm = f"/v1/reports/{draft['id']}/confirm"
+    assert client.post(confirm, headers=as_("matcher")).status_code == 403
+    decided = client.post(confirm, json={"reviewer": "someone else"}, headers=as_("reviewer"))
+    assert decided.json()["reviewer"] == "reviewer-1"  # the key's name, not a claimed one
+    audit = [(e.actor, e.action) for e in bank.audit_events()]
+    assert ("admin-1", "action.rule.add") in audit and ("reviewer-1", "report.confirm") in audit

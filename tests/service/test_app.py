@@ -10,60 +10,91 @@ from hashwarden.bank import SqliteBank
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
 from hashwarden.service import ServiceSettings, create_app
+from hashwarden.service.keys import create_key
 from hashwarden.signals.base import Signal
 from hashwarden.signals.hashing import hash_bytes
-from hashwarden.synthetic import png_bytes, synthetic_photo
+
+from .conftest import Service, png
 
 
-def _png(seed: int) -> bytes:
-    return png_bytes(synthetic_photo(seed, 320, 240))
-
-
-def test_upload_and_hash_match(bank: SqliteBank, tmp_path: Path) -> None:
-    image = _png(1)
+def test_upload_and_hash_match(bank: SqliteBank, service: Service) -> None:
+    image = png(1)
     known = hash_bytes(image)
     assert known.pdq is not None
     bank.add_entry(NewEntry([Signal("pdq", known.pdq)], category=parse_category("A")))
-    client = TestClient(create_app(ServiceSettings(), bank))
+    client, auth = service.client, service.as_("matcher")
 
-    up = client.post("/v1/match/upload", content=image)
-    assert up.status_code == 200
+    up = client.post("/v1/match/upload", content=image, headers=auth)
+    assert up.status_code == 200, up.text
     body = up.json()
     assert body["hashes"]["sha256"] == known.sha256
-    assert [m["distance"] for m in body["matches"]] == [0]
+    assert [(m["distance"], m["banks"]) for m in body["matches"]] == [(0, ["default"])]
 
-    miss = client.post("/v1/match/upload", content=_png(2)).json()
+    miss = client.post("/v1/match/upload", content=png(2), headers=auth).json()
     assert miss["matches"] == []
 
-    by_hash = client.post("/v1/match/hashes", json={"signals": {"pdq": known.pdq}}).json()
+    by_hash = client.post(
+        "/v1/match/hashes", json={"signals": {"pdq": known.pdq}}, headers=auth
+    ).json()
     assert by_hash["matches"][0]["category"] == bank.entries_by_id([1])[1].category
 
 
-def test_entry_added_later_is_matched(bank: SqliteBank) -> None:
-    image = _png(3)
-    client = TestClient(create_app(ServiceSettings(), bank))
-    assert client.post("/v1/match/upload", content=image).json()["matches"] == []
+def test_multipart_upload_is_split_in_memory(bank: SqliteBank, service: Service) -> None:
+    image = png(11)
+    sha256 = hash_bytes(image).sha256
+    bank.add_entry(NewEntry([Signal("sha256", sha256)]))
+    auth = service.as_("matcher")
+    one = service.client.post(
+        "/v1/match/upload", files={"photo": ("a.png", image, "image/png")}, headers=auth
+    )
+    assert one.status_code == 200, one.text
+    assert one.json()["hashes"]["sha256"] == sha256 and len(one.json()["matches"]) == 1
+    two = service.client.post(
+        "/v1/match/upload",
+        files=[("photo", ("a.png", image, "image/png")), ("photo", ("b.png", image, "image/png"))],
+        headers=auth,
+    )
+    assert two.status_code == 422 and "exactly one file" in two.json()["detail"]
+
+
+def test_entry_added_later_is_matched(bank: SqliteBank, service: Service) -> None:
+    image = png(3)
+    auth = service.as_("matcher")
+    assert (
+        service.client.post("/v1/match/upload", content=image, headers=auth).json()["matches"] == []
+    )
     pdq = hash_bytes(image).pdq
     assert pdq is not None
     bank.add_entry(NewEntry([Signal("pdq", pdq)]))
-    assert len(client.post("/v1/match/upload", content=image).json()["matches"]) == 1
+    again = service.client.post("/v1/match/upload", content=image, headers=auth).json()
+    assert len(again["matches"]) == 1
 
 
-def test_upload_over_limit_is_413(bank: SqliteBank) -> None:
+def test_upload_over_limit_is_413_and_bad_hash_422(bank: SqliteBank) -> None:
+    token = create_key(bank, "m", "matcher")
     client = TestClient(create_app(ServiceSettings(max_upload_bytes=100), bank))
-    assert client.post("/v1/match/upload", content=b"x" * 101).status_code == 413
+    auth = {"Authorization": f"Bearer {token}"}
+    assert client.post("/v1/match/upload", content=b"x" * 101, headers=auth).status_code == 413
+    bad = client.post("/v1/match/hashes", json={"signals": {"pdq": "zz"}}, headers=auth)
+    assert bad.status_code == 422 and "pdq" in bad.json()["detail"]
+    unknown = client.post("/v1/match/hashes", json={"signals": {"nope": "00"}}, headers=auth)
+    assert unknown.status_code == 422
 
 
-def test_no_uploaded_byte_persisted(bank: SqliteBank, tmp_path: Path) -> None:
+def test_no_uploaded_byte_persisted(bank: SqliteBank, service: Service, tmp_path: Path) -> None:
     marker = b"HWMARKER-7d1f0c"
-    client = TestClient(create_app(ServiceSettings(), bank))
-    client.post("/v1/match/upload", content=marker * 1000)
+    service.client.post("/v1/match/upload", content=marker * 1000, headers=service.as_("matcher"))
+    service.client.post(
+        "/v1/match/upload",
+        files={"photo": ("m.bin", marker * 1000, "application/octet-stream")},
+        headers=service.as_("matcher"),
+    )
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert marker not in path.read_bytes(), path
 
 
-def test_serve_command_is_registered(cli_runner: object) -> None:
+def test_serve_and_apikey_commands_are_registered(cli_runner: object) -> None:
     from typer.testing import CliRunner
 
     from hashwarden.cli import app
@@ -71,4 +102,5 @@ def test_serve_command_is_registered(cli_runner: object) -> None:
     assert isinstance(cli_runner, CliRunner)
     result = cli_runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
-    assert "--bank" in result.output
+    assert "--bank" in result.output and "--workers" in result.output
+    assert cli_runner.invoke(app, ["apikey", "create", "--help"]).exit_code == 0

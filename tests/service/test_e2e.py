@@ -1,25 +1,22 @@
-"""End to end: a real uvicorn server on loopback, started and stopped by the test."""
+"""End to end: `hashwarden serve` with two worker processes on loopback, driven over HTTP the
+way a platform would: keys from the CLI, a bank, entries by hash and by file, matches, roles."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
-import threading
+import subprocess
+import sys
 import time
-import urllib.request
+from pathlib import Path
 
-import uvicorn
+import httpx
 
-from hashwarden.bank import SqliteBank
-from hashwarden.bank.base import NewEntry
-from hashwarden.service import ServiceSettings, create_app
-from hashwarden.signals.base import Signal
+from hashwarden.bank import SqliteBank, open_bank
 from hashwarden.signals.hashing import hash_bytes
-from hashwarden.synthetic import png_bytes, synthetic_photo
 
-
-def _png(seed: int) -> bytes:
-    return png_bytes(synthetic_photo(seed, 320, 240))
+from .conftest import png
 
 
 def _free_port() -> int:
@@ -28,31 +25,155 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_upload_over_loopback(bank: SqliteBank) -> None:
-    image = _png(7)
-    pdq = hash_bytes(image).pdq
-    assert pdq is not None
-    bank.add_entry(NewEntry([Signal("pdq", pdq)]))
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(ServiceSettings(), bank), host="127.0.0.1", port=port, log_level="warning"
+def _cli(*args: str) -> str:
+    run = subprocess.run(
+        [sys.executable, "-m", "hashwarden", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_service_end_to_end(bank: SqliteBank, tmp_path: Path) -> None:
+    location = str(bank.location)
+    bank.close()
+    keys = {
+        role: _cli("apikey", "create", "--bank", location, "--role", role, "--name", f"{role}-1")
+        .strip()
+        .splitlines()[-1]
+        for role in ("admin", "curator", "matcher")
+    }
+    assert all(k.startswith("hw_") for k in keys.values())
+    spool = tmp_path / "spool"  # where anything spooled to a temporary file would land
+    spool.mkdir()
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "hashwarden", "serve", "--bank", location),
+            *("--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
+        ],
+        env={**os.environ, "TMPDIR": str(spool)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=tmp_path,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def auth(role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {keys[role]}"}
+
     try:
-        for _ in range(100):
-            if server.started:
-                break
-            time.sleep(0.05)
-        assert server.started
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1/match/upload", data=image, method="POST"
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            body = json.loads(response.read())
-        assert [m["distance"] for m in body["matches"]] == [0]
+        with httpx.Client(base_url=base, timeout=30) as client:
+            for _ in range(300):
+                try:
+                    if client.get("/status").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            assert client.get("/status").text == "I-AM-ALIVE"
+            assert client.post("/v1/banks", json={"name": "known"}).status_code == 401
+            made = client.post("/v1/banks", json={"name": "known"}, headers=auth("admin"))
+            assert made.status_code == 201, made.text
+
+            by_file, by_hash, never = png(21), png(22), png(23)
+            up = client.post(
+                "/v1/banks/known/entries/upload?category=A",
+                files={"photo": ("f.png", by_file, "image/png")},
+                headers=auth("curator"),
+            )
+            assert up.status_code == 201, up.text
+            pdq = hash_bytes(by_hash).pdq
+            added = client.post(
+                "/v1/banks/known/entries",
+                json={"signals": {"pdq": pdq}, "category": "B"},
+                headers=auth("curator"),
+            )
+            assert added.status_code == 201, added.text
+
+            # every request may land on either worker: all must see both entries at once
+            for _ in range(6):
+                for image in (by_file, by_hash):
+                    got = client.post(
+                        "/v1/match/upload", content=image, headers=auth("matcher")
+                    ).json()
+                    assert [m["banks"] for m in got["matches"]] == [["known"]], got
+                miss = client.post("/v1/match/upload", content=never, headers=auth("matcher"))
+                assert miss.json()["matches"] == []
+
+            # a matcher may hash and match, never list or export the bank
+            for path in ("/v1/banks", "/v1/banks/known/entries", "/v1/banks/known/export"):
+                assert client.get(path, headers=auth("matcher")).status_code == 403, path
+                assert client.get(path, headers=auth("curator")).status_code == 200, path
+            assert client.get("/c/banks", headers=auth("matcher")).status_code == 403
+
+            # removed through the API: no longer matched by any worker
+            entry_id = added.json()["ids"][0]
+            gone = client.delete(f"/v1/banks/known/entries/{entry_id}", headers=auth("curator"))
+            assert gone.status_code == 204
+            for _ in range(4):
+                after = client.post("/v1/match/upload", content=by_hash, headers=auth("matcher"))
+                assert after.json()["matches"] == []
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-    assert not thread.is_alive()
+        server.terminate()
+        out, err = server.communicate(timeout=30)
+    logs = (out + err).decode(errors="replace")
+    lines = [json.loads(line) for line in logs.splitlines() if line.startswith("{")]
+    assert {"method", "route", "status", "ms", "key"} <= set(lines[0])
+    assert {"/v1/match/upload", "/v1/banks/{name}/entries"} <= {line["route"] for line in lines}
+    assert ' - "' not in logs and '"POST /' not in logs  # no access-log line, no client address
+    assert list(spool.iterdir()) == []  # nothing spooled
+    reopened = open_bank(location, readonly=True)
+    actors = {event.actor for event in reopened.audit_events()}
+    reopened.close()
+    assert {"admin-1", "curator-1"} <= actors
+    files = [] if location.startswith("postgresql:") else Path(location).parent.rglob("*")
+    for path in files:
+        if path.is_file():
+            data = path.read_bytes()
+            assert by_file not in data and by_hash[100:400] not in data, path
+
+
+def test_two_replicas_share_one_postgresql_bank(pg_server: object, tmp_path: Path) -> None:
+    """Two separate services (replicas) on one PostgreSQL bank: what one adds or removes, the
+    other matches (or stops matching) on its next request."""
+    location = pg_server.new_database()  # type: ignore[attr-defined]
+    _cli("bank", "init", location)
+    key = _cli("apikey", "create", "--bank", location, "--role", "curator", "--name", "c")
+    token = key.strip().splitlines()[-1]
+    ports = [_free_port(), _free_port()]
+    replicas = [
+        subprocess.Popen(
+            [sys.executable, "-m", "hashwarden", "serve", "--bank", location, "--port", str(p)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for p in ports
+    ]
+    auth = {"Authorization": f"Bearer {token}"}
+    image = png(51)
+    try:
+        a, b = (httpx.Client(base_url=f"http://127.0.0.1:{p}", timeout=30) for p in ports)
+        for client in (a, b):
+            for _ in range(300):
+                try:
+                    client.get("/status")
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        assert a.post("/v1/banks", json={"name": "shared"}, headers=auth).status_code == 201
+        added = a.post("/v1/banks/shared/entries/upload", content=image, headers=auth).json()[
+            "ids"
+        ][0]
+        seen = b.post("/v1/match/upload", content=image, headers=auth).json()["matches"]
+        assert [m["banks"] for m in seen] == [["shared"]]
+        assert b.delete(f"/v1/banks/shared/entries/{added}", headers=auth).status_code == 204
+        assert a.post("/v1/match/upload", content=image, headers=auth).json()["matches"] == []
+        a.close()
+        b.close()
+    finally:
+        for replica in replicas:
+            replica.terminate()
+            replica.wait(timeout=30)

@@ -116,6 +116,36 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "0500-service",
+        """
+        CREATE TABLE api_keys (
+            name TEXT PRIMARY KEY,
+            role TEXT NOT NULL,
+            key_hash TEXT NOT NULL UNIQUE,
+            rate_per_minute INTEGER,
+            created TEXT NOT NULL,
+            revoked TEXT
+        );
+        CREATE TABLE named_banks (
+            name TEXT PRIMARY KEY,
+            threshold INTEGER,
+            negative INTEGER NOT NULL DEFAULT 0,
+            enabled_ratio REAL NOT NULL DEFAULT 1.0,
+            disabled_until TEXT,
+            created TEXT NOT NULL,
+            note TEXT
+        );
+        CREATE TABLE named_bank_entries (
+            bank TEXT NOT NULL REFERENCES named_banks(name) ON DELETE CASCADE,
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            disabled_until TEXT,
+            added TEXT NOT NULL,
+            PRIMARY KEY (bank, entry_id)
+        );
+        CREATE INDEX named_bank_entries_entry ON named_bank_entries(entry_id)
+        """,
+    ),
+    (
         "0400-actions",
         """
         CREATE TABLE action_rules (

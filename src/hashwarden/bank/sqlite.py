@@ -210,6 +210,10 @@ class SqliteBank:
         with self._write() as conn:
             yield conn
 
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a read on other packages' tables (portable SQL with `?` placeholders)."""
+        return [tuple(row) for row in self._conn.execute(sql, tuple(params)).fetchall()]
+
     def record(self, actor: str, action: str, detail: dict[str, Any]) -> int:
         """Append an audit event; must run inside a write transaction."""
         return self._record(actor, action, detail)

@@ -1,25 +1,99 @@
-"""`hashwarden serve`: run the match service over HTTP."""
+"""`hashwarden serve`: run the match service over HTTP; `hashwarden apikey`: its keys."""
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from hashwarden.bank import open_bank
-from hashwarden.cli._app import err_console
+from hashwarden.cli._app import console, err_console, new_typer
+from hashwarden.errors import UsageError
+from hashwarden.service.keys import ROLES, create_key, list_keys, revoke_key
+
+BankOpt = Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")]
+
+apikey_app = new_typer("API keys of the match service (stored hashed in the bank).")
 
 
 def serve_command(
-    bank: Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")],
+    bank: BankOpt,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    keyless_role: Annotated[
+        str | None,
+        typer.Option(help="Grant this role to requests without a key (HMA clients; off)."),
+    ] = None,
 ) -> None:
-    """Serve hashing and matching against BANK (one worker process)."""
+    """Serve hashing, matching and bank management against BANK.
+
+    Each worker holds its own index and catches up with the bank before every match, so a
+    change made through any worker, or any replica sharing a PostgreSQL bank, counts at once.
+    Logs are one JSON line a request, with no client address; the access log is off."""
     import uvicorn
 
-    from hashwarden.service import ServiceSettings, create_app
+    if keyless_role is not None and keyless_role not in ROLES:
+        raise UsageError(f"--keyless-role must be one of {', '.join(ROLES)}")
+    store = open_bank(bank)  # fail early, with a clear message, on a wrong bank
+    location = store.location
+    store.close()
+    os.environ["HASHWARDEN_BANK"] = bank
+    if keyless_role is not None:
+        os.environ["HASHWARDEN_KEYLESS_ROLE"] = keyless_role
+    err_console.print(f"serving {location} on http://{host}:{port} with {workers} worker(s)")
+    uvicorn.run(
+        "hashwarden.service.asgi:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # it would log each client's address
+        log_level="warning",
+    )
 
+
+@apikey_app.command("create")
+def apikey_create(
+    bank: BankOpt,
+    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
+    name: Annotated[str, typer.Option(help="Who holds the key; named in the audit log.")],
+    rate: Annotated[
+        int | None, typer.Option(min=1, help="Requests a minute this key may make.")
+    ] = None,
+) -> None:
+    """Create a key; it is printed once, alone on the last line (only its hash is kept)."""
     store = open_bank(bank)
-    err_console.print(f"serving {store.location} on http://{host}:{port}")
-    uvicorn.run(create_app(ServiceSettings.from_env(), store), host=host, port=port)
+    try:
+        token = create_key(store, name, role, rate_per_minute=rate)
+    finally:
+        store.close()
+    err_console.print(f"key {name!r} with role {role}; store it now, it is not shown again:")
+    print(token)
+
+
+@apikey_app.command("list")
+def apikey_list(bank: BankOpt) -> None:
+    """Keys by name, role, rate and state (never the keys themselves)."""
+    store = open_bank(bank)
+    try:
+        for key in list_keys(store):
+            state = f"revoked {key.revoked}" if key.revoked else "live"
+            rate = f"{key.rate_per_minute}/min" if key.rate_per_minute else "no rate limit"
+            console.print(f"{key.name}  {key.role}  {rate}  created {key.created}  {state}")
+    finally:
+        store.close()
+
+
+@apikey_app.command("revoke")
+def apikey_revoke(
+    bank: BankOpt, name: Annotated[str, typer.Option(help="The key's name.")]
+) -> None:
+    """Revoke a key; every worker refuses it within 5 seconds."""
+    store = open_bank(bank)
+    try:
+        revoke_key(store, name)
+    finally:
+        store.close()
+    console.print(f"revoked {name}")

@@ -34,6 +34,7 @@ from hashwarden.bank.categories import most_severe, parse_category
 from hashwarden.bank.sqlite import SqliteBank, utc_now
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
+from hashwarden.service.banks import DEFAULT_BANK, BankMatch
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -168,9 +169,9 @@ class Rule:
     enabled: bool
     created: str
 
-    def selects(self, match: Match, bank: str) -> bool:
+    def selects(self, match: Match, banks: Sequence[str]) -> bool:
         return (
-            (self.bank is None or self.bank == bank)
+            (self.bank is None or self.bank in banks)
             and (self.categories is None or match.category in self.categories)
             and (self.max_distance is None or match.distance <= self.max_distance)
         )
@@ -191,7 +192,7 @@ class Report:
     hashes: dict[str, str]
     #: The most severe category among the matched entries.
     category: str
-    #: The matched entries: entry, kind, value, distance, category, bank, ...
+    #: The matched entries: entry, kind, value, distance, category, banks, ...
     matches: list[dict[str, Any]]
     #: Ids of the rules that asked for this report.
     rules: list[int]
@@ -252,13 +253,13 @@ class ActionEngine:
         *,
         lock: threading.Lock | None = None,
         settings: DeliverySettings | None = None,
-        default_bank: str = "default",
+        default_bank: str = DEFAULT_BANK,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.bank = bank
         self.lock = lock or threading.Lock()
         self.settings = settings or DeliverySettings()
-        #: The bank name a match without one (the single-bank service) is filed under.
+        #: The bank name a plain `Match` (one without named banks) counts in.
         self.default_bank = default_bank
         #: Wake-ups for the worker; bounded, and losing one loses nothing (the outbox has it).
         self.wakeups: queue.Queue[int] = queue.Queue(maxsize=self.settings.queue_size)
@@ -378,7 +379,7 @@ class ActionEngine:
     # -- matching ----------------------------------------------------------------------------
     def on_match(
         self,
-        matches: Sequence[Match],
+        matches: Sequence[BankMatch | Match],
         hashes: Mapping[str, str],
         *,
         uploader_ref: str | None = None,
@@ -461,12 +462,15 @@ class ActionEngine:
         self._cached = (time.monotonic(), rules)
         return rules
 
-    def _selected(self, rule: Rule, matches: Sequence[Match]) -> list[dict[str, Any]]:
+    def _selected(self, rule: Rule, matches: Sequence[BankMatch | Match]) -> list[dict[str, Any]]:
         chosen = []
-        for match in matches:
-            bank = getattr(match, "bank", None) or self.default_bank
-            if rule.selects(match, bank):
-                chosen.append({**match.to_json(), "bank": bank})
+        for found in matches:
+            if isinstance(found, BankMatch):
+                match, banks = found.match, found.banks
+            else:
+                match, banks = found, [self.default_bank]
+            if rule.selects(match, banks):
+                chosen.append({**match.to_json(), "banks": banks})
         return chosen
 
     # -- report queue ------------------------------------------------------------------------

@@ -12,12 +12,17 @@ from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import Path as PathParam
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from hashwarden.errors import HashwardenError
 from hashwarden.service.actions import ActionEngine, Delivery, NewRule, Report, Rule
 
 __all__ = ["ReviewIn", "RuleCreated", "RuleIn", "actions_router"]
+
+#: Ids as the bank stores them (a larger number is 422, never a database overflow).
+Id = Annotated[int, PathParam(ge=1, le=2**62)]
+After = Annotated[int, Query(ge=0, le=2**62, description="The last id seen (paging)")]
 
 
 class RuleIn(BaseModel):
@@ -99,12 +104,12 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
         return RuleCreated(rule=rule, webhook_secret=secret)
 
     @router.get("/v1/actions/rules/{rule_id}", response_model=Rule)
-    def get_rule(rule_id: int, principal: Any = as_admin) -> Rule:
+    def get_rule(rule_id: Id, principal: Any = as_admin) -> Rule:
         with _answers():
             return engine.rule(rule_id)
 
     @router.delete("/v1/actions/rules/{rule_id}", response_model=Rule)
-    def remove_rule(rule_id: int, principal: Any = as_admin) -> Rule:
+    def remove_rule(rule_id: Id, principal: Any = as_admin) -> Rule:
         """Delete a rule; its undelivered webhooks are marked failed."""
         with _answers():
             return engine.remove_rule(rule_id, actor=_name(principal) or "api")
@@ -112,7 +117,7 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
     @router.get("/v1/actions/deliveries", response_model=list[Delivery])
     def list_deliveries(
         status: Literal["pending", "delivered", "failed"] | None = None,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: After = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         principal: Any = as_admin,
     ) -> list[Delivery]:
@@ -122,7 +127,7 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
     @router.get("/v1/reports", response_model=list[Report])
     def list_reports(
         status: Literal["pending", "confirmed", "rejected"] | None = None,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: After = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
         principal: Any = as_reviewer,
     ) -> list[Report]:
@@ -130,12 +135,12 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
         return engine.reports(status=status, after=after, limit=limit)
 
     @router.get("/v1/reports/{report_id}", response_model=Report)
-    def get_report(report_id: int, principal: Any = as_reviewer) -> Report:
+    def get_report(report_id: Id, principal: Any = as_reviewer) -> Report:
         with _answers():
             return engine.report(report_id)
 
     def review(
-        report_id: int,
+        report_id: Id,
         decision: Literal["confirmed", "rejected"],
         body: ReviewIn | None,
         principal: Any,
@@ -150,14 +155,14 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
 
     @router.post("/v1/reports/{report_id}/confirm", response_model=Report)
     def confirm_report(
-        report_id: int, body: ReviewIn | None = None, principal: Any = as_reviewer
+        report_id: Id, body: ReviewIn | None = None, principal: Any = as_reviewer
     ) -> Report:
         """Confirm a pending draft: it is to be sent to the authorities (409 if decided)."""
         return review(report_id, "confirmed", body, principal)
 
     @router.post("/v1/reports/{report_id}/reject", response_model=Report)
     def reject_report(
-        report_id: int, body: ReviewIn | None = None, principal: Any = as_reviewer
+        report_id: Id, body: ReviewIn | None = None, principal: Any = as_reviewer
     ) -> Report:
         """Reject a pending draft (409 if already decided)."""
         return review(report_id, "rejected", body, principal)

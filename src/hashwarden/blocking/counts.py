@@ -1,0 +1,116 @@
+"""Counts of blocked attempts: per list entry (its SHA-256) per day, and nothing else.
+
+No client address, user agent, queried name or URL is ever passed in, so none can be written.
+Counts are summed in memory and written in batches (every `flush_every` seconds or on close),
+so a busy resolver does not write SQLite once per query.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from hashwarden.errors import DataError, UsageError
+
+__all__ = ["BlockCounts", "MonthSummary", "month_summary"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS blocked (
+    day TEXT NOT NULL,
+    entry TEXT NOT NULL,
+    n INTEGER NOT NULL,
+    PRIMARY KEY (day, entry)
+);
+"""
+
+
+class BlockCounts:
+    """A counts file (SQLite). `record(digest)` is cheap and thread-safe."""
+
+    def __init__(self, path: Path, *, flush_every: float = 10.0) -> None:
+        self.path = path
+        self.flush_every = flush_every
+        try:
+            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise DataError(f"{path} is not a counts file ({exc})") from exc
+        self._pending: Counter[tuple[str, str]] = Counter()
+        self._lock = threading.Lock()
+        self._last_flush = time.monotonic()
+
+    def record(self, entry_digest: bytes) -> None:
+        day = datetime.now(UTC).date().isoformat()
+        with self._lock:
+            self._pending[(day, entry_digest.hex())] += 1
+            due = time.monotonic() - self._last_flush >= self.flush_every
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            pending, self._pending = self._pending, Counter()
+            self._last_flush = time.monotonic()
+            if not pending:
+                return
+            self._conn.execute("BEGIN IMMEDIATE")
+            self._conn.executemany(
+                "INSERT INTO blocked(day, entry, n) VALUES (?, ?, ?)"
+                " ON CONFLICT(day, entry) DO UPDATE SET n = n + excluded.n",
+                [(day, entry, n) for (day, entry), n in pending.items()],
+            )
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.flush()
+        self._conn.close()
+
+    def __enter__(self) -> BlockCounts:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def rows(self, month: str | None = None) -> list[tuple[str, str, int]]:
+        """(day, entry digest hex, count), for one month (YYYY-MM) or all."""
+        self.flush()
+        sql, params = "SELECT day, entry, n FROM blocked", ()
+        if month is not None:
+            sql, params = sql + " WHERE substr(day, 1, 7) = ?", (month,)  # type: ignore[assignment]
+        return [
+            (str(d), str(e), int(n))
+            for d, e, n in self._conn.execute(sql + " ORDER BY day, entry", params)
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class MonthSummary:
+    month: str
+    total: int
+    by_day: dict[str, int]
+    by_entry: dict[str, int]  # entry digest hex -> count, most blocked first
+
+
+def month_summary(counts: BlockCounts, month: str | None = None) -> MonthSummary:
+    """The blocked attempts of one month (default: the current one)."""
+    month = month or datetime.now(UTC).strftime("%Y-%m")
+    try:
+        datetime.strptime(month, "%Y-%m")
+    except ValueError as exc:
+        raise UsageError(f"--month {month!r} is not YYYY-MM") from exc
+    by_day: Counter[str] = Counter()
+    by_entry: Counter[str] = Counter()
+    for day, entry, n in counts.rows(month):
+        by_day[day] += n
+        by_entry[entry] += n
+    return MonthSummary(
+        month, sum(by_day.values()), dict(sorted(by_day.items())), dict(by_entry.most_common())
+    )

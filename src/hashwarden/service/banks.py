@@ -1,0 +1,281 @@
+"""Named banks inside one hashwarden bank: what a platform calls "banks" (as HMA does).
+
+An entry (one piece of content, deduplicated by its hashes) can sit in several named banks. A
+named bank has its own match threshold (it can only tighten the service's), can be disabled
+for a time, and can be *negative*: a match in a negative bank (say, the platform's own known
+false positives) suppresses every other match of that upload. Entries that sit in no named
+bank (added by the CLI or by imports) match under the name `default`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden.errors import ConflictError, NotFoundError, UsageError
+from hashwarden.index.matcher import Match
+
+__all__ = ["DEFAULT_BANK", "BankMatch", "NamedBank", "NamedBanks", "Resolved"]
+
+DEFAULT_BANK = "default"
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+_COLUMNS = "name, threshold, negative, enabled_ratio, disabled_until, created, note"
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def parse_until(value: str | None) -> str | None:
+    """An ISO 8601 time (`2027-01-01` or `2027-01-01T12:00:00Z`) as UTC text, or None."""
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise UsageError(f"{value!r} is not an ISO 8601 date or time") from exc
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class NamedBank:
+    name: str
+    threshold: int | None
+    negative: bool
+    enabled_ratio: float
+    disabled_until: str | None
+    created: str
+    note: str | None
+
+    def enabled(self, now: str, coinflip: float = 0.0) -> bool:
+        """Matching on: not disabled until later, and (HMA's gradual roll-out) the request's
+        coin flip within the enabled ratio."""
+        live = self.disabled_until is None or self.disabled_until <= now
+        return live and self.enabled_ratio > 0 and self.enabled_ratio >= coinflip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "threshold": self.threshold,
+            "negative": self.negative,
+            "enabled": self.enabled(_now()),
+            "matching_enabled_ratio": self.enabled_ratio,
+            "disabled_until": self.disabled_until,
+            "created": self.created,
+            "note": self.note,
+        }
+
+
+@dataclass(slots=True)
+class BankMatch:
+    """A match, with the named banks it counts in."""
+
+    match: Match
+    banks: list[str]
+
+
+@dataclass(slots=True)
+class Resolved:
+    matches: list[BankMatch] = field(default_factory=list)
+    #: Negative banks that matched: when any did, `matches` is empty.
+    suppressed_by: list[str] = field(default_factory=list)
+
+
+class NamedBanks:
+    """The named banks of one bank; callers serialise access (the service holds its lock)."""
+
+    def __init__(self, bank: SqliteBank) -> None:
+        self.bank = bank
+
+    def _row(self, row: tuple[Any, ...]) -> NamedBank:
+        name, threshold, negative, ratio, until, created, note = row
+        return NamedBank(
+            str(name), threshold, bool(negative), float(ratio), until, str(created), note
+        )
+
+    def all(self) -> list[NamedBank]:
+        rows = self.bank.query(f"SELECT {_COLUMNS} FROM named_banks ORDER BY name")
+        return [self._row(r) for r in rows]
+
+    def get(self, name: str) -> NamedBank:
+        rows = self.bank.query(f"SELECT {_COLUMNS} FROM named_banks WHERE name = ?", (name,))
+        if not rows:
+            raise NotFoundError(f"no bank named {name!r}")
+        return self._row(rows[0])
+
+    def create(
+        self,
+        name: str,
+        *,
+        threshold: int | None = None,
+        negative: bool = False,
+        enabled_ratio: float = 1.0,
+        note: str | None = None,
+        actor: str,
+    ) -> NamedBank:
+        if not _NAME.fullmatch(name) or name == DEFAULT_BANK:
+            raise UsageError(
+                f"bank name {name!r}: letters, digits, _ and - only, up to 64, not {DEFAULT_BANK!r}"
+            )
+        self._check(threshold, enabled_ratio)
+        with self.bank.transaction() as conn:
+            if conn.execute("SELECT 1 FROM named_banks WHERE name = ?", (name,)).fetchone():
+                raise ConflictError(f"a bank named {name!r} exists already")
+            conn.execute(
+                "INSERT INTO named_banks(name, threshold, negative, enabled_ratio, created, note)"
+                " VALUES (?,?,?,?,?,?)",
+                (name, threshold, int(negative), enabled_ratio, utc_now(), note),
+            )
+            self.bank.record(
+                actor, "bank.create", {"name": name, "threshold": threshold, "negative": negative}
+            )
+        return self.get(name)
+
+    @staticmethod
+    def _check(threshold: int | None, enabled_ratio: float | None) -> None:
+        if threshold is not None and not 0 <= threshold <= 256:
+            raise UsageError("threshold must be between 0 and 256")
+        if enabled_ratio is not None and not 0.0 <= enabled_ratio <= 1.0:
+            raise UsageError("matching_enabled_ratio must be between 0 and 1")
+
+    def update(self, name: str, changes: dict[str, Any], *, actor: str) -> NamedBank:
+        """Change threshold, negative, enabled_ratio, disabled_until or note."""
+        allowed = {"threshold", "negative", "enabled_ratio", "disabled_until", "note"}
+        unknown = set(changes) - allowed
+        if unknown:
+            raise UsageError(f"cannot change {', '.join(sorted(unknown))}")
+        self._check(changes.get("threshold"), changes.get("enabled_ratio"))
+        if "disabled_until" in changes:
+            changes["disabled_until"] = parse_until(changes["disabled_until"])
+        if "negative" in changes:
+            changes["negative"] = int(bool(changes["negative"]))
+        with self.bank.transaction() as conn:
+            self.get(name)
+            for column, value in changes.items():
+                conn.execute(f"UPDATE named_banks SET {column} = ? WHERE name = ?", (value, name))
+            self.bank.record(actor, "bank.update", {"name": name, **changes})
+        return self.get(name)
+
+    def delete(self, name: str, *, actor: str) -> None:
+        """Delete the named bank; its entries stay in the bank (and in other named banks)."""
+        with self.bank.transaction() as conn:
+            self.get(name)
+            conn.execute("DELETE FROM named_bank_entries WHERE bank = ?", (name,))
+            conn.execute("DELETE FROM named_banks WHERE name = ?", (name,))
+            self.bank.record(actor, "bank.delete", {"name": name})
+
+    def add_members(self, name: str, entry_ids: list[int], *, actor: str) -> None:
+        with self.bank.transaction() as conn:
+            self.get(name)
+            now = utc_now()
+            for entry_id in entry_ids:
+                conn.execute(
+                    "INSERT INTO named_bank_entries(bank, entry_id, added) VALUES (?,?,?)"
+                    " ON CONFLICT (bank, entry_id) DO NOTHING",
+                    (name, entry_id, now),
+                )
+            self.bank.record(actor, "bank.add_entries", {"name": name, "ids": entry_ids[:20]})
+
+    def remove_member(self, name: str, entry_id: int, *, actor: str) -> None:
+        with self.bank.transaction() as conn:
+            rows = conn.execute(
+                "SELECT 1 FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
+            ).fetchone()
+            if rows is None:
+                raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
+            conn.execute(
+                "DELETE FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
+            )
+            self.bank.record(actor, "bank.remove_entry", {"name": name, "id": entry_id})
+
+    def disable_member(self, name: str, entry_id: int, until: str | None, *, actor: str) -> None:
+        """Stop an entry matching in this bank until a time (None: enable it again)."""
+        when = parse_until(until)
+        with self.bank.transaction() as conn:
+            rows = conn.execute(
+                "SELECT 1 FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
+            ).fetchone()
+            if rows is None:
+                raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
+            conn.execute(
+                "UPDATE named_bank_entries SET disabled_until = ? WHERE bank = ? AND entry_id = ?",
+                (when, name, entry_id),
+            )
+            self.bank.record(
+                actor, "bank.disable_entry", {"name": name, "id": entry_id, "until": when}
+            )
+
+    def members(self, name: str, *, limit: int, after: int = 0) -> list[tuple[int, str | None]]:
+        """(entry id, disabled until) of a named bank, in id order, for paging."""
+        self.get(name)
+        rows = self.bank.query(
+            "SELECT entry_id, disabled_until FROM named_bank_entries WHERE bank = ?"
+            " AND entry_id > ? ORDER BY entry_id LIMIT ?",
+            (name, after, limit),
+        )
+        return [(int(i), u) for i, u in rows]
+
+    def memberships(self, entry_ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
+        if not entry_ids:
+            return {}
+        marks = ",".join("?" * len(entry_ids))
+        rows = self.bank.query(
+            "SELECT entry_id, bank, disabled_until FROM named_bank_entries"
+            f" WHERE entry_id IN ({marks})",
+            entry_ids,
+        )
+        out: dict[int, list[tuple[str, str | None]]] = {}
+        for entry_id, bank, until in rows:
+            out.setdefault(int(entry_id), []).append((str(bank), until))
+        return out
+
+    def resolve(
+        self, matches: list[Match], *, only: set[str] | None = None, coinflip: float | None = None
+    ) -> Resolved:
+        """Which named banks each match counts in: per-bank thresholds, disabled banks and
+        entries, and negative banks applied. `only` restricts to those bank names; `coinflip`
+        (default: a random draw) decides banks enabled for only part of the traffic."""
+        now = _now()
+        flip = random.random() if coinflip is None else coinflip
+        # One match an entry: the matcher reports each signal kind that hit; keep the closest,
+        # an exact digest before a perceptual hash at the same distance.
+        best: dict[int, Match] = {}
+        for match in sorted(matches, key=lambda m: (m.distance, m.kind in ("pdq", "vpdq"))):
+            best.setdefault(match.entry, match)
+        matches = list(best.values())
+        banks = {b.name: b for b in self.all()}
+        members = self.memberships(sorted({m.entry for m in matches}))
+        resolved = Resolved()
+        negative: set[str] = set()
+        for match in matches:
+            names = []
+            listed = members.get(match.entry)
+            if not listed:
+                names = [DEFAULT_BANK]
+            for name, until in listed or []:
+                bank = banks.get(name)
+                if (
+                    bank is None
+                    or not bank.enabled(now, flip)
+                    or (until is not None and until > now)
+                ):
+                    continue
+                if bank.threshold is not None and match.distance > bank.threshold:
+                    continue
+                if bank.negative:
+                    negative.add(name)
+                else:
+                    names.append(name)
+            if only is not None:
+                names = [n for n in names if n in only]
+            if names:
+                resolved.matches.append(BankMatch(match, names))
+        if negative:
+            return Resolved([], sorted(negative))
+        return resolved
