@@ -280,6 +280,11 @@ class ActionEngine:
         with self.lock, self.bank.transaction() as conn:
             yield conn
 
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """A read outside any write transaction (no write lock, also on a read-only bank)."""
+        with self.lock:
+            return self.bank.query(sql, params)
+
     # -- rules -------------------------------------------------------------------------------
     def add_rule(self, rule: NewRule, *, actor: str = "api") -> tuple[Rule, str | None]:
         """Store a rule; returns it with its webhook secret (the only time it is shown)."""
@@ -331,18 +336,14 @@ class ActionEngine:
         return self.rule(rule_id), secret
 
     def rules(self) -> list[Rule]:
-        with self._tx() as conn:
-            rows = conn.execute(f"SELECT {_RULE_COLUMNS} FROM action_rules ORDER BY id").fetchall()
+        rows = self._read(f"SELECT {_RULE_COLUMNS} FROM action_rules ORDER BY id")
         return [self._rule(r) for r in rows]
 
     def rule(self, rule_id: int) -> Rule:
-        with self._tx() as conn:
-            row = conn.execute(
-                f"SELECT {_RULE_COLUMNS} FROM action_rules WHERE id = ?", (rule_id,)
-            ).fetchone()
-        if row is None:
+        rows = self._read(f"SELECT {_RULE_COLUMNS} FROM action_rules WHERE id = ?", (rule_id,))
+        if not rows:
             raise NotFoundError(f"no action rule {rule_id}")
-        return self._rule(row)
+        return self._rule(rows[0])
 
     def remove_rule(self, rule_id: int, *, actor: str = "api") -> Rule:
         """Delete a rule; its undelivered webhooks are marked failed, not dropped."""
@@ -486,18 +487,16 @@ class ActionEngine:
             sql += " AND status = ?"
             params.append(status)
         params.append(_limit(limit))
-        with self._tx() as conn:
-            rows = conn.execute(sql + " ORDER BY id LIMIT ?", params).fetchall()
+        rows = self._read(sql + " ORDER BY id LIMIT ?", params)
         return [self._report(r) for r in rows]
 
     def report(self, report_id: int) -> Report:
-        with self._tx() as conn:
-            row = conn.execute(
-                f"SELECT {_REPORT_COLUMNS} FROM action_reports WHERE id = ?", (report_id,)
-            ).fetchone()
-        if row is None:
+        rows = self._read(
+            f"SELECT {_REPORT_COLUMNS} FROM action_reports WHERE id = ?", (report_id,)
+        )
+        if not rows:
             raise NotFoundError(f"no report {report_id}")
-        return self._report(row)
+        return self._report(rows[0])
 
     def review(
         self, report_id: int, decision: Decision, *, reviewer: str, note: str | None = None
@@ -555,8 +554,7 @@ class ActionEngine:
             sql += " AND status = ?"
             params.append(status)
         params.append(_limit(limit))
-        with self._tx() as conn:
-            rows = conn.execute(sql + " ORDER BY id LIMIT ?", params).fetchall()
+        rows = self._read(sql + " ORDER BY id LIMIT ?", params)
         return [
             Delivery(
                 id=int(r[0]),
@@ -575,13 +573,12 @@ class ActionEngine:
 
     def next_due(self) -> float | None:
         """Seconds until the earliest pending delivery is due (0 if overdue), None if none."""
-        with self._tx() as conn:
-            row = conn.execute(
-                "SELECT MIN(next_attempt) FROM action_deliveries WHERE status = 'pending'"
-            ).fetchone()
-        if row is None or row[0] is None:
+        ((first,),) = self._read(
+            "SELECT MIN(next_attempt) FROM action_deliveries WHERE status = 'pending'"
+        )
+        if first is None:
             return None
-        due = datetime.fromisoformat(str(row[0]).replace("Z", "+00:00"))
+        due = datetime.fromisoformat(str(first).replace("Z", "+00:00"))
         return max(0.0, (due - datetime.now(UTC)).total_seconds())
 
     def deliver_due(self, *, stop: threading.Event | None = None) -> int:
