@@ -502,3 +502,29 @@ def test_roles_guard_the_action_routes(bank: SqliteBank) -> None:
     assert decided.json()["reviewer"] == "reviewer-1"  # the key's name, not a claimed one
     audit = [(e.actor, e.action) for e in bank.audit_events()]
     assert ("admin-1", "action.rule.add") in audit and ("reviewer-1", "report.confirm") in audit
+
+
+def test_disable_a_rule_and_retry_a_failed_delivery(bank: SqliteBank, receiver: Receiver) -> None:
+    receiver.statuses = [500]
+    engine = ActionEngine(bank, settings=DeliverySettings(max_attempts=1, trust_env=False))
+    app = FastAPI()
+    app.include_router(actions_router(engine, lambda role: lambda: "ops"))
+    client = TestClient(app)
+    made = client.post("/v1/actions/rules", json={"name": "h", "webhook_url": receiver.url})
+    rule_id = made.json()["rule"]["id"]
+    off = client.patch(f"/v1/actions/rules/{rule_id}", json={"enabled": False})
+    assert off.status_code == 200 and off.json()["enabled"] is False
+    fired = engine.on_match([_match()], {"pdq": PDQ})
+    assert fired is not None and fired.deliveries == []  # a disabled rule sets off nothing
+    client.patch(f"/v1/actions/rules/{rule_id}", json={"enabled": True})
+    engine.on_match([_match()], {"pdq": PDQ})
+    assert engine.deliver_due() == 1
+    (failed,) = client.get("/v1/actions/deliveries", params={"status": "failed"}).json()
+    assert client.post(f"/v1/actions/deliveries/{failed['id']}/retry").json()["status"] == "pending"
+    assert client.post(f"/v1/actions/deliveries/{failed['id']}/retry").status_code == 409
+    assert client.post("/v1/actions/deliveries/99/retry").status_code == 404
+    assert engine.deliver_due() == 1
+    assert engine.deliveries()[0].status == "delivered" and len(receiver.calls) == 2
+    assert client.patch("/v1/actions/rules/99", json={"enabled": True}).status_code == 404
+    actions = [(e.actor, e.action) for e in bank.audit_events()]
+    assert ("ops", "action.rule.disable") in actions and ("ops", "action.delivery.retry") in actions

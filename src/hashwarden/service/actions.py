@@ -363,6 +363,20 @@ class ActionEngine:
         self._cached = None
         return rule
 
+    def set_enabled(self, rule_id: int, enabled: bool, *, actor: str = "api") -> Rule:
+        """Turn a rule on or off, keeping it and its secret."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE action_rules SET enabled = ? WHERE id = ? RETURNING id",
+                (int(enabled), rule_id),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no action rule {rule_id}")
+            action = "action.rule.enable" if enabled else "action.rule.disable"
+            self.bank.record(actor, action, {"id": rule_id})
+        self._cached = None
+        return self.rule(rule_id)
+
     @staticmethod
     def _rule(row: Sequence[Any]) -> Rule:
         return Rule(
@@ -570,6 +584,30 @@ class ActionEngine:
             )
             for r in rows
         ]
+
+    def retry(self, delivery_id: int, *, actor: str = "api") -> Delivery:
+        """Send a failed delivery again (after its receiver is fixed), from a fresh count."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "UPDATE action_deliveries SET status = 'pending', attempts = 0, next_attempt = ?"
+                " WHERE id = ? AND status = 'failed'"
+                " AND rule_id IN (SELECT id FROM action_rules) RETURNING id",
+                (utc_now(), delivery_id),
+            ).fetchone()
+            if row is None:
+                found = conn.execute(
+                    "SELECT status FROM action_deliveries WHERE id = ?", (delivery_id,)
+                ).fetchone()
+                if found is None:
+                    raise NotFoundError(f"no delivery {delivery_id}")
+                if found[0] == "failed":
+                    raise ConflictError(f"delivery {delivery_id}'s rule was removed")
+                raise ConflictError(f"delivery {delivery_id} is {found[0]}, not failed")
+            self.bank.record(actor, "action.delivery.retry", {"id": delivery_id})
+        with suppress(queue.Full):
+            self.wakeups.put_nowait(delivery_id)
+        (delivery,) = self.deliveries(after=delivery_id - 1, limit=1)
+        return delivery
 
     def next_due(self) -> float | None:
         """Seconds until the earliest pending delivery is due (0 if overdue), None if none."""

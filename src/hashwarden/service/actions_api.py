@@ -18,7 +18,7 @@ from pydantic import AnyHttpUrl, BaseModel, Field
 from hashwarden.errors import HashwardenError
 from hashwarden.service.actions import ActionEngine, Delivery, NewRule, Report, Rule
 
-__all__ = ["ReviewIn", "RuleCreated", "RuleIn", "actions_router"]
+__all__ = ["ReviewIn", "RuleCreated", "RuleIn", "RulePatch", "actions_router"]
 
 #: Ids as the bank stores them (a larger number is 422, never a database overflow).
 Id = Annotated[int, PathParam(ge=1, le=2**62)]
@@ -48,6 +48,10 @@ class RuleIn(BaseModel):
 class RuleCreated(BaseModel):
     rule: Rule
     webhook_secret: str | None = Field(description="Shown only now; store it to verify calls.")
+
+
+class RulePatch(BaseModel):
+    enabled: bool
 
 
 class ReviewIn(BaseModel):
@@ -108,6 +112,12 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
         with _answers():
             return engine.rule(rule_id)
 
+    @router.patch("/v1/actions/rules/{rule_id}", response_model=Rule)
+    def update_rule(rule_id: Id, body: RulePatch, principal: Any = as_admin) -> Rule:
+        """Turn a rule on or off (its webhook secret is kept)."""
+        with _answers():
+            return engine.set_enabled(rule_id, body.enabled, actor=_name(principal) or "api")
+
     @router.delete("/v1/actions/rules/{rule_id}", response_model=Rule)
     def remove_rule(rule_id: Id, principal: Any = as_admin) -> Rule:
         """Delete a rule; its undelivered webhooks are marked failed."""
@@ -123,6 +133,12 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
     ) -> list[Delivery]:
         """The webhook outbox: attempts, next attempt and last error of each delivery."""
         return engine.deliveries(status=status, after=after, limit=limit)
+
+    @router.post("/v1/actions/deliveries/{delivery_id}/retry", response_model=Delivery)
+    def retry_delivery(delivery_id: Id, principal: Any = as_admin) -> Delivery:
+        """Send a failed delivery again, from a fresh attempt count (409 unless failed)."""
+        with _answers():
+            return engine.retry(delivery_id, actor=_name(principal) or "api")
 
     @router.get("/v1/reports", response_model=list[Report])
     def list_reports(
