@@ -528,3 +528,15 @@ def test_disable_a_rule_and_retry_a_failed_delivery(bank: SqliteBank, receiver: 
     assert client.patch("/v1/actions/rules/99", json={"enabled": True}).status_code == 404
     actions = [(e.actor, e.action) for e in bank.audit_events()]
     assert ("ops", "action.rule.disable") in actions and ("ops", "action.delivery.retry") in actions
+
+
+def test_a_delivery_left_mid_send_at_its_last_attempt_fails(bank: SqliteBank) -> None:
+    engine = ActionEngine(bank, settings=DeliverySettings(max_attempts=1, trust_env=False))
+    engine.add_rule(NewRule("h", webhook_url="http://127.0.0.1:9/", webhook_secret=SECRET))
+    engine.on_match([_match()], {"pdq": PDQ})
+    # A lease that has already run out when taken (time limit + 30 s < 0).
+    engine.settings = DeliverySettings(max_attempts=1, timeout_s=-30.5, trust_env=False)
+    assert engine._claim() is not None  # the worker "dies" here, before any answer
+    assert engine._claim() is None  # its lease ran out: given up, not sent again
+    (delivery,) = engine.deliveries()
+    assert delivery.status == "failed" and "worker stopped" in (delivery.last_error or "")

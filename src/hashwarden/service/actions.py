@@ -648,11 +648,16 @@ class ActionEngine:
                 if row is None:
                     return None
                 delivery_id, url, body, event, attempts, secret = row
+                given_up = None
                 if secret is None:
+                    given_up = "rule removed before delivery"
+                elif int(attempts) >= self.settings.max_attempts:
+                    given_up = f"no answer recorded after {attempts} attempts (worker stopped)"
+                if given_up is not None:
                     conn.execute(
                         "UPDATE action_deliveries SET status = 'failed', last_error = ?"
                         " WHERE id = ?",
-                        ("rule removed before delivery", delivery_id),
+                        (given_up, delivery_id),
                     )
                     continue
                 conn.execute(
@@ -676,10 +681,11 @@ class ActionEngine:
         }
         error: str | None
         try:
-            response = self._client.post(url, content=raw, headers=headers)
-            ok = 200 <= response.status_code < 300
-            error = None if ok else f"HTTP {response.status_code}"
-        except httpx.HTTPError as exc:
+            # Streamed and never read: a receiver's answer is its status, whatever its size.
+            with self._client.stream("POST", url, content=raw, headers=headers) as response:
+                ok = 200 <= response.status_code < 300
+                error = None if ok else f"HTTP {response.status_code}"
+        except Exception as exc:  # any failure to send is this delivery's error, kept below
             error = f"{type(exc).__name__}: {exc}"[:500]
         now = datetime.now(UTC)
         with self._tx() as conn:
