@@ -20,8 +20,9 @@ $(STAMPS)/system: deps/apt.txt scripts/install-system-deps.sh
 	scripts/install-system-deps.sh
 	@touch $@
 
-$(STAMPS)/bench: $(STAMPS)/venv benchmarks/requirements.txt
+$(STAMPS)/bench: $(STAMPS)/venv $(STAMPS)/system benchmarks/requirements.txt benchmarks/apt.txt
 	$(BIN)/python -m pip install -q -r benchmarks/requirements.txt
+	APT_LIST=benchmarks/apt.txt scripts/install-system-deps.sh
 	@touch $@
 
 system: $(STAMPS)/system

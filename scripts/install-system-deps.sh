@@ -3,7 +3,8 @@
 # Runs `apt-get update` only when something is missing, so a ready machine pays nothing.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/deps/apt.txt" | awk '{print $1}')
+list="${APT_LIST:-deps/apt.txt}"   # benchmarks/apt.txt for `make bench`
+mapfile -t wanted < <(grep -vE '^\s*(#|$)' "$here/$list" | awk '{print $1}')
 missing=()
 for pkg in "${wanted[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)

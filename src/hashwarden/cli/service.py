@@ -34,6 +34,8 @@ def serve_command(
     Logs are one JSON line a request, with no client address; the access log is off."""
     import uvicorn
 
+    from hashwarden.service.asgi import NoDelayHttpProtocol
+
     if keyless_role is not None and keyless_role not in ROLES:
         raise UsageError(f"--keyless-role must be one of {', '.join(ROLES)}")
     store = open_bank(bank)  # fail early, with a clear message, on a wrong bank
@@ -50,6 +52,7 @@ def serve_command(
         port=port,
         workers=workers,
         access_log=False,  # it would log each client's address
+        http=NoDelayHttpProtocol,
         log_level="warning",
     )
 

@@ -4,15 +4,32 @@ worker processes builds its own app (its own bank connection and index) from the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
 
 from fastapi import FastAPI
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hashwarden.bank import open_bank
 from hashwarden.service.app import ServiceSettings, create_app
 
-__all__ = ["app_from_env"]
+__all__ = ["NoDelayHttpProtocol", "app_from_env"]
+
+
+class NoDelayHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol with TCP_NODELAY on every connection.
+
+    With several workers uvicorn binds the listening socket itself, without a protocol number,
+    so asyncio does not switch Nagle's algorithm off on accepted connections; a response's
+    header and body then wait on the client's delayed ACK, 40 ms a request."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().connection_made(transport)
 
 
 def app_from_env() -> FastAPI:
