@@ -35,7 +35,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hashwarden.blocking.canonical import (
     HOST_KEY_BYTES,
@@ -49,6 +49,7 @@ from hashwarden.blocking.canonical import (
 )
 from hashwarden.blocking.store import BlockList
 from hashwarden.errors import ConflictError, DataError, IntegrityError, UsageError
+from hashwarden.exchange.bundle import read_private_key, read_public_key
 
 __all__ = [
     "FORMAT",
@@ -68,30 +69,9 @@ def _canonical_json(body: dict[str, Any]) -> bytes:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
-def _private_key(path: Path) -> Ed25519PrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{path} is not a private key file ({exc})") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise DataError(f"{path} is not an Ed25519 private key")
-    return key
-
-
-def _public_key_b64(path: Path) -> str:
-    """The base64 key from a NAME.pub file (`hashwarden keys generate`)."""
-    try:
-        kind, key, _name = path.read_text().split()
-        if kind != "ed25519" or len(base64.b64decode(key, validate=True)) != 32:
-            raise ValueError
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not a hashwarden public key") from exc
-    return key
-
-
 def build_update(store: BlockList, key_path: Path, *, since: int = 0) -> dict[str, Any]:
     """A signed full list (`since` 0) or the delta after version `since`."""
-    key = _private_key(key_path)
+    key = read_private_key(key_path)
     store.expire()
     serial = store.version
     if since == 0:
@@ -220,7 +200,7 @@ def apply_update(state_path: Path, update_path: Path, *, trust: Path | None = No
     state: AppliedList | None = AppliedList.load(state_path) if state_path.exists() else None
     if state is None and trust is None:
         raise UsageError(f"{state_path} does not exist yet: give --trust KEY.pub for a first list")
-    trusted = _public_key_b64(trust) if trust is not None else state.key  # type: ignore[union-attr]
+    trusted = read_public_key(trust)[1] if trust is not None else state.key  # type: ignore[union-attr]
     if state is not None and trust is not None and trusted != state.key:
         raise IntegrityError(f"{state_path} trusts another key; refusing to switch silently")
     try:

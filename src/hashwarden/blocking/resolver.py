@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 import socketserver
-import threading
 from dataclasses import dataclass
 
 import dns.exception
@@ -26,6 +25,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 
+from hashwarden.blocking._serving import BoundedQuietServer
 from hashwarden.blocking.counts import BlockCounts
 from hashwarden.blocking.hashed import Matcher
 from hashwarden.errors import UsageError
@@ -143,27 +143,15 @@ class _Handler(socketserver.BaseRequestHandler):
         self.server.count_request()
 
 
-class _Server(socketserver.ThreadingUDPServer):
+class _Server(BoundedQuietServer, socketserver.ThreadingUDPServer):
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(self, address: tuple[str, int], front: DnsFront, max_requests: int | None):
         self.address_family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.front = front
-        self.max_requests = max_requests
-        self._served = 0
-        self._lock = threading.Lock()
+        self.bound(max_requests)
         super().__init__(address, _Handler)
-
-    def count_request(self) -> None:
-        with self._lock:
-            self._served += 1
-            done = self.max_requests is not None and self._served >= self.max_requests
-        if done:
-            threading.Thread(target=self.shutdown, daemon=True).start()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Say nothing about the client (the default prints its address)."""
 
 
 def serve_front(

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import html
 import re
-import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import resources
 from pathlib import Path
 from string import Template
 
+from hashwarden.blocking._serving import BoundedQuietServer
 from hashwarden.blocking.counts import BlockCounts
 from hashwarden.blocking.hashed import Matcher
 from hashwarden.errors import DataError
@@ -161,25 +161,13 @@ class _Handler(BaseHTTPRequestHandler):
         """Nothing: the default writes the client's address and the requested path."""
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(BoundedQuietServer, ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(self, address: tuple[str, int], stop_page: StopPage, max_requests: int | None):
         self.stop_page = stop_page
-        self.max_requests = max_requests
-        self._served = 0
-        self._lock = threading.Lock()
+        self.bound(max_requests)
         super().__init__(address, _Handler)
-
-    def count_request(self) -> None:
-        with self._lock:
-            self._served += 1
-            done = self.max_requests is not None and self._served >= self.max_requests
-        if done:
-            threading.Thread(target=self.shutdown, daemon=True).start()
-
-    def handle_error(self, request: object, client_address: object) -> None:
-        """Say nothing about the client (the default prints its address)."""
 
 
 def serve_stop_page(

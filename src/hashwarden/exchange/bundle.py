@@ -34,6 +34,7 @@ __all__ = [
     "build_bundle",
     "generate_keys",
     "import_bundle",
+    "read_private_key",
     "read_public_key",
     "revoke_trusted_key",
 ]
@@ -86,7 +87,8 @@ def read_public_key(path: Path) -> tuple[str, str]:
     return name, key
 
 
-def _private_key(path: Path) -> Ed25519PrivateKey:
+def read_private_key(path: Path) -> Ed25519PrivateKey:
+    """The Ed25519 key in a NAME.key file."""
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except (ValueError, TypeError) as exc:
@@ -146,7 +148,7 @@ def build_bundle(
     """The signed delta of `bank` after audit sequence `since`, within the sharing policy:
     entries flagged `do_not_share` (in extra) and, when given, other categories or sources
     stay home."""
-    key = _private_key(key_path)
+    key = read_private_key(key_path)
     sequence, _ = bank.head()
     if since < 0 or since > sequence:
         raise UsageError(f"--since {since} is outside this bank's history (0 to {sequence})")

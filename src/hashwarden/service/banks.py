@@ -182,13 +182,17 @@ class NamedBanks:
                 )
             self.bank.record(actor, "bank.add_entries", {"name": name, "ids": entry_ids[:20]})
 
+    @staticmethod
+    def _require_member(conn: Any, name: str, entry_id: int) -> None:
+        row = conn.execute(
+            "SELECT 1 FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
+
     def remove_member(self, name: str, entry_id: int, *, actor: str) -> None:
         with self.bank.transaction() as conn:
-            rows = conn.execute(
-                "SELECT 1 FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
-            ).fetchone()
-            if rows is None:
-                raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
+            self._require_member(conn, name, entry_id)
             conn.execute(
                 "DELETE FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
             )
@@ -198,11 +202,7 @@ class NamedBanks:
         """Stop an entry matching in this bank until a time (None: enable it again)."""
         when = parse_until(until)
         with self.bank.transaction() as conn:
-            rows = conn.execute(
-                "SELECT 1 FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
-            ).fetchone()
-            if rows is None:
-                raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
+            self._require_member(conn, name, entry_id)
             conn.execute(
                 "UPDATE named_bank_entries SET disabled_until = ? WHERE bank = ? AND entry_id = ?",
                 (when, name, entry_id),
