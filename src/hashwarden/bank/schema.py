@@ -145,4 +145,51 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX named_bank_entries_entry ON named_bank_entries(entry_id)
         """,
     ),
+    (
+        "0400-actions",
+        """
+        CREATE TABLE action_rules (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            bank TEXT,
+            categories TEXT,
+            max_distance INTEGER,
+            webhook_url TEXT,
+            webhook_secret TEXT,
+            report INTEGER NOT NULL DEFAULT 0,
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE action_reports (
+            id INTEGER PRIMARY KEY,
+            event TEXT NOT NULL UNIQUE,
+            created TEXT NOT NULL,
+            incident_time TEXT,
+            uploader_ref TEXT,
+            hashes TEXT NOT NULL,
+            category TEXT NOT NULL,
+            matches TEXT NOT NULL,
+            rules TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            reviewer TEXT,
+            reviewed TEXT,
+            review_note TEXT
+        );
+        CREATE INDEX action_reports_status ON action_reports(status, id);
+        CREATE TABLE action_deliveries (
+            id INTEGER PRIMARY KEY,
+            rule_id INTEGER NOT NULL,
+            event TEXT NOT NULL,
+            url TEXT NOT NULL,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT,
+            created TEXT NOT NULL,
+            delivered TEXT
+        );
+        CREATE INDEX action_deliveries_due ON action_deliveries(status, next_attempt)
+        """,
+    ),
 ]

@@ -19,9 +19,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -34,6 +35,8 @@ from hashwarden.bank.categories import parse_category
 from hashwarden.bank.sqlite import SqliteBank
 from hashwarden.errors import HashwardenError
 from hashwarden.index.matcher import BankMatcher, Match
+from hashwarden.service.actions import ActionEngine, DeliverySettings, WebhookWorker
+from hashwarden.service.actions_api import actions_router
 from hashwarden.service.banks import DEFAULT_BANK, NamedBanks, Resolved
 from hashwarden.service.keys import ApiKey, KeyRing, RateLimiter
 from hashwarden.service.metrics import Metrics
@@ -60,6 +63,7 @@ class ServiceSettings:
     #: Rate for keys created without one (requests a minute; None: unlimited).
     default_rate_per_minute: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    webhooks: DeliverySettings = field(default_factory=DeliverySettings)
 
     @classmethod
     def from_env(cls) -> ServiceSettings:
@@ -74,6 +78,7 @@ class ServiceSettings:
             threshold=int(os.environ.get("HASHWARDEN_THRESHOLD", cls.threshold)),
             keyless_role=os.environ.get("HASHWARDEN_KEYLESS_ROLE") or None,
             default_rate_per_minute=int(rate) if rate else None,
+            webhooks=DeliverySettings.from_env(),
         )
 
 
@@ -97,6 +102,9 @@ class HashesIn(BaseModel):
 
     signals: dict[str, str]
     pdq_quality: int | None = None
+    #: For actions: the platform's reference to the uploader and when the upload happened.
+    uploader_ref: str | None = Field(default=None, max_length=256)
+    incident_time: datetime | None = None
 
 
 class BankIn(BaseModel):
@@ -407,13 +415,27 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
     """Build the app; starts no background work (the server lifespan owns that)."""
     from hashwarden.service.hma import hma_router
 
+    state = ServiceState(settings, store)
+    engine = ActionEngine(store, lock=state.lock, settings=settings.webhooks)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        """Sends the webhook outbox in the background while the server runs."""
+        worker = WebhookWorker(engine)
+        worker.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(worker.stop)
+            engine.close()
+
     app = FastAPI(
         title="hashwarden match service",
         version="0.2",
         description="Hash and match uploads against known hashes; manage named banks. "
         "Send `Authorization: Bearer KEY` (see `hashwarden apikey create`).",
+        lifespan=lifespan,
     )
-    state = ServiceState(settings, store)
     app.state.hashwarden = state
 
     # The caller's key, checked for one permission (defaults, since annotations are strings).
@@ -430,8 +452,11 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         request: Request,
         key: ApiKey = need["match"],
         banks: Annotated[str | None, Query(description="Comma-separated bank names")] = None,
+        uploader_ref: Annotated[str | None, Query(max_length=256)] = None,
+        incident_time: datetime | None = None,
     ) -> MatchResponse:
-        """Hash the upload (raw body or one multipart file) in memory and match it."""
+        """Hash the upload (raw body or one multipart file) in memory and match it.
+        `uploader_ref` and `incident_time` go into the report drafts and webhooks it sets off."""
         hashes = await hash_upload(state, request)
         if hashes.image_error and hashes.pdq is None and not hashes.sha256:
             raise HTTPException(422, hashes.image_error)
@@ -440,6 +465,13 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         resolved, known_good = await asyncio.to_thread(
             state.match, signals, hashes.pdq_quality, hashes.pdq_variants, only=only
         )
+        await asyncio.to_thread(
+            engine.on_match,
+            resolved.matches,
+            signals,
+            uploader_ref=uploader_ref,
+            incident_time=incident_time,
+        )
         return match_response(signals, resolved, known_good, key)
 
     @app.post("/v1/match/hashes", response_model=MatchResponse, tags=["matching"])
@@ -447,6 +479,12 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         """Match hashes computed by the client."""
         signals = clean_signals(body.signals)
         resolved, known_good = state.match(signals, body.pdq_quality)
+        engine.on_match(
+            resolved.matches,
+            signals,
+            uploader_ref=body.uploader_ref,
+            incident_time=body.incident_time,
+        )
         return match_response(signals, resolved, known_good, key)
 
     # --- banks and entries --------------------------------------------------------------------
@@ -622,5 +660,8 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         return PlainTextResponse(body, media_type=content_type)
 
     app.include_router(hma_router(state, need))
+    # Action rules need the admin permission, report drafts the review permission.
+    permission = {"admin": "admin", "reviewer": "review"}
+    app.include_router(actions_router(engine, lambda role: requirement(state, permission[role])))
     app.add_middleware(Observe, metrics=state.metrics)
     return app
