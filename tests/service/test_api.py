@@ -206,3 +206,20 @@ def test_status_and_metrics(service: Service) -> None:
     )
     assert "hashwarden_index_pdq_hashes" in metrics
     assert "testclient" not in metrics  # no client address in any label
+
+
+def test_hma_lookup_runs_the_action_rules(service: Service) -> None:
+    """An HMA client's lookup is a platform's upload check: it drafts a report when a rule
+    says so; a raw lookup (a curator's query) does not."""
+    c, admin = service.client, service.as_("admin")
+    c.post("/c/banks", json={"name": "ACT"}, headers=admin)
+    pdq = _pdq(61)
+    c.post("/c/bank/ACT/signal", json={"pdq": pdq}, headers=admin)
+    rule = c.post("/v1/actions/rules", json={"name": "draft", "report": True}, headers=admin)
+    assert rule.status_code == 201, rule.text
+    match = service.as_("matcher")
+    c.get(f"/m/raw_lookup?signal_type=pdq&signal={pdq}", headers=match)
+    assert c.get("/v1/reports", headers=service.as_("reviewer")).json() == []
+    c.post("/m/lookup", files={"photo": ("p.png", png(61), "image/png")}, headers=match)
+    reports = c.get("/v1/reports", headers=service.as_("reviewer")).json()
+    assert len(reports) == 1 and reports[0]["status"] == "pending"

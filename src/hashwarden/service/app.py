@@ -659,7 +659,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         body, content_type = state.metrics.render()
         return PlainTextResponse(body, media_type=content_type)
 
-    app.include_router(hma_router(state, need))
+    app.include_router(hma_router(state, need, engine))
     # Action rules need the admin permission, report drafts the review permission.
     permission = {"admin": "admin", "reviewer": "review"}
     app.include_router(actions_router(engine, lambda role: requirement(state, permission[role])))

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from hashwarden.errors import ConflictError, HashwardenError
 from hashwarden.index.pdq import pdq_distance
+from hashwarden.service.actions import ActionEngine
 from hashwarden.service.app import (
     ServiceState,
     add_hashes,
@@ -48,8 +49,9 @@ class HmaBankIn(BaseModel):
     enabled: bool | None = None
 
 
-def hma_router(state: ServiceState, need: dict[str, Any]) -> APIRouter:
-    """HMA's routes; `need` holds the app's key dependencies by permission."""
+def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) -> APIRouter:
+    """HMA's routes; `need` holds the app's key dependencies by permission; lookups run the
+    action rules through `engine`."""
     router = APIRouter(tags=["HMA compatible"])
 
     def lookup(
@@ -60,7 +62,10 @@ def hma_router(state: ServiceState, need: dict[str, Any]) -> APIRouter:
         bypass_coinflip: bool,
         *,
         raw: bool = False,
+        act: bool = True,
     ) -> dict[str, list[dict[str, Any]]] | list[dict[str, Any]]:
+        """Matches of one hash; `act`: run the action rules on them (a lookup, as in HMA, is
+        what a platform does for each upload; a raw lookup never acts)."""
         kind = _kind(signal_type)
         signals = clean_signals({kind: signal})
         only = set(banks.split(",")) if banks else None
@@ -79,6 +84,8 @@ def hma_router(state: ServiceState, need: dict[str, Any]) -> APIRouter:
         if seed is not None and not bypass_coinflip:
             flip = random.Random(seed).random()
         resolved, _ = state.match(signals, None, only=only, coinflip=flip)
+        if act and resolved.matches:
+            engine.on_match(resolved.matches, signals)
         by_bank: dict[str, list[dict[str, Any]]] = {}
         for bank_match in resolved.matches:
             for name in bank_match.banks:
@@ -133,11 +140,16 @@ def hma_router(state: ServiceState, need: dict[str, Any]) -> APIRouter:
         """Hash the uploaded file in memory; matches by signal type, then by bank."""
         hashes = await hash_upload(state, request)
         out: dict[str, Any] = {}
-        for signal_type, value in _hma_hashes(hashes.signals()).items():
-            if signal_type in ("pdq", "video_md5", "vpdq"):
-                out[signal_type] = await asyncio.to_thread(
-                    lookup, signal_type, value, banks, seed, bypass_coinflip
-                )
+        wanted = {
+            t: v
+            for t, v in _hma_hashes(hashes.signals()).items()
+            if t in ("pdq", "video_md5", "vpdq")
+        }
+        for position, (signal_type, value) in enumerate(wanted.items()):
+            # one upload, one action event: the rules run on the first hash's matches
+            out[signal_type] = await asyncio.to_thread(
+                lookup, signal_type, value, banks, seed, bypass_coinflip, act=position == 0
+            )
         return out
 
     @router.post("/m/compare")
