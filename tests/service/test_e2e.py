@@ -14,9 +14,13 @@ from pathlib import Path
 import httpx
 
 from hashwarden.bank import SqliteBank, open_bank
+from hashwarden.service.actions import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from hashwarden.signals.hashing import hash_bytes
 
 from .conftest import png
+from .test_actions import Receiver, receiver
+
+__all__ = ["receiver"]  # a fixture
 
 
 def _free_port() -> int:
@@ -37,7 +41,7 @@ def _cli(*args: str) -> str:
     return run.stdout
 
 
-def test_service_end_to_end(bank: SqliteBank, tmp_path: Path) -> None:
+def test_service_end_to_end(bank: SqliteBank, tmp_path: Path, receiver: Receiver) -> None:
     location = str(bank.location)
     bank.close()
     keys = {
@@ -77,6 +81,13 @@ def test_service_end_to_end(bank: SqliteBank, tmp_path: Path) -> None:
             assert client.post("/v1/banks", json={"name": "known"}).status_code == 401
             made = client.post("/v1/banks", json={"name": "known"}, headers=auth("admin"))
             assert made.status_code == 201, made.text
+            rule = client.post(
+                "/v1/actions/rules",
+                json={"name": "notify", "bank": "known", "webhook_url": receiver.url},
+                headers=auth("admin"),
+            )
+            assert rule.status_code == 201, rule.text
+            secret = rule.json()["webhook_secret"]
 
             by_file, by_hash, never = png(21), png(22), png(23)
             up = client.post(
@@ -102,6 +113,14 @@ def test_service_end_to_end(bank: SqliteBank, tmp_path: Path) -> None:
                     assert [m["banks"] for m in got["matches"]] == [["known"]], got
                 miss = client.post("/v1/match/upload", content=never, headers=auth("matcher"))
                 assert miss.json()["matches"] == []
+
+            # every match was announced to the platform's receiver, signed
+            calls = receiver.wait_for(12, timeout=30)
+            for call in calls:
+                timestamp = call.headers[TIMESTAMP_HEADER]
+                signature = call.headers[SIGNATURE_HEADER]
+                assert verify_signature(secret, timestamp, call.body, signature)
+            assert json.loads(calls[0].body)["hashes"]["sha256"]
 
             # a matcher may hash and match, never list or export the bank
             for path in ("/v1/banks", "/v1/banks/known/entries", "/v1/banks/known/export"):
