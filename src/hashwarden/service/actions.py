@@ -493,16 +493,30 @@ class ActionEngine:
         self, *, status: ReportStatus | None = None, after: int = 0, limit: int = 100
     ) -> list[Report]:
         """Report drafts oldest first, optionally of one status; page with `after` (an id)."""
-        if status is not None and status not in ("pending", "confirmed", "rejected"):
-            raise UsageError(f"unknown report status {status!r}")
-        sql = f"SELECT {_REPORT_COLUMNS} FROM action_reports WHERE id > ?"
+        statuses = ("pending", "confirmed", "rejected")
+        rows = self._page("report", _REPORT_COLUMNS, statuses, status, after, limit)
+        return [self._report(r) for r in rows]
+
+    def _page(
+        self,
+        what: str,
+        columns: str,
+        statuses: tuple[str, ...],
+        status: str | None,
+        after: int,
+        limit: int,
+    ) -> list[tuple[Any, ...]]:
+        """One page of reports or deliveries, oldest first, optionally of one status."""
+        if status is not None and status not in statuses:
+            raise UsageError(f"unknown {what} status {status!r}")
+        table = {"report": "action_reports", "delivery": "action_deliveries"}[what]
+        sql = f"SELECT {columns} FROM {table} WHERE id > ?"
         params: list[Any] = [after]
         if status is not None:
             sql += " AND status = ?"
             params.append(status)
         params.append(_limit(limit))
-        rows = self._read(sql + " ORDER BY id LIMIT ?", params)
-        return [self._report(r) for r in rows]
+        return self._read(sql + " ORDER BY id LIMIT ?", params)
 
     def report(self, report_id: int) -> Report:
         rows = self._read(
@@ -560,15 +574,8 @@ class ActionEngine:
     def deliveries(
         self, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 100
     ) -> list[Delivery]:
-        if status is not None and status not in ("pending", "delivered", "failed"):
-            raise UsageError(f"unknown delivery status {status!r}")
-        sql = f"SELECT {_DELIVERY_COLUMNS} FROM action_deliveries WHERE id > ?"
-        params: list[Any] = [after]
-        if status is not None:
-            sql += " AND status = ?"
-            params.append(status)
-        params.append(_limit(limit))
-        rows = self._read(sql + " ORDER BY id LIMIT ?", params)
+        statuses = ("pending", "delivered", "failed")
+        rows = self._page("delivery", _DELIVERY_COLUMNS, statuses, status, after, limit)
         return [
             Delivery(
                 id=int(r[0]),
