@@ -338,3 +338,34 @@ def test_cli_dns_front_before_a_real_unbound(
     assert LISTED.encode() not in data
     with BlockCounts(counts) as c:
         assert month_summary(c).total == 2
+
+
+def test_record_stats_adds_finished_days_once(tmp_path: Path, cli_runner: CliRunner) -> None:
+    """Blocked attempts reach the bank's statistics as one event a finished day, only once."""
+    import sqlite3
+    from datetime import UTC, datetime, timedelta
+
+    from hashwarden.bank import SqliteBank
+
+    counts_path = tmp_path / "counts.db"
+    with BlockCounts(counts_path, flush_every=0) as counts:
+        counts.record(b"\x01" * 32)  # today: not finished, not recorded yet
+    today = datetime.now(UTC).date()
+    past = [(today - timedelta(days=d)).isoformat() for d in (2, 1)]
+    with sqlite3.connect(counts_path) as conn:
+        conn.executemany(
+            "INSERT INTO blocked(day, entry, n) VALUES (?, ?, ?)",
+            [(past[0], "aa" * 32, 5), (past[0], "bb" * 32, 2), (past[1], "aa" * 32, 3)],
+        )
+    bank_path = tmp_path / "bank.db"
+    SqliteBank.create(bank_path).close()
+    args = ["blocklist", "record-stats", str(counts_path), "--bank", str(bank_path)]
+    first = cli_runner.invoke(app, [*args, "--region", "SE"])
+    assert first.exit_code == 0, first.output
+    assert "recorded 10 blocked attempts over 2 day(s)" in first.output
+    again = cli_runner.invoke(app, args)
+    assert "recorded 0 blocked attempts over 0 day(s)" in again.output
+    with SqliteBank.open(bank_path, readonly=True) as bank:
+        events = bank.events_between("2000-01-01", "2100-01-01")
+    assert sorted((row[0][:10], row[-1]) for row in events) == [(past[0], 7), (past[1], 3)]
+    assert all("isp_block" in row and "SE" in row for row in events)

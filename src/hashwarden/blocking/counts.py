@@ -27,6 +27,7 @@ CREATE TABLE IF NOT EXISTS blocked (
     n INTEGER NOT NULL,
     PRIMARY KEY (day, entry)
 );
+CREATE TABLE IF NOT EXISTS exported (day TEXT PRIMARY KEY, at TEXT NOT NULL);
 """
 
 
@@ -89,6 +90,26 @@ class BlockCounts:
             (str(d), str(e), int(n))
             for d, e, n in self._conn.execute(sql + " ORDER BY day, entry", params)
         ]
+
+    def unexported_days(self) -> list[tuple[str, int]]:
+        """(day, blocked attempts) of finished days (before today, UTC) not yet exported to
+        the statistics, oldest first."""
+        self.flush()
+        today = datetime.now(UTC).date().isoformat()
+        rows = self._conn.execute(
+            "SELECT day, sum(n) FROM blocked WHERE day < ?"
+            " AND day NOT IN (SELECT day FROM exported) GROUP BY day ORDER BY day",
+            (today,),
+        ).fetchall()
+        return [(str(d), int(n)) for d, n in rows]
+
+    def mark_exported(self, days: list[str]) -> None:
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        with self._lock:
+            self._conn.executemany(
+                "INSERT INTO exported(day, at) VALUES (?, ?) ON CONFLICT(day) DO NOTHING",
+                [(day, at) for day in days],
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -266,6 +266,35 @@ def stats_command(
             console.print(f"  {entry[:16]}  {n}  {names.get(entry, '')}".rstrip())
 
 
+@app.command("record-stats")
+def record_stats_command(
+    counts: Annotated[
+        Path, typer.Argument(help="A counts file (resolver, Squid helper, stop page).")
+    ],
+    bank: Annotated[str, typer.Option("--bank", help="The bank whose statistics to add to.")],
+    region: Annotated[str | None, typer.Option(help="Region for these events.")] = None,
+) -> None:
+    """Add each finished day's blocked attempts to the bank's statistics (channel isp_block,
+    outcome blocked), once: days already recorded are skipped. Only totals per day leave the
+    counts file, not entry digests."""
+    from hashwarden.bank import open_bank
+    from hashwarden.reports.statistics import Event, record_events
+
+    if not counts.exists():
+        raise NotFoundError(f"no counts file at {counts}")
+    with BlockCounts(counts) as c:
+        days = c.unexported_days()
+        events = [
+            Event("isp_block", "blocked", region=region, count=n, at=f"{day}T12:00:00Z")
+            for day, n in days
+        ]
+        with open_bank(bank) as store:
+            record_events(store, events)
+        c.mark_exported([day for day, _ in days])
+    total = sum(n for _, n in days)
+    console.print(f"recorded {total} blocked attempts over {len(days)} day(s)")
+
+
 CountsOpt = Annotated[
     Path | None,
     typer.Option(help="Count blocked attempts per entry per day in this file (no addresses)."),
