@@ -309,6 +309,18 @@ def _open_counts(path: Path | None) -> BlockCounts | None:
     return BlockCounts(path) if path is not None else None
 
 
+def _serve_until_stopped(server: Any, counts: BlockCounts | None) -> None:
+    """Serve until interrupted (or the request bound), then close and write the counts."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+        if counts is not None:
+            counts.close()
+
+
 @app.command("resolver")
 def resolver_command(
     applied: Annotated[Path, typer.Argument(help="The applied hashed list.")],
@@ -344,14 +356,7 @@ def resolver_command(
     signal.signal(signal.SIGHUP, reload)
     server = serve_front(front, host, port, max_requests=max_requests)
     err_console.print(f"answering DNS on {host}:{port} with {len(matcher)} hashed entries")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        if front.counts is not None:
-            front.counts.close()
+    _serve_until_stopped(server, front.counts)
 
 
 @app.command("squid-helper")
@@ -418,11 +423,4 @@ def stoppage_command(
     host, port = parse_hostport(listen, default_port=80)
     server = serve_stop_page(page, host, port, max_requests=max_requests)
     err_console.print(f"serving the stop page on http://{host}:{port}/ ({', '.join(page.pages)})")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-        if page.counts is not None:
-            page.counts.close()
+    _serve_until_stopped(server, page.counts)
