@@ -19,7 +19,7 @@ def _expected(conformance: Path) -> dict[str, dict[str, str]]:
 
 def test_hash_file_reproduces_reference(conformance: Path) -> None:
     expected = _expected(conformance)
-    assert len(expected) >= 20
+    assert len(expected) >= 12
     for rel, row in expected.items():
         h = hash_file(conformance / "pdq" / rel, pdq_mode="reference")
         assert (h.pdq, h.pdq_quality) == (row["pdq"], int(row["quality"])), rel
