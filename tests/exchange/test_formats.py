@@ -18,6 +18,7 @@ from hashwarden.bank import Entry, NewEntry, SqliteBank
 from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.exchange import FORMATS, ImportOptions, get_format, read_nsrl
+from hashwarden.exchange.base import shareable
 from hashwarden.signals import Signal
 
 
@@ -178,6 +179,49 @@ def test_cli_export_import_every_format(tmp_path: Path, cli_runner: CliRunner) -
         assert r.exit_code == 0, (fmt, r.output)
         with SqliteBank.open(target) as b:
             assert b.stats().entries >= 15, fmt
+
+
+def test_shareable_leaves_file_names_and_notes_home() -> None:
+    entry = Entry(
+        [Signal("md5", f"{1:032x}")],
+        "csam-b",
+        note="seized from the laptop of Jane Roe",
+        extra={
+            "file_name": "jane-roe.jpg",
+            "MediaFiles": [{"FileName": "jane-roe.jpg", "FilePath": "C:/Users/jroe"}],
+            "MediaID": 7,
+        },
+        id=1,
+    )
+    kept = shareable(entry)
+    assert kept.note is None and kept.extra == {"MediaID": 7}
+    assert entry.extra["file_name"] == "jane-roe.jpg" and entry.note  # the original is untouched
+    named = shareable(entry, file_names=True)
+    assert named.note is None and named.extra == entry.extra
+    assert shareable(entry, file_names=True, notes=True) == entry
+
+
+def test_vics_media_file_names_stay_home_unless_asked(
+    tmp_path: Path, cli_runner: CliRunner
+) -> None:
+    bank = tmp_path / "b.db"
+    SqliteBank.create(bank).close()
+    media = {
+        **VICS_V1["value"][0],  # type: ignore[index]
+        "MediaFiles": [{"FileName": "jane-roe.jpg", "FilePath": "C:/Users/jroe/Pictures"}],
+    }
+    listing = tmp_path / "v.json"
+    listing.write_text(json.dumps({**VICS_V1, "value": [media]}))
+    r = cli_runner.invoke(app, ["bank", "import", str(bank), str(listing), "-f", "vics"])
+    assert r.exit_code == 0, r.output
+    out = tmp_path / "out.json"
+    export = ["bank", "export", str(bank), "-f", "vics", "--out", str(out)]
+    assert cli_runner.invoke(app, export).exit_code == 0
+    (written,) = json.loads(out.read_text())["value"]
+    assert "MediaFiles" not in written and written["MediaID"] == 7
+    assert cli_runner.invoke(app, [*export, "--include-file-names"]).exit_code == 0
+    (written,) = json.loads(out.read_text())["value"]
+    assert written["MediaFiles"] == media["MediaFiles"]
 
 
 VALID = {

@@ -223,3 +223,50 @@ def test_hma_lookup_runs_the_action_rules(service: Service) -> None:
     c.post("/m/lookup", files={"photo": ("p.png", png(61), "image/png")}, headers=match)
     reports = c.get("/v1/reports", headers=service.as_("reviewer")).json()
     assert len(reports) == 1 and reports[0]["status"] == "pending"
+
+
+def test_hma_re_add_without_category_keeps_the_category(service: Service) -> None:
+    """Re-adding a hash through HMA's route (which names no category) never lowers one."""
+    c, admin, curator = service.client, service.as_("admin"), service.as_("curator")
+    c.post("/c/banks", json={"name": "HMA_BANK"}, headers=admin)
+    pdq = _pdq(43)
+    first = c.post(
+        "/v1/banks/HMA_BANK/entries",
+        json={"signals": {"pdq": pdq}, "category": "csam-b"},
+        headers=admin,
+    )
+    entry_id = first.json()["ids"][0]
+    again = c.post("/c/bank/HMA_BANK/signal", json={"pdq": pdq}, headers=admin)
+    assert again.status_code == 201 and again.json()["id"] == entry_id
+    assert c.get(f"/v1/entries/{entry_id}", headers=admin).json()["category"] == "csam-b"
+    # categorised by hand after an uncategorised HMA add, then re-added by two keys
+    other = c.post("/c/bank/HMA_BANK/signal", json={"pdq": _pdq(44)}, headers=admin).json()["id"]
+    patched = c.patch(
+        f"/v1/banks/HMA_BANK/entries/{other}", json={"category": "csam-a"}, headers=admin
+    )
+    assert patched.status_code == 200
+    c.post("/c/bank/HMA_BANK/signal", json={"pdq": _pdq(44)}, headers=admin)
+    c.post("/c/bank/HMA_BANK/signal", json={"pdq": _pdq(44)}, headers=curator)
+    assert c.get(f"/v1/entries/{other}", headers=admin).json()["category"] == "csam-a"
+
+
+def test_added_hashes_merge_or_are_refused_naming_both_entries(service: Service) -> None:
+    c, admin = service.client, service.as_("admin")
+    c.post("/v1/banks", json={"name": "b"}, headers=admin)
+    md5, sha1 = "d35c785545392755e7e4164457657269", "ea45d7166b30f98aac6af52f952193ce3083cb4c"
+    one = c.post("/v1/banks/b/entries", json={"signals": {"md5": md5}}, headers=admin).json()
+    merged = c.post(
+        "/v1/banks/b/entries", json={"signals": {"md5": md5, "sha1": sha1}}, headers=admin
+    )
+    assert merged.status_code == 201 and merged.json()["ids"] == one["ids"]
+    assert c.get(f"/v1/entries/{one['ids'][0]}", headers=admin).json()["signals"] == {
+        "md5": md5,
+        "sha1": sha1,
+    }
+    two = c.post("/v1/banks/b/entries", json={"signals": {"md5": "1" * 32}}, headers=admin).json()
+    bridge = c.post(
+        "/v1/banks/b/entries", json={"signals": {"sha1": sha1, "md5": "1" * 32}}, headers=admin
+    )
+    assert bridge.status_code == 409
+    message = str(bridge.json())
+    assert f"entry {one['ids'][0]}" in message and f"entry {two['ids'][0]}" in message

@@ -70,8 +70,23 @@ def entry_digest(entry_id: int, e: NewEntry, added: str) -> str:
 
 @dataclass
 class AddResult:
+    """What an addition did: new entries, and what records that overlap an entry did to it."""
+
+    #: Ids of new entries, in record order.
     added: list[int] = field(default_factory=list)
+    #: Records that overlapped an entry already banked (merged into it, not added).
     duplicates: int = 0
+    #: For each such record, the id of the entry it fell into (record order).
+    matched: list[int] = field(default_factory=list)
+    #: Entries that gained signals or filled-in fields from an overlapping record.
+    merged: list[int] = field(default_factory=list)
+    #: Of the overlapping records: those that changed the entry's category,
+    category_updated: int = 0
+    #: those that left it as it was and agree with it (or named no category),
+    category_kept: int = 0
+    #: and those whose category disagrees with the entry's, or with another organisation's
+    #: claim on it (the entry keeps the consensus; `conflicts()` lists organisations' views).
+    category_conflicting: int = 0
 
 
 @dataclass

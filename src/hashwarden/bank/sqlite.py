@@ -14,6 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,17 @@ def _batched(items: Iterable[Signal], size: int) -> Iterator[list[Signal]]:
 def _chunks(items: list[str], size: int = _BATCH) -> Iterator[list[str]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+@dataclass
+class _Merge:
+    """What folding one record into an entry did: its category outcome (updated, kept,
+    conflicting), whether the entry gained signals or fields, and the digests added/removed."""
+
+    outcome: str
+    gained: bool
+    plus: int = 0
+    minus: int = 0
 
 
 class SqliteBank:
@@ -243,8 +255,15 @@ class SqliteBank:
         on_duplicate: str = "skip",
         detail: dict[str, Any] | None = None,
     ) -> AddResult:
-        """Add entries in one transaction. A signal already banked is a duplicate: skipped, or
-        with `on_duplicate="error"` the whole batch is refused."""
+        """Add entries in one transaction; nothing a record brings is dropped.
+
+        A record sharing a signal with an entry already banked is merged into that entry (see
+        `_merge`): its new signals join it, fields it lacks are filled in, its category is
+        weighed as a claim. A record whose signals belong to two different entries refuses the
+        whole addition with ConflictError naming both, as does, with `on_duplicate="error"`, a
+        record that brings no signal the entry lacks (a pure duplicate)."""
+        if on_duplicate not in ("skip", "error"):
+            raise UsageError(f"on_duplicate is skip or error, not {on_duplicate!r}")
         result = AddResult()
         plus = minus = 0
         list_name = str((detail or {}).get("file") or "") or None
@@ -253,31 +272,40 @@ class SqliteBank:
             now = utc_now()
             for entry in entries:
                 self._check_entry(entry)
-                existing = self._existing_owner(entry.signals)
-                if existing is not None:
-                    kind, value, owner = existing
-                    if on_duplicate == "error":
-                        raise ConflictError(
-                            f"{kind} {value} is already in the bank as entry {owner}"
-                        )
-                    result.duplicates += 1
-                    # Another organisation's view of a known entry: kept, and the consensus
-                    # category recomputed.
+                owner = self._single_owner(entry.signals)
+                if owner is None:
+                    entry_id, digest = self._insert(entry, version, now)
                     if entry.source:
-                        self._note_provenance(owner, entry.source, entry.category, list_name, now)
-                        changed = self._apply_consensus(owner, version)
-                        if changed is not None:
-                            plus = (plus + changed[0]) % _MOD
-                            minus = (minus + changed[1]) % _MOD
+                        self._note_provenance(
+                            entry_id, entry.source, entry.category, list_name, now
+                        )
+                    plus = (plus + digest) % _MOD
+                    result.added.append(entry_id)
                     continue
-                entry_id, digest = self._insert(entry, version, now)
-                if entry.source:
-                    self._note_provenance(entry_id, entry.source, entry.category, list_name, now)
-                plus = (plus + digest) % _MOD
-                result.added.append(entry_id)
-            event = {
+                if on_duplicate == "error" and not set(entry.signals) - self._signal_set(owner):
+                    kind, value = entry.signals[0].kind, entry.signals[0].value
+                    raise ConflictError(f"{kind} {value} is already in the bank as entry {owner}")
+                merge = self._merge(owner, entry, version, now, list_name)
+                plus = (plus + merge.plus) % _MOD
+                minus = (minus + merge.minus) % _MOD
+                result.duplicates += 1
+                result.matched.append(owner)
+                if merge.gained and owner not in result.merged:
+                    result.merged.append(owner)
+                if merge.outcome == "updated":
+                    result.category_updated += 1
+                elif merge.outcome == "conflicting":
+                    result.category_conflicting += 1
+                else:
+                    result.category_kept += 1
+            event: dict[str, Any] = {
                 "count": len(result.added),
                 "duplicates": result.duplicates,
+                "merged": result.merged[:20],
+                "merged_count": len(result.merged),
+                "category_updated": result.category_updated,
+                "category_kept": result.category_kept,
+                "category_conflicting": result.category_conflicting,
                 "plus": f"{plus:064x}",
                 "minus": f"{minus:064x}",
                 **(detail or {}),
@@ -289,9 +317,119 @@ class SqliteBank:
             self._record(actor, action, event)
         return result
 
+    def _single_owner(self, signals: list[Signal]) -> int | None:
+        """The one entry already holding any of these signals (None if none does);
+        ConflictError naming both when they belong to two entries."""
+        found: dict[int, Signal] = {}
+        for s in sorted(set(signals)):
+            row = self._conn.execute(
+                "SELECT entry_id FROM signals WHERE kind = ? AND value = ?", (s.kind, s.value)
+            ).fetchone()
+            if row is not None:
+                found.setdefault(int(row[0]), s)
+        if len(found) > 1:
+            (a, sa), (b, sb) = sorted(found.items())[:2]
+            raise ConflictError(
+                f"one record holds {sa.kind} {sa.value} of entry {a} and {sb.kind} {sb.value}"
+                f" of entry {b}: a record cannot join two entries, so nothing was added"
+            )
+        return next(iter(found), None)
+
+    def _signal_set(self, entry_id: int) -> set[Signal]:
+        return {
+            Signal(k, v)
+            for k, v in self._conn.execute(
+                "SELECT kind, value FROM signals WHERE entry_id = ?", (entry_id,)
+            )
+        }
+
+    def _merge(
+        self, entry_id: int, record: NewEntry, version: int, now: str, list_name: str | None
+    ) -> _Merge:
+        """Fold a record into the entry that holds some of its signals, inside the current
+        transaction: new signals join it; series, first seen, note and extra keys it lacks are
+        filled in (what it has is kept); a victim identified stays identified. The category:
+        a record with a source is that organisation's claim, and the entry takes the consensus
+        when the claim changed; a record without a source only fills in an uncategorised entry.
+        Either way an `uncategorised` record never lowers a category."""
+        old = self._get(entry_id)
+        category = old.category
+        outcome = "kept"
+        if record.source:
+            changed = self._note_provenance(
+                entry_id, record.source, record.category, list_name, now
+            )
+            if changed:
+                category = self._consensus(entry_id) or old.category
+            if record.category != "uncategorised":
+                others = {
+                    str(r[0])
+                    for r in self._conn.execute(
+                        "SELECT category FROM provenance WHERE entry_id = ? AND org <> ?"
+                        " AND category <> 'uncategorised'",
+                        (entry_id, record.source),
+                    )
+                }
+                if category != record.category or others - {record.category}:
+                    outcome = "conflicting"
+                elif category != old.category:
+                    outcome = "updated"
+        elif record.category != "uncategorised":
+            if old.category == "uncategorised":
+                category, outcome = record.category, "updated"
+            elif old.category != record.category:
+                outcome = "conflicting"
+        new_signals = sorted(set(record.signals) - set(old.signals))
+        merged = Entry(
+            **{
+                **old.__dict__,
+                "signals": sorted(set(old.signals) | set(record.signals)),
+                "category": category,
+                "series": old.series if old.series is not None else record.series,
+                "victim_identified": old.victim_identified or record.victim_identified,
+                "first_seen": old.first_seen if old.first_seen is not None else record.first_seen,
+                "note": old.note if old.note is not None else record.note,
+                "extra": {**record.extra, **old.extra},
+            }
+        )
+        old_digest = entry_digest(entry_id, old, old.added)
+        new_digest = entry_digest(entry_id, merged, old.added)
+        if new_digest == old_digest:
+            return _Merge(outcome, gained=False)
+        self._conn.executemany(
+            "INSERT INTO signals(kind, value, entry_id) VALUES (?,?,?)",
+            [(s.kind, s.value, entry_id) for s in new_signals],
+        )
+        self._conn.execute(
+            "UPDATE entries SET category=?, series=?, victim_identified=?, first_seen=?, note=?,"
+            " extra=?, version=?, digest=? WHERE id=?",
+            (
+                merged.category,
+                merged.series,
+                int(merged.victim_identified),
+                merged.first_seen,
+                merged.note,
+                json.dumps(merged.extra, sort_keys=True),
+                version,
+                new_digest,
+                entry_id,
+            ),
+        )
+        unchanged_but_category = Entry(**{**merged.__dict__, "category": old.category})
+        gained = entry_digest(entry_id, unchanged_but_category, old.added) != old_digest
+        return _Merge(outcome, gained, int(new_digest, 16), int(old_digest, 16))
+
     def _note_provenance(
         self, entry_id: int, org: str, category: str, list_name: str | None, now: str
-    ) -> None:
+    ) -> bool:
+        """Record an organisation's claim on an entry; True if its category claim changed.
+        An `uncategorised` claim never replaces a category the organisation gave before."""
+        row = self._conn.execute(
+            "SELECT category FROM provenance WHERE entry_id = ? AND org = ?", (entry_id, org)
+        ).fetchone()
+        previous = None if row is None else str(row[0])
+        if category == "uncategorised" and previous is not None:
+            category = previous
         self._conn.execute(
             "INSERT INTO provenance(entry_id, org, category, list_name, imported)"
             " VALUES (?,?,?,?,?) ON CONFLICT (entry_id, org) DO UPDATE SET"
@@ -299,21 +437,26 @@ class SqliteBank:
             " imported = excluded.imported",
             (entry_id, org, category, list_name, now),
         )
+        return category != "uncategorised" and category != previous
 
-    def _apply_consensus(self, entry_id: int, version: int) -> tuple[int, int] | None:
-        """Set the entry's category to the most severe of its organisations' categories,
-        leaving out those organisations that dispute it; (new, old) digests if it changed."""
+    def _consensus(self, entry_id: int) -> str | None:
+        """The most severe category the organisations that do not dispute the entry claim;
+        `uncategorised` claims say nothing, so None when no real category is claimed."""
         rows = self._conn.execute(
             "SELECT p.category FROM provenance p LEFT JOIN votes v"
             " ON v.entry_id = p.entry_id AND v.org = p.org"
-            " WHERE p.entry_id = ? AND (v.vote IS NULL OR v.vote <> 'dispute')",
+            " WHERE p.entry_id = ? AND p.category <> 'uncategorised'"
+            " AND (v.vote IS NULL OR v.vote <> 'dispute')",
             (entry_id,),
         ).fetchall()
-        if not rows:
-            return None
-        consensus = most_severe([r[0] for r in rows])
+        return most_severe([str(r[0]) for r in rows]) if rows else None
+
+    def _apply_consensus(self, entry_id: int, version: int) -> tuple[int, int] | None:
+        """Set the entry's category to the consensus (left as it is when no organisation
+        claims a real category); (new, old) digests if it changed."""
+        consensus = self._consensus(entry_id)
         old = self._get(entry_id)
-        if consensus == old.category:
+        if consensus is None or consensus == old.category:
             return None
         new = Entry(**{**old.__dict__, "category": consensus})
         old_digest = entry_digest(entry_id, old, old.added)
@@ -511,10 +654,11 @@ class SqliteBank:
         return result
 
     def add_entry(self, entry: NewEntry, *, actor: str = "cli") -> int:
-        """Add one entry; a signal already banked is a ConflictError."""
-        return self.add_entries(
-            [entry], actor=actor, action="entry.add", on_duplicate="error"
-        ).added[0]
+        """Add one entry and return its id. When some of its signals are banked already, its
+        new signals are merged into that entry and its id returned; a record that brings no
+        new signal (a pure duplicate) or that bridges two entries is a ConflictError."""
+        result = self.add_entries([entry], actor=actor, action="entry.add", on_duplicate="error")
+        return (result.added or result.matched)[0]
 
     @staticmethod
     def _check_entry(entry: NewEntry) -> None:
@@ -582,22 +726,39 @@ class SqliteBank:
             new.version = version
             return new
 
-    def remove_entry(self, entry_id: int, *, actor: str = "cli") -> Entry:
-        """Remove an entry and its signals; the audit event keeps its signals as a tombstone."""
-        with self._write() as conn:
-            old = self._get(entry_id)
-            conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
-            self._record(
-                actor,
-                "entry.remove",
-                {
-                    "id": entry_id,
-                    "signals": sorted([s.kind, s.value] for s in old.signals),
-                    "plus": GENESIS,
-                    "minus": entry_digest(entry_id, old, old.added),
-                },
-            )
-            return old
+    def remove_entry(
+        self, entry_id: int, *, actor: str = "cli", reason: str | None = None
+    ) -> Entry:
+        """Remove an entry and its signals; the audit event keeps its signals as a tombstone
+        (which the next bundle carries as a removal) and the reason given."""
+        with self._write():
+            return self._remove(self._get(entry_id), actor, reason)
+
+    def remove_by_signal(
+        self, signal: Signal, *, actor: str = "cli", reason: str | None = None
+    ) -> Entry:
+        """Remove the entry holding this signal; NotFoundError if no entry holds it."""
+        with self._write():
+            row = self._conn.execute(
+                "SELECT entry_id FROM signals WHERE kind = ? AND value = ?",
+                (signal.kind, signal.value),
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"{signal.kind} {signal.value} is not in the bank")
+            return self._remove(self._get(int(row[0])), actor, reason)
+
+    def _remove(self, old: Entry, actor: str, reason: str | None) -> Entry:
+        self._conn.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+        detail: dict[str, Any] = {
+            "id": old.id,
+            "signals": sorted([s.kind, s.value] for s in old.signals),
+            "plus": GENESIS,
+            "minus": entry_digest(old.id, old, old.added),
+        }
+        if reason is not None:
+            detail["reason"] = reason
+        self._record(actor, "entry.remove", detail)
+        return old
 
     def add_known_good(
         self,

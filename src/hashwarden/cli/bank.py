@@ -9,7 +9,7 @@ from typing import Annotated, BinaryIO
 
 import typer
 
-from hashwarden.bank import NewEntry, create_bank, open_bank, parse_category
+from hashwarden.bank import AddResult, NewEntry, create_bank, open_bank, parse_category
 from hashwarden.cli._app import console, err_console, new_typer
 from hashwarden.cli._options import (
     Md5Opt,
@@ -25,7 +25,7 @@ from hashwarden.cli._options import (
 from hashwarden.cli._progress import hashed_files, progress_bar
 from hashwarden.errors import NotFoundError, UsageError
 from hashwarden.exchange import ImportOptions, check_category_map, get_format, read_nsrl
-from hashwarden.exchange.base import CATEGORY_SCHEMES
+from hashwarden.exchange.base import CATEGORY_SCHEMES, shareable
 from hashwarden.signals import Signal, default_registry
 
 app = new_typer("Create, fill, inspect and verify a hash bank.")
@@ -68,8 +68,12 @@ def add(
         signals, parse_category(category), series, victim_identified, source, first_seen, note
     )
     with open_bank(bank) as b:
-        entry_id = b.add_entry(entry)
-    console.print(f"added entry {entry_id}")
+        result = b.add_entries([entry], action="entry.add", on_duplicate="error")
+    if result.added:
+        console.print(f"added entry {result.added[0]}")
+        return
+    console.print(f"merged the new hashes into entry {result.matched[0]}")
+    _print_existing(result)
 
 
 @app.command("add-files")
@@ -112,9 +116,30 @@ def add_files(
             )
         else:
             result = b.add_entries(entries, action="entries.add_files")
-            console.print(f"added {len(result.added)} entries ({result.duplicates} already banked)")
+            console.print(_added_message("added", result))
     if failed:
         raise typer.Exit(6)
+
+
+@app.command()
+def remove(
+    bank: BankArg,
+    md5: Md5Opt = None,
+    sha1: Sha1Opt = None,
+    sha256: Sha256Opt = None,
+    pdq: PdqOpt = None,
+    reason: Annotated[str | None, typer.Option(help="Why (kept in the audit log).")] = None,
+) -> None:
+    """Remove the entry holding a hash value (given by exactly one of the hash options); the
+    removal is audited and travels in the next bundle."""
+    given = {"md5": md5, "sha1": sha1, "sha256": sha256, "pdq": pdq}
+    if sum(bool(value) for value in given.values()) != 1:
+        raise UsageError("give exactly one of --md5, --sha1, --sha256, --pdq")
+    (signal,) = signals_given(**given)
+    with open_bank(bank) as b:
+        removed = b.remove_by_signal(signal, reason=reason)
+    kinds = ", ".join(f"{s.kind} {s.value}" for s in removed.signals)
+    console.print(f"removed entry {removed.id} ({kinds})")
 
 
 FormatOpt = Annotated[
@@ -178,7 +203,29 @@ def import_list(
             action="entries.import",
             detail={"format": fmt.name, "file": Path(name).name},
         )
-    console.print(f"imported {len(result.added)} entries ({result.duplicates} already banked)")
+    console.print(_added_message("imported", result))
+
+
+def _added_message(verb: str, result: AddResult) -> str:
+    """What an addition did: new entries, and for records already banked what became of the
+    entries' categories and whether they gained hashes."""
+    count = len(result.added)
+    message = f"{verb} {count} new {'entry' if count == 1 else 'entries'}"
+    if result.duplicates:
+        message += (
+            f"; {result.duplicates} already in the bank (category: {result.category_updated}"
+            f" updated, {result.category_kept} kept, {result.category_conflicting} conflicting)"
+        )
+    if result.merged:
+        message += f"; {len(result.merged)} existing entries gained hashes or fields"
+    return message
+
+
+def _print_existing(result: AddResult) -> None:
+    if result.category_updated:
+        console.print("its category was updated")
+    elif result.category_conflicting:
+        console.print("its category differs from the one given and was kept")
 
 
 def _import_nsrl(bank: str, file: Path, set_name: str, source: str | None) -> None:
@@ -197,12 +244,24 @@ def export_list(
     format_name: FormatOpt = "plain",
     kind: Annotated[str | None, typer.Option(help="Only this kind.")] = None,
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    include_file_names: Annotated[
+        bool,
+        typer.Option(help="Also send original file names and paths (kept home by default)."),
+    ] = False,
+    include_notes: Annotated[
+        bool, typer.Option(help="Also send the entries' free-text notes (kept home by default).")
+    ] = False,
 ) -> None:
-    """Export the bank's entries in a supported format."""
+    """Export the bank's entries in a supported format. Original file names and notes stay
+    in the bank unless asked for."""
     fmt = get_format(format_name)
     with open_bank(bank, readonly=True) as b:
         kinds = [default_registry().get(kind).name] if kind else sorted(b.stats().signals_by_kind)
-        entries = (e for e in b.entries() if any(s.kind in kinds for s in e.signals))
+        entries = (
+            shareable(e, file_names=include_file_names, notes=include_notes)
+            for e in b.entries()
+            if any(s.kind in kinds for s in e.signals)
+        )
         if out is None:
             fmt.write(entries, sys.stdout.buffer, kinds)
             sys.stdout.buffer.flush()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol, TextIO
 
 from hashwarden.bank.base import Entry, NewEntry
@@ -20,10 +20,12 @@ from hashwarden.signals.builtin import default_registry
 
 __all__ = [
     "CATEGORY_SCHEMES",
+    "FILE_NAME_KEYS",
     "Format",
     "ImportOptions",
     "map_category",
     "parse_bool",
+    "shareable",
     "signal_or_error",
     "text_stream",
 ]
@@ -59,6 +61,25 @@ class Format(Protocol):
     def write(self, entries: Iterable[Entry], stream: BinaryIO, kinds: list[str]) -> int:
         """Write entries; `kinds` are the signal kinds present. Returns the count written."""
         ...
+
+
+#: Keys of an entry's `extra` that hold original file names or paths: `file_name` (what
+#: `bank add-files` records), `file_path`, and VICS media's `MediaFiles` (each file's name and
+#: path on the seized device), `FileName`, `FilePath`. Real names of this material often
+#: describe or identify a person, so they stay in the bank unless an export asks for them.
+FILE_NAME_KEYS = frozenset({"file_name", "file_path", "MediaFiles", "FileName", "FilePath"})
+
+
+def shareable(entry: Entry, *, file_names: bool = False, notes: bool = False) -> Entry:
+    """The entry as it may leave this bank: without original file names (`FILE_NAME_KEYS` of
+    its extra) unless `file_names`, and without its free-text note unless `notes`. The entry
+    itself is not changed; the bank keeps what it holds."""
+    extra = (
+        entry.extra
+        if file_names
+        else {k: v for k, v in entry.extra.items() if k not in FILE_NAME_KEYS}
+    )
+    return replace(entry, extra=extra, note=entry.note if notes else None)
 
 
 def text_stream(stream: BinaryIO) -> TextIO:

@@ -347,7 +347,8 @@ def _entry_out(entry: Any, disabled_until: str | None = None) -> EntryOut:
 def add_hashes(
     state: ServiceState, bank_name: str, signals: dict[str, str], fields: dict[str, Any], actor: str
 ) -> AddedOut:
-    """Add one entry to a named bank (or find the entry that holds these hashes already)."""
+    """Add one entry to a named bank; hashes that overlap an entry merge into it (its id is
+    answered), hashes of two different entries are a ConflictError (409) naming both."""
     registry = default_registry()
     with state.locked() as bank:
         state.banks.get(bank_name)
@@ -360,13 +361,7 @@ def add_hashes(
             note=fields.get("note"),
         )
         result = bank.add_entries([entry], actor=actor, action="entry.add")
-        ids = list(result.added)
-        if not ids:
-            for kind, value in signals.items():
-                owner = bank.lookup(kind, [value]).get(value)
-                if owner is not None:
-                    ids = [owner]
-                    break
+        ids = result.added or result.matched
         state.banks.add_members(bank_name, ids, actor=actor)
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
 
