@@ -122,6 +122,8 @@ class AuditEvent:
 class VerifyReport:
     events: int
     entries: int
+    #: How many guarded tables (keys, trust, named banks, rules, decisions...) were checked.
+    guarded: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property

@@ -2,8 +2,9 @@
 
 One file, WAL journal, every change in one transaction together with its audit event, so an
 import either lands whole or not at all. The audit log is a SHA-256 hash chain; each event also
-carries an additive digest (sum mod 2**256 of entry digests added and removed), so `verify` can
-tell both a broken chain and entries changed behind the log's back.
+carries additive digests (sums mod 2**256 of the digests of entries, and of rows of the guarded
+tables, added and removed), so `verify` can tell both a broken chain and entries, keys, trust,
+named banks, rules or decisions changed behind the log's back.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -30,6 +31,7 @@ from hashwarden.bank.base import (
     entry_digest,
 )
 from hashwarden.bank.categories import CATEGORIES, most_severe
+from hashwarden.bank.guarded import GUARDED, Guarded, row_digest
 from hashwarden.bank.schema import MIGRATIONS, SCHEMA_FAMILY
 from hashwarden.errors import ConflictError, DataError, NotFoundError, UsageError
 from hashwarden.signals.base import Signal
@@ -81,6 +83,16 @@ class _Merge:
     minus: int = 0
 
 
+@dataclass(slots=True)
+class _Tracker:
+    """An open `tracked` block: which rows it watches, and their digest sum when last settled."""
+
+    guard: Guarded
+    where: str
+    params: tuple[Any, ...]
+    before: int
+
+
 class SqliteBank:
     """A hash bank in one SQLite file. Use `create` or `open`, then as a context manager.
 
@@ -94,6 +106,11 @@ class SqliteBank:
         self.path = Path(location)
         self.readonly = readonly
         self._conn = conn
+        #: In a write transaction: per guarded table, the (plus, minus) digest sums of its
+        #: tracked changes that the next audit event will carry. None outside one.
+        self._pending: dict[str, tuple[int, int]] | None = None
+        #: The `tracked` blocks open in this transaction, settled by each `record`.
+        self._trackers: list[_Tracker] = []
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -128,7 +145,8 @@ class SqliteBank:
                 "INSERT INTO meta(key, value) VALUES (?, ?)",
                 [("family", SCHEMA_FAMILY), ("bank_id", str(uuid.uuid4())), ("created", utc_now())],
             )
-            self._record("system", "bank.create", {})
+            sealed = self._seal(list(GUARDED))
+            self._record("system", "bank.create", {"sealed": sealed} if sealed else {})
 
     def _check_family(self) -> None:
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'family'").fetchone()
@@ -140,6 +158,7 @@ class SqliteBank:
             self._check_schema()
         else:
             self._migrate()
+            self._seal_unsealed()
 
     @staticmethod
     def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
@@ -192,6 +211,105 @@ class SqliteBank:
             raise DataError(
                 f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"
             )
+        unsealed = [g.table for g in self._unsealed()]
+        if unsealed:
+            raise DataError(
+                f"{self.location}: the audit log does not cover {', '.join(unsealed)} yet:"
+                " open it once for writing"
+            )
+
+    # -- guarded tables ----------------------------------------------------------------------
+    def _sealed(self) -> set[str]:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'guarded'").fetchone()
+        return set(json.loads(row[0])) if row else set()
+
+    def _unsealed(self) -> list[Guarded]:
+        sealed = self._sealed()
+        return [g for g in GUARDED if g.table not in sealed]
+
+    def _seal(self, tables: list[Guarded]) -> list[str]:
+        """Take the rows now in `tables` as vouched for by the transaction's next event (their
+        baseline, once per table); returns the tables' names."""
+        if self._pending is None:
+            raise RuntimeError("sealing runs inside a write transaction")
+        for guard in tables:
+            total = self._rows_sum(guard)
+            if total:
+                self._pending[guard.table] = (total, 0)
+        names = sorted(self._sealed() | {g.table for g in tables})
+        self._conn.execute(
+            "INSERT INTO meta(key, value) VALUES ('guarded', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (json.dumps(names),),
+        )
+        return [g.table for g in tables]
+
+    def _seal_unsealed(self) -> None:
+        """A bank made before some table was guarded: record its rows as the baseline."""
+        if not self._unsealed():
+            return
+        with self._write():
+            # Asked again under the write lock: another process may have sealed meanwhile.
+            fresh = self._unsealed()
+            if fresh:
+                self._record("system", "bank.seal", {"sealed": self._seal(fresh)})
+
+    def _rows_sum(
+        self, guard: Guarded, where: str | None = None, params: Sequence[Any] = ()
+    ) -> int:
+        """Sum of the digests of the guarded rows `where` selects (all of them if None)."""
+        conditions = [f"({c})" for c in (guard.condition, where) if c]
+        sql = f"SELECT * FROM {guard.table}"
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
+        cursor = self._conn.execute(sql, tuple(params))
+        columns = [d[0] for d in cursor.description]
+        total = 0
+        while rows := cursor.fetchmany(10_000):
+            for row in rows:
+                total = (total + row_digest(guard.table, columns, row)) % _MOD
+        return total
+
+    @contextmanager
+    def tracked(self, table: str, where: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        """Vouch for the statements in the block changing guarded `table`: the rows `where`
+        selects (it must select every row they touch, before and after) are digested before
+        and after, and the transaction's `record` (inside the block or after it) carries the
+        sums, so `verify` can tell these changes from changes made behind the log's back. A
+        transaction that changes a guarded table without recording it is refused."""
+        guard = next((g for g in GUARDED if g.table == table), None)
+        if guard is None:
+            raise RuntimeError(f"{table} is not a guarded table")
+        if self._pending is None:
+            raise RuntimeError("tracked() runs inside a write transaction")
+        tracker = _Tracker(guard, where, tuple(params), self._rows_sum(guard, where, params))
+        self._trackers.append(tracker)
+        try:
+            yield self._conn
+        finally:
+            self._trackers.remove(tracker)
+        self._settle(tracker)
+
+    def _settle(self, tracker: _Tracker) -> None:
+        """Move a tracker's change so far into the pending sums; it goes on from here."""
+        if self._pending is None:
+            raise RuntimeError("tracked() runs inside a write transaction")
+        after = self._rows_sum(tracker.guard, tracker.where, tracker.params)
+        plus, minus = self._pending.get(tracker.guard.table, (0, 0))
+        self._pending[tracker.guard.table] = (
+            (plus + after) % _MOD,
+            (minus + tracker.before) % _MOD,
+        )
+        tracker.before = after
+
+    @contextmanager
+    def _tracked_dependents(self, entry_id: int) -> Iterator[None]:
+        """Deleting an entry cascades to its named-bank memberships and votes."""
+        with (
+            self.tracked("named_bank_entries", "entry_id = ?", (entry_id,)),
+            self.tracked("votes", "entry_id = ?", (entry_id,)),
+        ):
+            yield
 
     def close(self) -> None:
         self._conn.close()
@@ -205,15 +323,25 @@ class SqliteBank:
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
     def _write(self) -> Iterator[Any]:
-        """One all-or-nothing write transaction."""
+        """One all-or-nothing write transaction; what it changes in guarded tables must be
+        recorded in an audit event of the same transaction."""
         if self.readonly:
             raise UsageError(f"{self.location} is open read-only")
         self._conn.execute("BEGIN IMMEDIATE")
+        self._pending = {}
+        self._trackers = []
         try:
             yield self._conn
+            unrecorded = sorted(t for t, (plus, minus) in self._pending.items() if plus != minus)
+            if unrecorded:
+                raise RuntimeError(
+                    f"a change to {', '.join(unrecorded)} was not recorded in the audit log"
+                )
         except BaseException:
             self._conn.execute("ROLLBACK")
             raise
+        finally:
+            self._pending = None
         self._conn.execute("COMMIT")
 
     @contextmanager
@@ -231,6 +359,12 @@ class SqliteBank:
         return self._record(actor, action, detail)
 
     def _record(self, actor: str, action: str, detail: dict[str, Any]) -> int:
+        for tracker in self._trackers:
+            self._settle(tracker)
+        if self._pending:
+            rows = {t: [f"{p:064x}", f"{m:064x}"] for t, (p, m) in sorted(self._pending.items())}
+            detail = {**detail, "rows": rows}
+            self._pending = {}
         row = self._conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
         seq, prev = (row[0] + 1, row[1]) if row else (1, GENESIS)
         at = utc_now()
@@ -499,12 +633,13 @@ class SqliteBank:
         with self._write():
             self._get(entry_id)
             version = self._next_seq()
-            self._conn.execute(
-                "INSERT INTO votes(entry_id, org, vote, reason, at) VALUES (?,?,?,?,?)"
-                " ON CONFLICT (entry_id, org) DO UPDATE SET vote = excluded.vote,"
-                " reason = excluded.reason, at = excluded.at",
-                (entry_id, org, vote, reason, utc_now()),
-            )
+            with self.tracked("votes", "entry_id = ? AND org = ?", (entry_id, org)):
+                self._conn.execute(
+                    "INSERT INTO votes(entry_id, org, vote, reason, at) VALUES (?,?,?,?,?)"
+                    " ON CONFLICT (entry_id, org) DO UPDATE SET vote = excluded.vote,"
+                    " reason = excluded.reason, at = excluded.at",
+                    (entry_id, org, vote, reason, utc_now()),
+                )
             changed = self._apply_consensus(entry_id, version)
             plus, minus = changed if changed else (0, 0)
             self._record(
@@ -581,7 +716,8 @@ class SqliteBank:
                 if owner is None:
                     continue
                 old = self._get(owner[2])
-                self._conn.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+                with self._tracked_dependents(old.id):
+                    self._conn.execute("DELETE FROM entries WHERE id = ?", (old.id,))
                 minus = (minus + int(entry_digest(old.id, old, old.added), 16)) % _MOD
                 removed_signals.append(sorted([s.kind, s.value] for s in old.signals))
                 result.removed.append(old.id)
@@ -748,7 +884,8 @@ class SqliteBank:
             return self._remove(self._get(int(row[0])), actor, reason)
 
     def _remove(self, old: Entry, actor: str, reason: str | None) -> Entry:
-        self._conn.execute("DELETE FROM entries WHERE id = ?", (old.id,))
+        with self._tracked_dependents(old.id):
+            self._conn.execute("DELETE FROM entries WHERE id = ?", (old.id,))
         detail: dict[str, Any] = {
             "id": old.id,
             "signals": sorted([s.kind, s.value] for s in old.signals),
@@ -1022,10 +1159,14 @@ class SqliteBank:
 
     # -- verification ------------------------------------------------------------------------
     def verify(self) -> VerifyReport:
-        """Check the audit chain, each entry against its digest, and the bank against the log."""
+        """Check the audit chain, each entry against its digest, and the bank (entries,
+        known-good sets, guarded tables) against the log."""
         problems: list[str] = []
         expected_prev, expected_seq = GENESIS, 1
         plus = minus = kg_plus = 0
+        # Per guarded table: net sum of the row digests the log vouches for; sealing events.
+        logged: dict[str, int] = {}
+        seals: dict[str, list[int]] = {}
         events = 0
         for seq, at, actor, action, text, prev, digest in self._conn.execute(
             "SELECT seq, at, actor, action, detail, prev, hash FROM audit ORDER BY seq"
@@ -1042,7 +1183,12 @@ class SqliteBank:
                 plus = (plus + int(str(detail.get("plus", GENESIS)), 16)) % _MOD
                 minus = (minus + int(str(detail.get("minus", GENESIS)), 16)) % _MOD
                 kg_plus = (kg_plus + int(str(detail.get("kg_plus", GENESIS)), 16)) % _MOD
-            except (ValueError, AttributeError):
+                for table in detail.get("sealed", []):
+                    seals.setdefault(str(table), []).append(int(seq))
+                for table, (row_plus, row_minus) in detail.get("rows", {}).items():
+                    net = int(row_plus, 16) - int(row_minus, 16)
+                    logged[table] = (logged.get(table, 0) + net) % _MOD
+            except (ValueError, AttributeError, TypeError):
                 problems.append(f"audit event {seq} has an unreadable detail")
             expected_prev, expected_seq = digest, seq + 1
 
@@ -1069,4 +1215,22 @@ class SqliteBank:
             kg_actual = (kg_actual + _kg_digest(kind, value, name)) % _MOD
         if kg_actual != kg_plus:
             problems.append("the known-good sets do not match what the audit log recorded")
-        return VerifyReport(events=events, entries=entries, problems=problems)
+        for guard in GUARDED:
+            sealed_in = seals.get(guard.table, [])
+            if not sealed_in:
+                problems.append(
+                    f"{guard.table} is not covered by the audit log yet: open the bank once"
+                    " for writing"
+                )
+            elif len(sealed_in) > 1:
+                events_text = ", ".join(str(s) for s in sealed_in)
+                problems.append(
+                    f"{guard.table} was sealed more than once (audit events {events_text}):"
+                    " rows changed outside hashwarden may have been taken as a new baseline"
+                )
+            if self._rows_sum(guard) != logged.get(guard.table, 0):
+                problems.append(
+                    f"{guard.table} changed outside hashwarden: its rows do not add up to what"
+                    " the audit log recorded"
+                )
+        return VerifyReport(events=events, entries=entries, guarded=len(GUARDED), problems=problems)

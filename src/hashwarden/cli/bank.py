@@ -300,11 +300,15 @@ def stats(
 
 @app.command()
 def verify(bank: BankArg) -> None:
-    """Check the audit log's hash chain and that the entries match it (exit 5 on tampering)."""
+    """Check the audit log's hash chain and that the entries, known-good sets, keys, trust,
+    named banks, action rules and report decisions match it (exit 5 on tampering)."""
     with open_bank(bank, readonly=True) as b:
         report = b.verify()
     if report.ok:
-        console.print(f"ok: {report.events} audit events, {report.entries} entries, chain intact")
+        console.print(
+            f"ok: {report.events} audit events, {report.entries} entries,"
+            f" {report.guarded} guarded tables, chain intact"
+        )
         return
     for problem in report.problems:
         err_console.print(f"tampering: {problem}")

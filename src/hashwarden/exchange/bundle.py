@@ -100,7 +100,7 @@ def read_private_key(path: Path) -> Ed25519PrivateKey:
 
 def add_trusted_key(bank: SqliteBank, public_path: Path, *, actor: str = "cli") -> str:
     name, key = read_public_key(public_path)
-    with bank.transaction() as conn:
+    with bank.transaction() as conn, bank.tracked("trusted_keys", "name = ?", (name,)):
         if conn.execute(
             "SELECT 1 FROM trusted_keys WHERE name = ? OR public_key = ?", (name, key)
         ).fetchone():
@@ -116,7 +116,7 @@ def add_trusted_key(bank: SqliteBank, public_path: Path, *, actor: str = "cli") 
 
 
 def revoke_trusted_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> None:
-    with bank.transaction() as conn:
+    with bank.transaction() as conn, bank.tracked("trusted_keys", "name = ?", (name,)):
         row = conn.execute("SELECT revoked FROM trusted_keys WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"no trusted key named {name!r}")
@@ -235,11 +235,13 @@ def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[s
     ]
 
     def remember(conn: Any) -> None:
-        conn.execute("DELETE FROM bundle_state WHERE origin = ?", (origin,))
-        conn.execute(
-            "INSERT INTO bundle_state(origin, last_sequence, key_name, applied) VALUES (?,?,?,?)",
-            (origin, sequence, key_name, utc_now()),
-        )
+        with bank.tracked("bundle_state", "origin = ?", (origin,)):
+            conn.execute("DELETE FROM bundle_state WHERE origin = ?", (origin,))
+            conn.execute(
+                "INSERT INTO bundle_state(origin, last_sequence, key_name, applied)"
+                " VALUES (?,?,?,?)",
+                (origin, sequence, key_name, utc_now()),
+            )
 
     result = bank.apply_changes(
         upserts,

@@ -307,7 +307,7 @@ class ActionEngine:
         secret = None
         if rule.webhook_url is not None:
             secret = rule.webhook_secret or secrets.token_hex(32)
-        with self._tx() as conn:
+        with self._tx() as conn, self.bank.tracked("action_rules", "name = ?", (name,)):
             row = conn.execute(
                 "INSERT INTO action_rules(name, bank, categories, max_distance, webhook_url,"
                 " webhook_secret, report, enabled, created) VALUES (?,?,?,?,?,?,?,?,?)"
@@ -348,7 +348,7 @@ class ActionEngine:
     def remove_rule(self, rule_id: int, *, actor: str = "api") -> Rule:
         """Delete a rule; its undelivered webhooks are marked failed, not dropped."""
         rule = self.rule(rule_id)
-        with self._tx() as conn:
+        with self._tx() as conn, self.bank.tracked("action_rules", "id = ?", (rule_id,)):
             gone = conn.execute(
                 "DELETE FROM action_rules WHERE id = ? RETURNING id", (rule_id,)
             ).fetchone()
@@ -365,7 +365,7 @@ class ActionEngine:
 
     def set_enabled(self, rule_id: int, enabled: bool, *, actor: str = "api") -> Rule:
         """Turn a rule on or off, keeping it and its secret."""
-        with self._tx() as conn:
+        with self._tx() as conn, self.bank.tracked("action_rules", "id = ?", (rule_id,)):
             row = conn.execute(
                 "UPDATE action_rules SET enabled = ? WHERE id = ? RETURNING id",
                 (int(enabled), rule_id),
@@ -535,7 +535,7 @@ class ActionEngine:
         who = reviewer.strip()
         if not who:
             raise UsageError("a review needs the reviewer's name")
-        with self._tx() as conn:
+        with self._tx() as conn, self.bank.tracked("action_reports", "id = ?", (report_id,)):
             row = conn.execute(
                 "UPDATE action_reports SET status = ?, reviewer = ?, reviewed = ?,"
                 " review_note = ? WHERE id = ? AND status = 'pending' RETURNING id",

@@ -24,6 +24,7 @@ __all__ = ["DEFAULT_BANK", "BankMatch", "NamedBank", "NamedBanks", "Resolved"]
 DEFAULT_BANK = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _COLUMNS = "name, threshold, negative, enabled_ratio, disabled_until, created, note"
+_MEMBER = "bank = ? AND entry_id = ?"
 
 
 def _now() -> str:
@@ -124,7 +125,7 @@ class NamedBanks:
                 f"bank name {name!r}: letters, digits, _ and - only, up to 64, not {DEFAULT_BANK!r}"
             )
         self._check(threshold, enabled_ratio)
-        with self.bank.transaction() as conn:
+        with self.bank.transaction() as conn, self.bank.tracked("named_banks", "name = ?", (name,)):
             if conn.execute("SELECT 1 FROM named_banks WHERE name = ?", (name,)).fetchone():
                 raise ConflictError(f"a bank named {name!r} exists already")
             conn.execute(
@@ -155,7 +156,7 @@ class NamedBanks:
             changes["disabled_until"] = parse_until(changes["disabled_until"])
         if "negative" in changes:
             changes["negative"] = int(bool(changes["negative"]))
-        with self.bank.transaction() as conn:
+        with self.bank.transaction() as conn, self.bank.tracked("named_banks", "name = ?", (name,)):
             self.get(name)
             for column, value in changes.items():
                 conn.execute(f"UPDATE named_banks SET {column} = ? WHERE name = ?", (value, name))
@@ -164,7 +165,11 @@ class NamedBanks:
 
     def delete(self, name: str, *, actor: str) -> None:
         """Delete the named bank; its entries stay in the bank (and in other named banks)."""
-        with self.bank.transaction() as conn:
+        with (
+            self.bank.transaction() as conn,
+            self.bank.tracked("named_bank_entries", "bank = ?", (name,)),
+            self.bank.tracked("named_banks", "name = ?", (name,)),
+        ):
             self.get(name)
             conn.execute("DELETE FROM named_bank_entries WHERE bank = ?", (name,))
             conn.execute("DELETE FROM named_banks WHERE name = ?", (name,))
@@ -175,11 +180,13 @@ class NamedBanks:
             self.get(name)
             now = utc_now()
             for entry_id in entry_ids:
-                conn.execute(
-                    "INSERT INTO named_bank_entries(bank, entry_id, added) VALUES (?,?,?)"
-                    " ON CONFLICT (bank, entry_id) DO NOTHING",
-                    (name, entry_id, now),
-                )
+                # One row at a time: a large bank's other members are never read.
+                with self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)):
+                    conn.execute(
+                        "INSERT INTO named_bank_entries(bank, entry_id, added) VALUES (?,?,?)"
+                        " ON CONFLICT (bank, entry_id) DO NOTHING",
+                        (name, entry_id, now),
+                    )
             self.bank.record(actor, "bank.add_entries", {"name": name, "ids": entry_ids[:20]})
 
     @staticmethod
@@ -191,7 +198,10 @@ class NamedBanks:
             raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
 
     def remove_member(self, name: str, entry_id: int, *, actor: str) -> None:
-        with self.bank.transaction() as conn:
+        with (
+            self.bank.transaction() as conn,
+            self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
+        ):
             self._require_member(conn, name, entry_id)
             conn.execute(
                 "DELETE FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
@@ -201,7 +211,10 @@ class NamedBanks:
     def disable_member(self, name: str, entry_id: int, until: str | None, *, actor: str) -> None:
         """Stop an entry matching in this bank until a time (None: enable it again)."""
         when = parse_until(until)
-        with self.bank.transaction() as conn:
+        with (
+            self.bank.transaction() as conn,
+            self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
+        ):
             self._require_member(conn, name, entry_id)
             conn.execute(
                 "UPDATE named_bank_entries SET disabled_until = ? WHERE bank = ? AND entry_id = ?",

@@ -69,7 +69,7 @@ def create_key(
     if rate_per_minute is not None and rate_per_minute < 1:
         raise UsageError("a rate must be at least 1 request a minute")
     token = _PREFIX + secrets.token_urlsafe(32)
-    with bank.transaction() as conn:
+    with bank.transaction() as conn, bank.tracked("api_keys", "name = ?", (name,)):
         if conn.execute("SELECT 1 FROM api_keys WHERE name = ?", (name,)).fetchone():
             raise ConflictError(f"a key named {name!r} exists already")
         conn.execute(
@@ -82,7 +82,7 @@ def create_key(
 
 
 def revoke_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> None:
-    with bank.transaction() as conn:
+    with bank.transaction() as conn, bank.tracked("api_keys", "name = ?", (name,)):
         row = conn.execute(
             "SELECT 1 FROM api_keys WHERE name = ? AND revoked IS NULL", (name,)
         ).fetchone()
