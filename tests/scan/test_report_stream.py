@@ -68,6 +68,19 @@ def test_a_spooled_scan_writes_the_same_report(tmp_path: Path) -> None:
     assert len(manifest.splitlines()) == 3 and "report.json" in manifest
 
 
+def test_the_clustering_keeps_a_bounded_number_of_hashes(tmp_path: Path) -> None:
+    case = build_demo_case(tmp_path / "demo")
+    full = run_scan([case.evidence], case.bank)
+    clusterable = [
+        f for f in full.files if f.status == "unknown" and f.pdq and (f.pdq_quality or 0) >= 50
+    ]
+    assert full.record["images_not_clustered"] == 0 and len(clusterable) > 3
+    capped = run_scan([case.evidence], case.bank, max_cluster_images=2)
+    assert capped.record["images_not_clustered"] == len(clusterable) - 2
+    assert sum(len(group) for group in capped.clusters) <= 2
+    assert capped.counts == full.counts, "every image is still classified"
+
+
 _MEASURE = """
 import re, sys
 from pathlib import Path

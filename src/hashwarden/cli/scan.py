@@ -111,7 +111,7 @@ def _summary(result: ScanResult, out: Path) -> None:
     if result.cut_short:
         limits = result.record["limits"]
         hits = ", ".join(
-            f"{LIMIT_FLAGS[name]} {limits[name]} ({n} record{'s' * (n != 1)})"
+            f"{LIMIT_FLAGS[name]} {limits[name]} ({n} record{'s' * (n != 1)} cut short)"
             for name, n in result.cut_short.items()
         )
         console.print(

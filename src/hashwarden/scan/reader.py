@@ -34,10 +34,10 @@ KiB = 1024
 MiB = 1024 * KiB
 GiB = 1024 * MiB
 
-#: What one member counts against its archive's budget however small it is: its record, hash
-#: and look-up cost more than hashing a few kilobytes. Every member takes at least ~76 bytes of
-#: its archive (headers), so at the default ratio a flat archive never runs short through it;
-#: only members multiplied by nesting do.
+#: What one member counts against its archive's budget on top of its size: its record, hash and
+#: look-up cost more than hashing a few kilobytes. Every member takes at least ~76 bytes of its
+#: archive (headers), so at the default ratio a flat archive never runs short through it; only
+#: members multiplied by nesting do.
 MEMBER_COST = 4 * KiB
 
 
@@ -197,6 +197,7 @@ class _Reader:
                         f"the scan stopped at its limit of {self.limits.max_records:,} records:"
                         " this and everything after it was not read",
                     )
+                    self.stats.records += 1
                     return
                 self.stats.records += 1
                 yield item
@@ -205,8 +206,6 @@ class _Reader:
 
     def _cut(self, path: str, limit: str, reason: str, size: int | None = None) -> Item:
         self.stats.cut_short[limit] += 1
-        if limit == "max_records":
-            self.stats.records += 1
         flag = f"{LIMIT_FLAGS[limit]} {getattr(self.limits, limit)}"
         return Item(path, size=size, error=f"cut short: {reason} ({flag})", limit=limit)
 
@@ -264,36 +263,20 @@ class _Reader:
 
     def _spent(self, tree: _Tree, need: int | None = None) -> str | None:
         """The limit that leaves no room for one more member of `need` bytes (None: the limit
-        already reached, if any)."""
+        reached already, if any)."""
         if self.stats.archive_members >= self.limits.max_members:
             return "max_members"
         room = self.limits.max_expanded_bytes - self.stats.expanded_bytes
         if self.bytes_spent or (need is not None and need > room):
             self.bytes_spent = True
             return "max_expanded_bytes"
-        if tree.spent or (need is not None and max(need, MEMBER_COST) > tree.room):
+        if tree.spent or (need is not None and need + MEMBER_COST > tree.room):
             tree.spent = True
             return tree.limit
         return None
 
-    def _stop(self, label: str, limit: str, tree: _Tree, started: bool) -> Item:
-        """The one record of an archive a scan-wide or per-archive budget cut short."""
-        rest = "the rest of this archive was not read" if started else "members not read"
-        if limit == "max_members":
-            what = f"the scan's limit of {self.limits.max_members:,} archive members was reached"
-        elif limit == "max_expanded_bytes":
-            what = (
-                f"the scan's limit of {self.limits.max_expanded_bytes:,} expanded bytes was reached"
-            )
-        else:
-            times = f"{self.limits.max_ratio} times its size, " if limit == "max_ratio" else ""
-            what = (
-                f"{tree.top} may expand, at all depths together, to at most {times}"
-                f"{tree.allowance:,} bytes (each member counting at least {MEMBER_COST:,})"
-            )
-        return self._cut(f"{label}!", limit, f"{what}: {rest}")
-
     def _overspent(self, tree: _Tree) -> str:
+        """The budget a member larger than its header said has overrun."""
         if self.stats.expanded_bytes > self.limits.max_expanded_bytes:
             self.bytes_spent = True
             return "max_expanded_bytes"
@@ -301,9 +284,27 @@ class _Reader:
         return tree.limit
 
     def _charge(self, tree: _Tree, size: int) -> None:
-        """Count a member of `size` bytes read (or passed over) against the budgets."""
+        """One member (read or not: its record costs) and the `size` bytes it expanded to."""
+        self.stats.archive_members += 1
         self.stats.expanded_bytes += size
-        tree.used += max(size, MEMBER_COST)
+        tree.used += size + MEMBER_COST
+
+    def _stop(self, label: str, limit: str, tree: _Tree, started: bool) -> Item:
+        """The one record of an archive a scan-wide or per-archive budget cut short."""
+        rest = "the rest of this archive was not read" if started else "members not read"
+        if limit == "max_members":
+            what = f"the scan's limit of {self.limits.max_members:,} archive members was reached"
+        elif limit == "max_expanded_bytes":
+            bytes_limit = self.limits.max_expanded_bytes
+            what = f"the scan's limit of {bytes_limit:,} expanded bytes was reached"
+        else:
+            times = f"{self.limits.max_ratio} times its size, " if limit == "max_ratio" else ""
+            what = (
+                f"{tree.top} may expand, at all depths together, to at most {times}"
+                f"{tree.allowance:,} bytes (each member counting {MEMBER_COST:,} more than its"
+                " size)"
+            )
+        return self._cut(f"{label}!", limit, f"{what}: {rest}")
 
     def _archive(
         self, label: str, source: IO[bytes], kind: str, depth: int, tree: _Tree
@@ -343,12 +344,34 @@ class _Reader:
 
     def _too_many(self, label: str, found: int | None) -> Item:
         limit = self.limits.max_archive_members
-        counted = f"{found:,} members" if found is not None else f"more than {limit:,} members"
+        counted = f"{found:,}" if found is not None else f"more than {limit:,}"
         return self._cut(
             f"{label}!",
             "max_archive_members",
-            f"archive of {counted}, over the limit of {limit:,}: the rest was not read",
+            f"archive of {counted} members: the first {limit:,} were read, the rest not",
         )
+
+    def _unreadable(self, where: str, info: zipfile.ZipInfo) -> Item | None:
+        """The record of a zip member not to expand (encrypted, too large, a bomb), if it is."""
+        if info.flag_bits & 0x1:
+            return Item(where, error="encrypted archive member, cannot be read")
+        if info.file_size > self.limits.max_member_bytes:
+            return self._cut(
+                where,
+                "max_member_bytes",
+                f"member of {info.file_size:,} bytes, over the limit: not read",
+                info.file_size,
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > self.limits.max_ratio:
+            return self._cut(
+                where,
+                "max_ratio",
+                f"possible zip bomb: {info.file_size:,} bytes from "
+                f"{info.compress_size:,} (ratio {ratio:.0f}), not expanded",
+                info.file_size,
+            )
+        return None
 
     def _zip_members(
         self, label: str, source: IO[bytes], depth: int, tree: _Tree
@@ -364,49 +387,26 @@ class _Reader:
                 if spent is not None:
                     yield self._stop(label, spent, tree, started=number > 0)
                     return
-                self.stats.archive_members += 1
                 where = f"{label}!{info.filename}"
-                ratio = info.file_size / max(info.compress_size, 1)
-                unread = (
-                    info.flag_bits & 0x1
-                    or info.file_size > limits.max_member_bytes
-                    or ratio > limits.max_ratio
-                )
-                if unread:
-                    self._charge(tree, 0)  # its record still costs
-                if info.flag_bits & 0x1:
-                    yield Item(where, error="encrypted archive member, cannot be read")
-                    continue
-                if info.file_size > limits.max_member_bytes:
-                    yield self._cut(
-                        where,
-                        "max_member_bytes",
-                        f"member of {info.file_size:,} bytes, over the limit: not read",
-                        info.file_size,
-                    )
-                    continue
-                if ratio > limits.max_ratio:
-                    yield self._cut(
-                        where,
-                        "max_ratio",
-                        f"possible zip bomb: {info.file_size:,} bytes from "
-                        f"{info.compress_size:,} (ratio {ratio:.0f}), not expanded",
-                        info.file_size,
-                    )
+                unreadable = self._unreadable(where, info)
+                if unreadable is not None:  # skipped without expanding: it costs no bytes
+                    self._charge(tree, 0)
+                    yield unreadable
                     continue
                 spent = self._spent(tree, info.file_size)
-                if spent is not None:  # a zip member passed over costs nothing; this one fits not
+                if spent is not None:
                     yield self._stop(label, spent, tree, started=True)
                     return
                 room = min(
                     limits.max_member_bytes,
                     limits.max_expanded_bytes - self.stats.expanded_bytes,
-                    tree.room,
+                    tree.room - MEMBER_COST,
                 )
                 try:
                     with archive.open(info) as member:
                         content = member.read(room + 1)
                 except _CORRUPT as exc:
+                    self._charge(tree, 0)
                     yield Item(where, error=f"corrupt archive member: {exc}")
                     continue
                 self._charge(tree, len(content))
@@ -415,7 +415,7 @@ class _Reader:
                         where, "max_member_bytes", "member larger than its header says (zip bomb)"
                     )
                     continue
-                if len(content) > room:  # the header understated it: a budget is spent
+                if len(content) > room:  # the header understated it: a budget is overrun
                     yield self._stop(label, self._overspent(tree), tree, started=True)
                     return
                 yield from self._member(label, info.filename, content, depth, tree)
@@ -441,7 +441,6 @@ class _Reader:
                 if spent is not None:
                     yield self._stop(label, spent, tree, started=count > 1)
                     return
-                self.stats.archive_members += 1
                 self._charge(tree, size)
                 where = f"{label}!{_printable(info.name)}"
                 if link:
