@@ -27,6 +27,7 @@ import numpy as np
 from hashwarden import __version__
 from hashwarden.bank import open_bank
 from hashwarden.bank.sqlite import utc_now
+from hashwarden.errors import LimitExceededError
 from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher, Match
 from hashwarden.scan.reader import Item, Limits, ReadStats, read_items
 from hashwarden.signals.hashing import ContentHashes
@@ -52,7 +53,7 @@ EXIT_ERRORS = 6
 #: Matches found, and some files could not be read or the scan was cut short by a limit.
 EXIT_MATCHES_AND_ERRORS = 7
 #: Nothing matched in what was read, but a limit cut the scan short: it is not a clean scan.
-EXIT_CUT_SHORT = 11
+EXIT_CUT_SHORT = LimitExceededError.exit_code
 
 #: Unknown images beyond this many are classified but not grouped into series: their PDQ
 #: hashes (32 bytes each) are the one thing a scan keeps per file until it ends.
@@ -293,7 +294,7 @@ def run_scan(
     bounds = limits or Limits()
     stats = ReadStats()
     started = utc_now()
-    files: list[FileRecord] | RecordSpool = RecordSpool(spool) if spool is not None else []
+    files: list[FileRecord] | RecordSpool = []
     counts: Counter[str] = Counter()
     categories: Counter[str] = Counter()
     unknown = _UnknownImages(max_cluster_images)
@@ -301,6 +302,8 @@ def run_scan(
         with open_bank(bank_location, readonly=True) as bank:
             fingerprint = bank.fingerprint()
             matcher = BankMatcher(bank, threshold=threshold, exclude_disputed=exclude_disputed)
+            if spool is not None:  # only now: a bank that cannot be opened leaves nothing
+                files = RecordSpool(spool)
             hashed = hash_in_parallel(
                 read_items(paths, bounds, stats),
                 _source,
