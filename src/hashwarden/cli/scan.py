@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 from datetime import date
@@ -26,7 +27,33 @@ from hashwarden.reports.statistics import (
     record_events,
     summarise,
 )
-from hashwarden.scan import FileRecord, ScanResult, run_scan
+from hashwarden.scan import LIMIT_FLAGS, FileRecord, Limits, ScanResult, run_scan
+
+#: Records go here as the scan makes them; removed once the report is written.
+SPOOL_NAME = ".records.jsonl"
+
+_UNITS = {"": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS.update({"kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40})
+
+
+def parse_size(text: str, flag: str) -> int:
+    """Bytes from `1000000`, `512MiB`, `64GiB` or `2TB` (KiB... are 1024-based, KB... 1000)."""
+    found = re.fullmatch(r"\s*(\d+)\s*([a-zA-Z]*)\s*", text)
+    unit = found.group(2).lower() if found else ""
+    if found is None or unit not in _UNITS or int(found.group(1)) < 1:
+        raise UsageError(f"{flag} must be a size in bytes such as 1000000, 512MiB or 64GiB")
+    return int(found.group(1)) * _UNITS[unit]
+
+
+def _size_text(size: int) -> str:
+    for unit in ("TiB", "GiB", "MiB", "KiB"):
+        if size % _UNITS[unit.lower()] == 0:
+            return f"{size // _UNITS[unit.lower()]}{unit}"
+    return str(size)
+
+
+_DEFAULT = Limits()
+_PANEL = "Limits (for the whole scan; see docs/scan.md)"
 
 
 def _scan_with_progress(
@@ -36,6 +63,8 @@ def _scan_with_progress(
     workers: int | None = None,
     pdq_mode: str = "fast",
     exclude_disputed: bool = False,
+    limits: Limits | None = None,
+    spool: Path | None = None,
 ) -> ScanResult:
     with Progress(
         SpinnerColumn(),
@@ -58,6 +87,8 @@ def _scan_with_progress(
             workers=workers,
             pdq_mode=pdq_mode,
             exclude_disputed=exclude_disputed,
+            limits=limits,
+            spool=spool,
         )
 
 
@@ -71,7 +102,25 @@ def _summary(result: ScanResult, out: Path) -> None:
     for category, n in result.record["matched_by_category"].items():
         console.print(f"  matched as {category}: {n}")
     console.print(f"clusters of unknown near-duplicates: {len(result.clusters)}")
+    if result.record.get("images_not_clustered"):
+        console.print(
+            f"  {result.record['images_not_clustered']:,} unknown images were not clustered "
+            "(over the clustering limit; they are classified and listed)"
+        )
     console.print(f"report: {out / 'report.html'}  (also report.json, report.csv)")
+    if result.cut_short:
+        limits = result.record["limits"]
+        hits = ", ".join(
+            f"{LIMIT_FLAGS[name]} {limits[name]} ({n} record{'s' * (n != 1)} cut short)"
+            for name, n in result.cut_short.items()
+        )
+        console.print(
+            f"[bold red]scan cut short[/]: some content was not read because it reached a "
+            f"limit: {hits}. The report lists what was cut (errors saying 'cut short'); "
+            "raise the limit and scan again to read it.",
+            markup=True,
+            highlight=False,
+        )
 
 
 def scan_command(
@@ -89,11 +138,52 @@ def scan_command(
     exclude_disputed: Annotated[
         bool, typer.Option(help="Entries more organisations dispute than confirm never match.")
     ] = False,
+    max_records: Annotated[
+        int,
+        typer.Option(min=1, rich_help_panel=_PANEL, help="Records in the report; then stop."),
+    ] = _DEFAULT.max_records,
+    max_members: Annotated[
+        int,
+        typer.Option(min=1, rich_help_panel=_PANEL, help="Archive members read, all depths."),
+    ] = _DEFAULT.max_members,
+    max_expanded_bytes: Annotated[
+        str,
+        typer.Option(rich_help_panel=_PANEL, help="Bytes expanded from archives, all depths."),
+    ] = _size_text(_DEFAULT.max_expanded_bytes),
+    max_depth: Annotated[
+        int,
+        typer.Option(min=0, rich_help_panel=_PANEL, help="Levels of archives in archives."),
+    ] = _DEFAULT.max_depth,
+    max_archive_bytes: Annotated[
+        str,
+        typer.Option(
+            rich_help_panel=_PANEL,
+            help="Largest archive opened; also all bytes expanded from one archive on disk.",
+        ),
+    ] = _size_text(_DEFAULT.max_archive_bytes),
+    max_archive_members: Annotated[
+        int,
+        typer.Option(min=1, rich_help_panel=_PANEL, help="Members read from one archive."),
+    ] = _DEFAULT.max_archive_members,
+    max_ratio: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            rich_help_panel=_PANEL,
+            help="Expansion of one zip member, and of one archive on disk at all depths.",
+        ),
+    ] = _DEFAULT.max_ratio,
+    max_member_bytes: Annotated[
+        str,
+        typer.Option(rich_help_panel=_PANEL, help="Largest archive member read."),
+    ] = _size_text(_DEFAULT.max_member_bytes),
 ) -> None:
     """Triage evidence: matched, known-good, unknown (grouped into series) and errors.
 
     Exit codes: 0 nothing matched, 1 matches found, 6 some files could not be read,
-    7 matches found and some files could not be read, 2 usage, 4 bank or input not found.
+    7 matches found and some files could not be read or the scan was cut short by a limit,
+    11 the scan was cut short by a limit (nothing matched in what was read),
+    2 usage, 4 bank or input not found.
     """
     for path in paths:
         if not path.exists() and not path.is_symlink():
@@ -102,13 +192,32 @@ def scan_command(
         raise UsageError(f"--out {out} exists and is not a folder")
     if record_stats and channel not in CHANNELS:
         raise UsageError(f"--channel must be one of {', '.join(CHANNELS)}")
+    limits = Limits(
+        max_records=max_records,
+        max_members=max_members,
+        max_expanded_bytes=parse_size(max_expanded_bytes, "--max-expanded-bytes"),
+        max_depth=max_depth,
+        max_archive_bytes=parse_size(max_archive_bytes, "--max-archive-bytes"),
+        max_archive_members=max_archive_members,
+        max_ratio=max_ratio,
+        max_member_bytes=parse_size(max_member_bytes, "--max-member-bytes"),
+    )
+    spool = out / SPOOL_NAME
     result = _scan_with_progress(
-        paths, bank, threshold, workers, check_pdq_mode(pdq_mode), exclude_disputed
+        paths,
+        bank,
+        threshold,
+        workers,
+        check_pdq_mode(pdq_mode),
+        exclude_disputed,
+        limits,
+        spool,
     )
     write_case_report(result, out)
     _summary(result, out)
     if record_stats:
         _record(bank, events_from_scan(result, channel=channel, region=region))
+    spool.unlink(missing_ok=True)
     raise typer.Exit(result.exit_code)
 
 
@@ -143,12 +252,14 @@ def demo_command(
         f"demo bank: {case.bank} ({case.known_originals} known entries, one known-good set)"
     )
     console.print(f"demo evidence: {case.evidence}")
-    result = _scan_with_progress([case.evidence], case.bank, 31)
+    spool = out / "report" / SPOOL_NAME
+    result = _scan_with_progress([case.evidence], case.bank, 31, spool=spool)
     write_case_report(result, out / "report")
     _summary(result, out / "report")
     with open_bank(case.bank) as b:
         record_events(b, demo_history())
         record_events(b, events_from_scan(result, channel="device", region="SE"))
         summary = summarise(b, date(2026, 1, 1), date.today())
+    spool.unlink(missing_ok=True)
     report = write_statistics_report(summary, out / "statistics.html")
     console.print(f"statistics report (with a synthetic year of events): {report}")

@@ -2,6 +2,10 @@
 
 No image is ever embedded: the report lists paths, hashes and matches only. A manifest records
 the SHA-256 of each report file, so a copy handed on can be checked against the original.
+
+Every file is written as a stream over the scan's records (which a large scan keeps on disk,
+see `RecordSpool`): memory holds one record at a time plus the paths of the clustered images,
+never the whole case.
 """
 
 from __future__ import annotations
@@ -10,10 +14,13 @@ import csv
 import hashlib
 import json
 from collections import Counter
+from collections.abc import Iterable
 from html import escape
 from pathlib import Path
+from typing import IO, Any
 
 from hashwarden.scan.pipeline import STATUSES, FileRecord, ScanResult
+from hashwarden.scan.reader import LIMIT_FLAGS
 
 __all__ = ["CSV_COLUMNS", "write_case_report"]
 
@@ -63,6 +70,43 @@ def _csv_row(f: FileRecord) -> dict[str, object]:
     }
 
 
+def _open(path: Path) -> IO[str]:
+    return path.open("w", encoding="utf-8", errors="backslashreplace", newline="")
+
+
+def _nested(value: Any, level: int) -> str:
+    """`value` as `json.dumps(..., indent=1)` renders it `level` deep inside a document."""
+    return json.dumps(value, indent=1, ensure_ascii=False).replace("\n", "\n" + " " * level)
+
+
+def _cluster_paths(result: ScanResult) -> list[list[str]]:
+    """The paths of each cluster's files, in one pass over the records."""
+    where = {
+        number: (c, i) for c, group in enumerate(result.clusters) for i, number in enumerate(group)
+    }
+    paths = [[""] * len(group) for group in result.clusters]
+    if where:
+        for number, f in enumerate(result.files):
+            if number in where:
+                c, i = where[number]
+                paths[c][i] = f.path
+    return paths
+
+
+def _write_json(result: ScanResult, clusters: list[list[str]], path: Path) -> None:
+    """The document `{"scan", "files", "clusters"}` as `json.dumps(indent=1)` would write it,
+    one file record at a time."""
+    with _open(path) as out:
+        out.write('{\n "scan": ' + _nested(result.record, 1) + ',\n "files": [')
+        first = True
+        for f in result.files:
+            out.write(("\n  " if first else ",\n  ") + _nested(f.to_json(), 2))
+            first = False
+        out.write("]" if first else "\n ]")
+        listed = [{"cluster": n, "files": p} for n, p in enumerate(clusters, start=1)]
+        out.write(',\n "clusters": ' + _nested(listed, 1) + "\n}")
+
+
 def write_case_report(result: ScanResult, out_dir: Path) -> dict[str, Path]:
     """Write report.json, report.csv, report.html and manifest.sha256 into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -71,28 +115,21 @@ def write_case_report(result: ScanResult, out_dir: Path) -> dict[str, Path]:
         "csv": out_dir / "report.csv",
         "html": out_dir / "report.html",
     }
-    document = {
-        "scan": result.record,
-        "files": [f.to_json() for f in result.files],
-        "clusters": [
-            {"cluster": n, "files": [result.files[i].path for i in group]}
-            for n, group in enumerate(result.clusters, start=1)
-        ],
-    }
-    paths["json"].write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
-    with paths["csv"].open("w", newline="", encoding="utf-8") as stream:
+    clusters = _cluster_paths(result)
+    _write_json(result, clusters, paths["json"])
+    with _open(paths["csv"]) as stream:
         writer = csv.DictWriter(stream, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         for f in result.files:
             writer.writerow(_csv_row(f))
-    paths["html"].write_text(_html(result), encoding="utf-8")
+    with _open(paths["html"]) as stream:
+        _write_html(result, clusters, stream)
     manifest = out_dir / "manifest.sha256"
-    manifest.write_text(
-        "".join(
-            f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.name}\n" for p in paths.values()
-        ),
-        encoding="utf-8",
-    )
+    lines = []
+    for p in paths.values():
+        with p.open("rb") as written:
+            lines.append(f"{hashlib.file_digest(written, 'sha256').hexdigest()}  {p.name}\n")
+    manifest.write_text("".join(lines), encoding="utf-8")
     paths["manifest"] = manifest
     return paths
 
@@ -109,83 +146,120 @@ th{background:#f3f4f6}td.h{font-family:ui-monospace,monospace;font-size:.75rem;w
 padding:.8rem 1.2rem;min-width:8rem}.card b{display:block;font-size:1.6rem}
 .matched b{color:#b42318}.unknown b{color:#7a5b00}.known_good b{color:#1a7f37}.error b{color:#57606a}
 .meta td:first-child{width:12rem;font-weight:600}.note{color:#57606a;font-size:.85rem}
+.cut{border:2px solid #b42318;border-radius:6px;padding:.6rem 1rem;color:#b42318}
 @media print{body{margin:0}.card{break-inside:avoid}}
 """
 
 
-def _table(headers: list[str], rows: list[list[str]], hash_cols: set[int] | None = None) -> str:
-    if not rows:
-        return "<p class=note>None.</p>"
+def _rows(
+    headers: list[str], rows: Iterable[list[str]], hash_cols: set[int] | None = None
+) -> Iterable[str]:
+    """A table as pieces of HTML, one row at a time ("None." when there is no row)."""
     hash_cols = hash_cols or set()
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join(
-        "<tr>"
-        + "".join(
-            f"<td{' class=h' if i in hash_cols else ''}>{escape(cell)}</td>"
-            for i, cell in enumerate(row)
+    empty = True
+    for row in rows:
+        if empty:
+            yield f"<table><thead><tr>{head}</tr></thead><tbody>"
+            empty = False
+        yield (
+            "<tr>"
+            + "".join(
+                f"<td{' class=h' if i in hash_cols else ''}>{escape(cell)}</td>"
+                for i, cell in enumerate(row)
+            )
+            + "</tr>"
         )
-        + "</tr>"
-        for row in rows
+    yield "<p class=note>None.</p>" if empty else "</tbody></table>"
+
+
+def _table(headers: list[str], rows: list[list[str]], hash_cols: set[int] | None = None) -> str:
+    return "".join(_rows(headers, rows, hash_cols))
+
+
+def _cut_short(rec: dict[str, Any]) -> str:
+    """A warning naming the limits that cut the scan short, or nothing for a complete scan."""
+    cut = rec.get("cut_short") or {}
+    if not cut:
+        return ""
+    limits = ", ".join(
+        f"{LIMIT_FLAGS.get(name, name)} {rec['limits'].get(name, '')} ({n} time{'s' * (n != 1)})"
+        for name, n in cut.items()
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        "<p class=cut><b>This scan was cut short</b>: some content was not read because it "
+        f"reached a limit: {escape(limits)}. The records of what was cut are listed under "
+        "Errors (they say \u201ccut short\u201d); raise the limit and scan again to read it.</p>"
+    )
 
 
-def _html(result: ScanResult) -> str:
+def _write_html(result: ScanResult, clusters: list[list[str]], out: IO[str]) -> None:
     rec = result.record
     counts = result.counts
     cards = "".join(
         f"<div class='card {s}'><b>{counts[s]}</b>{s.replace('_', ' ')}</div>" for s in STATUSES
     )
-    meta = _table(
-        ["field", "value"],
-        [
-            ["tool", f"{rec['tool']} {rec['version']} (Python {rec['python']})"],
-            ["bank", rec["bank"]],
-            ["bank fingerprint", rec["bank_fingerprint"]],
-            ["inputs", ", ".join(rec["inputs"])],
-            ["PDQ threshold", str(rec["threshold"])],
-            ["started", rec["started"]],
-            ["finished", rec["finished"]],
-        ],
-    ).replace("<table>", "<table class=meta>", 1)
+    read = rec.get("read") or {}
+    rows = [
+        ["tool", f"{rec['tool']} {rec['version']} (Python {rec['python']})"],
+        ["bank", rec["bank"]],
+        ["bank fingerprint", rec["bank_fingerprint"]],
+        ["inputs", ", ".join(rec["inputs"])],
+        ["PDQ threshold", str(rec["threshold"])],
+        ["started", rec["started"]],
+        ["finished", rec["finished"]],
+    ]
+    if "complete" in rec:
+        rows.append(["complete", "yes" if rec["complete"] else "no: cut short by a limit"])
+        rows.append(
+            [
+                "read",
+                f"{read.get('records', 0):,} records, {read.get('archive_members', 0):,} archive "
+                f"members, {read.get('expanded_bytes', 0):,} bytes expanded, nested "
+                f"{read.get('deepest', 0)} deep",
+            ]
+        )
+    if rec.get("images_not_clustered"):
+        rows.append(["not clustered", f"{rec['images_not_clustered']:,} unknown images (limit)"])
+    meta = _table(["field", "value"], rows).replace("<table>", "<table class=meta>", 1)
     by_category = _table(
         ["category", "files"], [[c, str(n)] for c, n in rec["matched_by_category"].items()]
     )
-    matched = [
-        [
-            f.path,
-            m.category,
-            m.series or "",
-            f"{m.kind} ({m.distance})",
-            str(m.entry),
-            f.sha256 or "",
-        ]
-        for f in result.files
-        if f.status == "matched"
-        for m in f.matches[:1]
-    ]
-    clusters = [
-        [str(n), str(len(group)), "\n".join(result.files[i].path for i in group)]
-        for n, group in enumerate(result.clusters, start=1)
-    ]
-    errors = [[f.path, f.error or ""] for f in result.files if f.status == "error"]
-    noted = [[f.path, "; ".join(f.notes)] for f in result.files if f.notes]
-    kinds = Counter(f.media_type or "other" for f in result.files if f.status != "error")
-    media = _table(["media type", "files"], [[k, str(n)] for k, n in sorted(kinds.items())])
-    return f"""<!doctype html>
+    out.write(f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>hashwarden case report</title>
 <meta name=viewport content="width=device-width,initial-scale=1"><style>{_CSS}</style></head>
 <body><h1>hashwarden case report</h1>
 <p class=note>No image is shown in this report: files are identified by path and hash only.</p>
-<div class=cards>{cards}</div>
+{_cut_short(rec)}<div class=cards>{cards}</div>
 <h2>Scan record</h2>{meta}
 <h2>Matched files by category</h2>{by_category}
-<h2>Matched files</h2>{_table(["path", "category", "series", "match (distance)", "entry", "sha256"], matched, {5})}
+<h2>Matched files</h2>""")
+    kinds: Counter[str] = Counter()
+
+    def matched() -> Iterable[list[str]]:
+        for f in result.files:
+            if f.status != "error":
+                kinds[f.media_type or "other"] += 1
+            if f.status == "matched":
+                for m in f.matches[:1]:
+                    kind = f"{m.kind} ({m.distance})"
+                    yield [f.path, m.category, m.series or "", kind, str(m.entry), f.sha256 or ""]
+
+    headers = ["path", "category", "series", "match (distance)", "entry", "sha256"]
+    out.writelines(_rows(headers, matched(), {5}))
+    listed = [[str(n), str(len(p)), "\n".join(p)] for n, p in enumerate(clusters, start=1)]
+    out.write(f"""
 <h2>Candidate new series (clusters of unknown images)</h2>
 <p class=note>Unknown images that are near duplicates of each other: possibly new material of one series.</p>
-{_table(["cluster", "files", "paths"], clusters)}
-<h2>Errors</h2>{_table(["path", "reason"], errors)}
-<h2>Notes</h2>{_table(["path", "note"], noted)}
+{_table(["cluster", "files", "paths"], listed)}
+<h2>Errors</h2>""")
+    errors = ([f.path, f.error or ""] for f in result.files if f.status == "error")
+    out.writelines(_rows(["path", "reason"], errors))
+    out.write("\n<h2>Notes</h2>")
+    noted = ([f.path, "; ".join(f.notes)] for f in result.files if f.notes)
+    out.writelines(_rows(["path", "note"], noted))
+    media = _table(["media type", "files"], [[k, str(n)] for k, n in sorted(kinds.items())])
+    out.write(f"""
 <h2>Files read by media type</h2>{media}
 </body></html>
-"""
+""")

@@ -4,14 +4,21 @@ Each file ends in one status: `matched` (exact or PDQ near-duplicate of a bank e
 `known_good` (in a known-good set), `unknown`, or `error` (could not be read or decoded, and
 nothing matched it). Unknown images are grouped into near-duplicate clusters: candidate new
 series, which is where an investigator looks for a child still at risk.
+
+Records flow one way and are not held: each goes to `on_item` and to the result's record list,
+which for a large case is a `RecordSpool` (JSON lines on disk, read back in order). The scan
+keeps only bounded aggregates: counts, categories, and the PDQ hashes of unknown images for
+the clustering (at most `max_cluster_images` of them).
 """
 
 from __future__ import annotations
 
+import json
 import platform
+from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +27,21 @@ import numpy as np
 from hashwarden import __version__
 from hashwarden.bank import open_bank
 from hashwarden.bank.sqlite import utc_now
+from hashwarden.errors import LimitExceededError
 from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher, Match
-from hashwarden.index.pdq import hex_to_words
-from hashwarden.scan.reader import Item, Limits, read_items
+from hashwarden.scan.reader import Item, Limits, ReadStats, read_items
 from hashwarden.signals.hashing import ContentHashes
 from hashwarden.signals.parallel import hash_in_parallel
 
 __all__ = [
     "EXIT_CLEAN",
+    "EXIT_CUT_SHORT",
     "EXIT_ERRORS",
     "EXIT_MATCHES",
     "EXIT_MATCHES_AND_ERRORS",
+    "MAX_CLUSTER_IMAGES",
     "FileRecord",
+    "RecordSpool",
     "ScanResult",
     "cluster_unknown",
     "run_scan",
@@ -40,7 +50,14 @@ __all__ = [
 EXIT_CLEAN = 0
 EXIT_MATCHES = 1
 EXIT_ERRORS = 6
+#: Matches found, and some files could not be read or the scan was cut short by a limit.
 EXIT_MATCHES_AND_ERRORS = 7
+#: Nothing matched in what was read, but a limit cut the scan short: it is not a clean scan.
+EXIT_CUT_SHORT = LimitExceededError.exit_code
+
+#: Unknown images beyond this many are classified but not grouped into series: their PDQ
+#: hashes (32 bytes each) are the one thing a scan keeps per file until it ends.
+MAX_CLUSTER_IMAGES = 1_000_000
 
 STATUSES = ("matched", "known_good", "unknown", "error")
 
@@ -62,29 +79,83 @@ class FileRecord:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     cluster: int | None = None
+    #: The `Limits` field that cut this file, or the rest of the archive, short.
+    limit: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         record = dict(self.__dict__)
         record["matches"] = [m.to_json() for m in self.matches]
         return record
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FileRecord:
+        fields = dict(data)
+        fields["matches"] = [Match(**m) for m in data.get("matches", [])]
+        return cls(**fields)
+
+
+class RecordSpool:
+    """A scan's records as JSON lines on disk, each written (and flushed) as it is made, and
+    read back in order as often as needed: a case of millions of files is reported without
+    holding it in memory, and an interrupted scan leaves every record it made."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._count = 0
+        #: Record number → cluster number, set when the scan ends.
+        self.clusters: dict[int, int] = {}
+        self._out = path.open("w", encoding="utf-8", errors="backslashreplace", buffering=1)
+
+    def append(self, record: FileRecord) -> None:
+        self._out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
+        self._count += 1
+
+    def close(self) -> None:
+        self._out.close()
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[FileRecord]:
+        if not self._out.closed:
+            self._out.flush()
+        with self.path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines):
+                record = FileRecord.from_json(json.loads(line))
+                record.cluster = self.clusters.get(number)
+                yield record
+
 
 @dataclass
 class ScanResult:
+    """A scan's record (tool, bank, inputs, counts, limits...), its files (held, or spooled on
+    disk) and its clusters of unknown images (record numbers, in the order files are read)."""
+
     record: dict[str, Any]
-    files: list[FileRecord]
+    files: list[FileRecord] | RecordSpool
     clusters: list[list[int]]
 
     @property
     def counts(self) -> dict[str, int]:
+        if "counts" in self.record:
+            return dict(self.record["counts"])
         found = Counter(f.status for f in self.files)
         return {s: found.get(s, 0) for s in STATUSES}
+
+    @property
+    def cut_short(self) -> dict[str, int]:
+        """How many records each limit cut short; empty when the scan read everything."""
+        return dict(self.record.get("cut_short", {}))
 
     @property
     def exit_code(self) -> int:
         counts = self.counts
         if counts["matched"]:
-            return EXIT_MATCHES_AND_ERRORS if counts["error"] else EXIT_MATCHES
+            incomplete = counts["error"] or self.cut_short
+            return EXIT_MATCHES_AND_ERRORS if incomplete else EXIT_MATCHES
+        if self.cut_short:
+            return EXIT_CUT_SHORT
         return EXIT_ERRORS if counts["error"] else EXIT_CLEAN
 
 
@@ -97,7 +168,9 @@ def _source(item: Item) -> Path | bytes | None:
 def _classify(
     item: Item, hashes: ContentHashes | None, error: str | None, matcher: BankMatcher
 ) -> FileRecord:
-    record = FileRecord(item.path, "error", size=item.size, error=error, notes=list(item.notes))
+    record = FileRecord(
+        item.path, "error", size=item.size, error=error, notes=list(item.notes), limit=item.limit
+    )
     if hashes is None:
         return record
     record.size = hashes.size
@@ -132,17 +205,21 @@ def _classify(
     return record
 
 
-def cluster_unknown(files: list[FileRecord], threshold: int) -> list[list[int]]:
-    """Group unknown images whose PDQ hashes are within `threshold` (single linkage)."""
-    members = [
-        i
-        for i, f in enumerate(files)
-        if f.status == "unknown" and f.pdq and (f.pdq_quality or 0) >= MIN_PDQ_QUALITY
-    ]
-    if len(members) < 2:
+def _clusterable(record: FileRecord) -> bool:
+    return (
+        record.status == "unknown"
+        and bool(record.pdq)
+        and (record.pdq_quality or 0) >= MIN_PDQ_QUALITY
+    )
+
+
+def _single_linkage(hashes: bytes, threshold: int) -> list[list[int]]:
+    """Groups (of two or more) of the 32-byte PDQ hashes within `threshold` of each other,
+    as positions, largest group first."""
+    words = np.frombuffer(hashes, dtype=np.uint64).reshape(-1, 4)
+    if len(words) < 2:
         return []
-    words = hex_to_words(files[i].pdq or "" for i in members)
-    parent = list(range(len(members)))
+    parent = list(range(len(words)))
 
     def find(x: int) -> int:
         while parent[x] != x:
@@ -150,20 +227,48 @@ def cluster_unknown(files: list[FileRecord], threshold: int) -> list[list[int]]:
             x = parent[x]
         return x
 
-    for a in range(len(members) - 1):
+    for a in range(len(words) - 1):
         distances = np.bitwise_count(words[a + 1 :] ^ words[a]).sum(axis=1)
         for offset in np.flatnonzero(distances <= threshold):
             ra, rb = find(a), find(a + 1 + int(offset))
             if ra != rb:
                 parent[rb] = ra
     groups: dict[int, list[int]] = {}
-    for local, index in enumerate(members):
-        groups.setdefault(find(local), []).append(index)
-    clusters = sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
+    for position in range(len(words)):
+        groups.setdefault(find(position), []).append(position)
+    return sorted((g for g in groups.values() if len(g) > 1), key=lambda g: (-len(g), g[0]))
+
+
+def cluster_unknown(files: list[FileRecord], threshold: int) -> list[list[int]]:
+    """Group unknown images whose PDQ hashes are within `threshold` (single linkage)."""
+    members = [i for i, f in enumerate(files) if _clusterable(f)]
+    hashes = b"".join(bytes.fromhex(files[i].pdq or "") for i in members)
+    clusters = [[members[p] for p in group] for group in _single_linkage(hashes, threshold)]
     for number, group in enumerate(clusters, start=1):
         for index in group:
             files[index].cluster = number
     return clusters
+
+
+class _UnknownImages:
+    """The PDQ hashes of unknown images, kept for the clustering at the end (bounded)."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.numbers = array("q")
+        self.hashes = bytearray()
+        self.left_out = 0
+
+    def add(self, number: int, pdq: str) -> None:
+        if len(self.numbers) >= self.cap:
+            self.left_out += 1
+            return
+        self.numbers.append(number)
+        self.hashes += bytes.fromhex(pdq)
+
+    def clusters(self, threshold: int) -> list[list[int]]:
+        groups = _single_linkage(bytes(self.hashes), threshold)
+        return [[self.numbers[p] for p in group] for group in groups]
 
 
 def run_scan(
@@ -176,25 +281,58 @@ def run_scan(
     workers: int | None = None,
     pdq_mode: str = "fast",
     exclude_disputed: bool = False,
+    spool: Path | None = None,
+    max_cluster_images: int = MAX_CLUSTER_IMAGES,
 ) -> ScanResult:
-    """Scan the inputs against the bank (opened read-only) and return every file's record."""
+    """Scan the inputs against the bank (opened read-only) within `limits` for the whole scan.
+
+    Each file's record goes to `on_item` as it is made. With `spool`, records are written to
+    that JSON-lines file as they arrive and `files` reads them back from it, so memory does
+    not grow with the case; without, they are held in a list.
+    """
     paths = list(inputs)
+    bounds = limits or Limits()
+    stats = ReadStats()
     started = utc_now()
-    with open_bank(bank_location, readonly=True) as bank:
-        fingerprint = bank.fingerprint()
-        matcher = BankMatcher(bank, threshold=threshold, exclude_disputed=exclude_disputed)
-        files: list[FileRecord] = []
-        hashed = hash_in_parallel(
-            read_items(paths, limits), _source, workers=workers, pdq_mode=pdq_mode, variants=True
-        )
-        for item, hashes, error in hashed:
-            record = _classify(item, hashes, error or item.error, matcher)
-            files.append(record)
-            if on_item is not None:
-                on_item(record)
-    clusters = cluster_unknown(files, threshold)
+    files: list[FileRecord] | RecordSpool = []
+    counts: Counter[str] = Counter()
+    categories: Counter[str] = Counter()
+    unknown = _UnknownImages(max_cluster_images)
+    try:
+        with open_bank(bank_location, readonly=True) as bank:
+            fingerprint = bank.fingerprint()
+            matcher = BankMatcher(bank, threshold=threshold, exclude_disputed=exclude_disputed)
+            if spool is not None:  # only now: a bank that cannot be opened leaves nothing
+                files = RecordSpool(spool)
+            hashed = hash_in_parallel(
+                read_items(paths, bounds, stats),
+                _source,
+                workers=workers,
+                pdq_mode=pdq_mode,
+                variants=True,
+            )
+            for number, (item, hashes, error) in enumerate(hashed):
+                record = _classify(item, hashes, error or item.error, matcher)
+                files.append(record)
+                counts[record.status] += 1
+                if record.matches:
+                    categories[record.matches[0].category] += 1
+                elif _clusterable(record):
+                    unknown.add(number, record.pdq or "")
+                if on_item is not None:
+                    on_item(record)
+    finally:
+        if isinstance(files, RecordSpool):
+            files.close()
+    clusters = unknown.clusters(threshold)
+    for cluster, group in enumerate(clusters, start=1):
+        for number in group:
+            if isinstance(files, RecordSpool):
+                files.clusters[number] = cluster
+            else:
+                files[number].cluster = cluster
+    cut_short = dict(sorted(stats.cut_short.items()))
     result = ScanResult({}, files, clusters)
-    categories = Counter(m.category for f in files for m in f.matches[:1])
     result.record = {
         "tool": "hashwarden",
         "version": __version__,
@@ -206,9 +344,14 @@ def run_scan(
         "pdq_mode": pdq_mode,
         "started": started,
         "finished": utc_now(),
-        "counts": result.counts,
+        "counts": {s: counts.get(s, 0) for s in STATUSES},
         "matched_by_category": dict(sorted(categories.items())),
         "clusters": len(clusters),
-        "exit_code": result.exit_code,
+        "complete": not cut_short,
+        "cut_short": cut_short,
+        "limits": asdict(bounds),
+        "read": stats.to_json(),
+        "images_not_clustered": unknown.left_out,
     }
+    result.record["exit_code"] = result.exit_code
     return result

@@ -2,40 +2,89 @@
 
 Evidence is opened read-only (with O_NOATIME where the system allows it) and never written.
 Archives are never extracted to disk: members are read into memory within limits, so hostile
-names (zip-slip) are harmless and only reported, and zip bombs stop at the size and ratio
-limits. Every problem becomes an `Item` with a reason instead of an exception.
+names (zip-slip) are harmless and only reported. Every problem becomes an `Item` with a reason
+instead of an exception.
+
+The limits hold for the whole scan, not per archive: a small file of nested archives must not
+be able to multiply the work (16 copies a level, 5 levels is a million members from 24 KB).
+What a limit cuts short becomes one item naming the archive (`a.zip!b.zip!`) and the limit,
+never one item per member left unread, and `ReadStats` counts what was read and what was cut.
 """
 
 from __future__ import annotations
 
 import io
+import lzma
 import os
 import stat
 import tarfile
 import zipfile
+import zlib
+from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
 from hashwarden.signals.hashing import open_readonly
 
-__all__ = ["Item", "Limits", "read_items"]
+__all__ = ["LIMIT_FLAGS", "MEMBER_COST", "Item", "Limits", "ReadStats", "read_items"]
+
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+#: What one member counts against its archive's budget on top of its size: its record, hash and
+#: look-up cost more than hashing a few kilobytes. Every member takes at least ~76 bytes of its
+#: archive (headers), so at the default ratio a flat archive never runs short through it; only
+#: members multiplied by nesting do.
+MEMBER_COST = 4 * KiB
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Bounds that keep a hostile case from exhausting memory or time."""
+    """Bounds that keep hostile evidence from exhausting memory, disk or time.
 
-    max_member_bytes: int = 512 * 1024 * 1024
-    max_archive_bytes: int = 4 * 1024 * 1024 * 1024
+    The first four count the whole scan, at every depth; the rest one archive or one member.
+    docs/scan.md gives the reasons for each default.
+    """
+
+    #: Records in the report (files, members, and the records of cuts); the scan stops here.
+    max_records: int = 10_000_000
+    #: Archive members read or reported, at every depth, over the whole scan.
+    max_members: int = 10_000_000
+    #: Bytes of archive members expanded (decompressed or read), at every depth, whole scan.
+    max_expanded_bytes: int = 256 * GiB
+    #: Archives inside archives are opened down to this many levels.
+    max_depth: int = 8
+    #: An archive on disk larger than this is not opened, and everything expanded from one
+    #: archive on disk, at every depth together, stays within it.
+    max_archive_bytes: int = 4 * GiB
+    #: Members read from one archive file (its directory is held in memory while it is read).
+    max_archive_members: int = 100_000
+    #: One zip member may expand at most this many times its compressed size, and everything
+    #: expanded from one archive on disk at most this many times the archive's size.
     max_ratio: int = 200
-    max_depth: int = 4
-    max_members: int = 100_000
+    #: One member larger than this is not read (members are held in memory to be hashed).
+    max_member_bytes: int = 512 * MiB
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if value < (0 if name == "max_depth" else 1):
+                raise ValueError(f"{name} must be at least {0 if name == 'max_depth' else 1}")
+
+
+#: The `hashwarden scan` flag that sets each limit, named in every record a limit cuts.
+LIMIT_FLAGS = {name: "--" + name.replace("_", "-") for name in Limits.__dataclass_fields__}
 
 
 @dataclass
 class Item:
-    """One thing read: a file or an archive member (`path` like `a.zip!dir/b.jpg`)."""
+    """One thing read: a file or an archive member (`path` like `a.zip!dir/b.jpg`).
+
+    `limit` names the `Limits` field that cut this item (or the rest of the archive the path
+    ends in `!` for) short; its reason is in `error`.
+    """
 
     path: str
     data: bytes | None = None
@@ -43,10 +92,55 @@ class Item:
     size: int | None = None
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    limit: str | None = None
+
+
+@dataclass
+class ReadStats:
+    """What a scan read of its budget, and how often each limit cut something short."""
+
+    records: int = 0
+    archive_members: int = 0
+    expanded_bytes: int = 0
+    deepest: int = 0
+    cut_short: Counter[str] = field(default_factory=Counter)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "archive_members": self.archive_members,
+            "expanded_bytes": self.expanded_bytes,
+            "deepest": self.deepest,
+        }
+
+
+@dataclass
+class _Tree:
+    """The budget of one archive on disk, shared by everything nested in it."""
+
+    top: str
+    allowance: int
+    limit: str
+    used: int = 0
+    spent: bool = False
+
+    @property
+    def room(self) -> int:
+        return self.allowance - self.used
 
 
 def _display(path: Path) -> str:
     return os.fsdecode(path).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _printable(name: str) -> str:
+    """A member name as text that can be written anywhere: undecodable bytes, which tarfile
+    keeps as lone surrogates, become backslash escapes as for names on disk."""
+    try:
+        raw = name.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "backslashreplace").decode("utf-8")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _unsafe_member_name(name: str) -> bool:
@@ -66,142 +160,301 @@ def _archive_kind(head: bytes, name: str) -> str | None:
     return None
 
 
-def read_items(paths: Iterable[Path], limits: Limits | None = None) -> Iterator[Item]:
-    """Every file under the paths and every archive member inside them, in a stable order."""
-    bounds = limits or Limits()
-    for root in paths:
-        yield from _walk(root, bounds)
+_CORRUPT = (
+    zipfile.BadZipFile,
+    tarfile.TarError,
+    EOFError,
+    OSError,
+    ValueError,
+    NotImplementedError,
+    zlib.error,
+    lzma.LZMAError,
+)
 
 
-def _walk(root: Path, limits: Limits) -> Iterator[Item]:
-    try:
-        info = root.lstat()
-    except OSError as exc:
-        yield Item(_display(root), error=f"cannot read: {exc.strerror or exc}")
-        return
-    if stat.S_ISLNK(info.st_mode):
-        yield Item(_display(root), error="symbolic link, not followed")
-        return
-    if stat.S_ISDIR(info.st_mode):
+def read_items(
+    paths: Iterable[Path], limits: Limits | None = None, stats: ReadStats | None = None
+) -> Iterator[Item]:
+    """Every file under the paths and every archive member inside them, in a stable order,
+    within `limits` for the whole walk; `stats` (if given) counts what was read and cut."""
+    return _Reader(limits or Limits(), stats if stats is not None else ReadStats()).items(paths)
+
+
+class _Reader:
+    def __init__(self, limits: Limits, stats: ReadStats) -> None:
+        self.limits = limits
+        self.stats = stats
+        self.bytes_spent = False
+
+    def items(self, paths: Iterable[Path]) -> Iterator[Item]:
+        walk = (item for root in paths for item in self._walk(root))
         try:
-            children = sorted(os.scandir(root), key=lambda e: os.fsencode(e.name))
+            for item in walk:
+                if self.stats.records >= self.limits.max_records:
+                    yield self._cut(
+                        item.path,
+                        "max_records",
+                        f"the scan stopped at its limit of {self.limits.max_records:,} records:"
+                        " this and everything after it was not read",
+                    )
+                    self.stats.records += 1
+                    return
+                self.stats.records += 1
+                yield item
+        finally:
+            walk.close()
+
+    def _cut(self, path: str, limit: str, reason: str, size: int | None = None) -> Item:
+        self.stats.cut_short[limit] += 1
+        flag = f"{LIMIT_FLAGS[limit]} {getattr(self.limits, limit)}"
+        return Item(path, size=size, error=f"cut short: {reason} ({flag})", limit=limit)
+
+    def _walk(self, root: Path) -> Iterator[Item]:
+        try:
+            info = root.lstat()
         except OSError as exc:
-            yield Item(_display(root), error=f"cannot list folder: {exc.strerror or exc}")
+            yield Item(_display(root), error=f"cannot read: {exc.strerror or exc}")
             return
-        for child in children:
-            yield from _walk(Path(child.path), limits)
-        return
-    if not stat.S_ISREG(info.st_mode):
-        yield Item(_display(root), error="not a regular file (device, socket or pipe), skipped")
-        return
-    item = Item(_display(root), disk_path=root, size=info.st_size)
-    yield item
-    if info.st_size == 0:
-        return
-    try:
-        with open_readonly(root) as f:
-            head = f.read(512)
-    except OSError:
-        return  # the hashing stage reports the same failure for the item itself
-    kind = _archive_kind(head, root.name)
-    if kind is not None:
-        if info.st_size > limits.max_archive_bytes:
-            item.notes.append("archive over the size limit: members not read")
+        if stat.S_ISLNK(info.st_mode):
+            yield Item(_display(root), error="symbolic link, not followed")
+            return
+        if stat.S_ISDIR(info.st_mode):
+            try:
+                children = sorted(os.scandir(root), key=lambda e: os.fsencode(e.name))
+            except OSError as exc:
+                yield Item(_display(root), error=f"cannot list folder: {exc.strerror or exc}")
+                return
+            for child in children:
+                yield from self._walk(Path(child.path))
+            return
+        if not stat.S_ISREG(info.st_mode):
+            yield Item(_display(root), error="not a regular file (device, socket or pipe), skipped")
+            return
+        item = Item(_display(root), disk_path=root, size=info.st_size)
+        yield item
+        if info.st_size == 0:
             return
         try:
-            with open_readonly(root) as f:
-                data = f.read()
+            handle = open_readonly(root)
         except OSError:
-            return
-        yield from _members(item.path, data, kind, 1, limits)
-
-
-def _members(label: str, data: bytes, kind: str, depth: int, limits: Limits) -> Iterator[Item]:
-    if depth > limits.max_depth:
-        yield Item(f"{label}!", error=f"archives nested deeper than {limits.max_depth}, not opened")
-        return
-    try:
-        if kind == "zip":
-            yield from _zip_members(label, data, depth, limits)
-        else:
-            yield from _tar_members(label, data, depth, limits)
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, ValueError) as exc:
-        yield Item(f"{label}!", error=f"corrupt {kind} archive: {exc}")
-
-
-def _member_item(label: str, name: str, data: bytes, depth: int, limits: Limits) -> Iterator[Item]:
-    item = Item(f"{label}!{name}", data=data, size=len(data))
-    if _unsafe_member_name(name):
-        item.notes.append("unsafe member name (path traversal); hashed in memory, never extracted")
-    yield item
-    kind = _archive_kind(data[:512], name)
-    if kind is not None:
-        yield from _members(item.path, data, kind, depth + 1, limits)
-
-
-def _zip_members(label: str, data: bytes, depth: int, limits: Limits) -> Iterator[Item]:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        infos = archive.infolist()
-        if len(infos) > limits.max_members:
-            yield Item(f"{label}!", error=f"over {limits.max_members} members, not opened")
-            return
-        total = 0
-        for info in infos:
-            name = info.filename
-            if info.is_dir():
-                continue
-            where = f"{label}!{name}"
-            if info.flag_bits & 0x1:
-                yield Item(where, error="encrypted archive member, cannot be read")
-                continue
-            ratio = info.file_size / max(info.compress_size, 1)
-            if info.file_size > limits.max_member_bytes or ratio > limits.max_ratio:
-                yield Item(
-                    where,
-                    size=info.file_size,
-                    error=f"possible zip bomb: {info.file_size} bytes from "
-                    f"{info.compress_size} (ratio {ratio:.0f}), not expanded",
-                )
-                continue
-            total += info.file_size
-            if total > limits.max_archive_bytes:
-                yield Item(where, error="archive expands past the total size limit, stopped")
-                return
+            return  # the hashing stage reports the same failure for the item itself
+        with handle:
             try:
-                with archive.open(info) as member:
-                    content = member.read(limits.max_member_bytes + 1)
-            except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
-                yield Item(where, error=f"corrupt archive member: {exc}")
-                continue
-            if len(content) > limits.max_member_bytes:
-                yield Item(where, error="member larger than its header says (zip bomb), stopped")
-                continue
-            yield from _member_item(label, name, content, depth, limits)
-
-
-def _tar_members(label: str, data: bytes, depth: int, limits: Limits) -> Iterator[Item]:
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as archive:
-        total = 0
-        count = 0
-        for info in archive:
-            count += 1
-            if count > limits.max_members:
-                yield Item(f"{label}!", error=f"over {limits.max_members} members, stopped")
+                kind = _archive_kind(handle.read(512), root.name)
+                handle.seek(0)
+            except OSError:
                 return
-            where = f"{label}!{info.name}"
-            if info.issym() or info.islnk():
-                yield Item(where, error="link inside archive, not followed")
-                continue
-            if not info.isfile():
-                continue
-            if info.size > limits.max_member_bytes:
-                yield Item(where, size=info.size, error="member over the size limit, not read")
-                continue
-            total += info.size
-            if total > limits.max_archive_bytes:
-                yield Item(where, error="archive expands past the total size limit, stopped")
+            if kind is None:
                 return
-            member = archive.extractfile(info)
-            if member is None:
-                continue
-            yield from _member_item(label, info.name, member.read(), depth, limits)
+            if info.st_size > self.limits.max_archive_bytes:
+                yield self._cut(
+                    f"{item.path}!",
+                    "max_archive_bytes",
+                    f"archive of {info.st_size:,} bytes, over the limit: members not read",
+                )
+                return
+            by_ratio = self.limits.max_ratio * info.st_size
+            tree = _Tree(
+                item.path,
+                min(by_ratio, self.limits.max_archive_bytes),
+                "max_ratio" if by_ratio < self.limits.max_archive_bytes else "max_archive_bytes",
+            )
+            yield from self._archive(item.path, handle, kind, 1, tree)
+
+    def _spent(self, tree: _Tree, need: int | None = None) -> str | None:
+        """The limit that leaves no room for one more member of `need` bytes (None: the limit
+        reached already, if any)."""
+        if self.stats.archive_members >= self.limits.max_members:
+            return "max_members"
+        room = self.limits.max_expanded_bytes - self.stats.expanded_bytes
+        if self.bytes_spent or (need is not None and need > room):
+            self.bytes_spent = True
+            return "max_expanded_bytes"
+        if tree.spent or (need is not None and need + MEMBER_COST > tree.room):
+            tree.spent = True
+            return tree.limit
+        return None
+
+    def _overspent(self, tree: _Tree) -> str:
+        """The budget a member larger than its header said has overrun."""
+        if self.stats.expanded_bytes > self.limits.max_expanded_bytes:
+            self.bytes_spent = True
+            return "max_expanded_bytes"
+        tree.spent = True
+        return tree.limit
+
+    def _charge(self, tree: _Tree, size: int) -> None:
+        """One member (read or not: its record costs) and the `size` bytes it expanded to."""
+        self.stats.archive_members += 1
+        self.stats.expanded_bytes += size
+        tree.used += size + MEMBER_COST
+
+    def _stop(self, label: str, limit: str, tree: _Tree, started: bool) -> Item:
+        """The one record of an archive a scan-wide or per-archive budget cut short."""
+        rest = "the rest of this archive was not read" if started else "members not read"
+        if limit == "max_members":
+            what = f"the scan's limit of {self.limits.max_members:,} archive members was reached"
+        elif limit == "max_expanded_bytes":
+            bytes_limit = self.limits.max_expanded_bytes
+            what = f"the scan's limit of {bytes_limit:,} expanded bytes was reached"
+        else:
+            times = f"{self.limits.max_ratio} times its size, " if limit == "max_ratio" else ""
+            what = (
+                f"{tree.top} may expand, at all depths together, to at most {times}"
+                f"{tree.allowance:,} bytes (each member counting {MEMBER_COST:,} more than its"
+                " size)"
+            )
+        return self._cut(f"{label}!", limit, f"{what}: {rest}")
+
+    def _archive(
+        self, label: str, source: IO[bytes], kind: str, depth: int, tree: _Tree
+    ) -> Iterator[Item]:
+        if depth > self.limits.max_depth:
+            yield self._cut(
+                f"{label}!",
+                "max_depth",
+                f"archive nested deeper than {self.limits.max_depth} levels: not opened",
+            )
+            return
+        spent = self._spent(tree)
+        if spent is not None:
+            yield self._stop(label, spent, tree, started=False)
+            return
+        try:
+            if kind == "zip":
+                yield from self._zip_members(label, source, depth, tree)
+            else:
+                yield from self._tar_members(label, source, depth, tree)
+        except _CORRUPT as exc:
+            yield Item(f"{label}!", error=f"corrupt {kind} archive: {exc}")
+
+    def _member(
+        self, label: str, name: str, data: bytes, depth: int, tree: _Tree
+    ) -> Iterator[Item]:
+        self.stats.deepest = max(self.stats.deepest, depth)
+        item = Item(f"{label}!{_printable(name)}", data=data, size=len(data))
+        if _unsafe_member_name(name):
+            item.notes.append(
+                "unsafe member name (path traversal); hashed in memory, never extracted"
+            )
+        yield item
+        kind = _archive_kind(data[:512], name)
+        if kind is not None:
+            yield from self._archive(item.path, io.BytesIO(data), kind, depth + 1, tree)
+
+    def _too_many(self, label: str, found: int | None) -> Item:
+        limit = self.limits.max_archive_members
+        counted = f"{found:,}" if found is not None else f"more than {limit:,}"
+        return self._cut(
+            f"{label}!",
+            "max_archive_members",
+            f"archive of {counted} members: the first {limit:,} were read, the rest not",
+        )
+
+    def _unreadable(self, where: str, info: zipfile.ZipInfo) -> Item | None:
+        """The record of a zip member not to expand (encrypted, too large, a bomb), if it is."""
+        if info.flag_bits & 0x1:
+            return Item(where, error="encrypted archive member, cannot be read")
+        if info.file_size > self.limits.max_member_bytes:
+            return self._cut(
+                where,
+                "max_member_bytes",
+                f"member of {info.file_size:,} bytes, over the limit: not read",
+                info.file_size,
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if ratio > self.limits.max_ratio:
+            return self._cut(
+                where,
+                "max_ratio",
+                f"possible zip bomb: {info.file_size:,} bytes from "
+                f"{info.compress_size:,} (ratio {ratio:.0f}), not expanded",
+                info.file_size,
+            )
+        return None
+
+    def _zip_members(
+        self, label: str, source: IO[bytes], depth: int, tree: _Tree
+    ) -> Iterator[Item]:
+        limits = self.limits
+        with zipfile.ZipFile(source) as archive:
+            infos = [info for info in archive.infolist() if not info.is_dir()]
+            for number, info in enumerate(infos):
+                if number >= limits.max_archive_members:
+                    yield self._too_many(label, len(infos))
+                    return
+                spent = self._spent(tree, 0)
+                if spent is not None:
+                    yield self._stop(label, spent, tree, started=number > 0)
+                    return
+                where = f"{label}!{info.filename}"
+                unreadable = self._unreadable(where, info)
+                if unreadable is not None:  # skipped without expanding: it costs no bytes
+                    self._charge(tree, 0)
+                    yield unreadable
+                    continue
+                spent = self._spent(tree, info.file_size)
+                if spent is not None:
+                    yield self._stop(label, spent, tree, started=True)
+                    return
+                room = min(
+                    limits.max_member_bytes,
+                    limits.max_expanded_bytes - self.stats.expanded_bytes,
+                    tree.room - MEMBER_COST,
+                )
+                try:
+                    with archive.open(info) as member:
+                        content = member.read(room + 1)
+                except _CORRUPT as exc:
+                    self._charge(tree, 0)
+                    yield Item(where, error=f"corrupt archive member: {exc}")
+                    continue
+                self._charge(tree, len(content))
+                if len(content) > limits.max_member_bytes:
+                    yield self._cut(
+                        where, "max_member_bytes", "member larger than its header says (zip bomb)"
+                    )
+                    continue
+                if len(content) > room:  # the header understated it: a budget is overrun
+                    yield self._stop(label, self._overspent(tree), tree, started=True)
+                    return
+                yield from self._member(label, info.filename, content, depth, tree)
+
+    def _tar_members(
+        self, label: str, source: IO[bytes], depth: int, tree: _Tree
+    ) -> Iterator[Item]:
+        limits = self.limits
+        with tarfile.open(fileobj=source, mode="r:*") as archive:
+            count = 0
+            for info in archive:
+                count += 1
+                if count > limits.max_archive_members:
+                    yield self._too_many(label, None)
+                    return
+                link = info.issym() or info.islnk()
+                if not (info.isfile() or link):
+                    continue  # folders, devices: no record
+                # Passing over a member of a compressed tar decompresses it: even a member
+                # too large to read costs its size.
+                size = info.size if info.isfile() else 0
+                spent = self._spent(tree, size)
+                if spent is not None:
+                    yield self._stop(label, spent, tree, started=count > 1)
+                    return
+                self._charge(tree, size)
+                where = f"{label}!{_printable(info.name)}"
+                if link:
+                    yield Item(where, error="link inside archive, not followed")
+                    continue
+                if size > limits.max_member_bytes:
+                    yield self._cut(
+                        where,
+                        "max_member_bytes",
+                        f"member of {size:,} bytes, over the limit: not read",
+                        size,
+                    )
+                    continue
+                member = archive.extractfile(info)
+                if member is None:
+                    continue
+                yield from self._member(label, info.name, member.read(), depth, tree)
