@@ -14,8 +14,8 @@ and a JSON body; anything else escaping is a bug (exit 70, HTTP 500).
     ├── LimitExceededError             exit 11  HTTP 413   content over a size, pixel or time limit
     └── ExchangeUnavailableError       exit 8   HTTP 502   a peer or remote list not reachable
 
-Exit codes 1, 6 and 7 are also given by `scan` and `match` as results, not errors:
-see docs/exit-codes.md.
+Exit codes 1, 6 and 7 are also given by `scan` and `match` as results, not errors, and 11 by a
+scan that a limit cut short: see docs/exit-codes.md.
 """
 
 from __future__ import annotations
