@@ -165,3 +165,10 @@ def test_remove_by_signal_records_the_reason(bank: SqliteBank) -> None:
     with pytest.raises(NotFoundError, match="not in the bank"):
         bank.remove_by_signal(Signal("md5", MD5))
     assert bank.verify().ok
+
+
+def test_a_signal_listed_twice_is_stored_once_and_verifies(bank: SqliteBank) -> None:
+    md5 = Signal("md5", "a" * 32)
+    entry_id = bank.add_entry(NewEntry([md5, md5], "csam-a"))
+    assert bank.get_entry(entry_id).signals == [md5]
+    assert bank.verify().ok

@@ -21,6 +21,7 @@ from hashwarden.exchange.bundle import (
     revoke_trusted_key,
 )
 from hashwarden.signals import Signal
+from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
 
 def _entry(n: int, category: str = "csam-b", **extra: object) -> NewEntry:
@@ -55,7 +56,13 @@ def test_deltas_converge_and_guards_hold(
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
     ids = a.add_entries([_entry(n) for n in range(1, 6)]).added
     first = _write(tmp_path, "1.json", build_bundle(a, since=0, key_path=key))
-    assert import_bundle(b, first) == {"added": 5, "updated": 0, "removed": 0}
+    assert import_bundle(b, first) == {
+        "added": 5,
+        "updated": 0,
+        "removed": 0,
+        "claimed": 0,
+        "withdrawn": 0,
+    }
     assert _state(b) == _state(a)
 
     seq_after_first = a.head()[0]
@@ -72,7 +79,13 @@ def test_deltas_converge_and_guards_hold(
     with pytest.raises(ConflictError, match="out of order"):
         import_bundle(b, third)
     assert _state(b) == before
-    assert import_bundle(b, second) == {"added": 1, "updated": 1, "removed": 1}
+    assert import_bundle(b, second) == {
+        "added": 1,
+        "updated": 1,
+        "removed": 1,
+        "claimed": 0,
+        "withdrawn": 0,
+    }
     with pytest.raises(ConflictError, match="replay"):
         import_bundle(b, second)
     import_bundle(b, third)
@@ -136,3 +149,55 @@ def test_bundle_cli(tmp_path: Path, cli_runner: CliRunner) -> None:
     out.write_text(out.read_text().replace('"csam-a"', '"csam-c"'))
     result = cli_runner.invoke(app, ["bundle", "import", str(tmp_path / "b.db"), str(out)])
     assert result.exit_code == 5 and "altered" in result.output
+
+
+def test_bundles_carry_no_file_names_unless_asked(tmp_path: Path, cli_runner: CliRunner) -> None:
+    def run(*args: str) -> str:
+        result = cli_runner.invoke(app, list(args))
+        assert result.exit_code == 0, (args, result.output)
+        return result.output
+
+    photos = tmp_path / "jane-doe-holiday"
+    photos.mkdir()
+    for n in range(2):
+        (photos / f"IMG_jane_doe_{n}.jpg").write_bytes(jpeg_bytes(synthetic_photo(n)))
+    generate_keys("agency", tmp_path)
+    bank = str(tmp_path / "a.db")
+    run("bank", "init", bank)
+    run("bank", "add-files", bank, str(photos), "-c", "A")
+    with SqliteBank.open(bank) as b:
+        assert {e.extra["file_name"] for e in b.entries()} == {
+            "IMG_jane_doe_0.jpg",
+            "IMG_jane_doe_1.jpg",
+        }  # the bank keeps what it holds
+        b.add_entry(
+            NewEntry(
+                [Signal("md5", "9" * 32)],
+                "csam-b",
+                extra={
+                    "MediaID": 7,
+                    "MediaFiles": [{"FileName": "jane.jpg", "FilePath": "C:/Users/jdoe"}],
+                    "Exifs": [{"PropertyName": "GPS", "PropertyValue": "51.5,-0.1"}],
+                    "Comments": "found on J. Doe's phone",
+                    "vics:case": {"CaseNumber": "jdoe-2026"},
+                },
+            )
+        )
+    sign = ["--sign", str(tmp_path / "agency.key")]
+    plain, named = tmp_path / "plain.json", tmp_path / "named.json"
+    run("bundle", "export", bank, *sign, "--out", str(plain))
+    run("bundle", "export", bank, *sign, "--out", str(named), "--include-file-names")
+    run("sync", "publish", bank, *sign, "--dir", str(tmp_path / "www-plain"))
+    run(
+        "sync", "publish", bank, *sign, "--dir", str(tmp_path / "www-named"), "--include-file-names"
+    )
+    (published_plain,) = (tmp_path / "www-plain").glob("0*.json")
+    (published_named,) = (tmp_path / "www-named").glob("0*.json")
+    for path in (plain, published_plain):
+        text = path.read_text()
+        assert "jane" not in text.lower() and "jdoe" not in text.lower(), path
+        extras = [u["extra"] for u in json.loads(text)["body"]["upserts"]]
+        assert {"MediaID": 7} in extras  # other fields still travel
+    for path in (named, published_named):
+        text = path.read_text()
+        assert "IMG_jane_doe_0.jpg" in text and "C:/Users/jdoe" in text, path

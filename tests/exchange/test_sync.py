@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -13,12 +14,13 @@ from typer.testing import CliRunner
 
 from hashwarden.bank import NewEntry, SqliteBank
 from hashwarden.cli import app
-from hashwarden.errors import ExchangeUnavailableError
-from hashwarden.exchange.bundle import generate_keys
+from hashwarden.errors import ExchangeUnavailableError, IntegrityError, LimitExceededError
+from hashwarden.exchange.bundle import add_trusted_key, generate_keys, key_origins
 from hashwarden.exchange.sync import publish, pull
 from hashwarden.signals import Signal
 
 CUT: set[str] = set()  # file names the server breaks off once
+TRICKLE: set[str] = set()  # file names the server sends a byte at a time, slowly
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -27,6 +29,9 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_GET(self) -> None:
         name = self.path.rsplit("/", 1)[-1]
+        if name in TRICKLE:
+            self._trickle(Path(self.directory) / self.path.lstrip("/"))
+            return
         if name in CUT:
             CUT.discard(name)
             data = (Path(self.directory) / self.path.lstrip("/")).read_bytes()
@@ -37,6 +42,21 @@ class _Handler(SimpleHTTPRequestHandler):
             self.close_connection = True
             return
         super().do_GET()
+
+    def _trickle(self, path: Path) -> None:
+        """A byte every 50 ms, at most 100 of them (a bounded loop), then the line drops."""
+        data = path.read_bytes()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            for byte in data[:100]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.05)
+        except OSError:
+            pass  # the client gave up, as it should
+        self.close_connection = True
 
 
 @pytest.fixture
@@ -133,3 +153,85 @@ def test_sync_cli(tmp_path: Path, server: str, cli_runner: CliRunner) -> None:
     assert r.exit_code == 2
     r = cli_runner.invoke(app, [*pull_args, "--from", f"{server}/nowhere"])
     assert r.exit_code == 8 and "run again" in r.output
+
+
+def _published(tmp_path: Path, count: int = 3) -> tuple[SqliteBank, Path]:
+    """Bank A with `count` entries, published under www/a, and keys a and c."""
+    generate_keys("a", tmp_path)
+    generate_keys("c", tmp_path)
+    a = SqliteBank.create(tmp_path / "a.db")
+    a.add_entries([_e(n) for n in range(1, count + 1)])
+    written = publish(a, tmp_path / "a.key", tmp_path / "www" / "a")
+    assert written is not None
+    return a, written
+
+
+def test_pull_pins_the_key_it_names(tmp_path: Path, server: str) -> None:
+    _, written = _published(tmp_path)
+    b = SqliteBank.create(tmp_path / "b.db")
+    url = f"{server}/a"
+    # The bank does not trust the signer yet: refused, and the wrong key is not trusted.
+    with pytest.raises(IntegrityError, match="--key") as refused:
+        pull(b, url, tmp_path / "c.pub")
+    assert f"{url}/{written.name}" in str(refused.value) and "tmp" not in str(refused.value)
+    assert b.trusted_keys() == [] and b.stats().entries == 0
+    # The bank trusts the real signer: a pull naming another key is still refused.
+    add_trusted_key(b, tmp_path / "a.pub")
+    before = (b.fingerprint(), b.trusted_keys())
+    with pytest.raises(IntegrityError, match="--key"):
+        pull(b, url, tmp_path / "c.pub")
+    assert (b.fingerprint(), b.trusted_keys()) == before
+
+
+def test_a_key_is_trusted_only_after_a_verified_pull(tmp_path: Path, server: str) -> None:
+    a, _ = _published(tmp_path)
+    b = SqliteBank.create(tmp_path / "b.db")
+    CUT.add("index.json")
+    with pytest.raises(ExchangeUnavailableError):
+        pull(b, f"{server}/a", tmp_path / "a.pub")
+    assert b.trusted_keys() == []  # a failed pull trusts nothing
+    assert pull(b, f"{server}/a", tmp_path / "a.pub") == 1
+    assert [k[0] for k in b.trusted_keys()] == ["a"]
+    assert key_origins(b) == {"a": [a.bank_id]}
+    assert b.stats().entries == 3 and b.verify().ok
+
+
+def test_pull_caps_body_sizes(tmp_path: Path, server: str) -> None:
+    _, written = _published(tmp_path, count=50)
+    b = SqliteBank.create(tmp_path / "b.db")
+    url = f"{server}/a"
+    with pytest.raises(LimitExceededError, match="max-bundle-bytes") as refused:
+        pull(b, url, tmp_path / "a.pub", max_bundle_bytes=1000)
+    assert f"{url}/{written.name}" in str(refused.value)
+    with pytest.raises(LimitExceededError, match="max-index-bytes"):
+        pull(b, url, tmp_path / "a.pub", max_index_bytes=50)
+    assert b.stats().entries == 0 and b.trusted_keys() == []
+
+
+def test_pull_stops_a_trickling_bundle_at_the_deadline(tmp_path: Path, server: str) -> None:
+    _, written = _published(tmp_path)
+    b = SqliteBank.create(tmp_path / "b.db")
+    TRICKLE.add(written.name)
+    try:
+        with pytest.raises(LimitExceededError, match="deadline") as stopped:
+            pull(b, f"{server}/a", tmp_path / "a.pub", deadline=1.0)
+    finally:
+        TRICKLE.discard(written.name)
+    assert written.name in str(stopped.value)
+    assert b.stats().entries == 0 and b.trusted_keys() == []
+
+
+def test_sync_pull_cli_limits_and_key(tmp_path: Path, server: str, cli_runner: CliRunner) -> None:
+    _published(tmp_path, count=50)
+    SqliteBank.create(tmp_path / "b.db").close()
+    base = ["sync", "pull", str(tmp_path / "b.db"), "--from", f"{server}/a"]
+    r = cli_runner.invoke(
+        app, [*base, "--key", str(tmp_path / "a.pub"), "--max-bundle-bytes", "1000"]
+    )
+    assert r.exit_code == 11 and "max-bundle-bytes" in r.output and "Traceback" not in r.output
+    r = cli_runner.invoke(app, [*base, "--key", str(tmp_path / "c.pub")])
+    assert r.exit_code == 5 and "--key" in r.output
+    r = cli_runner.invoke(app, ["keys", "list", str(tmp_path / "b.db")])
+    assert "no trusted keys" in r.output
+    r = cli_runner.invoke(app, [*base, "--key", str(tmp_path / "a.pub"), "--deadline", "60"])
+    assert r.exit_code == 0 and "1 bundle(s) applied" in r.output, r.output

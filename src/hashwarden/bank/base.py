@@ -94,6 +94,10 @@ class ChangeResult:
     added: list[int] = field(default_factory=list)
     updated: list[int] = field(default_factory=list)
     removed: list[int] = field(default_factory=list)
+    #: Entries held by this bank or another peer on which the peer's claim was recorded.
+    claimed: list[int] = field(default_factory=list)
+    #: Entries from which the peer's claim was withdrawn (its removal of what it did not own).
+    withdrawn: list[int] = field(default_factory=list)
 
 
 @dataclass

@@ -34,6 +34,7 @@ class Guarded:
 GUARDED: tuple[Guarded, ...] = (
     Guarded("api_keys"),  # who may call the service, with which role; revocations
     Guarded("trusted_keys"),  # whose signed bundles are applied
+    Guarded("trusted_key_origins"),  # which origin each trusted key may sign for
     Guarded("bundle_state"),  # how far each origin's bundles were applied (replay guard)
     Guarded("named_banks"),  # thresholds, negative banks, disabled banks
     Guarded("named_bank_entries"),  # membership, disabled entries

@@ -192,4 +192,16 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX action_deliveries_due ON action_deliveries(status, next_attempt)
         """,
     ),
+    (
+        "0320-key-origins",
+        """
+        CREATE TABLE trusted_key_origins (
+            origin TEXT PRIMARY KEY,
+            key_name TEXT NOT NULL REFERENCES trusted_keys(name),
+            bound TEXT NOT NULL,
+            how TEXT NOT NULL
+        );
+        CREATE INDEX trusted_key_origins_key ON trusted_key_origins(key_name)
+        """,
+    ),
 ]

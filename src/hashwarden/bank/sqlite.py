@@ -15,7 +15,7 @@ import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -36,11 +36,14 @@ from hashwarden.bank.schema import MIGRATIONS, SCHEMA_FAMILY
 from hashwarden.errors import ConflictError, DataError, NotFoundError, UsageError
 from hashwarden.signals.base import Signal
 
-__all__ = ["GENESIS", "SqliteBank", "utc_now"]
+__all__ = ["GENESIS", "ORIGIN_KEY", "SqliteBank", "utc_now"]
 
 GENESIS = "0" * 64
 _MOD = 2**256
 _BATCH = 900  # stays under SQLite's bound-parameter limit
+#: In an entry's extra: the peer bank (its `bank_id`) that owns an entry received in a bundle.
+#: Only that peer's bundles may change or remove the entry; the bank does not publish it again.
+ORIGIN_KEY = "hashwarden:origin"
 
 
 def utc_now() -> str:
@@ -575,11 +578,13 @@ class SqliteBank:
 
     def _consensus(self, entry_id: int) -> str | None:
         """The most severe category the organisations that do not dispute the entry claim;
-        `uncategorised` claims say nothing, so None when no real category is claimed."""
+        `uncategorised` claims say nothing, so None when no real category is claimed. Peers'
+        claims (`peer:NAME`, from bundles) never count: a peer speaks only for its own entries."""
         rows = self._conn.execute(
             "SELECT p.category FROM provenance p LEFT JOIN votes v"
             " ON v.entry_id = p.entry_id AND v.org = p.org"
             " WHERE p.entry_id = ? AND p.category <> 'uncategorised'"
+            " AND p.org NOT LIKE 'peer:%'"
             " AND (v.vote IS NULL OR v.vote <> 'dispute')",
             (entry_id,),
         ).fetchall()
@@ -667,7 +672,9 @@ class SqliteBank:
         }
 
     def _insert(self, entry: NewEntry, version: int, now: str) -> tuple[int, int]:
-        """Insert one entry inside the current transaction: (id, digest as an integer)."""
+        """Insert one entry inside the current transaction: (id, digest as an integer). A
+        signal listed twice is stored, and digested, once."""
+        entry = replace(entry, signals=sorted(set(entry.signals)))
         cursor = self._conn.execute(
             "INSERT INTO entries(category, series, victim_identified, source, first_seen,"
             " added, note, extra, version, digest) VALUES (?,?,?,?,?,?,?,?,?,'') RETURNING id",
@@ -697,83 +704,73 @@ class SqliteBank:
         upserts: Iterable[NewEntry],
         removals: Iterable[list[Signal]],
         *,
+        origin: str,
+        claimant: str,
+        list_name: str | None = None,
         actor: str,
         action: str,
         detail: dict[str, Any] | None = None,
-        also: Callable[[Any], None] | None = None,
+        before: Callable[[Any], None] | None = None,
     ) -> ChangeResult:
-        """Apply a delta from elsewhere in one transaction: removals first (entries owning any
-        of the signals), then upserts (new entries, or new fields and signals for the entry
-        that owns one of their signals). `also` runs inside the same transaction."""
+        """Apply a peer's delta in one transaction; the peer (`origin`) speaks only for itself.
+
+        Entries it owns (extra[ORIGIN_KEY] == origin) it may add, change and remove. On an
+        entry this bank or another peer owns, an upsert only records `claimant`'s category in
+        `provenance` (shown by `conflicts`), leaving the entry and its signals as they are, and
+        a removal only withdraws that claim; signals of such an upsert that no entry holds are
+        not stored. `before` runs first inside the transaction (checks that may refuse it all).
+        """
         result = ChangeResult()
         plus = minus = 0
         removed_signals: list[list[list[str]]] = []
+        not_stored = 0
         with self._write():
+            if before is not None:
+                before(self._conn)
             version = self._next_seq()
             now = utc_now()
             for signals in removals:
-                owner = self._existing_owner(signals)
-                if owner is None:
-                    continue
-                old = self._get(owner[2])
-                with self._tracked_dependents(old.id):
-                    self._conn.execute("DELETE FROM entries WHERE id = ?", (old.id,))
-                minus = (minus + int(entry_digest(old.id, old, old.added), 16)) % _MOD
-                removed_signals.append(sorted([s.kind, s.value] for s in old.signals))
-                result.removed.append(old.id)
-            for entry in upserts:
+                for entry_id in sorted(set(self._owners(signals).values())):
+                    old = self._get(entry_id)
+                    if old.extra.get(ORIGIN_KEY) != origin:
+                        if self._withdraw_claim(entry_id, claimant):
+                            result.withdrawn.append(entry_id)
+                        continue
+                    with self._tracked_dependents(entry_id):
+                        self._conn.execute("DELETE FROM entries WHERE id = ?", (entry_id,))
+                    minus = (minus + int(entry_digest(entry_id, old, old.added), 16)) % _MOD
+                    removed_signals.append(sorted([s.kind, s.value] for s in old.signals))
+                    result.removed.append(entry_id)
+            for upsert in upserts:
+                entry = NewEntry(
+                    **{
+                        **upsert.__dict__,
+                        "signals": sorted(set(upsert.signals)),  # each once, as stored
+                        "extra": {**upsert.extra, ORIGIN_KEY: origin},
+                    }
+                )
                 self._check_entry(entry)
-                owner = self._existing_owner(entry.signals)
-                if owner is None:
+                owners = self._owners(entry.signals)
+                held = {eid: self._get(eid) for eid in set(owners.values())}
+                own = sorted(eid for eid, e in held.items() if e.extra.get(ORIGIN_KEY) == origin)
+                free = sorted(set(entry.signals) - set(owners))
+                for eid in sorted(set(held) - set(own)):
+                    self._claim(held[eid], entry.category, claimant, list_name, now)
+                    result.claimed.append(eid)
+                if not held:
                     entry_id, digest = self._insert(entry, version, now)
+                    self._note_provenance(entry_id, claimant, entry.category, list_name, now)
                     plus = (plus + digest) % _MOD
                     result.added.append(entry_id)
-                    continue
-                old = self._get(owner[2])
-                merged = Entry(
-                    signals=sorted(set(old.signals) | set(entry.signals)),
-                    category=entry.category,
-                    series=entry.series,
-                    victim_identified=entry.victim_identified,
-                    source=entry.source,
-                    first_seen=entry.first_seen,
-                    note=entry.note,
-                    extra=entry.extra,
-                    id=old.id,
-                    added=old.added,
-                )
-                old_digest = entry_digest(old.id, old, old.added)
-                new_digest = entry_digest(old.id, merged, old.added)
-                if new_digest == old_digest:
-                    continue
-                for s in set(entry.signals) - set(old.signals):
-                    if self._existing_owner([s]) is not None:
-                        raise ConflictError(f"{s.kind} {s.value} belongs to another entry")
-                    self._conn.execute(
-                        "INSERT INTO signals(kind, value, entry_id) VALUES (?,?,?)",
-                        (s.kind, s.value, old.id),
-                    )
-                self._conn.execute(
-                    "UPDATE entries SET category=?, series=?, victim_identified=?, source=?,"
-                    " first_seen=?, note=?, extra=?, version=?, digest=? WHERE id=?",
-                    (
-                        merged.category,
-                        merged.series,
-                        int(merged.victim_identified),
-                        merged.source,
-                        merged.first_seen,
-                        merged.note,
-                        json.dumps(merged.extra, sort_keys=True),
-                        version,
-                        new_digest,
-                        old.id,
-                    ),
-                )
-                plus = (plus + int(new_digest, 16)) % _MOD
-                minus = (minus + int(old_digest, 16)) % _MOD
-                result.updated.append(old.id)
-            if also is not None:
-                also(self._conn)
+                elif own:
+                    changed = self._update_own(held[own[0]], entry, free, version)
+                    self._note_provenance(own[0], claimant, entry.category, list_name, now)
+                    if changed is not None:
+                        plus = (plus + changed[0]) % _MOD
+                        minus = (minus + changed[1]) % _MOD
+                        result.updated.append(own[0])
+                else:
+                    not_stored += len(free)  # not ours to attach to someone else's entry
             self._record(
                 actor,
                 action,
@@ -782,12 +779,96 @@ class SqliteBank:
                     "added": len(result.added),
                     "updated": len(result.updated),
                     "removed": len(result.removed),
+                    "claimed": len(result.claimed),
+                    "withdrawn": len(result.withdrawn),
+                    "signals_not_stored": not_stored,
                     "removed_signals": removed_signals,
                     "plus": f"{plus:064x}",
                     "minus": f"{minus:064x}",
                 },
             )
         return result
+
+    def _owners(self, signals: Iterable[Signal]) -> dict[Signal, int]:
+        """Which entry holds each of these signals (those no entry holds are left out)."""
+        found: dict[Signal, int] = {}
+        for s in set(signals):
+            row = self._conn.execute(
+                "SELECT entry_id FROM signals WHERE kind = ? AND value = ?", (s.kind, s.value)
+            ).fetchone()
+            if row:
+                found[s] = int(row[0])
+        return found
+
+    def _update_own(
+        self, old: Entry, entry: NewEntry, free: list[Signal], version: int
+    ) -> tuple[int, int] | None:
+        """Give a peer's own entry the fields of its upsert and the signals no entry holds;
+        (new, old) digests if anything changed."""
+        merged = Entry(
+            signals=sorted(set(old.signals) | set(free)),
+            category=entry.category,
+            series=entry.series,
+            victim_identified=entry.victim_identified,
+            source=entry.source,
+            first_seen=entry.first_seen,
+            note=entry.note,
+            extra=entry.extra,
+            id=old.id,
+            added=old.added,
+        )
+        old_digest = entry_digest(old.id, old, old.added)
+        new_digest = entry_digest(old.id, merged, old.added)
+        if new_digest == old_digest:
+            return None
+        self._conn.executemany(
+            "INSERT INTO signals(kind, value, entry_id) VALUES (?,?,?)",
+            [(s.kind, s.value, old.id) for s in free],
+        )
+        self._conn.execute(
+            "UPDATE entries SET category=?, series=?, victim_identified=?, source=?,"
+            " first_seen=?, note=?, extra=?, version=?, digest=? WHERE id=?",
+            (
+                merged.category,
+                merged.series,
+                int(merged.victim_identified),
+                merged.source,
+                merged.first_seen,
+                merged.note,
+                json.dumps(merged.extra, sort_keys=True),
+                version,
+                new_digest,
+                old.id,
+            ),
+        )
+        return int(new_digest, 16), int(old_digest, 16)
+
+    def _claim(
+        self, held: Entry, category: str, claimant: str, list_name: str | None, now: str
+    ) -> None:
+        """Record a peer's view of an entry it does not own, next to the owner's own view
+        (kept if present) so that `conflicts` shows any disagreement."""
+        owner_origin = held.extra.get(ORIGIN_KEY)
+        if owner_origin is None:
+            owner = held.source or "local"
+        else:
+            row = self._conn.execute(
+                "SELECT key_name FROM bundle_state WHERE origin = ?", (str(owner_origin),)
+            ).fetchone()
+            owner = f"peer:{row[0]}" if row else f"origin:{owner_origin}"
+        self._conn.execute(
+            "INSERT INTO provenance(entry_id, org, category, list_name, imported)"
+            " VALUES (?,?,?,?,?) ON CONFLICT (entry_id, org) DO NOTHING",
+            (held.id, owner, held.category, None, now),
+        )
+        self._note_provenance(held.id, claimant, category, list_name, now)
+
+    def _withdraw_claim(self, entry_id: int, claimant: str) -> bool:
+        rows = self._conn.execute(
+            "DELETE FROM provenance WHERE entry_id = ? AND org = ? RETURNING entry_id",
+            (entry_id, claimant),
+        ).fetchall()
+        return bool(rows)
 
     def add_entry(self, entry: NewEntry, *, actor: str = "cli") -> int:
         """Add one entry and return its id. When some of its signals are banked already, its
@@ -802,15 +883,6 @@ class SqliteBank:
             raise UsageError("an entry needs at least one signal")
         if entry.category not in CATEGORIES:
             raise UsageError(f"unknown category {entry.category!r}")
-
-    def _existing_owner(self, signals: list[Signal]) -> tuple[str, str, int] | None:
-        for s in signals:
-            row = self._conn.execute(
-                "SELECT entry_id FROM signals WHERE kind = ? AND value = ?", (s.kind, s.value)
-            ).fetchone()
-            if row:
-                return s.kind, s.value, int(row[0])
-        return None
 
     def update_entry(self, entry_id: int, *, actor: str = "cli", **changes: Any) -> Entry:
         """Change an entry's fields (not its signals); recorded with old and new digests."""

@@ -3,18 +3,26 @@
 A bundle carries what changed in a bank after one audit sequence number and up to another:
 entries added or changed (with every field) and the signals of entries removed. Its body is
 canonical JSON signed with Ed25519. A receiving bank accepts a bundle only when:
+- it is well formed (every field of the type it should be: a malformed one is a DataError);
 - it is signed, by a key the bank trusts (`keys add`) and has not revoked;
 - the signature verifies over the body (any change to it breaks the signature);
+- the signing key is bound to the bundle's origin (the sending bank's id): bound when the key
+  is added (`origins`) or by the first bundle it signs; one origin belongs to one key;
 - it continues exactly where the last bundle from the same origin bank stopped (`since`
   equals the last sequence applied): an older one is a replay, a later one is out of order.
-Applying it is one transaction, so a refused or failed bundle changes nothing.
+Applying it is one transaction, so a refused or failed bundle changes nothing. The peer speaks
+only for itself: see `SqliteBank.apply_changes` and docs/exchange.md ("Trust model").
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import os
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +31,35 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hashwarden.bank.base import Entry, NewEntry
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden.bank.categories import CATEGORIES
+from hashwarden.bank.sqlite import ORIGIN_KEY, SqliteBank, utc_now
 from hashwarden.errors import ConflictError, DataError, IntegrityError, NotFoundError, UsageError
 from hashwarden.exchange.base import signal_or_error
+from hashwarden.signals.base import Signal
 
 __all__ = [
     "FORMAT",
     "ORIGIN_KEY",
+    "PERSONAL_FIELDS",
     "add_trusted_key",
+    "apply_bundle",
     "build_bundle",
     "generate_keys",
     "import_bundle",
+    "key_origins",
     "read_private_key",
     "read_public_key",
     "revoke_trusted_key",
+    "sign_body",
 ]
 
 FORMAT = "hashwarden-bundle"
-#: Marks an entry received in a bundle with the bank it came from; such entries are not
-#: published again (no echo), their origin stays authoritative for them.
-ORIGIN_KEY = "hashwarden:origin"
+#: Fields of an entry's extra that may identify a person (original file names and paths,
+#: EXIF data such as GPS positions and camera owners, case details, free comments): left out
+#: of bundles unless `include_file_names` is asked for.
+PERSONAL_FIELDS = ("file_name", "MediaFiles", "Exifs", "Comments", "vics:case")
 _VERSION = 1
+_MAX_SEQUENCE = 2**63 - 1  # what SQLite and PostgreSQL integers hold
 
 
 def _canonical(body: dict[str, Any]) -> bytes:
@@ -98,21 +114,76 @@ def read_private_key(path: Path) -> Ed25519PrivateKey:
     return key
 
 
-def add_trusted_key(bank: SqliteBank, public_path: Path, *, actor: str = "cli") -> str:
+def _bank_id(text: str) -> str:
+    """An origin as given on the command line, checked and in the form banks write it."""
+    try:
+        return str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise UsageError(f"--origin {text!r} is not a bank id (`bank stats` shows it)") from None
+
+
+def add_trusted_key(
+    bank: SqliteBank, public_path: Path, *, origins: Iterable[str] = (), actor: str = "cli"
+) -> str:
+    """Trust bundles signed by this key; `origins` binds it to the banks it may sign for
+    (none: it is bound to the origin of the first bundle it signs). An origin bound to
+    another key is refused unless that key is revoked (then it passes to this one)."""
     name, key = read_public_key(public_path)
-    with bank.transaction() as conn, bank.tracked("trusted_keys", "name = ?", (name,)):
+    wanted = sorted({_bank_id(o) for o in origins})
+    if bank.bank_id in wanted:
+        raise UsageError(f"--origin {bank.bank_id} is this very bank")
+    marks = ",".join("?" * len(wanted))
+    bindings = f"key_name = ? OR origin IN ({marks})" if wanted else "key_name = ?"
+    with (
+        bank.transaction() as conn,
+        bank.tracked("trusted_keys", "name = ?", (name,)),
+        bank.tracked("trusted_key_origins", bindings, (name, *wanted)),
+    ):
         if conn.execute(
             "SELECT 1 FROM trusted_keys WHERE name = ? OR public_key = ?", (name, key)
         ).fetchone():
             raise ConflictError(
                 f"key {name!r} (or the same key under another name) is trusted already"
             )
-        conn.execute(
-            "INSERT INTO trusted_keys(name, public_key, added) VALUES (?,?,?)",
-            (name, key, utc_now()),
-        )
-        bank.record(actor, "keys.add", {"name": name, "public_key": key})
+        rebound: dict[str, str] = {}
+        for origin in wanted:
+            holder = _bound_key(conn, origin)
+            if holder is None:
+                continue
+            revoked = conn.execute(
+                "SELECT revoked FROM trusted_keys WHERE name = ?", (holder[0],)
+            ).fetchone()
+            if not (revoked and revoked[0]):
+                raise ConflictError(
+                    f"origin {origin} is bound to key {holder[0]!r} already (a new key for "
+                    "it can be added once that one is revoked)"
+                )
+            # Key rotation: the origin passes from a revoked key to this one.
+            conn.execute("DELETE FROM trusted_key_origins WHERE origin = ?", (origin,))
+            rebound[origin] = holder[0]
+        _trust(bank, conn, name, key, wanted, actor, {"rebound": rebound} if rebound else {})
     return name
+
+
+def _trust(
+    bank: SqliteBank,
+    conn: Any,
+    name: str,
+    key: str,
+    origins: list[str],
+    actor: str,
+    more: dict[str, Any],
+) -> None:
+    now = utc_now()
+    conn.execute(
+        "INSERT INTO trusted_keys(name, public_key, added) VALUES (?,?,?)", (name, key, now)
+    )
+    for origin in origins:
+        conn.execute(
+            "INSERT INTO trusted_key_origins(origin, key_name, bound, how) VALUES (?,?,?,?)",
+            (origin, name, now, "keys add"),
+        )
+    bank.record(actor, "keys.add", {"name": name, "public_key": key, "origins": origins, **more})
 
 
 def revoke_trusted_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> None:
@@ -124,7 +195,43 @@ def revoke_trusted_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> No
         bank.record(actor, "keys.revoke", {"name": name})
 
 
-def _entry_json(entry: Entry) -> dict[str, Any]:
+def _bound_key(conn: Any, origin: str) -> tuple[str, bool] | None:
+    """(name of the key the origin is bound to, whether the binding is recorded), or None.
+    Banks from before bindings existed: the key that signed the origin's bundles so far."""
+    row = conn.execute(
+        "SELECT key_name FROM trusted_key_origins WHERE origin = ?", (origin,)
+    ).fetchone()
+    if row:
+        return str(row[0]), True
+    row = conn.execute("SELECT key_name FROM bundle_state WHERE origin = ?", (origin,)).fetchone()
+    return (str(row[0]), False) if row else None
+
+
+def _origins_of(fetch: Callable[[str, tuple[Any, ...]], list[Any]], key_name: str) -> list[str]:
+    """The origins a key is bound to (recorded, or from its bundles before bindings)."""
+    recorded = fetch("SELECT origin FROM trusted_key_origins WHERE key_name = ?", (key_name,))
+    earlier = fetch(
+        "SELECT origin FROM bundle_state WHERE key_name = ? AND origin NOT IN"
+        " (SELECT origin FROM trusted_key_origins)",
+        (key_name,),
+    )
+    return sorted({str(r[0]) for r in [*recorded, *earlier]})
+
+
+def key_origins(bank: SqliteBank) -> dict[str, list[str]]:
+    """Trusted key name -> the origins (bank ids) it is bound to; keys bound to none yet are
+    left out (they are bound by the first bundle they sign)."""
+    found = {name: _origins_of(bank.query, name) for name, *_ in bank.trusted_keys()}
+    return {name: origins for name, origins in found.items() if origins}
+
+
+def _shared_extra(extra: dict[str, Any], include_file_names: bool) -> dict[str, Any]:
+    if include_file_names:
+        return extra
+    return {k: v for k, v in extra.items() if k not in PERSONAL_FIELDS}
+
+
+def _entry_json(entry: Entry, include_file_names: bool) -> dict[str, Any]:
     return {
         "signals": sorted([s.kind, s.value] for s in entry.signals),
         "category": entry.category,
@@ -133,8 +240,18 @@ def _entry_json(entry: Entry) -> dict[str, Any]:
         "source": entry.source,
         "first_seen": entry.first_seen,
         "note": entry.note,
-        "extra": entry.extra,
+        "extra": _shared_extra(entry.extra, include_file_names),
     }
+
+
+def sign_body(body: dict[str, Any], key_path: Path) -> dict[str, Any]:
+    """A bundle document: the body, the signer's public key and its signature over the
+    canonical body."""
+    key = read_private_key(key_path)
+    public = key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return {"body": body, "key": _b64(public), "signature": _b64(key.sign(_canonical(body)))}
 
 
 def build_bundle(
@@ -144,11 +261,12 @@ def build_bundle(
     key_path: Path,
     categories: set[str] | None = None,
     sources: set[str] | None = None,
+    include_file_names: bool = False,
 ) -> dict[str, Any]:
     """The signed delta of `bank` after audit sequence `since`, within the sharing policy:
     entries flagged `do_not_share` (in extra) and, when given, other categories or sources
-    stay home."""
-    key = read_private_key(key_path)
+    stay home; so do the PERSONAL_FIELDS of extra unless `include_file_names`."""
+    read_private_key(key_path)  # a bad key file is refused before any work
     sequence, _ = bank.head()
     if since < 0 or since > sequence:
         raise UsageError(f"--since {since} is outside this bank's history (0 to {sequence})")
@@ -161,7 +279,9 @@ def build_bundle(
             and (sources is None or (entry.source or "") in sources)
         )
 
-    upserts = [_entry_json(e) for e in bank.entries(since_version=since) if shared(e)]
+    upserts = [
+        _entry_json(e, include_file_names) for e in bank.entries(since_version=since) if shared(e)
+    ]
     # Only this bank's own removals: those it applied from peers are theirs to announce.
     removed = [
         event.detail["signals"]
@@ -178,99 +298,252 @@ def build_bundle(
         "upserts": upserts,
         "removals": removed,
     }
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return {"body": body, "key": _b64(public), "signature": _b64(key.sign(_canonical(body)))}
+    return sign_body(body, key_path)
 
 
 def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[str, int]:
-    """Verify and apply a bundle; refuses unsigned, untrusted, tampered, replayed and
-    out-of-order bundles with IntegrityError or ConflictError, changing nothing."""
-    try:
-        document = json.loads(path.read_bytes())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path} is not a bundle (not JSON: {exc})") from exc
+    """Verify and apply the bundle in a file (see `apply_bundle`)."""
+    return apply_bundle(bank, path.read_bytes(), str(path), actor=actor)
+
+
+@dataclass
+class _Body:
+    origin: str
+    since: int
+    sequence: int
+    upserts: list[NewEntry]
+    removals: list[list[Signal]]
+
+
+def apply_bundle(
+    bank: SqliteBank,
+    data: bytes,
+    where: str,
+    *,
+    actor: str = "cli",
+    pinned: tuple[str, str] | None = None,
+) -> dict[str, int]:
+    """Verify and apply a bundle (`data`, named `where` in messages); refuses malformed ones
+    with DataError, unsigned, untrusted, tampered and wrongly-bound ones with IntegrityError,
+    replayed and out-of-order ones with ConflictError, changing nothing.
+
+    `pinned` (name, base64 public key): the bundle must be signed by exactly this key; if the
+    bank does not trust it yet, it is trusted (and bound) together with this bundle, so only
+    a bundle that verifies and applies makes it trusted."""
+    document = _load(data, where)
     if not isinstance(document, dict) or not isinstance(document.get("body"), dict):
-        raise DataError(f"{path} is not a hashwarden bundle")
+        raise DataError(f"{where} is not a hashwarden bundle")
     body = document["body"]
-    if body.get("format") != FORMAT or body.get("version") != _VERSION:
-        raise DataError(f"{path} is not a hashwarden bundle of version {_VERSION}")
-    if not document.get("signature") or not document.get("key"):
-        raise IntegrityError(f"{path} is not signed: refused")
-    row = bank.trusted_key(str(document["key"]))
-    if row is None:
-        raise IntegrityError(f"{path} is signed by a key this bank does not trust")
-    key_name, revoked = row
-    if revoked:
-        raise IntegrityError(f"{path} is signed by key {key_name!r}, revoked on {revoked}")
-    try:
-        Ed25519PublicKey.from_public_bytes(base64.b64decode(document["key"])).verify(
-            base64.b64decode(document["signature"]), _canonical(body)
+    version = body.get("version")
+    if body.get("format") != FORMAT or type(version) is not int or version != _VERSION:
+        raise DataError(f"{where} is not a hashwarden bundle of version {_VERSION}")
+    key, signature = document.get("key"), document.get("signature")
+    if not signature or not key:
+        raise IntegrityError(f"{where} is not signed: refused")
+    public, signed = _decode(key, where, "key"), _decode(signature, where, "signature")
+    if len(public) != 32 or len(signed) != 64:
+        raise DataError(f"{where}: the key or signature is not of Ed25519's length")
+    row = bank.trusted_key(key)
+    if pinned is not None and key != pinned[1]:
+        signer = f"key {row[0]!r}" if row else "a key this bank does not trust"
+        raise IntegrityError(
+            f"{where} is signed by {signer}, not by key {pinned[0]!r} that --key names: refused"
         )
+    if row is not None:
+        key_name, revoked = row
+    elif pinned is not None:
+        key_name, revoked = pinned[0], None  # trusted with this bundle, if it applies
+    else:
+        raise IntegrityError(f"{where} is signed by a key this bank does not trust")
+    if revoked:
+        raise IntegrityError(f"{where} is signed by key {key_name!r}, revoked on {revoked}")
+    try:
+        canonical = _canonical(body)
+    except (ValueError, RecursionError) as exc:  # UnicodeEncodeError: lone surrogates
+        raise DataError(f"{where}: the body is not valid text ({exc})") from exc
+    try:
+        Ed25519PublicKey.from_public_bytes(public).verify(signed, canonical)
     except (InvalidSignature, ValueError) as exc:
         raise IntegrityError(
-            f"{path}: the signature does not verify: the bundle was altered after signing"
+            f"{where}: the signature does not verify: the bundle was altered after signing"
         ) from exc
-    origin, since, sequence = str(body["origin"]), int(body["since"]), int(body["sequence"])
+    parsed = _parse_body(body, where)
+    origin = parsed.origin
     if origin == bank.bank_id:
-        raise ConflictError(f"{path} comes from this very bank")
-    last = bank.bundle_sequence(origin)
-    if sequence <= last:
-        raise ConflictError(
-            f"{path} was applied already (replay): this bank has {origin} up to "
-            f"{last}, the bundle ends at {sequence}"
-        )
-    if since != last:
-        raise ConflictError(
-            f"{path} is out of order: this bank has {origin} up to {last}, the "
-            f"bundle starts after {since}; apply the bundles in between first"
-        )
-    upserts = [
-        _new_entry(u, f"{path.name} upsert {n}", origin) for n, u in enumerate(body["upserts"], 1)
-    ]
-    removals = [
-        [signal_or_error(k, v, f"{path.name} removal") for k, v in signals]
-        for signals in body["removals"]
-    ]
+        raise ConflictError(f"{where} comes from this very bank")
 
-    def remember(conn: Any) -> None:
+    def admit(conn: Any) -> None:
+        """Inside the transaction: trust a pinned key, check and record the binding, check
+        the order and remember where the origin now stands."""
+        if row is None:
+            if conn.execute(
+                "SELECT 1 FROM trusted_keys WHERE name = ? OR public_key = ?", (key_name, key)
+            ).fetchone():
+                raise ConflictError(f"{where}: a key named {key_name!r} is trusted already")
+            with bank.tracked("trusted_keys", "name = ?", (key_name,)):
+                _trust(bank, conn, key_name, key, [], actor, {"via": where})
+        bound = _bound_key(conn, origin)
+        if bound is not None and bound[0] != key_name:
+            raise IntegrityError(
+                f"{where} names origin {origin}, which is bound to key {bound[0]!r}: key "
+                f"{key_name!r} may not sign for it; refused"
+            )
+        if bound is None:
+            mine = _origins_of(lambda sql, args: conn.execute(sql, args).fetchall(), key_name)
+            if mine:
+                raise IntegrityError(
+                    f"{where} names origin {origin}, but key {key_name!r} is bound to origin "
+                    f"{', '.join(mine)}; refused"
+                )
+        if bound is None or not bound[1]:
+            how = "first use" if bound is None else "earlier bundles"
+            with bank.tracked("trusted_key_origins", "origin = ?", (origin,)):
+                conn.execute(
+                    "INSERT INTO trusted_key_origins(origin, key_name, bound, how)"
+                    " VALUES (?,?,?,?)",
+                    (origin, key_name, utc_now(), how),
+                )
+                bank.record(actor, "keys.bind", {"name": key_name, "origin": origin, "how": how})
+        last = bank.bundle_sequence(origin)
+        if parsed.sequence <= last:
+            raise ConflictError(
+                f"{where} was applied already (replay): this bank has {origin} up to "
+                f"{last}, the bundle ends at {parsed.sequence}"
+            )
+        if parsed.since != last:
+            raise ConflictError(
+                f"{where} is out of order: this bank has {origin} up to {last}, the "
+                f"bundle starts after {parsed.since}; apply the bundles in between first"
+            )
         with bank.tracked("bundle_state", "origin = ?", (origin,)):
             conn.execute("DELETE FROM bundle_state WHERE origin = ?", (origin,))
             conn.execute(
                 "INSERT INTO bundle_state(origin, last_sequence, key_name, applied)"
                 " VALUES (?,?,?,?)",
-                (origin, sequence, key_name, utc_now()),
+                (origin, parsed.sequence, key_name, utc_now()),
             )
 
     result = bank.apply_changes(
-        upserts,
-        removals,
+        parsed.upserts,
+        parsed.removals,
+        origin=origin,
+        claimant=f"peer:{key_name}",
+        list_name=Path(where).name or where,
         actor=actor,
         action="bundle.import",
-        detail={"origin": origin, "since": since, "sequence": sequence, "key": key_name},
-        also=remember,
+        detail={
+            "origin": origin,
+            "since": parsed.since,
+            "sequence": parsed.sequence,
+            "key": key_name,
+        },
+        before=admit,
     )
     return {
         "added": len(result.added),
         "updated": len(result.updated),
         "removed": len(result.removed),
+        "claimed": len(result.claimed),
+        "withdrawn": len(result.withdrawn),
     }
 
 
-def _new_entry(raw: Any, where: str, origin: str) -> NewEntry:
+def _load(data: bytes, where: str) -> Any:
     try:
-        extra = dict(raw.get("extra") or {})
-        extra[ORIGIN_KEY] = origin
-        return NewEntry(
-            [signal_or_error(k, v, where) for k, v in raw["signals"]],
-            str(raw["category"]),
-            raw.get("series"),
-            bool(raw.get("victim_identified")),
-            raw.get("source"),
-            raw.get("first_seen"),
-            raw.get("note"),
-            extra,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DataError(f"{where}: malformed entry ({exc})") from exc
+        return json.loads(data)
+    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        raise DataError(f"{where} is not a bundle (not JSON: {reason})") from exc
+
+
+def _decode(value: object, where: str, field: str) -> bytes:
+    if not isinstance(value, str):
+        raise DataError(f"{where}: the {field} is not a base64 text")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DataError(f"{where}: the {field} is not valid base64") from exc
+
+
+def _integer(body: dict[str, Any], field: str, where: str) -> int:
+    value = body.get(field)
+    if type(value) is not int or not 0 <= value <= _MAX_SEQUENCE:
+        raise DataError(f"{where}: {field} is not a sequence number ({_shown(value)})")
+    return value
+
+
+def _shown(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _parse_body(body: dict[str, Any], where: str) -> _Body:
+    """The signed body, every field checked for its type: a DataError names the first that
+    is not as it should be."""
+    origin = body.get("origin")
+    try:
+        if not isinstance(origin, str) or str(uuid.UUID(origin)) != origin:
+            raise ValueError
+    except ValueError:
+        raise DataError(f"{where}: origin is not a bank id ({_shown(origin)})") from None
+    since, sequence = _integer(body, "since", where), _integer(body, "sequence", where)
+    if since > sequence:
+        raise DataError(f"{where}: since ({since}) is after sequence ({sequence})")
+    upserts, removals = body.get("upserts"), body.get("removals")
+    if not isinstance(upserts, list) or not isinstance(removals, list):
+        raise DataError(f"{where}: upserts and removals must be lists")
+    return _Body(
+        origin,
+        since,
+        sequence,
+        [_new_entry(u, f"{where} upsert {n}") for n, u in enumerate(upserts, 1)],
+        [_signals(r, f"{where} removal {n}") for n, r in enumerate(removals, 1)],
+    )
+
+
+def _signals(raw: object, where: str) -> list[Signal]:
+    if not isinstance(raw, list) or not raw:
+        raise DataError(f"{where}: signals must be a non-empty list of [kind, value] pairs")
+    found = []
+    for pair in raw:
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(p, str) and "\x00" not in p for p in pair)
+        ):
+            raise DataError(f"{where}: {_shown(pair)} is not a [kind, value] pair of texts")
+        found.append(signal_or_error(pair[0], pair[1], where))
+    return found
+
+
+def _text(raw: dict[str, Any], field: str, where: str) -> str | None:
+    value = raw.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, str) or "\x00" in value:
+        raise DataError(f"{where}: {field} is not a text ({_shown(value)})")
+    return value
+
+
+def _new_entry(raw: object, where: str) -> NewEntry:
+    if not isinstance(raw, dict):
+        raise DataError(f"{where}: not an entry object ({_shown(raw)})")
+    category = raw.get("category")
+    if not isinstance(category, str) or category not in CATEGORIES:
+        raise DataError(f"{where}: {_shown(category)} is not a category")
+    victim = raw.get("victim_identified")
+    if victim is not None and not isinstance(victim, bool):
+        raise DataError(f"{where}: victim_identified is not true or false ({_shown(victim)})")
+    extra = raw.get("extra")
+    if extra is not None and not isinstance(extra, dict):
+        raise DataError(f"{where}: extra is not an object ({_shown(extra)})")
+    return NewEntry(
+        _signals(raw.get("signals"), where),
+        category,
+        _text(raw, "series", where),
+        bool(victim),
+        _text(raw, "source", where),
+        _text(raw, "first_seen", where),
+        _text(raw, "note", where),
+        dict(extra or {}),
+    )
