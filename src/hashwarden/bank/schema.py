@@ -192,4 +192,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX action_deliveries_due ON action_deliveries(status, next_attempt)
         """,
     ),
+    (
+        "0410-match-suspensions",
+        """
+        CREATE TABLE match_suspensions (
+            key_name TEXT PRIMARY KEY,
+            entry_id INTEGER NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            queries INTEGER NOT NULL,
+            strikes INTEGER NOT NULL DEFAULT 1
+        )
+        """,
+    ),
 ]
