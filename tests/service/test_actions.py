@@ -734,3 +734,44 @@ def test_credentials_in_a_webhook_url_are_never_shown(
     for secret in (password, token):
         for text in [*answers.values(), *logged, *(json.dumps(e.detail) for e in events)]:
             assert secret not in text, text
+
+
+def test_through_a_proxy_names_go_to_the_proxy_and_internal_literals_stay_refused(
+    bank: SqliteBank, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set (the receiver on loopback plays the proxy), a named target is sent
+    through it without a local look-up (the proxy resolves names), and an address literal is
+    still checked: an internal one is refused before anything is sent."""
+    proxy = receiver.url.removesuffix("/hook")
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("http_proxy", proxy)
+    resolver = Resolver()
+    engine = ActionEngine(bank, settings=DeliverySettings(max_attempts=1), resolver=resolver)
+    engine.add_rule(NewRule("named", webhook_url="http://hooks.example.test/hook"))
+    engine.on_match([_match()], {"pdq": PDQ})
+    assert engine.deliver_due() == 1
+    (call,) = receiver.wait_for(1)
+    assert call.path == "http://hooks.example.test/hook" and resolver.asked == []
+    with pytest.raises(UsageError, match=REFUSED):
+        engine.add_rule(NewRule("inside", webhook_url="http://169.254.169.254/latest/"))
+    assert engine.deliveries()[0].status == "delivered"
+    engine.close()
+
+
+def test_a_queued_delivery_to_a_literal_no_longer_allowed_is_refused(
+    bank: SqliteBank, receiver: Receiver
+) -> None:
+    """Rules and deliveries written under another allow-list (or by an older version) are
+    checked again when sent."""
+    allowed = ActionEngine(bank, settings=FAST)
+    allowed.add_rule(NewRule("old", webhook_url=receiver.url, webhook_secret=SECRET))
+    allowed.on_match([_match()], {"pdq": PDQ})
+    strict = ActionEngine(bank, settings=DeliverySettings(trust_env=False))
+    assert strict.deliver_due() == 1
+    (delivery,) = strict.deliveries()
+    assert (delivery.status, delivery.last_error) == ("failed", REFUSED)
+    assert receiver.calls == []
+    allowed.close()
+    strict.close()

@@ -40,7 +40,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -79,7 +79,7 @@ class MatchPrivacy:
     #: The window those queries are counted in, and how long a first suspension lasts.
     probe_window_s: float = 86_400.0
     #: The noise key; None: the bank's own (generated once, kept in its `meta` table).
-    secret: str | None = None
+    secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.jitter <= 64:
