@@ -229,6 +229,15 @@ def test_legitimate_writes_verify_ok(built: str) -> None:
         ("action_reports", "UPDATE action_reports SET review_note = NULL WHERE reviewer = 'alice'"),
         ("action_reports", "UPDATE action_reports SET reviewer = 'carol' WHERE reviewer = 'bob'"),
         ("action_reports", "UPDATE action_reports SET hashes = '{}' WHERE reviewer = 'alice'"),
+        # an origin's binding handed to another key, or dropped (first use would rebind it)
+        ("trusted_key_origins", "UPDATE trusted_key_origins SET key_name = 'former'"),
+        ("trusted_key_origins", "DELETE FROM trusted_key_origins"),
+        # a matcher key suspended (or its suspension lifted) behind the log's back
+        (
+            "match_suspensions",
+            "INSERT INTO match_suspensions(key_name, entry_id, since, until, queries)"
+            " VALUES ('platform', 1, '2026-01-01', '2999-01-01', 1)",
+        ),
         # bundle state rewound (a replay would then be accepted)
         ("bundle_state", "UPDATE bundle_state SET last_sequence = 0"),
         ("bundle_state", "DELETE FROM bundle_state"),

@@ -1,13 +1,16 @@
 """Actions: signed webhooks with retries from a durable outbox, and the report queue.
 
-Webhooks go to a receiver on 127.0.0.1 that the test starts and stops; the engine's tests run
-on SQLite and on the test set-up's PostgreSQL server.
+Webhooks go to a receiver on 127.0.0.1 that the test starts and stops (loopback is refused by
+default, so the settings here allow it explicitly); the engine's tests run on SQLite and on the
+test set-up's PostgreSQL server. Names are resolved by an injected table, never by a real
+resolver, and no test sends to any address but 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import logging
 import socket
 import threading
 import time
@@ -31,6 +34,7 @@ from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.actions import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
+    UNREACHABLE,
     ActionEngine,
     DeliverySettings,
     NewRule,
@@ -41,6 +45,7 @@ from hashwarden.service.actions import (
 from hashwarden.service.actions_api import actions_router
 from hashwarden.service.banks import BankMatch
 from hashwarden.service.keys import create_key
+from hashwarden.service.webhook_targets import REFUSED, TargetPolicy
 from hashwarden.signals.base import Signal
 from hashwarden.signals.hashing import hash_bytes
 from hashwarden.synthetic import png_bytes, synthetic_photo
@@ -49,7 +54,11 @@ from .._postgres import ThrowawayPostgres
 
 SECRET = "s3cret-for-tests-0123456789"
 PDQ = "f" * 64
-FAST = DeliverySettings(backoff_s=0.05, max_backoff_s=0.2, timeout_s=5, poll_s=0.2, trust_env=False)
+#: The tests' receivers listen on loopback, which only an allow-list opens.
+LOOPBACK = TargetPolicy.parse("127.0.0.1")
+FAST = DeliverySettings(
+    backoff_s=0.05, max_backoff_s=0.2, timeout_s=5, poll_s=0.2, trust_env=False, targets=LOOPBACK
+)
 
 
 @dataclass
@@ -57,13 +66,16 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    path: str = ""
 
 
 class Receiver:
-    """A webhook receiver on loopback answering with scripted statuses (then 200)."""
+    """A webhook receiver on loopback answering with scripted statuses (then 200); a 3xx
+    carries `Location: redirect_to`."""
 
     def __init__(self, statuses: list[int] | None = None) -> None:
         self.statuses = list(statuses or [])
+        self.redirect_to = ""
         self.calls: list[Received] = []
         self.arrived = threading.Condition()
         outer = self
@@ -74,9 +86,13 @@ class Receiver:
                 body = self.rfile.read(length)
                 with outer.arrived:
                     status = outer.statuses.pop(0) if outer.statuses else 200
-                    outer.calls.append(Received(dict(self.headers.items()), body, time.monotonic()))
+                    outer.calls.append(
+                        Received(dict(self.headers.items()), body, time.monotonic(), self.path)
+                    )
                     outer.arrived.notify_all()
                 self.send_response(status)
+                if 300 <= status < 400:
+                    self.send_header("Location", outer.redirect_to)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
@@ -192,14 +208,17 @@ def test_failures_are_recorded_not_lost(engine: ActionEngine, receiver: Receiver
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{s.getsockname()[1]}/"
-    engine.settings = DeliverySettings(max_attempts=2, backoff_s=0.01, trust_env=False)
+    engine.settings = DeliverySettings(
+        max_attempts=2, backoff_s=0.01, trust_env=False, targets=LOOPBACK
+    )
     engine.add_rule(NewRule("down", webhook_url=receiver.url, webhook_secret=SECRET))
     engine.add_rule(NewRule("nobody", webhook_url=closed, webhook_secret=SECRET))
     engine.on_match([_match()], {"pdq": PDQ})
     _wait(lambda: engine.deliver_due() == 0 and not engine.deliveries(status="pending"))
     failed = {d.url: d for d in engine.deliveries(status="failed")}
     assert failed[receiver.url].attempts == 2 and failed[receiver.url].last_error == "HTTP 500"
-    assert failed[closed].attempts == 2 and "Connect" in (failed[closed].last_error or "")
+    # a closed port reads as any other failure to connect: the outbox is no port scanner
+    assert failed[closed].attempts == 2 and failed[closed].last_error == UNREACHABLE
 
 
 def test_outbox_survives_a_restart(location: str, receiver: Receiver) -> None:
@@ -459,7 +478,9 @@ def test_a_claimed_delivery_is_leased_to_one_worker(location: str, receiver: Rec
 
 
 def test_rules_added_elsewhere_apply_after_the_cache_time(bank: SqliteBank) -> None:
-    here = ActionEngine(bank, settings=DeliverySettings(rules_ttl_s=0.05, trust_env=False))
+    here = ActionEngine(
+        bank, settings=DeliverySettings(rules_ttl_s=0.05, trust_env=False, targets=LOOPBACK)
+    )
     elsewhere = ActionEngine(bank, settings=FAST)
     assert here.on_match([_match()], {"pdq": PDQ}) is not None  # reads (no) rules
     elsewhere.add_rule(NewRule("late", report=True))
@@ -506,7 +527,9 @@ def test_roles_guard_the_action_routes(bank: SqliteBank) -> None:
 
 def test_disable_a_rule_and_retry_a_failed_delivery(bank: SqliteBank, receiver: Receiver) -> None:
     receiver.statuses = [500]
-    engine = ActionEngine(bank, settings=DeliverySettings(max_attempts=1, trust_env=False))
+    engine = ActionEngine(
+        bank, settings=DeliverySettings(max_attempts=1, trust_env=False, targets=LOOPBACK)
+    )
     app = FastAPI()
     app.include_router(actions_router(engine, lambda role: lambda: "ops"))
     client = TestClient(app)
@@ -531,12 +554,224 @@ def test_disable_a_rule_and_retry_a_failed_delivery(bank: SqliteBank, receiver: 
 
 
 def test_a_delivery_left_mid_send_at_its_last_attempt_fails(bank: SqliteBank) -> None:
-    engine = ActionEngine(bank, settings=DeliverySettings(max_attempts=1, trust_env=False))
+    engine = ActionEngine(
+        bank, settings=DeliverySettings(max_attempts=1, trust_env=False, targets=LOOPBACK)
+    )
     engine.add_rule(NewRule("h", webhook_url="http://127.0.0.1:9/", webhook_secret=SECRET))
     engine.on_match([_match()], {"pdq": PDQ})
     # A lease that has already run out when taken (time limit + 30 s < 0).
-    engine.settings = DeliverySettings(max_attempts=1, timeout_s=-30.5, trust_env=False)
+    engine.settings = DeliverySettings(
+        max_attempts=1, timeout_s=-30.5, trust_env=False, targets=LOOPBACK
+    )
     assert engine._claim() is not None  # the worker "dies" here, before any answer
     assert engine._claim() is None  # its lease ran out: given up, not sent again
     (delivery,) = engine.deliveries()
     assert delivery.status == "failed" and "worker stopped" in (delivery.last_error or "")
+
+
+# -- where webhooks may go, and what is shown of their URLs ------------------------------------
+def _loopback_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Resolver:
+    """A name table standing in for DNS: no real look-up happens in these tests."""
+
+    def __init__(self, **table: list[str]) -> None:
+        self.table = table
+        self.asked: list[str] = []
+
+    def __call__(self, host: str, port: int) -> list[str]:
+        self.asked.append(host)
+        return self.table[host.replace(".", "_").replace("-", "_")]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:{port}/hook",
+        "http://2130706433:{port}/",
+        "http://0x7f.1:{port}/",
+        "http://[::1]:{port}/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://10.0.0.1/",
+    ],
+)
+def test_a_rule_to_an_internal_address_is_refused_end_to_end(bank: SqliteBank, url: str) -> None:
+    """The default service (no allow-list): the API answers 422 naming the refusal, stores no
+    rule, and sends nothing."""
+    token = create_key(bank, "ops", "admin")
+    client = TestClient(create_app(ServiceSettings(), bank))
+    auth = {"Authorization": f"Bearer {token}"}
+    body = {"name": "probe", "webhook_url": url.format(port=_loopback_port())}
+    refused = client.post("/v1/actions/rules", json=body, headers=auth)
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert REFUSED in detail and "HASHWARDEN_WEBHOOK_ALLOW" in detail
+    assert client.get("/v1/actions/rules", headers=auth).json() == []
+
+
+def test_a_name_resolving_to_an_internal_address_is_refused_at_send_time(
+    bank: SqliteBank, receiver: Receiver
+) -> None:
+    """A name passes the rule check; its address, looked up when sending, is loopback and not
+    allowed: the delivery fails at once with a plain refusal and nothing is sent."""
+    resolver = Resolver(hooks_test=["127.0.0.1"])
+    engine = ActionEngine(
+        bank, settings=DeliverySettings(trust_env=False, max_attempts=8), resolver=resolver
+    )
+    port = receiver.server.server_address[1]
+    engine.add_rule(NewRule("sneaky", webhook_url=f"http://hooks.test:{port}/hook"))
+    engine.on_match([_match()], {"pdq": PDQ})
+    assert engine.deliver_due() == 1
+    (delivery,) = engine.deliveries()
+    assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", 1, REFUSED)
+    assert resolver.asked == ["hooks.test"] and receiver.calls == []
+    engine.close()
+
+
+def test_the_send_connects_to_the_address_it_checked(bank: SqliteBank, receiver: Receiver) -> None:
+    """One look-up a connection: the name's later answers (an address that is not allowed)
+    are never asked for; the receiver sees the name in the Host header."""
+    resolver = Resolver(hooks_test=["127.0.0.1"])
+    engine = ActionEngine(bank, settings=FAST, resolver=resolver)
+    port = receiver.server.server_address[1]
+    engine.add_rule(NewRule("named", webhook_url=f"http://hooks.test:{port}/hook"))
+    engine.on_match([_match()], {"pdq": PDQ})
+    resolver.table["hooks_test"] = ["10.0.0.1"]  # a rebinding answer, if it were asked again
+    assert resolver.asked == []
+    resolver.table["hooks_test"] = ["127.0.0.1"]
+    assert engine.deliver_due() == 1
+    (call,) = receiver.wait_for(1)
+    assert call.headers["Host"] == f"hooks.test:{port}"
+    assert resolver.asked == ["hooks.test"]
+    assert engine.deliveries()[0].status == "delivered"
+    engine.close()
+
+
+def test_redirects_are_not_followed(engine: ActionEngine, receiver: Receiver) -> None:
+    second = Receiver()
+    second.thread.start()
+    try:
+        receiver.statuses = [302]
+        receiver.redirect_to = second.url
+        engine.settings = DeliverySettings(max_attempts=1, trust_env=False, targets=LOOPBACK)
+        engine.add_rule(NewRule("moved", webhook_url=receiver.url, webhook_secret=SECRET))
+        engine.on_match([_match()], {"pdq": PDQ})
+        assert engine.deliver_due() == 1
+        (delivery,) = engine.deliveries()
+        assert (delivery.status, delivery.last_error) == ("failed", "HTTP 302")
+        assert len(receiver.calls) == 1 and second.calls == []
+    finally:
+        second.server.shutdown()
+        second.server.server_close()
+        second.thread.join(timeout=5)
+
+
+def test_turning_a_rule_on_checks_its_url_again(bank: SqliteBank) -> None:
+    allowed = ActionEngine(bank, settings=FAST)
+    rule, _ = allowed.add_rule(NewRule("h", webhook_url="http://127.0.0.1:9/", enabled=False))
+    strict = ActionEngine(bank, settings=DeliverySettings(trust_env=False))
+    with pytest.raises(UsageError, match=REFUSED):
+        strict.set_enabled(rule.id, True)
+    assert strict.rule(rule.id).enabled is False
+    assert allowed.set_enabled(rule.id, True).enabled is True
+
+
+def test_webhook_allow_list_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HASHWARDEN_WEBHOOK_ALLOW", "10.0.0.0/8,webhooks.internal")
+    targets = ServiceSettings.from_env().webhooks.targets
+    assert targets == TargetPolicy.parse("webhooks.internal, 10.0.0.0/8")
+    monkeypatch.delenv("HASHWARDEN_WEBHOOK_ALLOW")
+    assert ServiceSettings.from_env().webhooks.targets == TargetPolicy()
+
+
+def test_credentials_in_a_webhook_url_are_never_shown(
+    bank: SqliteBank, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A URL with a user, a password and a token: the receiver gets them (the send is where the
+    URL is used), and no API answer, audit event or log line shows them."""
+    password, token = "hunter2-Passw0rd", "tok-0123456789abcdef"
+    port = receiver.server.server_address[1]
+    url = f"http://hook-user:{password}@127.0.0.1:{port}/hook?token={token}&team=7"
+    shown = f"http://***@127.0.0.1:{port}/hook?token=***&team=7"
+    receiver.statuses = [500]
+    webhooks = DeliverySettings(max_attempts=2, backoff_s=0.01, trust_env=False, targets=LOOPBACK)
+    client = TestClient(create_app(ServiceSettings(keyless_role="admin", webhooks=webhooks), bank))
+    bank.add_entry(NewEntry([Signal("md5", "3" * 32)], category="csam-a"))
+    answers: dict[str, str] = {}
+    with caplog.at_level(logging.DEBUG):
+        made = client.post("/v1/actions/rules", json={"name": "creds", "webhook_url": url})
+        assert made.status_code == 201, made.text
+        assert made.json()["rule"]["webhook_url"] == shown
+        rule_id = made.json()["rule"]["id"]
+        answers["create"] = made.text
+        assert client.post("/v1/match/hashes", json={"signals": {"md5": "3" * 32}}).is_success
+        engine = ActionEngine(bank, settings=webhooks)
+        _wait(lambda: engine.deliver_due() == 0 and not engine.deliveries(status="pending"))
+        engine.close()
+        for path in ("/v1/actions/rules", f"/v1/actions/rules/{rule_id}", "/v1/actions/deliveries"):
+            answers[path] = client.get(path).text
+        disabled = client.patch(f"/v1/actions/rules/{rule_id}", json={"enabled": False})
+        answers["patch"] = disabled.text
+        bad = {"name": "bad", "webhook_url": f"ftp://u:{password}@x/?token={token}"}
+        refused = client.post("/v1/actions/rules", json=bad)
+        assert refused.status_code == 422
+        answers["refused"] = refused.text
+        answers["delete"] = client.delete(f"/v1/actions/rules/{rule_id}").text
+    calls = receiver.wait_for(2)
+    assert token in calls[-1].path  # the real URL is what was sent to
+    assert calls[-1].headers["Authorization"].startswith("Basic ")
+    (delivery,) = json.loads(answers["/v1/actions/deliveries"])
+    assert (delivery["status"], delivery["attempts"], delivery["url"]) == ("delivered", 2, shown)
+    logged = [record.getMessage() for record in caplog.records]
+    assert any("webhook delivery" in line for line in logged)  # the 500 was logged
+    events = list(bank.audit_events())
+    assert [e.detail["webhook_url"] for e in events if e.action == "action.rule.add"] == [shown]
+    for secret in (password, token):
+        for text in [*answers.values(), *logged, *(json.dumps(e.detail) for e in events)]:
+            assert secret not in text, text
+
+
+def test_through_a_proxy_names_go_to_the_proxy_and_internal_literals_stay_refused(
+    bank: SqliteBank, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With HTTP_PROXY set (the receiver on loopback plays the proxy), a named target is sent
+    through it without a local look-up (the proxy resolves names), and an address literal is
+    still checked: an internal one is refused before anything is sent."""
+    proxy = receiver.url.removesuffix("/hook")
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", proxy)
+    monkeypatch.setenv("http_proxy", proxy)
+    resolver = Resolver()
+    engine = ActionEngine(bank, settings=DeliverySettings(max_attempts=1), resolver=resolver)
+    engine.add_rule(NewRule("named", webhook_url="http://hooks.example.test/hook"))
+    engine.on_match([_match()], {"pdq": PDQ})
+    assert engine.deliver_due() == 1
+    (call,) = receiver.wait_for(1)
+    assert call.path == "http://hooks.example.test/hook" and resolver.asked == []
+    with pytest.raises(UsageError, match=REFUSED):
+        engine.add_rule(NewRule("inside", webhook_url="http://169.254.169.254/latest/"))
+    assert engine.deliveries()[0].status == "delivered"
+    engine.close()
+
+
+def test_a_queued_delivery_to_a_literal_no_longer_allowed_is_refused(
+    bank: SqliteBank, receiver: Receiver
+) -> None:
+    """Rules and deliveries written under another allow-list (or by an older version) are
+    checked again when sent."""
+    allowed = ActionEngine(bank, settings=FAST)
+    allowed.add_rule(NewRule("old", webhook_url=receiver.url, webhook_secret=SECRET))
+    allowed.on_match([_match()], {"pdq": PDQ})
+    strict = ActionEngine(bank, settings=DeliverySettings(trust_env=False))
+    assert strict.deliver_due() == 1
+    (delivery,) = strict.deliveries()
+    assert (delivery.status, delivery.last_error) == ("failed", REFUSED)
+    assert receiver.calls == []
+    allowed.close()
+    strict.close()

@@ -59,7 +59,8 @@ def test_service_end_to_end(bank: SqliteBank, tmp_path: Path, receiver: Receiver
             *(sys.executable, "-m", "hashwarden", "serve", "--bank", location),
             *("--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
         ],
-        env={**os.environ, "TMPDIR": str(spool)},
+        # the receiver is on loopback, which webhooks may reach only when allowed
+        env={**os.environ, "TMPDIR": str(spool), "HASHWARDEN_WEBHOOK_ALLOW": "127.0.0.1"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,

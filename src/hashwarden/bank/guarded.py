@@ -41,6 +41,7 @@ GUARDED: tuple[Guarded, ...] = (
     Guarded("votes"),  # disputes take entries out of matching and categories
     Guarded("action_rules"),  # where matches are sent (webhook URL and secret), on or off
     Guarded("action_reports", "status <> 'pending'"),  # decided reports; drafts are free
+    Guarded("match_suspensions"),  # matcher keys suspended for probing near-match edges
 )
 
 

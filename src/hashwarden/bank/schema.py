@@ -204,4 +204,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX trusted_key_origins_key ON trusted_key_origins(key_name)
         """,
     ),
+    (
+        "0410-match-suspensions",
+        """
+        CREATE TABLE match_suspensions (
+            key_name TEXT PRIMARY KEY,
+            entry_id INTEGER NOT NULL,
+            since TEXT NOT NULL,
+            until TEXT NOT NULL,
+            queries INTEGER NOT NULL,
+            strikes INTEGER NOT NULL DEFAULT 1
+        )
+        """,
+    ),
 ]

@@ -121,9 +121,14 @@ class BankMatcher:
         *,
         pdq_quality: int | None = None,
         pdq_variants: dict[str, str] | None = None,
+        threshold: int | None = None,
     ) -> MatchResult:
         """Every entry the content matches: exact kinds by value, PDQ (and its turned or
-        trimmed variants) within the threshold unless the hash is of low quality."""
+        trimmed variants) within the threshold unless the hash is of low quality.
+        `threshold`: a wider PDQ image distance for this call (videos keep the matcher's):
+        matches within the matcher's own threshold are all found, those further nearly all
+        (the index verifies the same candidates further: see `PdqIndex.query`'s `complete`)."""
+        radius = self.threshold if threshold is None else threshold
         # (entry, kind) -> (value, distance, orientation); the nearest wins.
         found: dict[tuple[int, str], tuple[str, int, str]] = {}
         for kind, value in signals.items():
@@ -138,7 +143,8 @@ class BankMatcher:
         if pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY):
             candidates = {"original": pdq, **(pdq_variants or {})}
             for orientation, value in candidates.items():
-                for entry_id, distance in self.pdq_index.query(value, self.threshold):
+                hits = self.pdq_index.query(value, radius, complete=self.threshold)
+                for entry_id, distance in hits:
                     best = found.get((entry_id, "pdq"))
                     if best is None or distance < best[1]:
                         found[(entry_id, "pdq")] = (value, distance, orientation)

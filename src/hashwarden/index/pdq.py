@@ -5,7 +5,10 @@ some chunk to within floor(t / 16) bits (pigeonhole), so a query only needs the 
 chunk equals one of its own chunks or a one-bit neighbour of it (t >= 16): at most 272 buckets
 of about N / 65536 hashes each. Those candidates are verified with an exact popcount, so the
 result is exactly what a brute-force scan returns. Above 31 the index falls back to a
-vectorised brute-force scan (exact, slower).
+vectorised brute-force scan (exact, slower), unless the caller asks for completeness only up to
+31 (`complete`): the same buckets are then verified up to the larger threshold, which finds
+nearly every hash a few bits further (all of those sharing a chunk within one bit, above 99% at
+distance 40) at the cost of a distance-31 search, as the match service's noisy band needs.
 
 Storage is numpy arrays only: the hashes as (N, 4) uint64 sorted by their first chunk (so that
 chunk's buckets are plain row ranges), ids (int32 when they fit), and for each other chunk a
@@ -134,19 +137,28 @@ class PdqIndex:
             np.concatenate([self._words[self._live], self._delta_words]),
         )
 
-    def query(self, pdq_hex: str, threshold: int = 31) -> list[tuple[int, int]]:
-        """(id, distance) of every hash within `threshold`, nearest first."""
-        return self.query_many([pdq_hex], threshold)[0]
+    def query(
+        self, pdq_hex: str, threshold: int = 31, *, complete: int | None = None
+    ) -> list[tuple[int, int]]:
+        """(id, distance) of every hash within `threshold`, nearest first. With `complete`
+        (<= 31, < threshold), only hashes within `complete` are sure to be found; those
+        further, up to `threshold`, when the index's probes for `complete` reach them."""
+        return self.query_many([pdq_hex], threshold, complete=complete)[0]
 
-    def query_many(self, hexes: Sequence[str], threshold: int = 31) -> list[list[tuple[int, int]]]:
+    def query_many(
+        self, hexes: Sequence[str], threshold: int = 31, *, complete: int | None = None
+    ) -> list[list[tuple[int, int]]]:
         """`query` for many hashes at once."""
         if not hexes:
             return []
         queries = hex_to_words(hexes)
-        if threshold <= MIH_MAX_THRESHOLD and len(self._ids):
+        reach = threshold if complete is None else min(complete, threshold)
+        if reach <= MIH_MAX_THRESHOLD and len(self._ids):
             # One query at a time: across a batch the candidate reads cover the whole index
             # anyway, and per-query arrays stay in cache.
-            found = [self._candidates(queries[i : i + 1], threshold) for i in range(len(queries))]
+            found = [
+                self._candidates(queries[i : i + 1], threshold, reach) for i in range(len(queries))
+            ]
             rows = np.concatenate([f[0] for f in found])
             labels = np.repeat(np.arange(len(queries)), [len(f[0]) for f in found])
             distances = np.concatenate([f[1] for f in found])
@@ -171,9 +183,12 @@ class PdqIndex:
             results[label].append((entry, distance))
         return results
 
-    def _candidates(self, query: np.ndarray, threshold: int) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, distances) of the live hashes within `threshold` of one (1, 4) query."""
-        radius = 1 if threshold >= _CHUNKS else 0
+    def _candidates(
+        self, query: np.ndarray, threshold: int, reach: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, distances) of the live hashes within `threshold` of one (1, 4) query that
+        the probes for `reach` find (all of them when `reach` is `threshold`)."""
+        radius = 1 if reach >= _CHUNKS else 0
         probes = _ONE_BIT[: 1 + 16 * radius]
         # Sixteen Python ints: cheaper than numpy's shifts for one row.
         value = int.from_bytes(query.astype(">u8").tobytes(), "big")

@@ -20,10 +20,11 @@ import queue
 import secrets
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -35,6 +36,15 @@ from hashwarden.bank.sqlite import SqliteBank, utc_now
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 from hashwarden.service.banks import DEFAULT_BANK, BankMatch
+from hashwarden.service.webhook_targets import (
+    REFUSED,
+    Resolver,
+    TargetPolicy,
+    TargetRefused,
+    hide_urls_in_httpx_log,
+    pinned_transport,
+    redact_url,
+)
 
 __all__ = [
     "DELIVERY_HEADER",
@@ -124,6 +134,8 @@ class DeliverySettings:
     rules_ttl_s: float = 1.0
     #: Use HTTP(S)_PROXY from the environment for webhooks.
     trust_env: bool = True
+    #: Internal receivers allowed besides public addresses (`HASHWARDEN_WEBHOOK_ALLOW`).
+    targets: TargetPolicy = field(default_factory=TargetPolicy)
 
     @classmethod
     def from_env(cls) -> DeliverySettings:
@@ -134,6 +146,7 @@ class DeliverySettings:
             backoff_s=float(env("HASHWARDEN_WEBHOOK_BACKOFF_S", cls.backoff_s)),
             max_backoff_s=float(env("HASHWARDEN_WEBHOOK_MAX_BACKOFF_S", cls.max_backoff_s)),
             timeout_s=float(env("HASHWARDEN_WEBHOOK_TIMEOUT_S", cls.timeout_s)),
+            targets=TargetPolicy.parse(env("HASHWARDEN_WEBHOOK_ALLOW", "")),
         )
 
     def backoff(self, attempts: int) -> float:
@@ -157,7 +170,8 @@ class NewRule:
 
 @dataclass(frozen=True)
 class Rule:
-    """A stored rule; its webhook secret is never read back out."""
+    """A stored rule as it is shown: its webhook secret is never read back out, and its URL
+    without credentials (`redact_url`)."""
 
     id: int
     name: str
@@ -204,7 +218,8 @@ class Report:
 
 @dataclass(frozen=True)
 class Delivery:
-    """One webhook delivery in the outbox (its body is not shown: it holds the hashes)."""
+    """One webhook delivery in the outbox (its body is not shown: it holds the hashes; its URL
+    is shown without credentials)."""
 
     id: int
     rule_id: int
@@ -227,10 +242,20 @@ class Triggered:
     deliveries: list[int]
 
 
-def _check_url(url: str) -> None:
+#: A delivery's error when the send failed below HTTP: the same for a refused connection, a
+#: timeout, a reset or a TLS failure, so the outbox cannot be used to scan ports.
+UNREACHABLE = "no answer: could not connect or send"
+
+
+def _scrub(text: str, url: str) -> str:
+    """An error text as it may be logged: the URL, or any secret part of it, masked."""
+    text = text.replace(url, redact_url(url))
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"webhook_url must be an http(s) URL, not {url!r}")
+    hidden = [parts.netloc.rpartition("@")[0], parts.password, parts.query, parts.fragment]
+    hidden += [s for s in parts.path.split("/") if s and s not in redact_url(url).split("/")]
+    for secret in sorted(filter(None, hidden), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 def _limit(limit: int) -> int:
@@ -254,7 +279,7 @@ class ActionEngine:
         lock: threading.Lock | None = None,
         settings: DeliverySettings | None = None,
         default_bank: str = DEFAULT_BANK,
-        transport: httpx.BaseTransport | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self.bank = bank
         self.lock = lock or threading.Lock()
@@ -263,17 +288,45 @@ class ActionEngine:
         self.default_bank = default_bank
         #: Wake-ups for the worker; bounded, and losing one loses nothing (the outbox has it).
         self.wakeups: queue.Queue[int] = queue.Queue(maxsize=self.settings.queue_size)
-        #: (when read, enabled rules): a match that no rule selects writes nothing.
-        self._cached: tuple[float, list[Rule]] | None = None
+        #: (when read, enabled rules with their real URLs): a match no rule selects writes
+        #: nothing.
+        self._cached: tuple[float, list[tuple[Rule, str | None]]] | None = None
+        hide_urls_in_httpx_log()
+        #: Direct sends: each connection goes to the address checked after its one look-up.
         self._client = httpx.Client(
             timeout=self.settings.timeout_s,
-            transport=transport,
-            trust_env=self.settings.trust_env,
+            transport=pinned_transport(self.settings.targets, resolver),
+            trust_env=False,
             follow_redirects=False,
         )
+        #: Sends through an HTTP(S)_PROXY from the environment, one client a proxy.
+        self._proxied: dict[str, httpx.Client] = {}
 
     def close(self) -> None:
         self._client.close()
+        for client in self._proxied.values():
+            client.close()
+
+    def _client_for(self, url: str) -> httpx.Client:
+        """The direct client, or the proxy's when the environment names one for this URL (the
+        proxy then resolves the name: only address literals and metadata names are checked
+        here, the proxy must refuse internal addresses itself)."""
+        if not self.settings.trust_env:
+            return self._client
+        parts = urlsplit(url)
+        proxies = urllib.request.getproxies_environment()
+        proxy = proxies.get(parts.scheme) or proxies.get("all")
+        host = parts.hostname or ""
+        if not proxy or urllib.request.proxy_bypass(host):
+            return self._client
+        if proxy not in self._proxied:
+            self._proxied[proxy] = httpx.Client(
+                timeout=self.settings.timeout_s,
+                proxy=proxy,
+                trust_env=False,
+                follow_redirects=False,
+            )
+        return self._proxied[proxy]
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
@@ -294,7 +347,7 @@ class ActionEngine:
         if rule.webhook_url is None and not rule.report:
             raise UsageError("a rule needs an action: a webhook_url, report, or both")
         if rule.webhook_url is not None:
-            _check_url(rule.webhook_url)
+            self.settings.targets.check_url(rule.webhook_url)
         if rule.max_distance is not None and not 0 <= rule.max_distance <= 256:
             raise UsageError("max_distance must be between 0 and 256")
         categories = None
@@ -330,7 +383,13 @@ class ActionEngine:
             self.bank.record(
                 actor,
                 "action.rule.add",
-                {"id": rule_id, "name": name, "webhook_url": rule.webhook_url},
+                {
+                    "id": rule_id,
+                    "name": name,
+                    "webhook_url": None
+                    if rule.webhook_url is None
+                    else redact_url(rule.webhook_url),
+                },
             )
         self._cached = None
         return self.rule(rule_id), secret
@@ -364,7 +423,12 @@ class ActionEngine:
         return rule
 
     def set_enabled(self, rule_id: int, enabled: bool, *, actor: str = "api") -> Rule:
-        """Turn a rule on or off, keeping it and its secret."""
+        """Turn a rule on or off, keeping it and its secret; a rule turned on has its URL
+        checked again (the allow-list may have changed since it was added)."""
+        if enabled:
+            rows = self._read("SELECT webhook_url FROM action_rules WHERE id = ?", (rule_id,))
+            if rows and rows[0][0] is not None:
+                self.settings.targets.check_url(str(rows[0][0]))
         with self._tx() as conn, self.bank.tracked("action_rules", "id = ?", (rule_id,)):
             row = conn.execute(
                 "UPDATE action_rules SET enabled = ? WHERE id = ? RETURNING id",
@@ -385,7 +449,7 @@ class ActionEngine:
             bank=row[2],
             categories=None if row[3] is None else list(json.loads(row[3])),
             max_distance=None if row[4] is None else int(row[4]),
-            webhook_url=row[5],
+            webhook_url=None if row[5] is None else redact_url(str(row[5])),
             report=bool(row[6]),
             enabled=bool(row[7]),
             created=str(row[8]),
@@ -410,7 +474,9 @@ class ActionEngine:
         incident = None if incident_time is None else _stamp(incident_time)
         report_id: int | None = None
         deliveries: list[int] = []
-        fired = [(rule, self._selected(rule, matches)) for rule in self._enabled_rules()]
+        enabled = self._enabled_rules()
+        urls = {rule.id: url for rule, url in enabled}
+        fired = [(rule, self._selected(rule, matches)) for rule, _ in enabled]
         fired = [(rule, chosen) for rule, chosen in fired if chosen]
         if not fired:
             return Triggered(event, None, [])
@@ -436,7 +502,8 @@ class ActionEngine:
                     ).fetchone()[0]
                 )
             for rule, chosen in fired:
-                if rule.webhook_url is None:
+                url = urls[rule.id]
+                if url is None:
                     continue
                 body = {
                     "type": "match",
@@ -455,7 +522,7 @@ class ActionEngine:
                     (
                         rule.id,
                         event,
-                        rule.webhook_url,
+                        url,
                         json.dumps(body, sort_keys=True, separators=(",", ":")),
                         now,
                         now,
@@ -469,11 +536,13 @@ class ActionEngine:
                 break  # the worker is busy and will find these in the outbox
         return Triggered(event, report_id, deliveries)
 
-    def _enabled_rules(self) -> list[Rule]:
+    def _enabled_rules(self) -> list[tuple[Rule, str | None]]:
+        """The enabled rules, each with the real URL it sends to (shown nowhere)."""
         cached = self._cached
         if cached is not None and time.monotonic() - cached[0] < self.settings.rules_ttl_s:
             return cached[1]
-        rules = [rule for rule in self.rules() if rule.enabled]
+        rows = self._read(f"SELECT {_RULE_COLUMNS} FROM action_rules WHERE enabled = 1 ORDER BY id")
+        rules = [(self._rule(row), row[5]) for row in rows]
         self._cached = (time.monotonic(), rules)
         return rules
 
@@ -581,7 +650,7 @@ class ActionEngine:
                 id=int(r[0]),
                 rule_id=int(r[1]),
                 event=str(r[2]),
-                url=str(r[3]),
+                url=redact_url(str(r[3])),
                 status=r[4],
                 attempts=int(r[5]),
                 next_attempt=str(r[6]),
@@ -687,13 +756,20 @@ class ActionEngine:
             EVENT_HEADER: event,
         }
         error: str | None
+        #: What the service log says of a failure (the listing says less: see UNREACHABLE).
+        detail: str | None = None
+        refused = False
         try:
+            self.settings.targets.check_url(url)
+            client = self._client_for(url)
             # Streamed and never read: a receiver's answer is its status, whatever its size.
-            with self._client.stream("POST", url, content=raw, headers=headers) as response:
+            with client.stream("POST", url, content=raw, headers=headers) as response:
                 ok = 200 <= response.status_code < 300
                 error = None if ok else f"HTTP {response.status_code}"
+        except TargetRefused as exc:
+            error, detail, refused = REFUSED, str(exc), True
         except Exception as exc:  # any failure to send is this delivery's error, kept below
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            error, detail = UNREACHABLE, f"{type(exc).__name__}: {exc}"
         now = datetime.now(UTC)
         with self._tx() as conn:
             if error is None:
@@ -702,7 +778,7 @@ class ActionEngine:
                     " last_error = NULL WHERE id = ?",
                     (_stamp(now), delivery_id),
                 )
-            elif attempts >= self.settings.max_attempts:
+            elif refused or attempts >= self.settings.max_attempts:
                 conn.execute(
                     "UPDATE action_deliveries SET status = 'failed', last_error = ? WHERE id = ?",
                     (error, delivery_id),
@@ -714,14 +790,14 @@ class ActionEngine:
                     (_stamp(retry), error, delivery_id),
                 )
         if error is not None:
-            final = attempts >= self.settings.max_attempts
+            final = refused or attempts >= self.settings.max_attempts
             log.warning(
                 "webhook delivery %d to %s attempt %d failed%s: %s",
                 delivery_id,
-                url,
+                redact_url(url),
                 attempts,
                 " for good" if final else "",
-                error,
+                _scrub(detail or error, url)[:500],
             )
 
 

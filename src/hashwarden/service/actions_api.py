@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from hashwarden.errors import HashwardenError
 from hashwarden.service.actions import ActionEngine, Delivery, NewRule, Report, Rule
@@ -34,7 +34,12 @@ class RuleIn(BaseModel):
         default=None, min_length=1, description="Category names, Project VIC numbers or A/B/C."
     )
     max_distance: int | None = Field(default=None, ge=0, le=256)
-    webhook_url: AnyHttpUrl | None = None
+    webhook_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="An http(s) URL with a public address, or one HASHWARDEN_WEBHOOK_ALLOW"
+        " lists; credentials in it are never shown again (listings show `***`).",
+    )
     webhook_secret: str | None = Field(
         default=None,
         min_length=16,
@@ -98,7 +103,7 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
             bank=body.bank,
             categories=body.categories,
             max_distance=body.max_distance,
-            webhook_url=None if body.webhook_url is None else str(body.webhook_url),
+            webhook_url=body.webhook_url,
             webhook_secret=body.webhook_secret,
             report=body.report,
             enabled=body.enabled,

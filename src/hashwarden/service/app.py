@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
@@ -37,9 +37,10 @@ from hashwarden.errors import HashwardenError
 from hashwarden.index.matcher import BankMatcher, Match
 from hashwarden.service.actions import ActionEngine, DeliverySettings, WebhookWorker
 from hashwarden.service.actions_api import actions_router
-from hashwarden.service.banks import DEFAULT_BANK, NamedBanks, Resolved
+from hashwarden.service.banks import DEFAULT_BANK, BankMatch, NamedBanks, Resolved
 from hashwarden.service.keys import ApiKey, KeyRing, RateLimiter
 from hashwarden.service.metrics import Metrics
+from hashwarden.service.privacy import MatchPrivacy, NearMatchPrivacy, privacy_router
 from hashwarden.signals.builtin import default_registry
 from hashwarden.signals.hashing import ContentHashes, hash_bytes
 
@@ -64,6 +65,8 @@ class ServiceSettings:
     default_rate_per_minute: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
     webhooks: DeliverySettings = field(default_factory=DeliverySettings)
+    #: What keys that may not read the bank learn from near matches (see `privacy`).
+    privacy: MatchPrivacy = field(default_factory=MatchPrivacy)
 
     @classmethod
     def from_env(cls) -> ServiceSettings:
@@ -79,6 +82,7 @@ class ServiceSettings:
             keyless_role=os.environ.get("HASHWARDEN_KEYLESS_ROLE") or None,
             default_rate_per_minute=int(rate) if rate else None,
             webhooks=DeliverySettings.from_env(),
+            privacy=MatchPrivacy.from_env(),
         )
 
 
@@ -181,6 +185,9 @@ class ServiceState:
         self.limiter = RateLimiter()
         self.banks = NamedBanks(self.bank)
         self.metrics = Metrics()
+        self.privacy = NearMatchPrivacy(self.bank, self.settings.privacy, self.settings.threshold)
+        #: Named banks' thresholds as shown for a near match (the service's when unset).
+        self._shown: dict[str, int] = {}
 
     @contextmanager
     def locked(self) -> Iterator[SqliteBank]:
@@ -195,16 +202,105 @@ class ServiceState:
         *,
         only: set[str] | None = None,
         coinflip: float | None = None,
+        viewer: ApiKey | None = None,
     ) -> tuple[Resolved, list[str]]:
         """Apply the bank's changes since the last request (from any worker or replica), then
-        match and resolve the named banks."""
+        match and resolve the named banks. For a `viewer` that may not read the bank, near
+        matches are decided with the noisy edge and its queries watched (`privacy`); the
+        matches returned keep their true distances (for the action rules)."""
+        private = viewer if viewer is not None and not viewer.may("read") else None
         with self.lock:
+            if private is not None:
+                self._refuse_if_suspended(private)
             self.matcher.refresh()
             self.refreshed = time.time()
-            result = self.matcher.match(signals, pdq_quality=quality, pdq_variants=variants)
-            resolved = self.banks.resolve(result.matches, only=only, coinflip=coinflip)
+            result = self.matcher.match(
+                signals,
+                pdq_quality=quality,
+                pdq_variants=variants,
+                threshold=None if private is None else self.privacy.radius,
+            )
+            matches = result.matches
+            if private is not None:
+                queries = {"original": signals.get("pdq", ""), **(variants or {})}
+                matches = self._decide_privately(private, matches, queries)
+            resolved = self.banks.resolve(matches, only=only, coinflip=coinflip)
+            if private is not None:
+                truth = {(m.entry, m.kind): m for m in result.matches}
+                resolved.matches = [
+                    BankMatch(truth[(found.match.entry, found.match.kind)], found.banks)
+                    for found in resolved.matches
+                ]
+                if any(found.match.distance for found in resolved.matches):
+                    self._shown = {
+                        b.name: min(b.threshold, self.settings.threshold)
+                        for b in self.banks.all()
+                        if b.threshold is not None
+                    }
         self.metrics.matched(len(resolved.matches))
         return resolved, result.known_good
+
+    def match_raw(
+        self, signals: dict[str, str], viewer: ApiKey
+    ) -> tuple[list[Match], dict[int, list[tuple[str, str | None]]]]:
+        """Every match and the named banks of its entry, ignoring the banks' state (HMA's raw
+        look-up); near matches decided as in `match` for a viewer that may not read."""
+        private = not viewer.may("read")
+        with self.lock:
+            if private:
+                self._refuse_if_suspended(viewer)
+            self.matcher.refresh()
+            self.refreshed = time.time()
+            radius = self.privacy.radius if private else None
+            matches = self.matcher.match(signals, threshold=radius).matches
+            if private:
+                decided = self._decide_privately(
+                    viewer, matches, {"original": signals.get("pdq", "")}
+                )
+                kept = {(m.entry, m.kind) for m in decided}
+                matches = [m for m in matches if (m.entry, m.kind) in kept]
+            members = self.banks.memberships(sorted({m.entry for m in matches}))
+        return matches, members
+
+    def _decide_privately(
+        self, viewer: ApiKey, matches: list[Match], queries: dict[str, str]
+    ) -> list[Match]:
+        self.privacy.watch(viewer.name, matches, queries, self._lowest_thresholds)
+        return self.privacy.decide(matches, queries)
+
+    def _lowest_thresholds(self, entry_ids: list[int]) -> dict[int, int]:
+        """Each entry's lowest threshold: the service's, or a stricter named bank's."""
+        members = self.banks.memberships(entry_ids)
+        own = {b.name: b.threshold for b in self.banks.all() if b.threshold is not None}
+        return {
+            entry: min(
+                [self.settings.threshold]
+                + [own[name] for name, _ in members.get(entry, []) if name in own]
+            )
+            for entry in entry_ids
+        }
+
+    def _refuse_if_suspended(self, viewer: ApiKey) -> None:
+        until = self.privacy.suspended_until(viewer.name)
+        if until is None:
+            return
+        left = datetime.fromisoformat(until.replace("Z", "+00:00")) - datetime.now(UTC)
+        raise HTTPException(
+            429,
+            f"key {viewer.name!r} is suspended until {until} for probing: too many distinct"
+            " queries near one banked entry's match threshold (an admin can lift it:"
+            f" DELETE /v1/match/suspensions/{viewer.name})",
+            headers={"Retry-After": str(max(1, int(left.total_seconds())))},
+        )
+
+    def shown_distance(self, found: BankMatch, bank: str | None = None) -> int:
+        """The distance a key that may not read the bank sees: 0 for an exact match, else the
+        threshold the match was within (`bank`'s, or the strictest of its banks')."""
+        if found.match.distance == 0:
+            return 0
+        names = [bank] if bank is not None else found.banks
+        service = self.settings.threshold
+        return min([self._shown.get(name, service) for name in names] or [service])
 
 
 def _bearer(request: Request) -> str | None:
@@ -315,15 +411,22 @@ def clean_signals(signals: dict[str, str]) -> dict[str, str]:
 
 
 def match_response(
-    signals: dict[str, str], resolved: Resolved, known_good: list[str], key: ApiKey
+    signals: dict[str, str],
+    resolved: Resolved,
+    known_good: list[str],
+    key: ApiKey,
+    shown_distance: Callable[[BankMatch], int] | None = None,
 ) -> MatchResponse:
     """Matches as JSON; a key that may not read the bank never sees a banked hash it did not
-    send (a near match's value is left out)."""
+    send (a near match's value is left out), nor a near match's exact distance (it sees
+    `shown_distance`: the threshold the match was within)."""
     out = []
     for bank_match in resolved.matches:
         m = bank_match.match
-        value = m.value if key.may("read") or m.distance == 0 else ""
-        fields = {**m.to_json(), "value": value, "banks": bank_match.banks}
+        reads = key.may("read")
+        value = m.value if reads or m.distance == 0 else ""
+        distance = m.distance if reads or shown_distance is None else shown_distance(bank_match)
+        fields = {**m.to_json(), "value": value, "distance": distance, "banks": bank_match.banks}
         out.append(BankMatchOut(**fields))
     return MatchResponse(
         hashes=signals, matches=out, known_good=known_good, suppressed_by=resolved.suppressed_by
@@ -458,7 +561,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         signals = hashes.signals()
         only = set(banks.split(",")) if banks else None
         resolved, known_good = await asyncio.to_thread(
-            state.match, signals, hashes.pdq_quality, hashes.pdq_variants, only=only
+            state.match, signals, hashes.pdq_quality, hashes.pdq_variants, only=only, viewer=key
         )
         await asyncio.to_thread(
             engine.on_match,
@@ -467,20 +570,20 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
             uploader_ref=uploader_ref,
             incident_time=incident_time,
         )
-        return match_response(signals, resolved, known_good, key)
+        return match_response(signals, resolved, known_good, key, state.shown_distance)
 
     @app.post("/v1/match/hashes", response_model=MatchResponse, tags=["matching"])
     async def match_hashes(body: HashesIn, key: ApiKey = need["match"]) -> MatchResponse:
         """Match hashes computed by the client."""
         signals = clean_signals(body.signals)
-        resolved, known_good = state.match(signals, body.pdq_quality)
+        resolved, known_good = state.match(signals, body.pdq_quality, viewer=key)
         engine.on_match(
             resolved.matches,
             signals,
             uploader_ref=body.uploader_ref,
             incident_time=body.incident_time,
         )
-        return match_response(signals, resolved, known_good, key)
+        return match_response(signals, resolved, known_good, key, state.shown_distance)
 
     # --- banks and entries --------------------------------------------------------------------
 
@@ -658,5 +761,8 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
     # Action rules need the admin permission, report drafts the review permission.
     permission = {"admin": "admin", "reviewer": "review"}
     app.include_router(actions_router(engine, lambda role: requirement(state, permission[role])))
+    app.include_router(
+        privacy_router(state.privacy, state.lock, lambda role: requirement(state, "admin"))
+    )
     app.add_middleware(Observe, metrics=state.metrics)
     return app

@@ -55,6 +55,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
     router = APIRouter(tags=["HMA compatible"])
 
     def lookup(
+        key: ApiKey,
         signal_type: str,
         signal: str,
         banks: str | None,
@@ -65,35 +66,38 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
         act: bool = True,
     ) -> dict[str, list[dict[str, Any]]] | list[dict[str, Any]]:
         """Matches of one hash; `act`: run the action rules on them (a lookup, as in HMA, is
-        what a platform does for each upload; a raw lookup never acts)."""
+        what a platform does for each upload; a raw lookup never acts). A key that may not
+        read the bank sees a near match's distance as the threshold it was within."""
         kind = _kind(signal_type)
         signals = clean_signals({kind: signal})
         only = set(banks.split(",")) if banks else None
+        reads = key.may("read")
         if raw:
-            with state.lock:
-                state.matcher.refresh()
-                result = state.matcher.match(signals)
-                members = state.banks.memberships(sorted({m.entry for m in result.matches}))
+            matches, members = state.match_raw(signals, key)
+            threshold = state.settings.threshold
             return [
-                {"bank_content_id": m.entry, "distance": str(m.distance)}
-                for m in result.matches
+                {
+                    "bank_content_id": m.entry,
+                    "distance": str(m.distance if reads or not m.distance else threshold),
+                }
+                for m in matches
                 if only is None
                 or any(b in only for b, _ in members.get(m.entry, [(DEFAULT_BANK, None)]))
             ]
         flip = 0.0 if bypass_coinflip else None
         if seed is not None and not bypass_coinflip:
             flip = random.Random(seed).random()
-        resolved, _ = state.match(signals, None, only=only, coinflip=flip)
+        resolved, _ = state.match(signals, None, only=only, coinflip=flip, viewer=key)
         if act and resolved.matches:
             engine.on_match(resolved.matches, signals)
         by_bank: dict[str, list[dict[str, Any]]] = {}
         for bank_match in resolved.matches:
             for name in bank_match.banks:
+                shown = bank_match.match.distance
+                if not reads:
+                    shown = state.shown_distance(bank_match, name)
                 by_bank.setdefault(name, []).append(
-                    {
-                        "bank_content_id": bank_match.match.entry,
-                        "distance": str(bank_match.match.distance),
-                    }
+                    {"bank_content_id": bank_match.match.entry, "distance": str(shown)}
                 )
         return by_bank
 
@@ -106,7 +110,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
         key: ApiKey = need["match"],
     ) -> dict[str, Any]:
         """Content ids whose hash matches (HMA does not check enabled state here either)."""
-        found = lookup(signal_type, signal, banks, None, True, raw=True)
+        found = lookup(key, signal_type, signal, banks, None, True, raw=True)
         assert isinstance(found, list)
         if include_distance:
             return {"matches": found}
@@ -127,7 +131,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
             raise HTTPException(400, "hashwarden never fetches content by URL: POST the file")
         if not signal or not signal_type:
             raise HTTPException(400, "Either url or both signal and signal_type are required")
-        return lookup(signal_type, signal, banks, seed, bypass_coinflip)
+        return lookup(key, signal_type, signal, banks, seed, bypass_coinflip)
 
     @router.post("/m/lookup")
     async def lookup_post(
@@ -148,7 +152,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
         for position, (signal_type, value) in enumerate(wanted.items()):
             # one upload, one action event: the rules run on the first hash's matches
             out[signal_type] = await asyncio.to_thread(
-                lookup, signal_type, value, banks, seed, bypass_coinflip, act=position == 0
+                lookup, key, signal_type, value, banks, seed, bypass_coinflip, act=position == 0
             )
         return out
 
