@@ -370,17 +370,19 @@ def squid_helper_command(
     ] = None,
     counts: CountsOpt = None,
 ) -> None:
-    """Speak Squid's helper protocol on stdin/stdout (channel IDs when concurrency > 0)."""
+    """Speak Squid's helper protocol on stdin/stdout (channel IDs when concurrency > 0): one
+    answer per request line, in order; lines are read as bytes."""
     helper = SquidHelper(
         AppliedList.load(applied).matcher(),
         mode=mode,
         stop_url=stop_url,
         counts=_open_counts(counts),
     )
+    out = sys.stdout.buffer
     try:
-        for reply in helper.run(sys.stdin):
-            sys.stdout.write(reply + "\n")
-            sys.stdout.flush()
+        for reply in helper.run(sys.stdin.buffer):
+            out.write(reply.encode("ascii") + b"\n")
+            out.flush()
     finally:
         if helper.counts is not None:
             helper.counts.close()
