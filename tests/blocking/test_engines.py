@@ -340,7 +340,7 @@ def test_nothing_the_blocking_side_writes_names_a_listed_domain(
     output) for the listed names in clear. The curator's own list.db is the one exception."""
     isp = applied.parent
     counts_path = isp / "counts.db"
-    counts = BlockCounts(counts_path, flush_every=0)
+    counts = BlockCounts(counts_path)
     matcher = AppliedList.load(applied).matcher()
     _run_front(
         DnsFront(matcher, (LOOPBACK, upstream.port), FrontPolicy("stop.test"), counts=counts),
@@ -419,7 +419,7 @@ def test_record_stats_adds_finished_days_once(tmp_path: Path, cli_runner: CliRun
     from hashwarden.bank import SqliteBank
 
     counts_path = tmp_path / "counts.db"
-    with BlockCounts(counts_path, flush_every=0) as counts:
+    with BlockCounts(counts_path) as counts:
         counts.record(b"\x01" * 32)  # today: not finished, not recorded yet
     today = datetime.now(UTC).date()
     past = [(today - timedelta(days=d)).isoformat() for d in (2, 1)]
