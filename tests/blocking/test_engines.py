@@ -4,6 +4,8 @@ the promise that nothing they write holds a listed name in clear."""
 from __future__ import annotations
 
 import json
+import os
+import select
 import subprocess
 import sys
 import threading
@@ -192,9 +194,78 @@ def test_squid_helper_protocol_over_stdin(applied: Path, tmp_path: Path) -> None
     )
     assert helper.answer(f"http://{PREFIX_HOST}/bad/") == "OK status=302 url=http://stop.test/"
     assert helper.answer("http://ok.example/") == "ERR"
-    assert helper.answer("7 http://") == "7 BH message=unparsable URL"
+    assert helper.answer("7 http://") == '7 BH message="unparsable URL"'
     with pytest.raises(UsageError):
         SquidHelper(Matcher(set(), set()), mode="rewrite")
+
+
+class _HelperProcess:
+    """`hashwarden blocklist squid-helper` spoken to one line at a time, as Squid does: each
+    answer must arrive (flushed) before the next request is written."""
+
+    def __init__(self, args: list[str]) -> None:
+        # A strict UTF-8 stdin, as under a UTF-8 locale such as en_US.UTF-8 (Python relaxes
+        # C.UTF-8, the only UTF-8 locale some images have, to surrogateescape).
+        env = {**os.environ, "LC_ALL": "C.UTF-8", "PYTHONIOENCODING": "utf-8:strict"}
+        self.proc = subprocess.Popen(
+            [*HELPER, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+
+    def ask(self, line: bytes) -> str:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.proc.stdin.write(line + b"\n")
+        self.proc.stdin.flush()
+        ready, _, _ = select.select([self.proc.stdout], [], [], 30)  # generous: a liveness check
+        if not ready:
+            pytest.fail(f"no answer to {line!r} within 30 s")
+        answer = self.proc.stdout.readline()
+        if not answer:
+            stderr = self.proc.stderr.read() if self.proc.stderr else b""
+            pytest.fail(f"the helper died on {line!r}: {stderr.decode(errors='replace')[-800:]}")
+        return answer.decode("ascii").rstrip("\n")
+
+    def close(self) -> tuple[int, bytes]:
+        assert self.proc.stdin is not None and self.proc.stderr is not None
+        self.proc.stdin.close()
+        code = self.proc.wait(timeout=30)
+        return code, self.proc.stderr.read()
+
+
+def test_squid_helper_answers_every_line_in_order_whatever_the_bytes(
+    applied: Path, tmp_path: Path
+) -> None:
+    """Squid's helper protocol: exactly one answer line per request line, in order, with the
+    channel ID echoed when there is one; bytes that are not UTF-8 (under a UTF-8 locale), blank
+    lines and a channel ID with nothing after it are answered too, and the helper keeps going."""
+    counts = tmp_path / "squid-counts.db"
+    helper = _HelperProcess([str(applied), "--counts", str(counts)])
+    try:
+        conversation = [
+            (f"0 http://{LISTED}/\xff\xfe/a 192.0.2.9/- - GET".encode("latin-1"), "0 OK"),
+            (b"1 ", '1 BH message="empty request"'),
+            (b"", 'BH message="empty request"'),
+            (b"   ", 'BH message="empty request"'),
+            (b"7 http://x/ 192.0.2.9/- - GET", "7 ERR"),
+            (b"8 http://\xc3\x28.example/\x80 192.0.2.9/- - GET", "8 ERR"),
+            (f"9 http://{PREFIX_HOST}/bad/\xe9t\xe9.jpg -".encode("latin-1"), "9 OK"),
+            (b"10 http:// - - GET", '10 BH message="unparsable URL"'),
+            (b"11", '11 BH message="empty request"'),
+            (f"http://www.{LISTED}/no-channel".encode(), "OK"),
+            (b"http://ok.example/ 192.0.2.9/- - GET\r", "ERR"),
+            (f"12 {LISTED}:443 192.0.2.9/- - CONNECT".encode(), "12 OK"),
+        ]
+        answers = [helper.ask(line) for line, _ in conversation]
+    finally:
+        code, stderr = helper.close()
+    assert answers == [expected for _, expected in conversation]
+    assert code == 0, stderr
+    assert b"Traceback" not in stderr
+    with BlockCounts(counts) as c:
+        assert month_summary(c).total == 4
 
 
 def test_language_choice() -> None:
@@ -269,7 +340,7 @@ def test_nothing_the_blocking_side_writes_names_a_listed_domain(
     output) for the listed names in clear. The curator's own list.db is the one exception."""
     isp = applied.parent
     counts_path = isp / "counts.db"
-    counts = BlockCounts(counts_path, flush_every=0)
+    counts = BlockCounts(counts_path)
     matcher = AppliedList.load(applied).matcher()
     _run_front(
         DnsFront(matcher, (LOOPBACK, upstream.port), FrontPolicy("stop.test"), counts=counts),
@@ -348,7 +419,7 @@ def test_record_stats_adds_finished_days_once(tmp_path: Path, cli_runner: CliRun
     from hashwarden.bank import SqliteBank
 
     counts_path = tmp_path / "counts.db"
-    with BlockCounts(counts_path, flush_every=0) as counts:
+    with BlockCounts(counts_path) as counts:
         counts.record(b"\x01" * 32)  # today: not finished, not recorded yet
     today = datetime.now(UTC).date()
     past = [(today - timedelta(days=d)).isoformat() for d in (2, 1)]

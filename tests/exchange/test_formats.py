@@ -315,3 +315,157 @@ def test_nsrl_errors(tmp_path: Path) -> None:
     sqlite3.connect(empty).execute("CREATE TABLE other (x)").connection.close()
     with pytest.raises(DataError, match="neither a DISTINCT_HASH"):
         list(read_nsrl(empty))
+
+
+# --- NSRL files are foreign: opened untrusted ------------------------------------------------
+
+HASHWARDEN = [sys.executable, "-m", "hashwarden"]
+_RECURSIVE = (
+    "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r)"
+    " SELECT printf('%064x', x) AS sha256, printf('%040x', x) AS sha1,"
+    " printf('%032x', x) AS md5, '' AS crc32 FROM r"
+)
+
+
+def _bank_tables(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """What an import could change: known-good sets, their hashes, the audit log."""
+    with sqlite3.connect(path) as conn:
+        return {
+            table: sorted(conn.execute(f"SELECT * FROM {table}").fetchall(), key=repr)
+            for table in ("known_good_sets", "known_good", "audit")
+        }
+
+
+_READ_NSRL = """
+import sys
+from pathlib import Path
+from hashwarden.errors import DataError
+from hashwarden.exchange import read_nsrl
+try:
+    n = sum(1 for _ in read_nsrl(Path(sys.argv[1])))
+except DataError as exc:
+    print(exc)
+    sys.exit(exc.exit_code)
+print(f"read {n} hashes")
+"""
+
+
+def _read_nsrl_in_child(path: Path) -> tuple[int, str]:
+    """Exit code and message of reading `path` in a child process, which a read that never
+    ends cannot take the test run down with."""
+    try:
+        run = subprocess.run(
+            [sys.executable, "-c", _READ_NSRL, str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"reading {path.name} did not end within 120 s")
+    return run.returncode, run.stdout + run.stderr
+
+
+def test_nsrl_recursive_view_is_refused_quickly_and_changes_nothing(tmp_path: Path) -> None:
+    """An RDS-like file whose DISTINCT_HASH view recurses for ever: the import ends (within a
+    generous deadline) with exit 3 naming the file, and the bank is as it was."""
+    rds = tmp_path / "rds-recursive.db"
+    conn = sqlite3.connect(rds)
+    conn.execute("CREATE TABLE FILE (sha256 TEXT, sha1 TEXT, md5 TEXT, crc32 TEXT)")
+    conn.execute(f"CREATE VIEW DISTINCT_HASH AS {_RECURSIVE}")
+    conn.commit()
+    conn.close()
+    bank_path = tmp_path / "bank.db"
+    with SqliteBank.create(bank_path) as bank:
+        bank.add_known_good("os", [Signal("md5", "1" * 32)])
+    before = _bank_tables(bank_path)
+    try:
+        run = subprocess.run(
+            [*HASHWARDEN, "bank", "import", str(bank_path), str(rds), "--format", "nsrl"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail("importing an NSRL file whose view recurses did not end within 120 s")
+    assert run.returncode == 3, run.stderr
+    assert "rds-recursive.db" in run.stderr and "Traceback" not in run.stderr
+    assert _bank_tables(bank_path) == before
+    with SqliteBank.open(bank_path, readonly=True) as bank:
+        assert bank.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("schema", "reason"),
+    [
+        (  # the view NSRL ships, over a FILE that is a view recursing for ever
+            [
+                f"CREATE VIEW FILE AS {_RECURSIVE}",
+                "CREATE VIEW DISTINCT_HASH AS SELECT DISTINCT sha256, sha1, md5, crc32 FROM FILE",
+            ],
+            "not a plain view",
+        ),
+        (  # a view with a sub-query
+            [
+                "CREATE TABLE FILE (sha256 TEXT, sha1 TEXT, md5 TEXT, crc32 TEXT)",
+                "CREATE VIEW DISTINCT_HASH AS SELECT DISTINCT sha256, sha1, md5, crc32 FROM FILE"
+                " WHERE (SELECT count(*) FROM FILE a, FILE b, FILE c) > 0",
+            ],
+            "not a plain view",
+        ),
+        (  # a column computed on every read, a gigabyte at a time
+            [
+                "CREATE TABLE FILE (sha1 TEXT, md5 TEXT, sha256 TEXT"
+                " GENERATED ALWAYS AS (printf('%.*c', 1000000000, 'x')) VIRTUAL)",
+            ],
+            "computed",
+        ),
+        (  # a virtual table instead of a table
+            ["CREATE VIRTUAL TABLE FILE USING fts5(sha256, sha1, md5)"],
+            "not a plain table",
+        ),
+    ],
+)
+def test_nsrl_schema_that_is_not_plain_is_refused(
+    tmp_path: Path, schema: list[str], reason: str
+) -> None:
+    rds = tmp_path / "hostile.db"
+    conn = sqlite3.connect(rds)
+    for statement in schema:
+        conn.execute(statement)
+    conn.commit()
+    conn.close()
+    code, said = _read_nsrl_in_child(rds)
+    assert code == 3, said
+    assert reason in said and "hostile.db" in said
+
+
+def test_nsrl_as_nist_writes_it_is_read(tmp_path: Path) -> None:
+    """NIST's own layout (schema.sql's multi-line view) passes the checks."""
+    rds = tmp_path / "rds.db"
+    conn = sqlite3.connect(rds)
+    conn.execute(
+        "CREATE TABLE FILE (sha256 VARCHAR NOT NULL, sha1 VARCHAR NOT NULL, md5 VARCHAR NOT NULL,"
+        " crc32 VARCHAR NOT NULL, file_name VARCHAR NOT NULL, file_size INTEGER NOT NULL,"
+        " package_id INTEGER NOT NULL, CONSTRAINT PK_FILE__FILE PRIMARY KEY"
+        " (sha256, sha1, md5, crc32, file_name, file_size, package_id))"
+    )
+    conn.execute(
+        "CREATE VIEW DISTINCT_HASH AS\n SELECT DISTINCT\n  sha256,\n  sha1,\n  md5,\n  crc32\n"
+        " FROM\n  FILE\n/* DISTINCT_HASH(sha256,sha1,md5,crc32) */"
+    )
+    conn.executemany(
+        "INSERT INTO FILE VALUES (?,?,?,?,?,?,?)",
+        [(f"{i:064X}", f"{i:040X}", f"{i:032X}", "0", f"f{i}", i, 1) for i in range(3)],
+    )
+    conn.commit()
+    conn.close()
+    assert len(list(read_nsrl(rds))) == 9
+
+
+def test_nsrl_query_deadline(tmp_path: Path) -> None:
+    """SQLite working longer than the deadline without handing over rows is stopped."""
+    _rdsv3(tmp_path / "rds.db", 20_000)
+    with pytest.raises(DataError, match=r"rds\.db.*deadline"):
+        list(read_nsrl(tmp_path / "rds.db", deadline_s=1e-9))

@@ -12,10 +12,17 @@ stored or looked up, following the rules of Safe Browsing's "URLs and hashing":
 - host: leading/trailing dots removed, runs of dots collapsed, lowercased; an IPv4 address in
   any form `inet_aton` accepts (decimal `3232235777`, octal `0300.0250.1.1`, hex `0xc0a80101`,
   fewer than four parts) becomes dotted decimal; an IPv6 literal its compressed form in
-  brackets; an internationalised name its punycode (IDNA, UTS #46 mapping);
+  brackets; an internationalised name its punycode (IDNA, UTS #46 mapping), label by label,
+  so that a label which is no valid IDN is kept as it is without stopping the others;
 - path: runs of slashes collapsed, `.` and `..` segments resolved, `/` when empty; the query
   is kept as written (only unescaped and escaped again), including a bare `?`;
 - finally bytes <= 0x20, >= 0x7f, `#` and `%` are percent-escaped with upper-case hex.
+
+Beyond Safe Browsing, canonicalising a canonical URL changes nothing (a listed URL and the
+same URL seen again give one expression): characters that would be read as a delimiter the
+next time are escaped too (`?` in the path; `/ ? @ : [ ]` in a host that is no IPv6
+literal), and the host is unescaped and mapped until it settles, because UTS #46 maps
+full-width forms such as `％４１` to ASCII that is itself an escape.
 
 An *expression* is `host/path` or `host/path?query` with no scheme. A URL is looked up as
 the set of expressions Safe Browsing derives from it: its exact host and its parent domains
@@ -27,7 +34,6 @@ entry the list accepts can match, and entries deeper than that are refused when 
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import ipaddress
 import re
@@ -96,10 +102,11 @@ def _unescape_fully(data: bytes) -> bytes:
     return data
 
 
-def _escape(data: bytes) -> str:
+def _escape(data: bytes, also: bytes = b"") -> str:
+    """Safe Browsing's escaping, plus the bytes in `also` (delimiters for the part)."""
     out = []
     for byte in data:
-        if byte <= 0x20 or byte >= 0x7F or byte in (0x23, 0x25):
+        if byte <= 0x20 or byte >= 0x7F or byte in (0x23, 0x25) or byte in also:
             out.append(f"%{byte:02X}")
         else:
             out.append(chr(byte))
@@ -131,34 +138,68 @@ def _ipv4(host: str) -> str | None:
     return str(ipaddress.IPv4Address(number))
 
 
+# The label separators of IDNA (UTS #46 maps the last three to ".").
+_IDNA_DOTS = re.compile("[.\u3002\uff0e\uff61]")
+_IDNA_ERRORS = (idna.IDNAError, UnicodeError, ValueError)
+# Host bytes that would be read as a delimiter when the canonical URL is read again.
+_HOST_DELIMITERS = b"/?@:[]"
+_HOST_SETTLE_ROUNDS = 8
+
+
 def _idna_label(label: str) -> bytes:
+    """One label, already mapped: punycode, or (not a valid IDN) its UTF-8 as it is."""
     if label.isascii():
         return label.encode()
     try:
         return idna.alabel(label)
-    except (idna.IDNAError, UnicodeError, ValueError):
-        return label.encode("utf-8", "surrogateescape")
+    except _IDNA_ERRORS:
+        return label.encode("utf-8")
+
+
+def _idna_host(host: bytes) -> bytes:
+    """Each label mapped (UTS #46: lower case, full-width forms) and made punycode, one label
+    at a time: a label that is not UTF-8 or no valid IDN stays as it is (ASCII lower-cased)
+    and leaves the others alone, so the result does not depend on its neighbours."""
+    out: list[bytes] = []
+    for label in host.split(b"."):
+        if label.isascii():
+            out.append(label.lower())
+            continue
+        try:
+            text = label.decode("utf-8")
+        except UnicodeDecodeError:
+            out.append(label.lower())
+            continue
+        for part in _IDNA_DOTS.split(text):
+            try:
+                mapped = idna.uts46_remap(part, std3_rules=False, transitional=False)
+            except _IDNA_ERRORS:
+                out.append(part.encode("utf-8").lower())
+                continue
+            out.extend(_idna_label(piece) for piece in mapped.split("."))
+    return b".".join(out)
 
 
 def _canonical_host(raw: bytes) -> tuple[str, bool]:
     """The canonical host, and whether it is an IP address."""
     host = _unescape_fully(raw)
+    # Unescape and map until nothing changes: a mapping can make an escape (％４１ -> %41)
+    # and an escape can make something to map.
+    for _ in range(_HOST_SETTLE_ROUNDS):
+        settled = _unescape_fully(_idna_host(host))
+        if settled == host:
+            break
+        host = settled
+    else:
+        raise UsageError(f"host {raw[:80]!r} does not settle under unescaping and IDNA")
     if host.startswith(b"[") and host.endswith(b"]"):
         try:
             return f"[{ipaddress.IPv6Address(host[1:-1].decode('ascii')).compressed}]", True
         except (ValueError, UnicodeDecodeError):
             pass
-    try:
-        text = host.decode("utf-8")
-    except UnicodeDecodeError:
-        text = None
-    if text is not None and not text.isascii():
-        with contextlib.suppress(idna.IDNAError, UnicodeError, ValueError):
-            text = idna.uts46_remap(text, std3_rules=False, transitional=False)
-        host = b".".join(_idna_label(label) for label in text.split("."))
-    host = re.sub(rb"\.{2,}", b".", host.strip(b".")).lower()
+    host = re.sub(rb"\.{2,}", b".", host.strip(b"."))
     ip = _ipv4(host.decode("latin-1"))
-    return (ip, True) if ip is not None else (_escape(host), False)
+    return (ip, True) if ip is not None else (_escape(host, _HOST_DELIMITERS), False)
 
 
 def _canonical_path(raw: bytes) -> str:
@@ -179,7 +220,7 @@ def _canonical_path(raw: bytes) -> str:
                 out.append(b"")
         else:
             out.append(segment)
-    return _escape(b"/" + b"/".join(out))
+    return _escape(b"/" + b"/".join(out), b"?")
 
 
 # URLs already in canonical shape (the usual case for a proxy) skip the general path: plain
@@ -207,7 +248,10 @@ def canonicalize(url: str | bytes) -> CanonicalUrl:
 
 
 def _canonicalize_general(url: str | bytes) -> CanonicalUrl:
-    data = url.encode("utf-8", "surrogateescape") if isinstance(url, str) else bytes(url)
+    try:
+        data = url.encode("utf-8", "surrogateescape") if isinstance(url, str) else bytes(url)
+    except UnicodeEncodeError as exc:  # a lone surrogate that stands for no byte
+        raise UsageError(f"URL {url!r} is not text that can be encoded") from exc
     data = re.sub(rb"[\t\r\n]", b"", data).strip(b" ")
     data = data.split(b"#", 1)[0]
     match = _SCHEME.match(data)

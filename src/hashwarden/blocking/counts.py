@@ -1,15 +1,18 @@
 """Counts of blocked attempts: per list entry (its SHA-256) per day, and nothing else.
 
 No client address, user agent, queried name or URL is ever passed in, so none can be written.
-Counts are summed in memory and written in batches (every `flush_every` seconds or on close),
-so a busy resolver does not write SQLite once per query.
+Counts are summed in memory and written in batches, so a busy resolver does not write SQLite
+once per query: by a background thread every `flush_every` seconds when given (a crash then
+loses at most that interval's counts), on `flush()` and on `close()`. A write that fails (the
+file locked by `record-stats` for longer than SQLite's wait, a full disk) keeps the counts for
+the next one.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
-import time
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,6 +22,8 @@ from types import TracebackType
 from hashwarden.errors import DataError, UsageError
 
 __all__ = ["BlockCounts", "MonthSummary", "month_summary"]
+
+_log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS blocked (
@@ -32,9 +37,13 @@ CREATE TABLE IF NOT EXISTS exported (day TEXT PRIMARY KEY, at TEXT NOT NULL);
 
 
 class BlockCounts:
-    """A counts file (SQLite). `record(digest)` is cheap and thread-safe."""
+    """A counts file (SQLite). `record(digest)` is cheap and thread-safe: it never writes."""
 
-    def __init__(self, path: Path, *, flush_every: float = 10.0) -> None:
+    def __init__(self, path: Path, *, flush_every: float | None = None) -> None:
+        if flush_every is not None and not flush_every > 0:
+            raise UsageError(
+                f"--flush-every must be a positive number of seconds, not {flush_every}"
+            )
         self.path = path
         self.flush_every = flush_every
         try:
@@ -44,31 +53,54 @@ class BlockCounts:
             raise DataError(f"{path} is not a counts file ({exc})") from exc
         self._pending: Counter[tuple[str, str]] = Counter()
         self._lock = threading.Lock()
-        self._last_flush = time.monotonic()
+        self._closed = threading.Event()
+        self._writer: threading.Thread | None = None
+        if flush_every is not None:
+            self._writer = threading.Thread(
+                target=self._write_every, args=(flush_every,), name="counts-writer", daemon=True
+            )
+            self._writer.start()
 
     def record(self, entry_digest: bytes) -> None:
         day = datetime.now(UTC).date().isoformat()
         with self._lock:
             self._pending[(day, entry_digest.hex())] += 1
-            due = time.monotonic() - self._last_flush >= self.flush_every
-        if due:
-            self.flush()
+
+    def _write_every(self, seconds: float) -> None:
+        while not self._closed.wait(seconds):
+            try:
+                self.flush()
+            except DataError as exc:  # kept in memory; the next round tries again
+                _log.warning("%s", exc)
 
     def flush(self) -> None:
+        """Write the pending counts now. DataError when they cannot be (they are kept)."""
         with self._lock:
             pending, self._pending = self._pending, Counter()
-            self._last_flush = time.monotonic()
             if not pending:
                 return
-            self._conn.execute("BEGIN IMMEDIATE")
-            self._conn.executemany(
-                "INSERT INTO blocked(day, entry, n) VALUES (?, ?, ?)"
-                " ON CONFLICT(day, entry) DO UPDATE SET n = n + excluded.n",
-                [(day, entry, n) for (day, entry), n in pending.items()],
-            )
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                self._conn.executemany(
+                    "INSERT INTO blocked(day, entry, n) VALUES (?, ?, ?)"
+                    " ON CONFLICT(day, entry) DO UPDATE SET n = n + excluded.n",
+                    [(day, entry, n) for (day, entry), n in pending.items()],
+                )
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                self._pending.update(pending)
+                raise DataError(
+                    f"could not write {sum(pending.values())} blocked-attempt counts to "
+                    f"{self.path} ({exc}); kept in memory for the next write"
+                ) from exc
 
     def close(self) -> None:
+        """Stop the interval writer, write what is pending and close the file."""
+        self._closed.set()
+        if self._writer is not None:
+            self._writer.join()
         self.flush()
         self._conn.close()
 

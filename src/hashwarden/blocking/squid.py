@@ -10,12 +10,19 @@ the proxy, and the proxy asks this helper about each full URL. Two Squid helper 
 
 With `concurrency=N` Squid prefixes each line with a channel ID and accepts answers in any
 order; the helper echoes the ID. Anything after the URL on a line (Squid's extras, which by
-default include the client's address) is ignored and never stored. A line that cannot be
-parsed is answered `BH` (broken helper) for that request only, with a short message.
+default include the client's address) is ignored and never stored.
+
+Squid waits for exactly one answer line per request line, so every line is answered, in the
+order received: a line without a URL (blank, or a channel ID alone) and a line that cannot be
+parsed get `BH` (broken helper) with a short quoted message, for that request only. Lines are
+read as bytes: a URL need not be UTF-8 whatever the locale, and is canonicalised byte for
+byte. A helper that dies makes Squid restart it, and Squid itself stops when helpers die too
+fast, so no request line, however odd, ends the helper.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
@@ -26,6 +33,9 @@ from hashwarden.errors import HashwardenError, UsageError
 __all__ = ["MODES", "SquidHelper"]
 
 MODES = ("acl", "rewrite")
+
+# A channel ID: digits, then a space or the end of the line ("1 " is channel 1, no request).
+_CHANNEL = re.compile(rb"([0-9]+)(?:[ \t]+|$)")
 
 
 class SquidHelper:
@@ -46,18 +56,25 @@ class SquidHelper:
         self.stop_url = stop_url
         self.counts = counts
 
-    def answer(self, line: str) -> str:
-        """The reply line (without newline) to one request line."""
-        tokens = line.split()
+    def answer(self, line: bytes | str) -> str:
+        """The reply line (ASCII, without newline) to one request line."""
+        data = line.encode("utf-8", "surrogateescape") if isinstance(line, str) else line
+        data = data.strip(b" \t\r\n")
         channel = ""
-        if len(tokens) >= 2 and tokens[0].isdigit():
-            channel, tokens = tokens[0] + " ", tokens[1:]
+        match = _CHANNEL.match(data)
+        if match is not None:
+            channel, data = match.group(1).decode("ascii") + " ", data[match.end() :]
+        tokens = data.split()
         if not tokens:
-            return f"{channel}BH message=empty request"
+            return f'{channel}BH message="empty request"'
+        # ASCII (the usual case) as text takes the canonicaliser's fast path.
+        url: str | bytes = tokens[0].decode("ascii") if tokens[0].isascii() else tokens[0]
         try:
-            hit = self.matcher.check_url(tokens[0])
+            hit = self.matcher.check_url(url)
         except HashwardenError:
-            return f"{channel}BH message=unparsable URL"
+            return f'{channel}BH message="unparsable URL"'
+        except Exception:  # a defect must cost one request, not the helper (and Squid)
+            return f'{channel}BH message="internal error"'
         if hit is None:
             return f"{channel}ERR"
         if self.counts is not None:
@@ -66,7 +83,7 @@ class SquidHelper:
             return f"{channel}OK"
         return f"{channel}OK status=302 url={quote(str(self.stop_url), safe=':/?=&%')}"
 
-    def run(self, lines: Iterable[str]) -> Iterator[str]:
+    def run(self, lines: Iterable[bytes | str]) -> Iterator[str]:
+        """One answer per line, in order."""
         for line in lines:
-            if line.strip():
-                yield self.answer(line)
+            yield self.answer(line)

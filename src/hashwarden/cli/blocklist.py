@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import signal
+import socketserver
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -305,17 +308,35 @@ StopHostOpt = Annotated[
 NxdomainOpt = Annotated[bool, typer.Option(help="Answer listed names NXDOMAIN.")]
 
 
-def _open_counts(path: Path | None) -> BlockCounts | None:
-    return BlockCounts(path) if path is not None else None
+FlushOpt = Annotated[
+    float,
+    typer.Option(
+        min=0.001,
+        help="Write the counts this often, in seconds (a crash loses at most this much); "
+        "they are also written when stopped (SIGTERM, Ctrl-C).",
+    ),
+]
 
 
-def _serve_until_stopped(server: Any, counts: BlockCounts | None) -> None:
-    """Serve until interrupted (or the request bound), then close and write the counts."""
+def _open_counts(path: Path | None, flush_every: float) -> BlockCounts | None:
+    return BlockCounts(path, flush_every=flush_every) if path is not None else None
+
+
+def _serve_until_stopped(server: socketserver.BaseServer, counts: BlockCounts | None) -> None:
+    """Serve until SIGTERM or SIGINT (or the request bound), then close the server and write
+    the counts. systemd and Docker stop a service with SIGTERM, whose default would end the
+    process with the counts since the last interval unwritten."""
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever() to return, and that runs on this thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         server.serve_forever()
-    except KeyboardInterrupt:
-        pass
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         server.server_close()
         if counts is not None:
             counts.close()
@@ -333,12 +354,14 @@ def resolver_command(
     ] = None,
     nxdomain: NxdomainOpt = False,
     counts: CountsOpt = None,
+    flush_every: FlushOpt = 60.0,
     max_requests: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many queries (tests).")
     ] = None,
 ) -> None:
     """A DNS front holding only the hashed list: listed names get the stop page (or
-    NXDOMAIN), others are forwarded. UDP. SIGHUP reloads the applied list."""
+    NXDOMAIN), others are forwarded. UDP. SIGHUP reloads the applied list; SIGTERM stops it
+    and writes the counts."""
     if (stop_host is None) == (not nxdomain):
         raise UsageError("give exactly one of --stop-host HOST or --nxdomain")
     host, port = parse_hostport(listen)
@@ -347,7 +370,7 @@ def resolver_command(
         matcher,
         parse_hostport(upstream),
         FrontPolicy(stop_host, tuple(stop_address or ())),
-        counts=_open_counts(counts),
+        counts=_open_counts(counts, flush_every),
     )
 
     def reload(*_: object) -> None:
@@ -369,18 +392,23 @@ def squid_helper_command(
         str | None, typer.Option(help="rewrite mode: where blocked URLs are sent.")
     ] = None,
     counts: CountsOpt = None,
+    flush_every: FlushOpt = 60.0,
 ) -> None:
-    """Speak Squid's helper protocol on stdin/stdout (channel IDs when concurrency > 0)."""
+    """Speak Squid's helper protocol on stdin/stdout (channel IDs when concurrency > 0): one
+    answer per request line, in order; lines are read as bytes."""
     helper = SquidHelper(
         AppliedList.load(applied).matcher(),
         mode=mode,
         stop_url=stop_url,
-        counts=_open_counts(counts),
+        counts=_open_counts(counts, flush_every),
     )
+    # Squid ends a helper by closing its stdin; a SIGTERM ends it the same way, counts written.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    out = sys.stdout.buffer
     try:
-        for reply in helper.run(sys.stdin):
-            sys.stdout.write(reply + "\n")
-            sys.stdout.flush()
+        for reply in helper.run(sys.stdin.buffer):
+            out.write(reply.encode("ascii") + b"\n")
+            out.flush()
     finally:
         if helper.counts is not None:
             helper.counts.close()
@@ -404,11 +432,13 @@ def stoppage_command(
         Path | None, typer.Option("--list", help="Applied hashed list, to count visits.")
     ] = None,
     counts: CountsOpt = None,
+    flush_every: FlushOpt = 60.0,
     max_requests: Annotated[
         int | None, typer.Option(min=1, help="Stop after this many requests (tests).")
     ] = None,
 ) -> None:
-    """Serve the stop page blocked visitors see (no outside resources, nothing logged)."""
+    """Serve the stop page blocked visitors see (no outside resources, nothing logged).
+    SIGTERM stops it and writes the counts."""
     if (applied is None) != (counts is None):
         raise UsageError("--list and --counts go together")
     page = StopPage(
@@ -418,7 +448,7 @@ def stoppage_command(
         templates=templates,
         default_language=language,
         matcher=AppliedList.load(applied).matcher() if applied is not None else None,
-        counts=_open_counts(counts),
+        counts=_open_counts(counts, flush_every),
     )
     host, port = parse_hostport(listen, default_port=80)
     server = serve_stop_page(page, host, port, max_requests=max_requests)
