@@ -12,6 +12,7 @@ from hashwarden.scan.pipeline import (
     ScanResult,
     cluster_unknown,
     run_scan,
+    strongest_first,
 )
 from hashwarden.scan.reader import LIMIT_FLAGS, Item, Limits, ReadStats, read_items
 
@@ -32,4 +33,5 @@ __all__ = [
     "cluster_unknown",
     "read_items",
     "run_scan",
+    "strongest_first",
 ]
