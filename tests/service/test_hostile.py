@@ -177,8 +177,13 @@ def test_status_answers_while_a_20000_part_body_is_parsed(
             uploader.kill()
         assert status == "200", text
         assert json.loads(text)["hashes"]["sha256"] == hash_bytes(b"hello").sha256
+    # The old code held the loop for the whole split (3.5 s and more): every poll during it
+    # waited. Scheduling on a busy 2-core machine can delay a single answer past 100 ms, so
+    # nine in ten must come within 100 ms and none may wait a second.
     assert len(latencies) >= 3, latencies
-    assert max(latencies) < 0.1, sorted(latencies)[-5:]
+    ordered = sorted(latencies)
+    assert ordered[int(len(ordered) * 0.9)] < 0.1, ordered[-5:]
+    assert ordered[-1] < 1.0, ordered[-5:]
 
 
 def test_multipart_parts_are_bounded(service: Service) -> None:
