@@ -40,25 +40,25 @@ def test_an_old_bank_verifies_and_reads_alike(old_bank: Path, readonly: bool) ->
         assert bank.fingerprint() == EXPECTED["fingerprint"]
         entries = [
             [e.id, sorted([s.kind, s.value] for s in e.signals), e.category, e.series, e.version]
-            for e in bank.entries()
+            for e in bank.entries.all()
         ]
         assert entries == EXPECTED["entries"]
-        assert {str(k): v for k, v in bank.conflicts().items()} == EXPECTED["conflicts"]
-        assert sorted(bank.disputed_entry_ids()) == EXPECTED["disputed"]
-        assert [[n, r is not None] for n, _, _, r in bank.trusted_keys()] == EXPECTED[
+        assert {str(k): v for k, v in bank.provenance.conflicts().items()} == EXPECTED["conflicts"]
+        assert sorted(bank.provenance.disputed()) == EXPECTED["disputed"]
+        assert [[n, r is not None] for n, _, _, r in bank.trust.all_keys()] == EXPECTED[
             "trusted_keys"
         ]
         assert key_origins(bank) == EXPECTED["key_origins"]
         assert [[k.name, k.role, k.revoked is not None] for k in list_keys(bank)] == EXPECTED[
             "api_keys"
         ]
-        assert [list(r) for r in bank.events_between("2025-01-01", "2026")] == EXPECTED["events"]
+        assert [list(r) for r in bank.events.between("2025-01-01", "2026")] == EXPECTED["events"]
 
 
 def test_an_old_bank_keeps_verifying_after_new_writes(old_bank: Path) -> None:
     with open_bank(old_bank) as bank:
-        entry = bank.entries_by_id([1])[1]
-        bank.vote(entry.id, "ngo", "dispute")
+        entry = bank.entries.by_id([1])[1]
+        bank.provenance.vote(entry.id, "ngo", "dispute")
         assert bank.verify().ok, bank.verify().problems
 
 

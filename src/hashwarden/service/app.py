@@ -30,9 +30,10 @@ from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
+from hashwarden._time import parse_utc
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import HashwardenError
 from hashwarden.index.matcher import BankMatcher, Match
 from hashwarden.service.actions import ActionEngine, DeliverySettings, WebhookWorker
@@ -174,7 +175,7 @@ class ServiceState:
     """What one worker holds: the bank (one connection, so one lock), its matcher, keys."""
 
     settings: ServiceSettings
-    bank: SqliteBank
+    bank: BankStore
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.time)
 
@@ -190,7 +191,7 @@ class ServiceState:
         self._shown: dict[str, int] = {}
 
     @contextmanager
-    def locked(self) -> Iterator[SqliteBank]:
+    def locked(self) -> Iterator[BankStore]:
         with self.lock:
             yield self.bank
 
@@ -284,7 +285,7 @@ class ServiceState:
         until = self.privacy.suspended_until(viewer.name)
         if until is None:
             return
-        left = datetime.fromisoformat(until.replace("Z", "+00:00")) - datetime.now(UTC)
+        left = parse_utc(until) - datetime.now(UTC)
         raise HTTPException(
             429,
             f"key {viewer.name!r} is suspended until {until} for probing: too many distinct"
@@ -463,7 +464,7 @@ def add_hashes(
             source=actor,
             note=fields.get("note"),
         )
-        result = bank.add_entries([entry], actor=actor, action="entry.add")
+        result = bank.entries.add_many([entry], actor=actor, action="entry.add")
         ids = result.added or result.matched
         state.banks.add_members(bank_name, ids, actor=actor)
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
@@ -509,7 +510,7 @@ class Observe:
                 log.info(json.dumps(line))
 
 
-def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
+def create_app(settings: ServiceSettings, store: BankStore) -> FastAPI:
     """Build the app; starts no background work (the server lifespan owns that)."""
     from hashwarden.service.hma import hma_router
 
@@ -668,7 +669,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
             if name == DEFAULT_BANK:
                 raise HTTPException(422, "list the default bank with `hashwarden bank export`")
             members = state.banks.members(name, limit=limit, after=after)
-            entries = bank.entries_by_id([i for i, _ in members])
+            entries = bank.entries.by_id([i for i, _ in members])
         return [_entry_out(entries[i], until) for i, until in members if i in entries]
 
     @app.get("/v1/banks/{name}/export", tags=["banks"])
@@ -681,7 +682,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
                 members = state.banks.members(name, limit=1000, after=after)
                 if not members:
                     break
-                entries = bank.entries_by_id([i for i, _ in members])
+                entries = bank.entries.by_id([i for i, _ in members])
                 lines += [_entry_out(entries[i], u).model_dump_json() for i, u in members]
                 after = members[-1][0]
         return Response(
@@ -691,7 +692,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
     @app.get("/v1/entries/{entry_id}", response_model=EntryOut, tags=["banks"])
     def get_entry(entry_id: EntryId, key: ApiKey = need["read"]) -> EntryOut:
         with state.locked() as bank:
-            return _entry_out(bank.get_entry(entry_id))
+            return _entry_out(bank.entries.get(entry_id))
 
     @app.patch("/v1/banks/{name}/entries/{entry_id}", response_model=EntryOut, tags=["banks"])
     def update_entry(
@@ -706,11 +707,11 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
                     if changes["category"] is None:
                         raise HTTPException(422, "category cannot be null")
                     changes["category"] = parse_category(changes["category"])
-                bank.update_entry(entry_id, actor=key.name, **changes)
+                bank.entries.update(entry_id, actor=key.name, **changes)
             if until is not ...:
                 state.banks.disable_member(name, entry_id, until or None, actor=key.name)
             memberships = dict(state.banks.memberships([entry_id]).get(entry_id, []))
-            return _entry_out(bank.get_entry(entry_id), memberships.get(name))
+            return _entry_out(bank.entries.get(entry_id), memberships.get(name))
 
     @app.delete("/v1/banks/{name}/entries/{entry_id}", status_code=204, tags=["banks"])
     def remove_entry(name: str, entry_id: EntryId, key: ApiKey = need["write"]) -> Response:
@@ -718,14 +719,16 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         with state.locked() as bank:
             state.banks.remove_member(name, entry_id, actor=key.name)
             if not state.banks.memberships([entry_id]):
-                bank.remove_entry(entry_id, actor=key.name)
+                bank.entries.remove(entry_id, actor=key.name)
         return Response(status_code=204)
 
     @app.post("/v1/entries/{entry_id}/votes", tags=["banks"])
     def vote(entry_id: EntryId, body: VoteIn, key: ApiKey = need["vote"]) -> dict[str, Any]:
         """Confirm or dispute an entry; kept with the voting key's name."""
         with state.locked() as bank:
-            category = bank.vote(entry_id, key.name, body.vote, reason=body.reason, actor=key.name)
+            category = bank.provenance.vote(
+                entry_id, key.name, body.vote, reason=body.reason, actor=key.name
+            )
         return {"id": entry_id, "vote": body.vote, "by": key.name, "category": category}
 
     # --- operations ---------------------------------------------------------------------------
@@ -734,7 +737,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
     def status_json() -> dict[str, Any]:
         """Index loaded, its age (seconds since it last caught up with the bank), bank size."""
         with state.locked() as bank:
-            entries = int(bank.query("SELECT count(*) FROM entries")[0][0])
+            entries = bank.entries.count()
         return {
             "index_loaded": True,
             "index_age_s": round(time.time() - state.refreshed, 3),

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden._time import utc_now
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 
@@ -91,7 +92,7 @@ class Resolved:
 class NamedBanks:
     """The named banks of one bank; callers serialise access (the service holds its lock)."""
 
-    def __init__(self, bank: SqliteBank) -> None:
+    def __init__(self, bank: BankStore) -> None:
         self.bank = bank
 
     def _row(self, row: tuple[Any, ...]) -> NamedBank:
@@ -101,11 +102,11 @@ class NamedBanks:
         )
 
     def all(self) -> list[NamedBank]:
-        rows = self.bank.query(f"SELECT {_COLUMNS} FROM named_banks ORDER BY name")
+        rows = self.bank.db.query(f"SELECT {_COLUMNS} FROM named_banks ORDER BY name")
         return [self._row(r) for r in rows]
 
     def get(self, name: str) -> NamedBank:
-        rows = self.bank.query(f"SELECT {_COLUMNS} FROM named_banks WHERE name = ?", (name,))
+        rows = self.bank.db.query(f"SELECT {_COLUMNS} FROM named_banks WHERE name = ?", (name,))
         if not rows:
             raise NotFoundError(f"no bank named {name!r}")
         return self._row(rows[0])
@@ -125,7 +126,10 @@ class NamedBanks:
                 f"bank name {name!r}: letters, digits, _ and - only, up to 64, not {DEFAULT_BANK!r}"
             )
         self._check(threshold, enabled_ratio)
-        with self.bank.transaction() as conn, self.bank.tracked("named_banks", "name = ?", (name,)):
+        with (
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_banks", "name = ?", (name,)),
+        ):
             if conn.execute("SELECT 1 FROM named_banks WHERE name = ?", (name,)).fetchone():
                 raise ConflictError(f"a bank named {name!r} exists already")
             conn.execute(
@@ -133,7 +137,7 @@ class NamedBanks:
                 " VALUES (?,?,?,?,?,?)",
                 (name, threshold, int(negative), enabled_ratio, utc_now(), note),
             )
-            self.bank.record(
+            self.bank.audit.record(
                 actor, "bank.create", {"name": name, "threshold": threshold, "negative": negative}
             )
         return self.get(name)
@@ -156,38 +160,41 @@ class NamedBanks:
             changes["disabled_until"] = parse_until(changes["disabled_until"])
         if "negative" in changes:
             changes["negative"] = int(bool(changes["negative"]))
-        with self.bank.transaction() as conn, self.bank.tracked("named_banks", "name = ?", (name,)):
+        with (
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_banks", "name = ?", (name,)),
+        ):
             self.get(name)
             for column, value in changes.items():
                 conn.execute(f"UPDATE named_banks SET {column} = ? WHERE name = ?", (value, name))
-            self.bank.record(actor, "bank.update", {"name": name, **changes})
+            self.bank.audit.record(actor, "bank.update", {"name": name, **changes})
         return self.get(name)
 
     def delete(self, name: str, *, actor: str) -> None:
         """Delete the named bank; its entries stay in the bank (and in other named banks)."""
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("named_bank_entries", "bank = ?", (name,)),
-            self.bank.tracked("named_banks", "name = ?", (name,)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_bank_entries", "bank = ?", (name,)),
+            self.bank.audit.tracked("named_banks", "name = ?", (name,)),
         ):
             self.get(name)
             conn.execute("DELETE FROM named_bank_entries WHERE bank = ?", (name,))
             conn.execute("DELETE FROM named_banks WHERE name = ?", (name,))
-            self.bank.record(actor, "bank.delete", {"name": name})
+            self.bank.audit.record(actor, "bank.delete", {"name": name})
 
     def add_members(self, name: str, entry_ids: list[int], *, actor: str) -> None:
-        with self.bank.transaction() as conn:
+        with self.bank.db.transaction() as conn:
             self.get(name)
             now = utc_now()
             for entry_id in entry_ids:
                 # One row at a time: a large bank's other members are never read.
-                with self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)):
+                with self.bank.audit.tracked("named_bank_entries", _MEMBER, (name, entry_id)):
                     conn.execute(
                         "INSERT INTO named_bank_entries(bank, entry_id, added) VALUES (?,?,?)"
                         " ON CONFLICT (bank, entry_id) DO NOTHING",
                         (name, entry_id, now),
                     )
-            self.bank.record(actor, "bank.add_entries", {"name": name, "ids": entry_ids[:20]})
+            self.bank.audit.record(actor, "bank.add_entries", {"name": name, "ids": entry_ids[:20]})
 
     @staticmethod
     def _require_member(conn: Any, name: str, entry_id: int) -> None:
@@ -199,35 +206,35 @@ class NamedBanks:
 
     def remove_member(self, name: str, entry_id: int, *, actor: str) -> None:
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
         ):
             self._require_member(conn, name, entry_id)
             conn.execute(
                 "DELETE FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
             )
-            self.bank.record(actor, "bank.remove_entry", {"name": name, "id": entry_id})
+            self.bank.audit.record(actor, "bank.remove_entry", {"name": name, "id": entry_id})
 
     def disable_member(self, name: str, entry_id: int, until: str | None, *, actor: str) -> None:
         """Stop an entry matching in this bank until a time (None: enable it again)."""
         when = parse_until(until)
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
         ):
             self._require_member(conn, name, entry_id)
             conn.execute(
                 "UPDATE named_bank_entries SET disabled_until = ? WHERE bank = ? AND entry_id = ?",
                 (when, name, entry_id),
             )
-            self.bank.record(
+            self.bank.audit.record(
                 actor, "bank.disable_entry", {"name": name, "id": entry_id, "until": when}
             )
 
     def members(self, name: str, *, limit: int, after: int = 0) -> list[tuple[int, str | None]]:
         """(entry id, disabled until) of a named bank, in id order, for paging."""
         self.get(name)
-        rows = self.bank.query(
+        rows = self.bank.db.query(
             "SELECT entry_id, disabled_until FROM named_bank_entries WHERE bank = ?"
             " AND entry_id > ? ORDER BY entry_id LIMIT ?",
             (name, after, limit),
@@ -238,7 +245,7 @@ class NamedBanks:
         if not entry_ids:
             return {}
         marks = ",".join("?" * len(entry_ids))
-        rows = self.bank.query(
+        rows = self.bank.db.query(
             "SELECT entry_id, bank, disabled_until FROM named_bank_entries"
             f" WHERE entry_id IN ({marks})",
             entry_ids,
