@@ -78,5 +78,6 @@ def test_times_stored_in_whole_seconds_still_compare(old_bank: Path) -> None:
         # entry 1: disabled in "mine" until 2030, live in "past" (disabled until 2001 only);
         # entry 2: in "mine", disabled until 2001 only
         assert {m.match.entry: m.banks for m in resolved.matches} == {1: ["past"], 2: ["mine"]}
-        fp = banks.get("fp")
+        fp = banks.get("fp")  # stored as 2031-02-03T04:05:06Z
         assert not fp.enabled("2031-02-03T04:05:05.999999Z")
+        assert fp.enabled("2031-02-03T04:05:06.000000Z")  # not a second late

@@ -12,10 +12,9 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from hashwarden._time import utc_now
+from hashwarden._time import as_stored, parse_utc, utc_now, utc_text
 from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
@@ -28,21 +27,21 @@ _COLUMNS = "name, threshold, negative, enabled_ratio, disabled_until, created, n
 _MEMBER = "bank = ? AND entry_id = ?"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def parse_until(value: str | None) -> str | None:
-    """An ISO 8601 time (`2027-01-01` or `2027-01-01T12:00:00Z`) as UTC text, or None."""
+    """An ISO 8601 time (`2027-01-01` or `2027-01-01T12:00:00Z`; UTC unless it says
+    otherwise) as stored UTC text, or None."""
     if value is None:
         return None
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return utc_text(parse_utc(value))
     except ValueError as exc:
         raise UsageError(f"{value!r} is not an ISO 8601 date or time") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _until(stored: str | None) -> str | None:
+    """A stored `disabled_until` as today's format: rows written before it held whole
+    seconds (`...06Z`), which would compare as later than any `...06.xxxxxxZ`."""
+    return None if stored is None else as_stored(str(stored))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +65,7 @@ class NamedBank:
             "name": self.name,
             "threshold": self.threshold,
             "negative": self.negative,
-            "enabled": self.enabled(_now()),
+            "enabled": self.enabled(utc_now()),
             "matching_enabled_ratio": self.enabled_ratio,
             "disabled_until": self.disabled_until,
             "created": self.created,
@@ -98,7 +97,7 @@ class NamedBanks:
     def _row(self, row: tuple[Any, ...]) -> NamedBank:
         name, threshold, negative, ratio, until, created, note = row
         return NamedBank(
-            str(name), threshold, bool(negative), float(ratio), until, str(created), note
+            str(name), threshold, bool(negative), float(ratio), _until(until), str(created), note
         )
 
     def all(self) -> list[NamedBank]:
@@ -239,7 +238,7 @@ class NamedBanks:
             " AND entry_id > ? ORDER BY entry_id LIMIT ?",
             (name, after, limit),
         )
-        return [(int(i), u) for i, u in rows]
+        return [(int(i), _until(u)) for i, u in rows]
 
     def memberships(self, entry_ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
         if not entry_ids:
@@ -252,7 +251,7 @@ class NamedBanks:
         )
         out: dict[int, list[tuple[str, str | None]]] = {}
         for entry_id, bank, until in rows:
-            out.setdefault(int(entry_id), []).append((str(bank), until))
+            out.setdefault(int(entry_id), []).append((str(bank), _until(until)))
         return out
 
     def resolve(
@@ -261,7 +260,7 @@ class NamedBanks:
         """Which named banks each match counts in: per-bank thresholds, disabled banks and
         entries, and negative banks applied. `only` restricts to those bank names; `coinflip`
         (default: a random draw) decides banks enabled for only part of the traffic."""
-        now = _now()
+        now = utc_now()
         flip = random.random() if coinflip is None else coinflip
         # One match an entry: the matcher reports each signal kind that hit; keep the closest,
         # an exact digest before a perceptual hash at the same distance.
