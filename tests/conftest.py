@@ -1,15 +1,17 @@
-"""Shared fixtures: a temporary bank, the conformance folder, a CLI runner."""
+"""Shared fixtures: a temporary bank (SQLite, or on both engines: `any_bank`), the conformance
+folder, a CLI runner, a throwaway PostgreSQL server."""
 
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank, create_bank
 
 from ._postgres import ThrowawayPostgres
 
@@ -27,9 +29,54 @@ def conformance() -> Path:
     return CONFORMANCE
 
 
+#: The engines a bank runs on; tests of behaviour both must share run on each.
+ENGINES = ["sqlite", "postgres"]
+
+
+class BankLocations:
+    """Where a test's banks live: new SQLite files, or new databases on the test server."""
+
+    def __init__(self, engine: str, folder: Path, server: ThrowawayPostgres | None) -> None:
+        self.engine, self._folder, self._server, self._n = engine, folder, server, 0
+
+    def new_location(self) -> str:
+        self._n += 1
+        if self._server is not None:
+            return self._server.new_database()
+        return str(self._folder / f"bank{self._n}.db")
+
+    def tamper(self, location: str, sql: str) -> None:
+        """Change a bank behind hashwarden's back, as `sqlite3` or `psql` would."""
+        if self._server is not None:
+            import psycopg
+
+            with psycopg.connect(location, autocommit=True) as conn:
+                conn.execute(sql)
+            return
+        conn = sqlite3.connect(location)
+        conn.execute(sql)
+        conn.commit()
+        conn.close()
+
+
+@pytest.fixture(params=ENGINES)
+def bank_locations(request: pytest.FixtureRequest, tmp_path: Path) -> BankLocations:
+    """New bank locations, once on SQLite and once on the test PostgreSQL server."""
+    server = request.getfixturevalue("pg_server") if request.param == "postgres" else None
+    return BankLocations(request.param, tmp_path, server)
+
+
 @pytest.fixture
-def bank(tmp_path: Path) -> Iterator[SqliteBank]:
-    with SqliteBank.create(tmp_path / "bank.db") as b:
+def any_bank(bank_locations: BankLocations) -> Iterator[Bank]:
+    """A new bank, once on SQLite and once on PostgreSQL."""
+    with create_bank(bank_locations.new_location()) as b:
+        yield b
+
+
+@pytest.fixture
+def bank(tmp_path: Path) -> Iterator[Bank]:
+    """A new SQLite bank (tests that must hold on both engines take `any_bank`)."""
+    with create_bank(tmp_path / "bank.db") as b:
         yield b
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.bank import NewEntry, SqliteBank, create_bank
+from hashwarden.bank import Bank, NewEntry, create_bank
 from hashwarden.demo import build_demo_case
 from hashwarden.reports import write_case_report
 from hashwarden.scan import Limits, run_scan
@@ -62,9 +62,9 @@ def test_demo_case_is_triaged(tmp_path: Path) -> None:
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_transformed_copies_match_and_distinct_images_do_not(tmp_path: Path, seed: int) -> None:
     original = synthetic_photo(seed)
-    with SqliteBank.create(tmp_path / "b.db") as bank:
+    with create_bank(tmp_path / "b.db") as bank:
         signals = hash_bytes(jpeg_bytes(original)).signals()
-        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b"))
+        bank.entries.add(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b"))
     case = tmp_path / "case"
     case.mkdir()
     for name in TRANSFORMS:
@@ -87,7 +87,7 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
 
 
-def test_hostile_input_never_stops_the_scan(tmp_path: Path, bank: SqliteBank) -> None:
+def test_hostile_input_never_stops_the_scan(tmp_path: Path, bank: Bank) -> None:
     case = tmp_path / "case"
     (case / "loop").mkdir(parents=True)
     (case / "loop" / "again").symlink_to(case, target_is_directory=True)
@@ -120,7 +120,7 @@ def test_hostile_input_never_stops_the_scan(tmp_path: Path, bank: SqliteBank) ->
 
 
 def test_unreadable_file_is_reported(
-    tmp_path: Path, bank: SqliteBank, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bank: Bank, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = tmp_path / "case"
     case.mkdir()
@@ -145,7 +145,7 @@ def test_scan_against_a_postgres_bank(tmp_path: Path, pg_server: ThrowawayPostgr
     original = synthetic_photo(21)
     with create_bank(location) as bank:
         signals = hash_bytes(jpeg_bytes(original)).signals()
-        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-a"))
+        bank.entries.add(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-a"))
     case = tmp_path / "case"
     case.mkdir()
     (case / "copy.jpg").write_bytes(jpeg_bytes(transform(original, "resized")))

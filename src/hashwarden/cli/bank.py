@@ -68,7 +68,7 @@ def add(
         signals, parse_category(category), series, victim_identified, source, first_seen, note
     )
     with open_bank(bank) as b:
-        result = b.add_entries([entry], action="entry.add", on_duplicate="error")
+        result = b.entries.add_many([entry], action="entry.add", on_duplicate="error")
     if result.added:
         console.print(f"added entry {result.added[0]}")
         return
@@ -108,14 +108,14 @@ def add_files(
         )
     with open_bank(bank) as b:
         if known_good:
-            count = b.add_known_good(
+            count = b.known_good.add(
                 known_good, (s for e in entries for s in e.signals), source=source
             )
             console.print(
                 f"added {count} signals of {len(entries)} files to known-good set {known_good}"
             )
         else:
-            result = b.add_entries(entries, action="entries.add_files")
+            result = b.entries.add_many(entries, action="entries.add_files")
             console.print(_added_message("added", result))
     if failed:
         raise typer.Exit(6)
@@ -137,7 +137,7 @@ def remove(
         raise UsageError("give exactly one of --md5, --sha1, --sha256, --pdq")
     (signal,) = signals_given(**given)
     with open_bank(bank) as b:
-        removed = b.remove_by_signal(signal, reason=reason)
+        removed = b.entries.remove_by_signal(signal, reason=reason)
     kinds = ", ".join(f"{s.kind} {s.value}" for s in removed.signals)
     console.print(f"removed entry {removed.id} ({kinds})")
 
@@ -195,10 +195,10 @@ def import_list(
         entries = fmt.read(stream, options, name)
         if known_good:
             signals = (signal for entry in entries for signal in entry.signals)
-            count = b.add_known_good(known_good, signals, source=source)
+            count = b.known_good.add(known_good, signals, source=source)
             console.print(f"imported {count} hashes into known-good set {known_good}")
             return
-        result = b.add_entries(
+        result = b.entries.add_many(
             entries,
             action="entries.import",
             detail={"format": fmt.name, "file": Path(name).name},
@@ -234,7 +234,7 @@ def _import_nsrl(bank: str, file: Path, set_name: str, source: str | None) -> No
     with open_bank(bank) as b, progress_bar() as bar:
         task = bar.add_task("reading NSRL", total=None)
         signals = read_nsrl(file, on_rows=lambda n: bar.advance(task, n))
-        count = b.add_known_good(set_name, signals, source=source or "NIST NSRL")
+        count = b.known_good.add(set_name, signals, source=source or "NIST NSRL")
     console.print(f"imported {count} hashes into known-good set {set_name}")
 
 
@@ -259,7 +259,7 @@ def export_list(
         kinds = [default_registry().get(kind).name] if kind else sorted(b.stats().signals_by_kind)
         entries = (
             shareable(e, file_names=include_file_names, notes=include_notes)
-            for e in b.entries()
+            for e in b.entries.all()
             if any(s.kind in kinds for s in e.signals)
         )
         if out is None:
@@ -322,8 +322,8 @@ def conflicts(
 ) -> None:
     """Entries whose contributing organisations disagree on the category."""
     with open_bank(bank, readonly=True) as b:
-        found = b.conflicts()
-        current = b.entries_by_id(found)
+        found = b.provenance.conflicts()
+        current = b.entries.by_id(found)
     if as_json:
         print(
             json.dumps(
@@ -352,5 +352,5 @@ def vote(
 ) -> None:
     """Record an organisation's confirmation or dispute of an entry."""
     with open_bank(bank) as b:
-        category = b.vote(entry, org, "dispute" if dispute else "confirm", reason=reason)
+        category = b.provenance.vote(entry, org, "dispute" if dispute else "confirm", reason=reason)
     console.print(f"recorded; entry {entry} is now {category}")

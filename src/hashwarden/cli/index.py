@@ -31,7 +31,7 @@ def status(bank: BankArg) -> None:
     with open_bank(bank, readonly=True) as b:
         folder = index_folder(b)
         saved = load_saved_index(b)
-        head, _ = b.head()
+        head, _ = b.audit.head()
     if saved is None:
         console.print(f"no usable saved index at {folder}: matching builds one in memory")
         raise typer.Exit(4)

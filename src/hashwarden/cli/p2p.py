@@ -40,8 +40,8 @@ def match(
             for obs in read_observations(path):
                 found: list[dict[str, Any]] = []
                 for kind, values in obs.identifiers.items():
-                    owners = b.lookup(kind, values)
-                    entries = b.entries_by_id(owners.values())
+                    owners = b.entries.lookup(kind, values)
+                    entries = b.entries.by_id(owners.values())
                     for value, entry_id in owners.items():
                         entry = entries[entry_id]
                         found.append(

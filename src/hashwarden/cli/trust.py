@@ -74,7 +74,7 @@ def keys_add(
 def keys_list(bank: BankArg) -> None:
     """The keys this bank trusts and the origins each may sign for."""
     with open_bank(bank, readonly=True) as b:
-        rows = b.trusted_keys()
+        rows = b.trust.all_keys()
         origins = key_origins(b)
     for name, key, added, revoked in rows:
         state = f"revoked {revoked}" if revoked else "trusted"

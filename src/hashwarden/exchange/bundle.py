@@ -11,7 +11,7 @@ canonical JSON signed with Ed25519. A receiving bank accepts a bundle only when:
 - it continues exactly where the last bundle from the same origin bank stopped (`since`
   equals the last sequence applied): an older one is a replay, a later one is out of order.
 Applying it is one transaction, so a refused or failed bundle changes nothing. The peer speaks
-only for itself: see `SqliteBank.apply_changes` and docs/exchange.md ("Trust model").
+only for itself: see `ChangeStore.apply` (bank/_changes.py) and docs/exchange.md ("Trust model").
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import binascii
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from hashwarden.bank.base import Entry, NewEntry
+from hashwarden._time import utc_now
+from hashwarden.bank.base import ORIGIN_KEY, Entry, NewEntry
 from hashwarden.bank.categories import CATEGORIES
-from hashwarden.bank.sqlite import ORIGIN_KEY, SqliteBank, utc_now
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, DataError, IntegrityError, NotFoundError, UsageError
 from hashwarden.exchange.base import signal_or_error
 from hashwarden.signals.base import Signal
@@ -123,7 +124,7 @@ def _bank_id(text: str) -> str:
 
 
 def add_trusted_key(
-    bank: SqliteBank, public_path: Path, *, origins: Iterable[str] = (), actor: str = "cli"
+    bank: BankStore, public_path: Path, *, origins: Iterable[str] = (), actor: str = "cli"
 ) -> str:
     """Trust bundles signed by this key; `origins` binds it to the banks it may sign for
     (none: it is bound to the origin of the first bundle it signs). An origin bound to
@@ -135,9 +136,9 @@ def add_trusted_key(
     marks = ",".join("?" * len(wanted))
     bindings = f"key_name = ? OR origin IN ({marks})" if wanted else "key_name = ?"
     with (
-        bank.transaction() as conn,
-        bank.tracked("trusted_keys", "name = ?", (name,)),
-        bank.tracked("trusted_key_origins", bindings, (name, *wanted)),
+        bank.db.transaction() as conn,
+        bank.audit.tracked("trusted_keys", "name = ?", (name,)),
+        bank.audit.tracked("trusted_key_origins", bindings, (name, *wanted)),
     ):
         if conn.execute(
             "SELECT 1 FROM trusted_keys WHERE name = ? OR public_key = ?", (name, key)
@@ -147,7 +148,7 @@ def add_trusted_key(
             )
         rebound: dict[str, str] = {}
         for origin in wanted:
-            holder = _bound_key(conn, origin)
+            holder = bank.trust.bound_key(origin)
             if holder is None:
                 continue
             revoked = conn.execute(
@@ -166,7 +167,7 @@ def add_trusted_key(
 
 
 def _trust(
-    bank: SqliteBank,
+    bank: BankStore,
     conn: Any,
     name: str,
     key: str,
@@ -183,45 +184,24 @@ def _trust(
             "INSERT INTO trusted_key_origins(origin, key_name, bound, how) VALUES (?,?,?,?)",
             (origin, name, now, "keys add"),
         )
-    bank.record(actor, "keys.add", {"name": name, "public_key": key, "origins": origins, **more})
+    bank.audit.record(
+        actor, "keys.add", {"name": name, "public_key": key, "origins": origins, **more}
+    )
 
 
-def revoke_trusted_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> None:
-    with bank.transaction() as conn, bank.tracked("trusted_keys", "name = ?", (name,)):
+def revoke_trusted_key(bank: BankStore, name: str, *, actor: str = "cli") -> None:
+    with bank.db.transaction() as conn, bank.audit.tracked("trusted_keys", "name = ?", (name,)):
         row = conn.execute("SELECT revoked FROM trusted_keys WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"no trusted key named {name!r}")
         conn.execute("UPDATE trusted_keys SET revoked = ? WHERE name = ?", (utc_now(), name))
-        bank.record(actor, "keys.revoke", {"name": name})
+        bank.audit.record(actor, "keys.revoke", {"name": name})
 
 
-def _bound_key(conn: Any, origin: str) -> tuple[str, bool] | None:
-    """(name of the key the origin is bound to, whether the binding is recorded), or None.
-    Banks from before bindings existed: the key that signed the origin's bundles so far."""
-    row = conn.execute(
-        "SELECT key_name FROM trusted_key_origins WHERE origin = ?", (origin,)
-    ).fetchone()
-    if row:
-        return str(row[0]), True
-    row = conn.execute("SELECT key_name FROM bundle_state WHERE origin = ?", (origin,)).fetchone()
-    return (str(row[0]), False) if row else None
-
-
-def _origins_of(fetch: Callable[[str, tuple[Any, ...]], list[Any]], key_name: str) -> list[str]:
-    """The origins a key is bound to (recorded, or from its bundles before bindings)."""
-    recorded = fetch("SELECT origin FROM trusted_key_origins WHERE key_name = ?", (key_name,))
-    earlier = fetch(
-        "SELECT origin FROM bundle_state WHERE key_name = ? AND origin NOT IN"
-        " (SELECT origin FROM trusted_key_origins)",
-        (key_name,),
-    )
-    return sorted({str(r[0]) for r in [*recorded, *earlier]})
-
-
-def key_origins(bank: SqliteBank) -> dict[str, list[str]]:
+def key_origins(bank: BankStore) -> dict[str, list[str]]:
     """Trusted key name -> the origins (bank ids) it is bound to; keys bound to none yet are
     left out (they are bound by the first bundle they sign)."""
-    found = {name: _origins_of(bank.query, name) for name, *_ in bank.trusted_keys()}
+    found = {name: bank.trust.origins_of(name) for name, *_ in bank.trust.all_keys()}
     return {name: origins for name, origins in found.items() if origins}
 
 
@@ -255,7 +235,7 @@ def sign_body(body: dict[str, Any], key_path: Path) -> dict[str, Any]:
 
 
 def build_bundle(
-    bank: SqliteBank,
+    bank: BankStore,
     *,
     since: int,
     key_path: Path,
@@ -267,7 +247,7 @@ def build_bundle(
     entries flagged `do_not_share` (in extra) and, when given, other categories or sources
     stay home; so do the PERSONAL_FIELDS of extra unless `include_file_names`."""
     read_private_key(key_path)  # a bad key file is refused before any work
-    sequence, _ = bank.head()
+    sequence, _ = bank.audit.head()
     if since < 0 or since > sequence:
         raise UsageError(f"--since {since} is outside this bank's history (0 to {sequence})")
 
@@ -280,12 +260,14 @@ def build_bundle(
         )
 
     upserts = [
-        _entry_json(e, include_file_names) for e in bank.entries(since_version=since) if shared(e)
+        _entry_json(e, include_file_names)
+        for e in bank.entries.all(since_version=since)
+        if shared(e)
     ]
     # Only this bank's own removals: those it applied from peers are theirs to announce.
     removed = [
         event.detail["signals"]
-        for event in bank.audit_events(after=since)
+        for event in bank.audit.events(after=since)
         if event.action == "entry.remove"
     ]
     body = {
@@ -301,7 +283,7 @@ def build_bundle(
     return sign_body(body, key_path)
 
 
-def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[str, int]:
+def import_bundle(bank: BankStore, path: Path, *, actor: str = "cli") -> dict[str, int]:
     """Verify and apply the bundle in a file (see `apply_bundle`)."""
     return apply_bundle(bank, path.read_bytes(), str(path), actor=actor)
 
@@ -316,7 +298,7 @@ class _Body:
 
 
 def apply_bundle(
-    bank: SqliteBank,
+    bank: BankStore,
     data: bytes,
     where: str,
     *,
@@ -343,7 +325,7 @@ def apply_bundle(
     public, signed = _decode(key, where, "key"), _decode(signature, where, "signature")
     if len(public) != 32 or len(signed) != 64:
         raise DataError(f"{where}: the key or signature is not of Ed25519's length")
-    row = bank.trusted_key(key)
+    row = bank.trust.key(key)
     if pinned is not None and key != pinned[1]:
         signer = f"key {row[0]!r}" if row else "a key this bank does not trust"
         raise IntegrityError(
@@ -380,16 +362,16 @@ def apply_bundle(
                 "SELECT 1 FROM trusted_keys WHERE name = ? OR public_key = ?", (key_name, key)
             ).fetchone():
                 raise ConflictError(f"{where}: a key named {key_name!r} is trusted already")
-            with bank.tracked("trusted_keys", "name = ?", (key_name,)):
+            with bank.audit.tracked("trusted_keys", "name = ?", (key_name,)):
                 _trust(bank, conn, key_name, key, [], actor, {"via": where})
-        bound = _bound_key(conn, origin)
+        bound = bank.trust.bound_key(origin)
         if bound is not None and bound[0] != key_name:
             raise IntegrityError(
                 f"{where} names origin {origin}, which is bound to key {bound[0]!r}: key "
                 f"{key_name!r} may not sign for it; refused"
             )
         if bound is None:
-            mine = _origins_of(lambda sql, args: conn.execute(sql, args).fetchall(), key_name)
+            mine = bank.trust.origins_of(key_name)
             if mine:
                 raise IntegrityError(
                     f"{where} names origin {origin}, but key {key_name!r} is bound to origin "
@@ -397,14 +379,16 @@ def apply_bundle(
                 )
         if bound is None or not bound[1]:
             how = "first use" if bound is None else "earlier bundles"
-            with bank.tracked("trusted_key_origins", "origin = ?", (origin,)):
+            with bank.audit.tracked("trusted_key_origins", "origin = ?", (origin,)):
                 conn.execute(
                     "INSERT INTO trusted_key_origins(origin, key_name, bound, how)"
                     " VALUES (?,?,?,?)",
                     (origin, key_name, utc_now(), how),
                 )
-                bank.record(actor, "keys.bind", {"name": key_name, "origin": origin, "how": how})
-        last = bank.bundle_sequence(origin)
+                bank.audit.record(
+                    actor, "keys.bind", {"name": key_name, "origin": origin, "how": how}
+                )
+        last = bank.trust.bundle_sequence(origin)
         if parsed.sequence <= last:
             raise ConflictError(
                 f"{where} was applied already (replay): this bank has {origin} up to "
@@ -415,7 +399,7 @@ def apply_bundle(
                 f"{where} is out of order: this bank has {origin} up to {last}, the "
                 f"bundle starts after {parsed.since}; apply the bundles in between first"
             )
-        with bank.tracked("bundle_state", "origin = ?", (origin,)):
+        with bank.audit.tracked("bundle_state", "origin = ?", (origin,)):
             conn.execute("DELETE FROM bundle_state WHERE origin = ?", (origin,))
             conn.execute(
                 "INSERT INTO bundle_state(origin, last_sequence, key_name, applied)"
@@ -423,7 +407,7 @@ def apply_bundle(
                 (origin, parsed.sequence, key_name, utc_now()),
             )
 
-    result = bank.apply_changes(
+    result = bank.changes.apply(
         parsed.upserts,
         parsed.removals,
         origin=origin,

@@ -25,7 +25,7 @@ from typing import Literal
 
 import numpy as np
 
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import DataError
 from hashwarden.signals import default_registry
 from hashwarden.signals.base import HexDigestKind
@@ -319,11 +319,11 @@ def exact_kinds() -> dict[str, int | None]:
     return kinds
 
 
-def entries_index(bank: SqliteBank) -> ExactIndex:
+def entries_index(bank: BankStore) -> ExactIndex:
     """The bank's exact signals, labelled with their entry ids."""
     index = ExactIndex(exact_kinds())
     for kind, table in index.tables.items():
-        pairs = list(bank.signals(kind))
+        pairs = list(bank.entries.signals(kind))
         table.add([p[1] for p in pairs], [p[0] for p in pairs])
         table.compact()
     return index
@@ -336,13 +336,13 @@ class KnownGoodIndex:
         self.index, self.names = index, names
 
     @classmethod
-    def from_bank(cls, bank: SqliteBank, *, limit: int | None = None) -> KnownGoodIndex:
+    def from_bank(cls, bank: BankStore, *, limit: int | None = None) -> KnownGoodIndex:
         """The bank's known-good tables; a kind with more than `limit` values (a whole NSRL
         release) gets no table, so it is looked up in the bank rather than read at start."""
         index = ExactIndex(exact_kinds())
         numbers: dict[str, int] = {}
         for kind, table in list(index.tables.items()):
-            rows = list(bank.known_good_signals(kind, limit=-1 if limit is None else limit + 1))
+            rows = list(bank.known_good.signals(kind, limit=-1 if limit is None else limit + 1))
             if limit is not None and len(rows) > limit:
                 del index.tables[kind]
                 continue

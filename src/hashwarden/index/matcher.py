@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.index.exact import ExactIndex, KnownGoodIndex, entries_index
 from hashwarden.index.pdq import PdqIndex
 from hashwarden.index.saved import load_saved_exact, load_saved_index
@@ -57,7 +57,7 @@ class BankMatcher:
     a match asks the bank only for the entries it found."""
 
     def __init__(
-        self, bank: SqliteBank, *, threshold: int = 31, exclude_disputed: bool = False
+        self, bank: BankStore, *, threshold: int = 31, exclude_disputed: bool = False
     ) -> None:
         if not 0 <= threshold <= 256:
             raise ValueError("threshold must be between 0 and 256")
@@ -65,13 +65,13 @@ class BankMatcher:
         self.threshold = threshold
         #: Policy: entries more organisations dispute than confirm never match.
         self.exclude_disputed = exclude_disputed
-        head_before, _ = bank.head()
+        head_before, _ = bank.audit.head()
         saved = load_saved_index(bank)
         exact = load_saved_exact(bank) if saved is not None else None
         if saved is not None:
             self.pdq_index, since = saved
         else:
-            pairs = list(bank.signals("pdq"))
+            pairs = list(bank.entries.signals("pdq"))
             self.pdq_index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
             since = head_before
         if exact is not None:
@@ -86,7 +86,9 @@ class BankMatcher:
         self.refresh()
 
     def _load_videos(self) -> None:
-        self.videos = {entry_id: parse_vpdq(value) for entry_id, value in self.bank.signals("vpdq")}
+        self.videos = {
+            entry_id: parse_vpdq(value) for entry_id, value in self.bank.entries.signals("vpdq")
+        }
         frames = [(eid, f.pdq) for eid, fs in self.videos.items() for f in fs]
         self.frame_index = PdqIndex([f[0] for f in frames], [f[1] for f in frames])
 
@@ -94,12 +96,12 @@ class BankMatcher:
         """Apply the bank's changes since the index was built or last refreshed: added entries
         become searchable, removed ones are never returned, known-good sets are reloaded when
         they changed. Returns the changes applied."""
-        head, _ = self.bank.head()
+        head, _ = self.bank.audit.head()
         if head <= self._seq:
             return 0
-        events = list(self.bank.audit_events(after=self._seq))
+        events = list(self.bank.audit.events(after=self._seq))
         removed = [int(e.detail["id"]) for e in events if e.action == "entry.remove"]
-        changed = list(self.bank.entries(since_version=self._seq))
+        changed = list(self.bank.entries.all(since_version=self._seq))
         added = [(e.id, e.signal("pdq")) for e in changed if e.signal("pdq")]
         self.pdq_index.remove(removed + [e.id for e in changed])
         self.pdq_index.add([a[0] for a in added], [a[1] or "" for a in added])
@@ -149,9 +151,9 @@ class BankMatcher:
                     if best is None or distance < best[1]:
                         found[(entry_id, "pdq")] = (value, distance, orientation)
         if self.exclude_disputed:
-            disputed = self.bank.disputed_entry_ids()
+            disputed = self.bank.provenance.disputed()
             found = {key: hit for key, hit in found.items() if key[0] not in disputed}
-        entries = self.bank.entries_by_id(eid for eid, _ in found)
+        entries = self.bank.entries.by_id(eid for eid, _ in found)
         matches: list[Match] = []
         for (eid, kind), (value, distance, orientation) in sorted(
             found.items(), key=lambda i: (i[1][1], i[0])
@@ -184,7 +186,7 @@ class BankMatcher:
         without a table, or to confirm a hit on a kind keyed by its SHA-256."""
         hits = _labels(self.exact_index, kind, value)
         if hits is None or (hits and not self.exact_index.tables[kind].verified):
-            owner = self.bank.lookup(kind, [value]).get(value)
+            owner = self.bank.entries.lookup(kind, [value]).get(value)
             return [] if owner is None else [owner]
         return hits
 
@@ -193,7 +195,7 @@ class BankMatcher:
         index = self.known_good_index
         hits = _labels(index.index, kind, value)
         if hits is None or (hits and not index.index.tables[kind].verified):
-            return list(self.bank.known_good_lookup(kind, [value]).values())
+            return list(self.bank.known_good.lookup(kind, [value]).values())
         return [index.names[h] for h in hits]
 
     def _match_video(self, value: str) -> dict[int, tuple[float, float]]:

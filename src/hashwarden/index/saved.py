@@ -8,7 +8,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import DataError
 from hashwarden.index.exact import ExactIndex, KnownGoodIndex, entries_index
 from hashwarden.index.pdq import PdqIndex
@@ -16,20 +16,20 @@ from hashwarden.index.pdq import PdqIndex
 __all__ = ["index_folder", "load_saved_exact", "load_saved_index", "save_index"]
 
 
-def index_folder(bank: SqliteBank) -> Path | None:
+def index_folder(bank: BankStore) -> Path | None:
     """Where a bank's index lives: beside a SQLite file; PostgreSQL banks index in memory."""
     if bank.location.startswith(("postgresql://", "postgres://")):
         return None
     return bank.path.with_name(bank.path.name + ".pdqidx")
 
 
-def save_index(bank: SqliteBank) -> tuple[Path, int]:
+def save_index(bank: BankStore) -> tuple[Path, int]:
     """Build the bank's PDQ index and save it; returns the folder and the hash count."""
     folder = index_folder(bank)
     if folder is None:
         raise DataError("only SQLite banks keep a saved index; PostgreSQL banks index in memory")
-    seq, head = bank.head()
-    pairs = list(bank.signals("pdq"))
+    seq, head = bank.audit.head()
+    pairs = list(bank.entries.signals("pdq"))
     index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
     staging = folder.with_name(folder.name + ".new")
     shutil.rmtree(staging, ignore_errors=True)
@@ -41,7 +41,7 @@ def save_index(bank: SqliteBank) -> tuple[Path, int]:
     return folder, len(pairs)
 
 
-def load_saved_index(bank: SqliteBank) -> tuple[PdqIndex, int] | None:
+def load_saved_index(bank: BankStore) -> tuple[PdqIndex, int] | None:
     """The saved index and the audit sequence it reflects, or None when there is none usable
     (missing, damaged, of another bank, or newer than the bank: then it is rebuilt)."""
     folder = index_folder(bank)
@@ -52,12 +52,16 @@ def load_saved_index(bank: SqliteBank) -> tuple[PdqIndex, int] | None:
     except DataError:
         return None
     seq = meta.get("seq")
-    if meta.get("bank_id") != bank.bank_id or not isinstance(seq, int) or seq > bank.head()[0]:
+    if (
+        meta.get("bank_id") != bank.bank_id
+        or not isinstance(seq, int)
+        or seq > bank.audit.head()[0]
+    ):
         return None
     return index, seq
 
 
-def load_saved_exact(bank: SqliteBank) -> tuple[ExactIndex, KnownGoodIndex] | None:
+def load_saved_exact(bank: BankStore) -> tuple[ExactIndex, KnownGoodIndex] | None:
     """The saved exact-kind tables (entries, known-good sets), or None when there are none
     usable; they reflect the same audit sequence as `load_saved_index`'s PDQ index."""
     folder = index_folder(bank)

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 from hashwarden import __version__
+from hashwarden._time import utc_now
 from hashwarden.bank import open_bank
-from hashwarden.bank.sqlite import utc_now
 from hashwarden.errors import LimitExceededError, UsageError
 from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher, Match
 from hashwarden.scan.reader import Item, Limits, ReadStats, read_items
