@@ -78,12 +78,13 @@ def test_starting_loads_nothing_heavy(args: list[str]) -> None:
 
 
 def test_a_small_command_loads_only_what_it_uses(tmp_path: Path) -> None:
+    """Nothing of the service, the reports or the exchange, and no Rich for plain text."""
     with SqliteBank.create(tmp_path / "b.db") as b:
         b.add_entries([NewEntry([Signal("md5", "a" * 32)])])
     result = _probe("keys", "list", str(tmp_path / "b.db"))
     assert result["code"] == 0 and "no trusted keys" in str(result["stdout"])
     loaded = set(result["loaded"])  # type: ignore[arg-type]
-    assert not loaded & {"matplotlib", "fastapi", "uvicorn", "starlette", "av", "httpx"}, loaded
+    assert not loaded & {"matplotlib", "fastapi", "uvicorn", "starlette", "av", "httpx", "rich"}
 
 
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ Nothing here imports Rich, the bank or any other heavy module at import time: `h
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -21,8 +22,17 @@ from hashwarden.errors import EXIT_CLOSED_PIPE, EXIT_FAILURE, EXIT_NOT_FOUND, Ha
 __all__ = ["console", "err_console", "new_typer", "notice", "quiet_closed_stdout"]
 
 
+#: Control characters Rich strips from printed text (bell, backspace, vertical tab, form feed,
+#: carriage return), stripped alike when plain text is printed without it.
+_STRIPPED = dict.fromkeys((7, 8, 11, 12, 13))
+#: What Rich would read in text printed without `markup=False`: markup, or an emoji code.
+_RICH_CODES = re.compile(r"\[|:[\w+-]+:")
+
+
 class _Console:
-    """A Rich console made on first use (importing Rich is a good part of a start-up)."""
+    """A Rich console made on first use (importing Rich is a good part of a start-up): plain
+    text is printed without it, as Rich would print it; markup, tables, JSON and progress
+    bars go through Rich."""
 
     def __init__(self, **options: Any) -> None:
         self._options = options
@@ -35,6 +45,21 @@ class _Console:
 
             self._console = Console(**self._options)
         return self._console
+
+    def print(self, *objects: Any, markup: bool | None = None, **options: Any) -> None:
+        plain = (
+            self._console is None
+            and not options
+            and all(isinstance(o, str) for o in objects)
+            and (markup is False or not any(_RICH_CODES.search(o) for o in objects))
+        )
+        if not plain:
+            if markup is not None:
+                options["markup"] = markup
+            self.rich().print(*objects, **options)
+            return
+        stream = sys.stderr if self._options.get("stderr") else sys.stdout
+        print(" ".join(objects).translate(_STRIPPED), file=stream)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.rich(), name)
