@@ -195,7 +195,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """Find, block and report known CSAM by its fingerprints. Conventions: docs/cli.md."""
+    """The options of `hashwarden` itself (the help text is the app's)."""
 
 
 def main() -> None:

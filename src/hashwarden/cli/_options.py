@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from hashwarden.signals import Signal
 
 __all__ = [
+    "BANK_HELP",
     "BankArg",
     "JsonOpt",
     "Md5Opt",
@@ -36,10 +37,12 @@ __all__ = [
     "check_paths",
     "check_pdq_mode",
     "choose_format",
+    "is_stdio",
     "open_bank_first",
     "output",
     "parse_listen",
     "signals_given",
+    "where",
 ]
 
 BANK_HELP = "The bank: a SQLite file, or a postgresql:// DSN."
