@@ -102,5 +102,6 @@ def test_serve_and_apikey_commands_are_registered(cli_runner: object) -> None:
     assert isinstance(cli_runner, CliRunner)
     result = cli_runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
-    assert "--bank" in result.output and "--workers" in result.output
+    assert "serve [OPTIONS] BANK" in result.output
+    assert "--listen IP:PORT" in result.output and "--workers" in result.output
     assert cli_runner.invoke(app, ["apikey", "create", "--help"]).exit_code == 0

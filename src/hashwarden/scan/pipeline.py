@@ -29,7 +29,14 @@ import numpy as np
 from hashwarden import __version__
 from hashwarden._time import utc_now
 from hashwarden.bank import open_bank
-from hashwarden.errors import LimitExceededError, UsageError
+from hashwarden.errors import (  # named once, in errors.py; re-exported for callers
+    EXIT_CLEAN,
+    EXIT_CUT_SHORT,
+    EXIT_ERRORS,
+    EXIT_MATCHES,
+    EXIT_MATCHES_AND_ERRORS,
+    UsageError,
+)
 from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher, Match
 from hashwarden.scan.reader import Item, Limits, ReadStats, read_items
 from hashwarden.signals.builtin import default_registry
@@ -51,13 +58,6 @@ __all__ = [
     "strongest_first",
 ]
 
-EXIT_CLEAN = 0
-EXIT_MATCHES = 1
-EXIT_ERRORS = 6
-#: Matches found, and some files could not be read or the scan was cut short by a limit.
-EXIT_MATCHES_AND_ERRORS = 7
-#: Nothing matched in what was read, but a limit cut the scan short: it is not a clean scan.
-EXIT_CUT_SHORT = LimitExceededError.exit_code
 
 #: Unknown images beyond this many are classified but not grouped into series: their PDQ
 #: hashes (32 bytes each) are the one thing a scan keeps per file until it ends.

@@ -16,7 +16,6 @@ from __future__ import annotations
 import io
 import lzma
 import os
-import stat
 import tarfile
 import zipfile
 import zlib
@@ -26,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from hashwarden.scan.walk import walk_files
 from hashwarden.signals.hashing import open_readonly
 
 __all__ = ["LIMIT_FLAGS", "MEMBER_COST", "Item", "Limits", "ReadStats", "read_items"]
@@ -212,28 +212,16 @@ class _Reader:
         return Item(path, size=size, error=f"cut short: {reason} ({flag})", limit=limit)
 
     def _walk(self, root: Path) -> Iterator[Item]:
-        try:
-            info = root.lstat()
-        except OSError as exc:
-            yield Item(_display(root), error=f"cannot read: {exc.strerror or exc}")
-            return
-        if stat.S_ISLNK(info.st_mode):
-            yield Item(_display(root), error="symbolic link, not followed")
-            return
-        if stat.S_ISDIR(info.st_mode):
-            try:
-                children = sorted(os.scandir(root), key=lambda e: os.fsencode(e.name))
-            except OSError as exc:
-                yield Item(_display(root), error=f"cannot list folder: {exc.strerror or exc}")
-                return
-            for child in children:
-                yield from self._walk(Path(child.path))
-            return
-        if not stat.S_ISREG(info.st_mode):
-            yield Item(_display(root), error="not a regular file (device, socket or pipe), skipped")
-            return
-        item = Item(_display(root), disk_path=root, size=info.st_size)
-        if info.st_size == 0:
+        for found in walk_files([root]):
+            if found.error is not None:
+                yield Item(_display(found.path), error=found.error)
+            else:
+                yield from self._file(found.path, found.size or 0)
+
+    def _file(self, root: Path, size: int) -> Iterator[Item]:
+        """A file on disk (marked when it is an archive), then the members inside it."""
+        item = Item(_display(root), disk_path=root, size=size)
+        if size == 0:
             yield item
             return
         try:
@@ -251,14 +239,14 @@ class _Reader:
             yield item
             if kind is None:
                 return
-            if info.st_size > self.limits.max_archive_bytes:
+            if size > self.limits.max_archive_bytes:
                 yield self._cut(
                     f"{item.path}!",
                     "max_archive_bytes",
-                    f"archive of {info.st_size:,} bytes, over the limit: members not read",
+                    f"archive of {size:,} bytes, over the limit: members not read",
                 )
                 return
-            by_ratio = self.limits.max_ratio * info.st_size
+            by_ratio = self.limits.max_ratio * size
             tree = _Tree(
                 item.path,
                 min(by_ratio, self.limits.max_archive_bytes),
