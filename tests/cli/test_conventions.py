@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank, open_bank
 from hashwarden.cli import COMMANDS, app, load
 from hashwarden.reports.statistics import Event, record_events
 from hashwarden.signals import Signal
@@ -184,7 +184,7 @@ def test_report_writes_the_format_its_file_is_named_for(
     tmp_path: Path, cli_runner: CliRunner
 ) -> None:
     bank = _bank(tmp_path, cli_runner)
-    with SqliteBank.open(bank) as b:
+    with open_bank(bank) as b:
         record_events(b, [Event("device", "known", "csam-b", at="2026-03-01T12:00:00Z")])
     days = ["--from", "2026-01-01", "--to", "2026-12-31"]
     pdf = tmp_path / "x.pdf"
@@ -224,8 +224,8 @@ def _imported_category(tmp_path: Path, runner: CliRunner, name: str, text: str) 
     listing.write_text(text)
     r = runner.invoke(app, ["bank", "import", str(bank), str(listing)])
     assert r.exit_code == 0, (name, r.output)
-    with SqliteBank.open(bank, readonly=True) as b:
-        (entry,) = list(b.entries())
+    with open_bank(bank, readonly=True) as b:
+        (entry,) = list(b.entries.all())
     return entry.category
 
 
@@ -267,7 +267,7 @@ def test_a_plain_list_and_standard_input_are_recognised(
     text = "md5,category\n" + "".join(f"{i:032x},C\n" for i in range(1, 5000))
     r = cli_runner.invoke(app, ["bank", "import", bank, "-"], input=text)
     assert r.exit_code == 0 and "imported 4999 new entries" in r.output, r.output
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         assert b.stats().entries_by_category["csam-c"] == 4999
 
 
@@ -373,8 +373,8 @@ def test_add_files_never_banks_its_own_bank(
     r = cli_runner.invoke(app, ["bank", "add-files", "case.db", "."])
     assert r.exit_code == 0, r.output
     assert "added 1 new entry" in r.output and "left out" in r.stderr
-    with SqliteBank.open(bank, readonly=True) as b:
-        names = sorted(e.extra.get("file_name") or "" for e in b.entries())
+    with open_bank(bank, readonly=True) as b:
+        names = sorted(e.extra.get("file_name") or "" for e in b.entries.all())
     assert names == ["", "photo.jpg"]
 
 
@@ -414,8 +414,8 @@ def test_exit_codes_are_named_not_written_as_numbers() -> None:
 
 def _provenanced_bank(tmp_path: Path) -> Path:
     path = tmp_path / "p.db"
-    with SqliteBank.create(path) as b:
-        b.add_entries(
+    with create_bank(path) as b:
+        b.entries.add_many(
             [
                 NewEntry([Signal("md5", MD5)], "csam-a", "series-1", source="hotline-a"),
                 NewEntry([Signal("md5", "1" * 32)], "csam-b", source="hotline-b"),
@@ -423,7 +423,7 @@ def _provenanced_bank(tmp_path: Path) -> Path:
             ],
             detail={"file": "list-a.csv"},
         )
-        b.vote(1, "hotline-b", "dispute", reason="not CSAM")
+        b.provenance.vote(1, "hotline-b", "dispute", reason="not CSAM")
     return path
 
 
@@ -503,15 +503,15 @@ def test_p2p_match_applies_known_good_sets_and_disputes(
 ) -> None:
     known, good, disputed = "a1" * 16, "b2" * 16, "c3" * 16
     bank = tmp_path / "p2p.db"
-    with SqliteBank.create(bank) as b:
-        b.add_entries(
+    with create_bank(bank) as b:
+        b.entries.add_many(
             [
                 NewEntry([Signal("ed2k", known)], "csam-b", source="hotline-a"),
                 NewEntry([Signal("ed2k", disputed)], "csam-b", source="hotline-a"),
             ]
         )
-        b.add_known_good("os-files", [Signal("ed2k", good)])
-        b.vote(2, "hotline-b", "dispute", reason="a film trailer")
+        b.known_good.add("os-files", [Signal("ed2k", good)])
+        b.provenance.vote(2, "hotline-b", "dispute", reason="a film trailer")
     log = tmp_path / "seen.log"
     log.write_text(
         "".join(f"ed2k://|file|f{i}.avi|100|{v}|/\n" for i, v in enumerate([known, good, disputed]))

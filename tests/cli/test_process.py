@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.signals import Signal
 
 SRC = Path(__file__).parents[2] / "src"
@@ -79,8 +79,8 @@ def test_starting_loads_nothing_heavy(args: list[str]) -> None:
 
 def test_a_small_command_loads_only_what_it_uses(tmp_path: Path) -> None:
     """Nothing of the service, the reports or the exchange, and no Rich for plain text."""
-    with SqliteBank.create(tmp_path / "b.db") as b:
-        b.add_entries([NewEntry([Signal("md5", "a" * 32)])])
+    with create_bank(tmp_path / "b.db") as b:
+        b.entries.add_many([NewEntry([Signal("md5", "a" * 32)])])
     result = _probe("keys", "list", str(tmp_path / "b.db"))
     assert result["code"] == 0 and "no trusted keys" in str(result["stdout"])
     loaded = set(result["loaded"])  # type: ignore[arg-type]
@@ -89,8 +89,8 @@ def test_a_small_command_loads_only_what_it_uses(tmp_path: Path) -> None:
 
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     bank = tmp_path / "b.db"
-    with SqliteBank.create(bank) as b:  # well over a pipe's 64 KiB buffer
-        b.add_entries(NewEntry([Signal("md5", f"{i:032x}")]) for i in range(1, 20_001))
+    with create_bank(bank) as b:  # well over a pipe's 64 KiB buffer
+        b.entries.add_many(NewEntry([Signal("md5", f"{i:032x}")]) for i in range(1, 20_001))
     export = subprocess.Popen(
         [sys.executable, "-m", "hashwarden", "bank", "export", str(bank)],
         stdout=subprocess.PIPE,
