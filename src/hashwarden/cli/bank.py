@@ -664,7 +664,7 @@ def export_list(
 ) -> None:
     """Export the bank's entries in a supported format. Original file names and notes stay
     in the bank unless asked for."""
-    from hashwarden.exchange import get_format
+    from hashwarden.exchange import export_entries, get_format
     from hashwarden.exchange.base import shareable
     from hashwarden.exchange.detect import format_for_suffix
     from hashwarden.signals import default_registry
@@ -686,7 +686,8 @@ def export_list(
             if any(s.kind in kinds for s in e.signals)
         )
         with output(out) as stream:
-            count = fmt.write(entries, stream, kinds)
-    noun = "hashes" if fmt.name in ("plain", "hma") else "entries"
-    if out is not None and str(out) != "-":
-        err_console.print(f"wrote {count} {noun} to {where(out)}", markup=False)
+            exported = export_entries(fmt, entries, stream, kinds)
+    to_file = out is not None and str(out) != "-"
+    message = exported.message(where(out) if to_file else None)
+    if message:
+        err_console.print(message, markup=False)

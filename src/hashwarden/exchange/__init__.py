@@ -1,7 +1,13 @@
 """Reading and writing the hash-list formats agencies exchange."""
 
 from hashwarden.errors import UsageError
-from hashwarden.exchange.base import Format, ImportOptions, check_category_map
+from hashwarden.exchange.base import (
+    Exported,
+    Format,
+    ImportOptions,
+    check_category_map,
+    export_entries,
+)
 from hashwarden.exchange.nsrl import read_nsrl
 from hashwarden.exchange.plain import read_plain, write_plain
 from hashwarden.exchange.tabular import CsvFormat, HmaFormat, IcseFormat, PlainFormat
@@ -9,9 +15,11 @@ from hashwarden.exchange.vics import VicsFormat
 
 __all__ = [
     "FORMATS",
+    "Exported",
     "Format",
     "ImportOptions",
     "check_category_map",
+    "export_entries",
     "get_format",
     "read_nsrl",
     "read_plain",

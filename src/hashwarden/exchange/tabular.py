@@ -51,6 +51,8 @@ class PlainFormat:
 
     name = "plain"
     writable = True
+    carries: frozenset[str] | None = None
+    no_place = ""
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         try:
@@ -76,6 +78,8 @@ class CsvFormat:
 
     name = "csv"
     writable = True
+    carries: frozenset[str] | None = None
+    no_place = ""
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         kinds = set(default_registry().names())
@@ -153,6 +157,8 @@ class IcseFormat:
 
     name = "icse"
     writable = True
+    carries: frozenset[str] | None = frozenset(_ICSE_SIGNALS.values())
+    no_place = "ICSE has no column for them"
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         for line, row in _rows(stream, name, ";"):
@@ -196,6 +202,8 @@ class IcseFormat:
         return count
 
 
+#: The kinds HMA has a signal type for.
+_HMA_KINDS = frozenset({"pdq", "md5"})
 #: HMA / python-threatexchange signal type names → ours.
 HMA_TYPES = {"pdq": "pdq", "md5": "md5", "video_md5": "md5", "photo_md5": "md5"}
 
@@ -206,6 +214,11 @@ class HmaFormat:
 
     name = "hma"
     writable = True
+    carries: frozenset[str] | None = _HMA_KINDS
+    no_place = (
+        "HMA has no signal type for them (its vpdq is a JSON list of frames with timestamps,"
+        " which hashwarden does not keep)"
+    )
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         reader = csv.reader(text_stream(stream))
@@ -252,7 +265,7 @@ class HmaFormat:
         count = 0
         for entry in entries:
             for signal in entry.signals:
-                if signal.kind not in ("pdq", "md5"):
+                if signal.kind not in _HMA_KINDS or signal.kind not in kinds:
                     continue
                 kind = str(entry.extra.get("hma:signal_type", signal.kind))
                 tags = entry.extra.get("hma:tags", [])

@@ -5,6 +5,12 @@ so files of hundreds of thousands of media import in bounded memory.
 Every media field hashwarden does not model is kept with the entry and written back. Our finer
 category (UK grade) travels in `HashwardenCategory`, so a round trip loses nothing while
 other tools read the standard `Category` number.
+
+Kinds VICS has no named field for (PDQ, vPDQ, P2P identifiers, NCMEC's fingerprint types) travel
+in the media's `AlternativeHashes` list of `{"HashName", "HashValue"}`, the place VICS 2.0 files
+written by forensic tools give PhotoDNA and other hashes: `PDQ`, `ED2K`, ... (our kind's name in
+upper case). Read back, a name hashwarden knows becomes that kind (any case; `PhotoDNA` too);
+others stay in the entry's extra and are written back as they came.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from hashwarden.bank.base import Entry, NewEntry
 from hashwarden.bank.categories import CATEGORIES, to_project_vic
 from hashwarden.errors import DataError
 from hashwarden.exchange.base import ImportOptions, map_category, parse_bool, signal_or_error
+from hashwarden.signals.base import Signal
+from hashwarden.signals.builtin import default_registry
 
 __all__ = ["CONTEXT_V2", "VicsFormat"]
 
@@ -27,6 +35,32 @@ CONTEXT_V2 = "http://github.com/ICMEC/ProjectVic/DataModels/2.0.xml/US/$metadata
 _HEADER = re.compile(rb'"(odata\.metadata|@odata\.context)"\s*:\s*"([^"]{0,2000})"')
 _SIGNALS = {"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "PhotoDNA": "photodna"}
 _OWN = {*_SIGNALS, "Category", "Series", "VictimIdentified", "HashwardenCategory"}
+_ALTERNATIVE = "AlternativeHashes"
+_NAMED = frozenset(_SIGNALS.values())
+#: Alternative hash names other tools write for kinds of ours (compared in lower case).
+_ALTERNATIVE_NAMES = {"photodna": "photodna", "sha-1": "sha1", "sha-256": "sha256"}
+
+
+def _alternative_hashes(item: dict[str, Any], where: str) -> tuple[list[Signal], list[Any]]:
+    """The signals of a media's AlternativeHashes, and the items naming no kind of ours."""
+    listed = item.get(_ALTERNATIVE)
+    if listed is None:
+        return [], []
+    if not isinstance(listed, list):
+        raise DataError(f"{where}: {_ALTERNATIVE} is not a list")
+    known = set(default_registry().names())
+    signals, others = [], []
+    for alternative in listed:
+        name = alternative.get("HashName") if isinstance(alternative, dict) else None
+        value = alternative.get("HashValue") if isinstance(alternative, dict) else None
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise DataError(f"{where}: {_ALTERNATIVE} items need a HashName and a HashValue")
+        kind = _ALTERNATIVE_NAMES.get(name.lower(), name.lower())
+        if kind in known:
+            signals.append(signal_or_error(kind, value, f"{where} {name}"))
+        else:
+            others.append(alternative)
+    return signals, others
 
 
 class _Chained:
@@ -46,6 +80,8 @@ class _Chained:
 class VicsFormat:
     name = "vics"
     writable = True
+    carries: frozenset[str] | None = None  # what has no field goes in AlternativeHashes
+    no_place = ""
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         head = stream.read(65536)
@@ -93,15 +129,19 @@ class VicsFormat:
             for field, kind in _SIGNALS.items()
             if item.get(field)
         ]
+        alternative, others = _alternative_hashes(item, where)
+        signals += [s for s in alternative if s not in signals]
         if not signals:
-            raise DataError(f"{where}: no MD5, SHA1, SHA256 or PhotoDNA")
+            raise DataError(f"{where}: no MD5, SHA1, SHA256, PhotoDNA or AlternativeHashes")
         ours = item.get("HashwardenCategory")
         category = (
             str(ours)
             if isinstance(ours, str) and ours in CATEGORIES
             else map_category(item.get("Category"), options, where)
         )
-        extra = {k: v for k, v in item.items() if k not in _OWN}
+        extra = {k: v for k, v in item.items() if k not in _OWN and k != _ALTERNATIVE}
+        if others:
+            extra[_ALTERNATIVE] = others
         if case:
             extra["vics:case"] = case
         series = item.get("Series")
@@ -121,8 +161,17 @@ class VicsFormat:
             media: dict[str, Any] = {k: v for k, v in entry.extra.items() if k != "vics:case"}
             for field, kind in _SIGNALS.items():
                 value = entry.signal(kind)
-                if value:
+                if value and kind in kinds:
                     media[field] = value.upper() if kind != "photodna" else value
+            alternative = [
+                {"HashName": s.kind.upper(), "HashValue": s.value}
+                for s in entry.signals
+                if s.kind in kinds and s.kind not in _NAMED
+            ]
+            kept = entry.extra.get(_ALTERNATIVE)
+            alternative += kept if isinstance(kept, list) else []
+            if alternative:
+                media[_ALTERNATIVE] = alternative
             number = to_project_vic(entry.category)
             if number is not None:
                 media["Category"] = number
@@ -130,8 +179,8 @@ class VicsFormat:
             if entry.series:
                 media["Series"] = entry.series
             media["VictimIdentified"] = entry.victim_identified
-            if not any(f in media for f in _SIGNALS):
-                continue  # VICS media are named by MD5, SHA1 or PhotoDNA
+            if not any(f in media for f in (*_SIGNALS, _ALTERNATIVE)):
+                continue  # nothing of the kinds asked for
             stream.write((b"," if count else b"") + json.dumps(media, ensure_ascii=False).encode())
             count += 1
         stream.write(b"]}\n")
