@@ -15,12 +15,19 @@ and a JSON body; anything else escaping is a bug (exit 70, HTTP 500).
     └── ExchangeUnavailableError       exit 8   HTTP 502   a peer or remote list not reachable
 
 Exit codes 1, 6 and 7 are also given by `scan` and `match` as results, not errors, and 11 by a
-scan that a limit cut short: see docs/exit-codes.md.
+scan that a limit cut short: see docs/exit-codes.md. Every exit code is named once, here: the
+EXIT_* constants below and the `exit_code` of each class.
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "EXIT_BUG",
+    "EXIT_CLEAN",
+    "EXIT_CUT_SHORT",
+    "EXIT_ERRORS",
+    "EXIT_MATCHES",
+    "EXIT_MATCHES_AND_ERRORS",
     "ConflictError",
     "DataError",
     "ExchangeUnavailableError",
@@ -85,3 +92,17 @@ class PermissionDeniedError(HashwardenError):
 class LimitExceededError(HashwardenError):
     exit_code = 11
     http_status = 413
+
+
+#: Success; for `scan`, `match`, `p2p match`: nothing matched; `blocklist check`: not blocked.
+EXIT_CLEAN = 0
+#: Matches found (`blocklist check`: a URL is blocked): a result, not a failure.
+EXIT_MATCHES = 1
+#: Completed, but some files could not be read or decoded (`scan`, `hash`, `bank add-files`).
+EXIT_ERRORS = 6
+#: Matches found, and some files could not be read or the scan was cut short by a limit.
+EXIT_MATCHES_AND_ERRORS = 7
+#: Nothing matched in what was read, but a limit cut the scan short: it is not a clean scan.
+EXIT_CUT_SHORT = LimitExceededError.exit_code
+#: An internal error: a bug, to be reported with the command that caused it.
+EXIT_BUG = 70

@@ -19,8 +19,7 @@ from html import escape
 from pathlib import Path
 from typing import IO, Any
 
-from hashwarden.scan.pipeline import STATUSES, FileRecord, ScanResult
-from hashwarden.scan.reader import LIMIT_FLAGS
+from hashwarden._types import LIMIT_FLAGS, STATUSES, FileRecord, ScanResult
 
 __all__ = ["CSV_COLUMNS", "write_case_report"]
 

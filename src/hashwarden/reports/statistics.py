@@ -14,9 +14,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from hashwarden._types import ScanResult
 from hashwarden.bank.sqlite import SqliteBank, utc_now
 from hashwarden.errors import UsageError
-from hashwarden.scan.pipeline import ScanResult
 
 __all__ = [
     "CHANNELS",
