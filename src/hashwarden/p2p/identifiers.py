@@ -91,12 +91,14 @@ def bencode(value: Any) -> bytes:
 
 class P2PHasher:
     """Feed the content's chunks in order; `result()` gives ed2k, tth and (with a name and
-    the size known up front) btih."""
+    the size known up front) btih, btmh and bt_root. A `StreamHasher` (signals/base.py):
+    librhash runs without the GIL, so a thread of its own hashes beside the other digests."""
 
     def __init__(self, *, size: int | None, name: str | None) -> None:
         self._lib = _librhash()
         self._ctx = self._lib.rhash_init(_ED2K | _TTH)
         self._name, self._size = name, size
+        self._fed = 0
         self._piece = btih_piece_length(size) if size is not None and name else 0
         self._pieces: list[bytes] = []
         self._current = hashlib.sha1()
@@ -109,6 +111,7 @@ class P2PHasher:
 
     def update(self, chunk: bytes) -> None:
         self._lib.rhash_update(self._ctx, chunk, len(chunk))
+        self._fed += len(chunk)
         if not self._piece:
             return
         self._update_v2(chunk)
@@ -185,4 +188,6 @@ class P2PHasher:
             }
             found["btih"] = hashlib.sha1(bencode(info)).hexdigest()
             found.update(self._v2(self._name, self._size))
+            if self._fed != self._size:  # the file changed while read: its pieces are off
+                del found["btih"]
         return found

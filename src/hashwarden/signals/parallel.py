@@ -4,14 +4,19 @@ A process pool (decoding and PDQ hold the GIL for long stretches) works through 
 at most a few jobs per worker, so memory stays bounded however large the input. A job not done
 within the time limit becomes a per-file error and the pool is replaced, so one hostile image
 cannot hang a scan.
+
+A pool costs its start-up (each worker imports numpy, Pillow and pdqhash): a small job, up to
+SMALL_JOB_FILES files when the number of workers is left to us, runs in the calling process,
+where a large file still hashes on every core (see `hashing`). There is no time limit there.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -20,14 +25,17 @@ from typing import TypeVar
 
 from hashwarden.signals.hashing import ContentHashes, hash_bytes, hash_file
 
-__all__ = ["DEFAULT_TIMEOUT", "default_workers", "hash_in_parallel"]
+__all__ = ["DEFAULT_TIMEOUT", "SMALL_JOB_FILES", "default_workers", "hash_in_parallel"]
 
 T = TypeVar("T")
 Source = Path | bytes
 Outcome = tuple[ContentHashes | None, str | None]
 
-#: Seconds one file may take before it is reported as an error.
+#: Seconds one file may take before it is reported as an error (in a pool).
 DEFAULT_TIMEOUT = 120.0
+#: Up to this many files are hashed in the calling process unless workers are asked for: a
+#: pool's start-up costs more than it saves (docs/bench/hashing_speed.md).
+SMALL_JOB_FILES = 8
 
 
 def default_workers() -> int:
@@ -37,11 +45,17 @@ def default_workers() -> int:
     )
 
 
-def _hash_one(source: Source, pdq_mode: str, variants: bool) -> Outcome:
+def _hash_one(
+    source: Source, pdq_mode: str, variants: bool, extra_kinds: Collection[str] | None
+) -> Outcome:
     try:
         if isinstance(source, bytes):
-            return hash_bytes(source, pdq_mode=pdq_mode, variants=variants), None
-        return hash_file(source, pdq_mode=pdq_mode, variants=variants), None
+            return hash_bytes(
+                source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds
+            ), None
+        return hash_file(
+            source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds
+        ), None
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
     except MemoryError:
@@ -68,15 +82,26 @@ def hash_in_parallel(
     pdq_mode: str = "fast",
     variants: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    extra_kinds: Collection[str] | None = None,
 ) -> Iterator[tuple[T, ContentHashes | None, str | None]]:
     """(item, hashes, error) for each item in order; `source` gives a path or bytes to hash,
-    or None for an item not to hash (yielded with neither hashes nor error)."""
+    or None for an item not to hash (yielded with neither hashes nor error). `workers`: the
+    processes of the pool (1: none); None: one per core, or none for a small job.
+    `extra_kinds`: as `hash_stream` takes them (None: every kind a registered hasher computes)."""
     count = workers or default_workers()
+    if workers is None and count > 1:
+        rest = iter(items)
+        first = list(itertools.islice(rest, SMALL_JOB_FILES + 1))
+        if len(first) <= SMALL_JOB_FILES:
+            count = 1
+        items = itertools.chain(first, rest)
     if count == 1:
         for item in items:
             what = source(item)
             yield (
-                (item, None, None) if what is None else (item, *_hash_one(what, pdq_mode, variants))
+                (item, None, None)
+                if what is None
+                else (item, *_hash_one(what, pdq_mode, variants, extra_kinds))
             )
         return
     pool = _new_pool(count)
@@ -84,7 +109,9 @@ def hash_in_parallel(
     limit = count * 3
 
     def submit(item: T, what: Source | None) -> None:
-        future = None if what is None else pool.submit(_hash_one, what, pdq_mode, variants)
+        future = (
+            None if what is None else pool.submit(_hash_one, what, pdq_mode, variants, extra_kinds)
+        )
         window.append((item, what, future))
 
     def collect() -> tuple[T, ContentHashes | None, str | None]:
