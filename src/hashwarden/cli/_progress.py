@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -49,14 +49,24 @@ def _problem(path: Path) -> str | None:
 
 
 def hashed_files(
-    paths: Iterable[Path], label: str, *, workers: int | None = None, pdq_mode: str = "fast"
+    paths: Iterable[Path],
+    label: str,
+    *,
+    workers: int | None = None,
+    pdq_mode: str = "fast",
+    extra_kinds: Collection[str] | None = None,
 ) -> Iterator[tuple[Path, ContentHashes | None, str | None]]:
-    """(path, hashes, error) for every file, hashed on all cores, with a progress bar."""
+    """(path, hashes, error) for every file, hashed on all cores, with a progress bar;
+    `extra_kinds` as `hash_stream` takes them (None: every kind a registered hasher computes)."""
     files = list(walk_files(paths))
     with progress_bar() as bar:
         task = bar.add_task(label, total=len(files))
         results = hash_in_parallel(
-            files, lambda p: None if _problem(p) else p, workers=workers, pdq_mode=pdq_mode
+            files,
+            lambda p: None if _problem(p) else p,
+            workers=workers,
+            pdq_mode=pdq_mode,
+            extra_kinds=extra_kinds,
         )
         for path, hashes, error in results:
             yield path, hashes, error or (None if hashes else _problem(path))

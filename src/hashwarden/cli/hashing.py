@@ -22,6 +22,7 @@ from hashwarden.cli._options import (
 )
 from hashwarden.cli._progress import hashed_files
 from hashwarden.index import BankMatcher
+from hashwarden.signals import default_registry
 
 
 def hash_command(
@@ -29,11 +30,16 @@ def hash_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
     pdq_mode: PdqModeOpt = "fast",
     workers: WorkersOpt = None,
+    p2p: Annotated[
+        bool, typer.Option("--p2p", help="Also print the P2P identifiers (ed2k, tth, btih...).")
+    ] = False,
 ) -> None:
     """Print md5, sha1, sha256 and, for images, pdq and pdq_quality of each file."""
     failed = False
     mode = check_pdq_mode(pdq_mode)
-    for path, hashes, error in hashed_files(paths, "hashing", workers=workers, pdq_mode=mode):
+    extra = default_registry().hasher("p2p").kinds if p2p else ()
+    hashed = hashed_files(paths, "hashing", workers=workers, pdq_mode=mode, extra_kinds=extra)
+    for path, hashes, error in hashed:
         record: dict[str, Any] = {"path": str(path)}
         if hashes is None:
             failed = True
@@ -48,6 +54,7 @@ def hash_command(
             )
             if hashes.vpdq is not None:
                 record["vpdq"] = hashes.vpdq
+            record.update((k, hashes.extra[k]) for k in extra if k in hashes.extra)
             if hashes.image_error:
                 record["error"] = hashes.image_error
         if as_json:
