@@ -20,7 +20,7 @@ P2P = {"ed2k", "tth", "btih", "btmh", "bt_root"}
 
 @pytest.fixture
 def large(tmp_path: Path) -> Path:
-    """A file of a few big chunks and an odd tail."""
+    """A file of several chunks and an odd tail."""
     path = tmp_path / "large.bin"
     path.write_bytes(os.urandom(3 * 4 * 1024 * 1024 + 12_345))
     return path
@@ -106,5 +106,7 @@ def test_a_larger_job_or_asked_workers_use_the_pool(monkeypatch: pytest.MonkeyPa
     results = list(parallel.hash_in_parallel(iter(items), lambda b: b))
     assert started == [2]
     assert [r[0] for r in results] == items  # none lost or repeated by looking ahead
-    list(parallel.hash_in_parallel([b"one"], lambda b: b, workers=2))
-    assert started == [2, 2]
+    monkeypatch.setattr(parallel, "SMALL_JOB_BYTES", 100)
+    list(parallel.hash_in_parallel([b"x" * 60, b"y" * 60], lambda b: b))  # few, but large
+    list(parallel.hash_in_parallel([b"one"], lambda b: b, workers=2))  # workers asked for
+    assert started == [2, 2, 2]

@@ -36,7 +36,8 @@ PdqModeOpt = Annotated[
     ),
 ]
 WorkersOpt = Annotated[
-    int | None, typer.Option(min=1, help="Hashing processes (default: one per core).")
+    int | None,
+    typer.Option(min=1, help="Hashing processes (default: one per core; none for a few files)."),
 ]
 
 

@@ -1,8 +1,8 @@
 """Hash content: the three cryptographic digests from one pass, and PDQ for images.
 
-One read feeds every digest. A large file is read in big chunks, each digest (and each extra
-hasher a plugin registers, such as the P2P identifiers) updated in a thread of its own while
-the next chunk is read: hashlib and librhash release the GIL on large buffers, so the digests
+One read feeds every digest. For a large file each digest (and each extra hasher a plugin
+registers, such as the P2P identifiers) is updated in a thread of its own while the next chunk
+is read: hashlib and librhash release the GIL on large buffers, so the digests
 run side by side on the cores. Extra kinds are computed only when asked for (`extra_kinds`).
 
 PDQ follows the reference exactly: Pillow decodes the file to RGB (no EXIF rotation) and the
@@ -50,11 +50,11 @@ __all__ = [
 MAX_IMAGE_PIXELS = 120_000_000
 #: Image files above this size are hashed cryptographically but not decoded.
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
+#: Bytes read at a time: measured as fast as any larger size (docs/bench/hashing_speed.md).
 _CHUNK = 1024 * 1024
-#: Files of this size or more are read in chunks of _BIG_CHUNK bytes, their digests computed in
-#: parallel threads (below it, threads cost more than they save: docs/bench/hashing_speed.md).
+#: Content of this size or more has its digests computed in parallel threads (below it,
+#: starting threads costs more than they save: docs/bench/hashing_speed.md).
 PARALLEL_FROM_BYTES = 8 * 1024 * 1024
-_BIG_CHUNK = 4 * 1024 * 1024
 #: In fast mode images are decoded (JPEG: DCT-scaled) or reduced to no less than this many
 #: pixels on the shorter side; docs/hashing.md gives the measured distance to the reference.
 FAST_MIN_SIDE = 512
@@ -329,7 +329,7 @@ def hash_stream(
     head = b""
     kept: list[bytes] | None = None
     with _Lanes(updates, parallel=big) as lanes:
-        while chunk := stream.read(_BIG_CHUNK if big else _CHUNK):
+        while chunk := stream.read(_CHUNK):
             if total == 0:
                 head = chunk[:16]
                 media = looks_like_image(head) or (None if video_path else looks_like_video(head))

@@ -5,9 +5,10 @@ at most a few jobs per worker, so memory stays bounded however large the input. 
 within the time limit becomes a per-file error and the pool is replaced, so one hostile image
 cannot hang a scan.
 
-A pool costs its start-up (each worker imports numpy, Pillow and pdqhash): a small job, up to
-SMALL_JOB_FILES files when the number of workers is left to us, runs in the calling process,
-where a large file still hashes on every core (see `hashing`). There is no time limit there.
+A pool costs its start-up (each worker imports numpy, Pillow and pdqhash): a small job (up to
+SMALL_JOB_FILES files under SMALL_JOB_BYTES) runs in the calling process when the number of
+workers is left to us, where a large file still hashes on every core (see `hashing`). There is
+no time limit there; asking for workers (`--workers 2`) always gets a pool, and the limit.
 """
 
 from __future__ import annotations
@@ -25,7 +26,13 @@ from typing import TypeVar
 
 from hashwarden.signals.hashing import ContentHashes, hash_bytes, hash_file
 
-__all__ = ["DEFAULT_TIMEOUT", "SMALL_JOB_FILES", "default_workers", "hash_in_parallel"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "SMALL_JOB_BYTES",
+    "SMALL_JOB_FILES",
+    "default_workers",
+    "hash_in_parallel",
+]
 
 T = TypeVar("T")
 Source = Path | bytes
@@ -33,9 +40,12 @@ Outcome = tuple[ContentHashes | None, str | None]
 
 #: Seconds one file may take before it is reported as an error (in a pool).
 DEFAULT_TIMEOUT = 120.0
-#: Up to this many files are hashed in the calling process unless workers are asked for: a
-#: pool's start-up costs more than it saves (docs/bench/hashing_speed.md).
-SMALL_JOB_FILES = 8
+#: A job of at most this many files, of together fewer bytes than SMALL_JOB_BYTES, is hashed
+#: in the calling process unless workers are asked for: a pool's start-up (about 2 s, each
+#: worker importing numpy, Pillow and pdqhash) costs more than it saves on it; measured in
+#: docs/bench/hashing_speed.md.
+SMALL_JOB_FILES = 32
+SMALL_JOB_BYTES = 128 * 1024 * 1024
 
 
 def default_workers() -> int:
@@ -64,6 +74,29 @@ def _hash_one(
         return None, f"could not be hashed ({type(exc).__name__}: {exc})"
 
 
+def _size(what: Source | None) -> int:
+    if what is None:
+        return 0
+    if isinstance(what, bytes):
+        return len(what)
+    try:
+        return what.stat().st_size
+    except OSError:
+        return 0  # reported when it is hashed
+
+
+def _look_ahead(pairs: Iterator[tuple[T, Source | None]]) -> list[tuple[T, Source | None]]:
+    """The first items, until there are more than a small job's files or bytes."""
+    first: list[tuple[T, Source | None]] = []
+    total = 0
+    for pair in pairs:
+        first.append(pair)
+        total += _size(pair[1])
+        if len(first) > SMALL_JOB_FILES or total >= SMALL_JOB_BYTES:
+            break
+    return first
+
+
 def _new_pool(workers: int) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
 
@@ -89,15 +122,14 @@ def hash_in_parallel(
     processes of the pool (1: none); None: one per core, or none for a small job.
     `extra_kinds`: as `hash_stream` takes them (None: every kind a registered hasher computes)."""
     count = workers or default_workers()
+    pairs: Iterator[tuple[T, Source | None]] = ((item, source(item)) for item in items)
     if workers is None and count > 1:
-        rest = iter(items)
-        first = list(itertools.islice(rest, SMALL_JOB_FILES + 1))
-        if len(first) <= SMALL_JOB_FILES:
+        first = _look_ahead(pairs)
+        if len(first) <= SMALL_JOB_FILES and sum(_size(w) for _, w in first) < SMALL_JOB_BYTES:
             count = 1
-        items = itertools.chain(first, rest)
+        pairs = itertools.chain(first, pairs)
     if count == 1:
-        for item in items:
-            what = source(item)
+        for item, what in pairs:
             yield (
                 (item, None, None)
                 if what is None
@@ -136,8 +168,8 @@ def hash_in_parallel(
             return item, None, reason
 
     try:
-        for item in items:
-            submit(item, source(item))
+        for item, what in pairs:
+            submit(item, what)
             while len(window) >= limit:
                 yield collect()
         while window:
