@@ -84,11 +84,13 @@ def test_a_plugin_adds_a_hasher_fed_from_the_same_read(fresh_plugins: None) -> N
     hashes = hash_bytes(data, extra_kinds=["crc32"])
     assert hashes.signals()["crc32"] == f"{zlib.crc32(data):08x}"
     assert "ed2k" not in hashes.signals()  # only the hashers of the kinds asked for
-    assert default_registry().hasher_of("ed2k") is default_registry().hasher("p2p")
+    assert default_registry().hasher_of("ed2k") is default_registry().hasher("rhash")
 
 
 def test_the_p2p_identifiers_come_through_the_hook(fresh_plugins: None) -> None:
-    assert default_registry().hasher("p2p").kinds == ("ed2k", "tth", "btih", "btmh", "bt_root")
+    registry = default_registry()
+    assert registry.computed_kinds() == ["bt_root", "btih", "btmh", "ed2k", "tth"]
+    assert registry.hasher("bittorrent").kinds == ("btih", "btmh", "bt_root")
 
 
 @pytest.mark.parametrize(

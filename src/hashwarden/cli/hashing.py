@@ -22,7 +22,7 @@ from hashwarden.cli._options import (
 )
 from hashwarden.cli._progress import hashed_files
 from hashwarden.index import BankMatcher
-from hashwarden.signals import default_registry
+from hashwarden.p2p.kinds import P2P_KINDS
 
 
 def hash_command(
@@ -37,7 +37,7 @@ def hash_command(
     """Print md5, sha1, sha256 and, for images, pdq and pdq_quality of each file."""
     failed = False
     mode = check_pdq_mode(pdq_mode)
-    extra = default_registry().hasher("p2p").kinds if p2p else ()
+    extra = tuple(k.name for k in P2P_KINDS) if p2p else ()
     hashed = hashed_files(paths, "hashing", workers=workers, pdq_mode=mode, extra_kinds=extra)
     for path, hashes, error in hashed:
         record: dict[str, Any] = {"path": str(path)}

@@ -2,8 +2,8 @@
 
 One read feeds every digest. For a large file each digest (and each extra hasher a plugin
 registers, such as the P2P identifiers) is updated in a thread of its own while the next chunk
-is read: hashlib and librhash release the GIL on large buffers, so the digests
-run side by side on the cores. Extra kinds are computed only when asked for (`extra_kinds`).
+is read: hashlib and librhash release the GIL on large buffers, so the digests run side by side
+on the cores. Extra kinds are computed only when asked for (`extra_kinds`).
 
 PDQ follows the reference exactly: Pillow decodes the file to RGB (no EXIF rotation) and the
 C++ PDQ of the `pdqhash` package hashes it. Decoding is defensive: pixel limits stop
