@@ -1,0 +1,64 @@
+"""`hashwarden hash` of a 1 GB file (MD5, SHA-1, SHA-256) against coreutils' md5sum, sha1sum and
+sha256sum run one after the other: whole processes, the file in the page cache.
+
+Also shown: the hashing alone in this process (`hash_file`, without the CLI's start-up), in
+parallel threads (as `hash` does) and in one thread with 1 MiB reads (as before), and that the
+three digests agree with coreutils'. Target (issue 14): at least 2x faster than coreutils.
+
+    python benchmarks/bench_hashing_digests.py [--size-mb 1024] [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from _hashing_common import HASHWARDEN, load, median_seconds, run, show, write_random_file
+
+from hashwarden.signals import hash_file, hashing
+
+COREUTILS = ("md5sum", "sha1sum", "sha256sum")
+
+
+def in_process(path: Path, runs: int, *, threads: bool) -> tuple[float, list[float]]:
+    saved = hashing.PARALLEL_FROM_BYTES
+    hashing.PARALLEL_FROM_BYTES = saved if threads else 2**62
+    try:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            hash_file(path, extra_kinds=())
+            times.append(time.perf_counter() - start)
+    finally:
+        hashing.PARALLEL_FROM_BYTES = saved
+    return statistics.median(times), times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-hashing-") as folder:
+        path = write_random_file(Path(folder) / "large.bin", args.size_mb * 1024 * 1024)
+        print(f"{args.size_mb} MiB of noise, page-cached; {load()}")
+        ours = run([*HASHWARDEN, "hash", "--json", str(path)])[1]
+        for tool in COREUTILS:
+            digest = run([tool, str(path)])[1].split()[0]
+            assert f'"{tool[:-3]}": "{digest}"' in ours, f"{tool} disagrees: {ours}"
+        print("digests agree with coreutils")
+        anchor, anchor_runs = median_seconds([[t, str(path)] for t in COREUTILS], args.runs)
+        mine, mine_runs = median_seconds([[*HASHWARDEN, "hash", str(path)]], args.runs)
+        show("coreutils md5sum; sha1sum; sha256sum", anchor, anchor_runs)
+        show("hashwarden hash (whole process)", mine, mine_runs)
+        show("  hash_file in process, parallel threads", *in_process(path, args.runs, threads=True))
+        show("  hash_file in process, one thread (before)", *in_process(path, 1, threads=False))
+        print(f"ratio: hashwarden {anchor / mine:.1f}x faster than coreutils (target: 2x)")
+        print(load())
+
+
+if __name__ == "__main__":
+    main()
