@@ -1,15 +1,21 @@
 """What the bench_hashing_* scripts share: a large file in a temporary folder, whole-process
-timings repeated and reduced to their median, and the machine's load beside them."""
+timings repeated and reduced to their median, and the machine's load beside them.
+
+Beside the wall-clock time, the CPU time (user + system) of the processes: on a loaded machine
+the wall clock says little about parallel threads (there is no idle core to run them on), while
+the CPU time is the work done, whatever the load."""
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,17 +40,28 @@ def write_random_file(path: Path, size: int) -> Path:
     return path
 
 
-def run(command: Sequence[str]) -> tuple[float, str]:
-    """(seconds, standard output) of one whole process."""
+def run(command: Sequence[str]) -> tuple[float, str, float]:
+    """(seconds, standard output, CPU seconds) of one whole process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
-    return time.perf_counter() - start, done.stdout
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return wall, done.stdout, cpu
 
 
-def median_seconds(commands: Sequence[Sequence[str]], runs: int) -> tuple[float, list[float]]:
-    """Median over `runs` of the time the commands take one after the other, and every run."""
-    totals = [sum(run(c)[0] for c in commands) for _ in range(runs)]
-    return statistics.median(totals), totals
+def median_seconds(
+    commands: Sequence[Sequence[str]], runs: int
+) -> tuple[float, list[float], float]:
+    """Median over `runs` of the time the commands take one after the other, every run, and
+    the median CPU time."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        timings = [run(c) for c in commands]
+        walls.append(sum(t[0] for t in timings))
+        cpus.append(sum(t[2] for t in timings))
+    return statistics.median(walls), walls, statistics.median(cpus)
 
 
 def load() -> str:
@@ -52,6 +69,43 @@ def load() -> str:
     return f"load average {one:.1f} {five:.1f} {fifteen:.1f} on {os.cpu_count()} cores"
 
 
-def show(label: str, seconds: float, every: list[float]) -> None:
+def show(label: str, seconds: float, every: list[float], cpu: float | None = None) -> None:
     runs = ", ".join(f"{s:.2f}" for s in every)
-    print(f"{label:<52} {seconds:7.2f} s   (runs: {runs})", flush=True)
+    used = f"  CPU {cpu:6.2f} s" if cpu is not None else " " * 14
+    print(f"{label:<50} {seconds:7.2f} s{used}   (runs: {runs})", flush=True)
+
+
+def lane_cpu(path: Path, extra_kinds: Sequence[str]) -> dict[str, float]:
+    """CPU seconds of each digest and hasher alone over the file, in this process (the time to
+    read the file, measured apart, taken off each): what each of `hash`'s threads has to do."""
+    import hashlib
+
+    from hashwarden.signals import default_registry
+
+    size = path.stat().st_size
+    makers: dict[str, Callable[[], Any]] = {
+        "read": lambda: None,
+        "md5": hashlib.md5,
+        "sha1": hashlib.sha1,
+        "sha256": hashlib.sha256,
+    }
+    for hasher in default_registry().hashers_for(extra_kinds):
+        makers[hasher.name] = lambda h=hasher: h.start(size=size, name=path.name)
+    cpu: dict[str, float] = {}
+    for name, make in makers.items():
+        lane = make()
+        start = time.process_time()
+        with path.open("rb") as stream:
+            while chunk := stream.read(1024 * 1024):
+                if lane is not None:
+                    lane.update(chunk)
+        if hasattr(lane, "result"):
+            lane.result()
+        cpu[name] = time.process_time() - start - cpu.get("read", 0.0)
+    return cpu
+
+
+def projected(cpu: dict[str, float], cores: int) -> float:
+    """The wall time of the lanes on `cores` idle cores: the longest lane, or all the work
+    shared evenly, whichever is longer (the read runs beside them in the main thread)."""
+    return max(max(cpu.values()), sum(cpu.values()) / cores)
