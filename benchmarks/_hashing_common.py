@@ -51,17 +51,25 @@ def run(command: Sequence[str]) -> tuple[float, str, float]:
     return wall, done.stdout, cpu
 
 
-def median_seconds(
-    commands: Sequence[Sequence[str]], runs: int
-) -> tuple[float, list[float], float]:
-    """Median over `runs` of the time the commands take one after the other, every run, and
-    the median CPU time."""
-    walls, cpus = [], []
+Timing = tuple[float, list[float], float]
+
+
+def compare(cases: dict[str, Sequence[Sequence[str]]], runs: int) -> dict[str, Timing]:
+    """For each case (commands run one after the other): the median wall time over `runs`,
+    every run's, and the median CPU time. The cases take turns, run after run, so a load that
+    changes meanwhile weighs on all of them alike. (CPU time counts the processes waited for:
+    a pool's workers, children of its fork server, are not.)"""
+    walls: dict[str, list[float]] = {label: [] for label in cases}
+    cpus: dict[str, list[float]] = {label: [] for label in cases}
     for _ in range(runs):
-        timings = [run(c) for c in commands]
-        walls.append(sum(t[0] for t in timings))
-        cpus.append(sum(t[2] for t in timings))
-    return statistics.median(walls), walls, statistics.median(cpus)
+        for label, commands in cases.items():
+            timings = [run(c) for c in commands]
+            walls[label].append(sum(t[0] for t in timings))
+            cpus[label].append(sum(t[2] for t in timings))
+    return {
+        label: (statistics.median(walls[label]), walls[label], statistics.median(cpus[label]))
+        for label in cases
+    }
 
 
 def load() -> str:

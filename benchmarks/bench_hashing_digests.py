@@ -18,9 +18,9 @@ from pathlib import Path
 
 from _hashing_common import (
     HASHWARDEN,
+    compare,
     lane_cpu,
     load,
-    median_seconds,
     projected,
     run,
     show,
@@ -60,10 +60,18 @@ def main() -> None:
             digest = run([tool, str(path)])[1].split()[0]
             assert f'"{tool[:-3]}": "{digest}"' in ours, f"{tool} disagrees: {ours}"
         print("digests agree with coreutils")
-        anchor = median_seconds([[t, str(path)] for t in COREUTILS], args.runs)
-        mine = median_seconds([[*HASHWARDEN, "hash", str(path)]], args.runs)
-        show("coreutils md5sum; sha1sum; sha256sum", *anchor)
-        show("hashwarden hash (whole process)", *mine)
+        timings = compare(
+            {
+                "coreutils md5sum; sha1sum; sha256sum": [[t, str(path)] for t in COREUTILS],
+                "hashwarden hash (whole process)": [[*HASHWARDEN, "hash", str(path)]],
+                "hashwarden --help (its start-up)": [[*HASHWARDEN, "--help"]],
+            },
+            args.runs,
+        )
+        for label, timing in timings.items():
+            show(label, *timing)
+        anchor = timings["coreutils md5sum; sha1sum; sha256sum"]
+        mine = timings["hashwarden hash (whole process)"]
         show("  hash_file in process, parallel threads", *in_process(path, args.runs, threads=True))
         show("  hash_file in process, one thread (before)", *in_process(path, 1, threads=False))
         print(f"ratio: hashwarden {anchor[0] / mine[0]:.1f}x faster than coreutils (target: 2x)")

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from _hashing_common import (
     HASHWARDEN,
+    compare,
     lane_cpu,
     load,
-    median_seconds,
     projected,
     run,
     show,
@@ -38,14 +38,21 @@ def main() -> None:
         printed = run(["rhash", "--printf", "%{ed2k} %{tth} %{btih}", str(path)])[1].split()
         assert [ours["ed2k"], ours["tth"].lower(), ours["btih"]] == printed, (ours, printed)
         print("ed2k, tth and btih agree with rhash")
-        anchor = median_seconds([rhash], args.runs)
-        mine = median_seconds([[*HASHWARDEN, "hash", "--p2p", str(path)]], args.runs)
-        plain = median_seconds([[*HASHWARDEN, "hash", str(path)]], args.runs)
-        start = median_seconds([[*HASHWARDEN, "--help"]], args.runs)
-        show("rhash --ed2k --tth --btih", *anchor)
-        show("hashwarden hash --p2p (also md5, sha1, sha256)", *mine)
-        show("hashwarden hash (no P2P identifiers)", *plain)
-        show("hashwarden --help (the start-up in both)", *start)
+        timings = compare(
+            {
+                "rhash --ed2k --tth --btih": [rhash],
+                "hashwarden hash --p2p (also md5, sha1, sha256)": [
+                    [*HASHWARDEN, "hash", "--p2p", str(path)]
+                ],
+                "hashwarden hash (no P2P identifiers)": [[*HASHWARDEN, "hash", str(path)]],
+                "hashwarden --help (the start-up in both)": [[*HASHWARDEN, "--help"]],
+            },
+            args.runs,
+        )
+        for label, timing in timings.items():
+            show(label, *timing)
+        anchor = timings["rhash --ed2k --tth --btih"]
+        mine = timings["hashwarden hash --p2p (also md5, sha1, sha256)"]
         print(f"ratio: hashwarden --p2p {mine[0] / anchor[0]:.2f}x rhash's time (target: <= 1.5x)")
         lanes = lane_cpu(path, ["ed2k", "tth", "btih", "btmh", "bt_root"])
         print(

@@ -12,7 +12,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _hashing_common import HASHWARDEN, load, median_seconds, show
+from _hashing_common import HASHWARDEN, compare, load, show
 
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
@@ -25,12 +25,22 @@ def main() -> None:
         photo = Path(folder) / "IMG_0001.jpg"
         photo.write_bytes(jpeg_bytes(synthetic_photo(14, 4000, 3000), 88))  # 12 MP, generated
         print(f"one 12-megapixel JPEG of {photo.stat().st_size / 1e6:.1f} MB; {load()}")
-        helped = median_seconds([[*HASHWARDEN, "--help"]], args.runs)
-        hashed = median_seconds([[*HASHWARDEN, "hash", str(photo)]], args.runs)
-        pooled = median_seconds([[*HASHWARDEN, "hash", "--workers", "2", str(photo)]], args.runs)
-        show("hashwarden --help", *helped)
-        show("hashwarden hash photo.jpg (in process)", *hashed)
-        show("hashwarden hash --workers 2 photo.jpg (a pool)", *pooled)
+        timings = compare(
+            {
+                "hashwarden --help": [[*HASHWARDEN, "--help"]],
+                "hashwarden hash photo.jpg (in process)": [[*HASHWARDEN, "hash", str(photo)]],
+                "hashwarden hash --workers 2 photo.jpg (a pool)": [
+                    [*HASHWARDEN, "hash", "--workers", "2", str(photo)]
+                ],
+            },
+            args.runs,
+        )
+        for label, timing in timings.items():
+            show(label, *timing)
+        helped, hashed = (
+            timings["hashwarden --help"],
+            timings["hashwarden hash photo.jpg (in process)"],
+        )
         print(f"ratio: hash of one photo {hashed[0] / helped[0]:.2f}x --help (target: < 2x)")
         print(load())
 
