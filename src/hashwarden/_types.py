@@ -38,7 +38,7 @@ MiB = 1024 * KiB
 GiB = 1024 * MiB
 
 #: A scan's file ends in one of these.
-STATUSES = ("matched", "known_good", "unknown", "error")
+STATUSES = ("matched", "known_good", "unknown", "error", "container")
 
 
 @dataclass

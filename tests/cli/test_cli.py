@@ -105,13 +105,13 @@ def test_scan_exit_codes(tmp_path: Path, cli_runner: CliRunner) -> None:
     assert r.exit_code == 0, r.output
     r = cli_runner.invoke(app, ["bank", "add-files", str(bank), str(case), "-c", "A"])
     assert r.exit_code == 0
-    r = cli_runner.invoke(app, args)
+    r = cli_runner.invoke(app, [*args, "--force"])  # the same --out again: an overwrite
     assert r.exit_code == 1
     report = json.loads((tmp_path / "r" / "report.json").read_text())
     match = report["files"][0]["matches"][0]
     assert set(match) >= {"entry", "kind", "distance", "category"} and match["category"] == "csam-a"
     (case / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0garbage")
-    assert cli_runner.invoke(app, args).exit_code == 7
+    assert cli_runner.invoke(app, [*args, "--force"]).exit_code == 7
     r = cli_runner.invoke(app, [*args, "--threshold", "-3"])
     assert r.exit_code == 2
 

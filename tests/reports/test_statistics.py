@@ -116,7 +116,15 @@ def test_a_scan_whose_statistics_cannot_be_written_still_succeeds(
     assert result.exit_code == 0 and "statistics not recorded" in result.output
     result = cli_runner.invoke(
         app,
-        ["scan", str(case), "--bank", str(bank), "--out", str(tmp_path / "r"), "--no-record-stats"],
+        [
+            "scan",
+            str(case),
+            "--bank",
+            str(bank),
+            "--out",
+            str(tmp_path / "r2"),
+            "--no-record-stats",
+        ],
     )
     assert result.exit_code == 0 and "statistics events" not in result.output
     assert "not recorded" not in result.output

@@ -18,7 +18,7 @@ from hashwarden.cli._app import console, err_console
 from hashwarden.cli._options import PdqModeOpt, WorkersOpt, check_pdq_mode
 from hashwarden.demo import build_demo_case, demo_history
 from hashwarden.errors import HashwardenError, NotFoundError, UsageError
-from hashwarden.reports.case import write_case_report
+from hashwarden.reports.case import prepare_report_dir, write_case_report
 from hashwarden.reports.charts import write_statistics_report
 from hashwarden.reports.statistics import (
     CHANNELS,
@@ -127,6 +127,9 @@ def scan_command(
     paths: Annotated[list[Path], typer.Argument(help="Folders, files or archives to scan.")],
     bank: Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for the report.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite a report already in --out.")
+    ] = False,
     threshold: Annotated[int, typer.Option(min=0, max=128, help="PDQ match distance.")] = 31,
     pdq_mode: PdqModeOpt = "fast",
     workers: WorkersOpt = None,
@@ -183,7 +186,7 @@ def scan_command(
     Exit codes: 0 nothing matched, 1 matches found, 6 some files could not be read,
     7 matches found and some files could not be read or the scan was cut short by a limit,
     11 the scan was cut short by a limit (nothing matched in what was read),
-    2 usage, 4 bank or input not found.
+    2 usage, 4 bank or input not found, 9 --out holds a report already (see --force).
     """
     for path in paths:
         if not path.exists() and not path.is_symlink():
@@ -202,6 +205,7 @@ def scan_command(
         max_ratio=max_ratio,
         max_member_bytes=parse_size(max_member_bytes, "--max-member-bytes"),
     )
+    prepare_report_dir(out, SPOOL_NAME, force=force)
     spool = out / SPOOL_NAME
     result = _scan_with_progress(
         paths,

@@ -31,19 +31,22 @@ def serve_command(
 
     Each worker holds its own index and catches up with the bank before every match, so a
     change made through any worker, or any replica sharing a PostgreSQL bank, counts at once.
-    Logs are one JSON line a request, with no client address; the access log is off."""
+    Logs are one JSON line a request, with no client address; the access log is off. Limits
+    come from HASHWARDEN_* variables (docs/service.md), checked here: a wrong one exits 2."""
     import uvicorn
 
+    from hashwarden.service.app import ServiceSettings
     from hashwarden.service.asgi import NoDelayHttpProtocol
 
     if keyless_role is not None and keyless_role not in ROLES:
         raise UsageError(f"--keyless-role must be one of {', '.join(ROLES)}")
+    if keyless_role is not None:
+        os.environ["HASHWARDEN_KEYLESS_ROLE"] = keyless_role
+    ServiceSettings.from_env()  # each worker reads them again; a wrong one stops us here
     store = open_bank(bank)  # fail early, with a clear message, on a wrong bank
     location = store.location
     store.close()
     os.environ["HASHWARDEN_BANK"] = bank
-    if keyless_role is not None:
-        os.environ["HASHWARDEN_KEYLESS_ROLE"] = keyless_role
     err_console.print(f"serving {location} on http://{host}:{port} with {workers} worker(s)")
     uvicorn.run(
         "hashwarden.service.asgi:app_from_env",

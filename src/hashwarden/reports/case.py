@@ -5,7 +5,8 @@ the SHA-256 of each report file, so a copy handed on can be checked against the 
 
 Every file is written as a stream over the scan's records (which a large scan keeps on disk,
 see `RecordSpool`): memory holds one record at a time plus the paths of the clustered images,
-never the whole case.
+never the whole case. A folder holding a report is never written over without `force`
+(`prepare_report_dir`): a case report is a record of what was found.
 """
 
 from __future__ import annotations
@@ -16,12 +17,26 @@ import json
 from collections import Counter
 from collections.abc import Iterable
 from html import escape
+from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
-from hashwarden._types import LIMIT_FLAGS, STATUSES, FileRecord, ScanResult
+from hashwarden._types import LIMIT_FLAGS, STATUSES, FileRecord, Match, ScanResult
+from hashwarden.errors import ConflictError
 
-__all__ = ["CSV_COLUMNS", "write_case_report"]
+__all__ = [
+    "CSV_COLUMNS",
+    "REPORT_FILES",
+    "UNKNOWN_LISTED",
+    "prepare_report_dir",
+    "write_case_report",
+]
+
+#: The files a report consists of, in the order the manifest lists the first three.
+REPORT_FILES = ("report.json", "report.csv", "report.html", "manifest.sha256")
+#: Unknown files listed in the HTML report (a page a browser can open); the CSV and the JSON
+#: list every one.
+UNKNOWN_LISTED = 10_000
 
 CSV_COLUMNS = [
     "path",
@@ -42,6 +57,8 @@ CSV_COLUMNS = [
     "cluster",
     "error",
     "notes",
+    # Added later: kept at the end so spreadsheets reading columns by position still work.
+    "match_orientation",
 ]
 
 
@@ -66,6 +83,7 @@ def _csv_row(f: FileRecord) -> dict[str, object]:
         "cluster": f.cluster,
         "error": f.error,
         "notes": "; ".join(f.notes),
+        "match_orientation": best.orientation if best else None,
     }
 
 
@@ -106,14 +124,45 @@ def _write_json(result: ScanResult, clusters: list[list[str]], path: Path) -> No
         out.write(',\n "clusters": ' + _nested(listed, 1) + "\n}")
 
 
+def _present(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def prepare_report_dir(out_dir: Path, spool_name: str, *, force: bool = False) -> None:
+    """Make sure a scan may write its report into `out_dir`, before any work is done.
+
+    A folder holding a report, or the records of an interrupted scan (`spool_name`), is refused
+    (`ConflictError`, exit 9) unless `force`; with `force` those files are removed now, so a
+    forced scan that is interrupted in turn leaves no earlier report beside its records. Other
+    files in the folder are left alone.
+    """
+    found = [name for name in REPORT_FILES if _present(out_dir / name)]
+    spool = out_dir / spool_name
+    if not force and found:
+        raise ConflictError(
+            f"{out_dir} holds a report already; use --force to overwrite or choose another --out"
+        )
+    if not force and _present(spool):
+        raise ConflictError(
+            f"{out_dir} holds the records of an interrupted scan ({spool_name}); use --force "
+            "to overwrite or choose another --out"
+        )
+    if not force:
+        return
+    for name in [*found, spool_name]:
+        try:
+            (out_dir / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise ConflictError(
+                f"cannot remove {out_dir / name} ({exc.strerror or exc}); choose another --out"
+            ) from exc
+
+
 def write_case_report(result: ScanResult, out_dir: Path) -> dict[str, Path]:
     """Write report.json, report.csv, report.html and manifest.sha256 into `out_dir`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": out_dir / "report.json",
-        "csv": out_dir / "report.csv",
-        "html": out_dir / "report.html",
-    }
+    kinds = ("json", "csv", "html")
+    paths = {kind: out_dir / name for kind, name in zip(kinds, REPORT_FILES[:3], strict=True)}
     clusters = _cluster_paths(result)
     _write_json(result, clusters, paths["json"])
     with _open(paths["csv"]) as stream:
@@ -123,7 +172,7 @@ def write_case_report(result: ScanResult, out_dir: Path) -> dict[str, Path]:
             writer.writerow(_csv_row(f))
     with _open(paths["html"]) as stream:
         _write_html(result, clusters, stream)
-    manifest = out_dir / "manifest.sha256"
+    manifest = out_dir / REPORT_FILES[3]
     lines = []
     for p in paths.values():
         with p.open("rb") as written:
@@ -144,6 +193,7 @@ th{background:#f3f4f6}td.h{font-family:ui-monospace,monospace;font-size:.75rem;w
 .cards{display:flex;gap:1rem;flex-wrap:wrap}.card{border:1px solid #d0d7de;border-radius:6px;
 padding:.8rem 1.2rem;min-width:8rem}.card b{display:block;font-size:1.6rem}
 .matched b{color:#b42318}.unknown b{color:#7a5b00}.known_good b{color:#1a7f37}.error b{color:#57606a}
+.container b{color:#57606a}
 .meta td:first-child{width:12rem;font-weight:600}.note{color:#57606a;font-size:.85rem}
 .cut{border:2px solid #b42318;border-radius:6px;padding:.6rem 1rem;color:#b42318}
 @media print{body{margin:0}.card{break-inside:avoid}}
@@ -192,11 +242,49 @@ def _cut_short(rec: dict[str, Any]) -> str:
     )
 
 
+def _view(match: Match) -> str:
+    """How a match was found: the turn, trim or frame of a PDQ match ("original" as is), and
+    for a video the shares of frames found."""
+    if match.query_match is None:
+        return match.orientation
+    shares = f"{match.query_match:.0f}% of its frames found"
+    if match.compared_match is not None:
+        shares += f", {match.compared_match:.0f}% of the entry's"
+    return shares
+
+
+def _write_unknown(result: ScanResult, total: int, out: IO[str]) -> None:
+    """The first `UNKNOWN_LISTED` unknown files (path, size, hashes), and how many more."""
+    unknown = (f for f in result.files if f.status == "unknown")
+    rows = (
+        [
+            f.path,
+            f"{f.size:,}" if f.size is not None else "",
+            f.media_type or "",
+            f.md5 or "",
+            f.sha256 or "",
+            f.pdq or "",
+            str(f.cluster or ""),
+        ]
+        for f in islice(unknown, UNKNOWN_LISTED)
+    )
+    headers = ["path", "size (bytes)", "media type", "md5", "sha256", "pdq", "cluster"]
+    out.writelines(_rows(headers, rows, {3, 4, 5}))
+    unknown.close()
+    if total > UNKNOWN_LISTED:
+        out.write(
+            f"<p class=note>{total - UNKNOWN_LISTED:,} more unknown files are not listed here "
+            f"(the first {UNKNOWN_LISTED:,} are): report.csv and report.json list every file."
+            "</p>"
+        )
+
+
 def _write_html(result: ScanResult, clusters: list[list[str]], out: IO[str]) -> None:
     rec = result.record
     counts = result.counts
     cards = "".join(
-        f"<div class='card {s}'><b>{counts[s]}</b>{s.replace('_', ' ')}</div>" for s in STATUSES
+        f"<div class='card {s}'><b>{counts.get(s, 0)}</b>{s.replace('_', ' ')}</div>"
+        for s in STATUSES
     )
     read = rec.get("read") or {}
     rows = [
@@ -242,16 +330,41 @@ def _write_html(result: ScanResult, clusters: list[list[str]], out: IO[str]) -> 
             if f.status == "matched":
                 for m in f.matches[:1]:
                     kind = f"{m.kind} ({m.distance})"
-                    yield [f.path, m.category, m.series or "", kind, str(m.entry), f.sha256 or ""]
+                    yield [
+                        f.path,
+                        m.category,
+                        m.series or "",
+                        kind,
+                        _view(m),
+                        str(m.entry),
+                        f.sha256 or "",
+                    ]
 
-    headers = ["path", "category", "series", "match (distance)", "entry", "sha256"]
-    out.writelines(_rows(headers, matched(), {5}))
+    headers = [
+        "path",
+        "category",
+        "series",
+        "match (distance)",
+        "orientation / view",
+        "entry",
+        "sha256",
+    ]
+    out.write(
+        "\n<p class=note>Each file's strongest match: a SHA-256, SHA-1 or MD5 of the same "
+        "bytes first, then other exact identifiers, then near matches by distance; "
+        "report.json lists every match.</p>"
+    )
+    out.writelines(_rows(headers, matched(), {6}))
     listed = [[str(n), str(len(p)), "\n".join(p)] for n, p in enumerate(clusters, start=1)]
     out.write(f"""
 <h2>Candidate new series (clusters of unknown images)</h2>
 <p class=note>Unknown images that are near duplicates of each other: possibly new material of one series.</p>
 {_table(["cluster", "files", "paths"], listed)}
-<h2>Errors</h2>""")
+<h2>Unknown files</h2>
+<p class=note>Files no bank entry or known-good set accounts for: the material to look at.
+Archives are not listed here (their members are).</p>""")
+    _write_unknown(result, counts.get("unknown", 0), out)
+    out.write("\n<h2>Errors</h2>")
     errors = ([f.path, f.error or ""] for f in result.files if f.status == "error")
     out.writelines(_rows(["path", "reason"], errors))
     out.write("\n<h2>Notes</h2>")

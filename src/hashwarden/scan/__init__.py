@@ -12,7 +12,12 @@ from hashwarden.errors import (
     EXIT_MATCHES,
     EXIT_MATCHES_AND_ERRORS,
 )
-from hashwarden.scan.pipeline import MAX_CLUSTER_IMAGES, cluster_unknown, run_scan
+from hashwarden.scan.pipeline import (
+    MAX_CLUSTER_IMAGES,
+    cluster_unknown,
+    run_scan,
+    strongest_first,
+)
 from hashwarden.scan.reader import Item, ReadStats, read_items
 
 __all__ = [
@@ -33,4 +38,5 @@ __all__ = [
     "cluster_unknown",
     "read_items",
     "run_scan",
+    "strongest_first",
 ]

@@ -1,9 +1,11 @@
 """The scan: read → hash → match → classify → group the unknown → report.
 
 Each file ends in one status: `matched` (exact or PDQ near-duplicate of a bank entry),
-`known_good` (in a known-good set), `unknown`, or `error` (could not be read or decoded, and
-nothing matched it). Unknown images are grouped into near-duplicate clusters: candidate new
-series, which is where an investigator looks for a child still at risk.
+`known_good` (in a known-good set), `unknown`, `container` (an archive whose members are
+records of their own: not content to look at, unless it matched itself), or `error` (could not
+be read or decoded, and nothing matched it). Unknown images are grouped into near-duplicate
+clusters: candidate new series, which is where an investigator looks for a child still at risk.
+A file's matches are ordered as evidence, strongest first (`strongest_first`).
 
 Records flow one way and are not held: each goes to `on_item` and to the result's record list,
 which for a large case is a `RecordSpool` (JSON lines on disk, read back in order). The scan
@@ -23,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from hashwarden import __version__
-from hashwarden._types import STATUSES, FileRecord, Limits, RecordSpool, ScanResult
+from hashwarden._types import STATUSES, FileRecord, Limits, Match, RecordSpool, ScanResult
 from hashwarden.bank import open_bank
 from hashwarden.bank.sqlite import utc_now
+from hashwarden.errors import UsageError
 from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher
 from hashwarden.scan.reader import Item, ReadStats, read_items
 from hashwarden.signals.hashing import ContentHashes
@@ -42,11 +45,37 @@ __all__ = [
     "ScanResult",
     "cluster_unknown",
     "run_scan",
+    "strongest_first",
 ]
 
 #: Unknown images beyond this many are classified but not grouped into series: their PDQ
 #: hashes (32 bytes each) are the one thing a scan keeps per file until it ends.
 MAX_CLUSTER_IMAGES = 1_000_000
+
+#: The cryptographic hashes, strongest first: what investigators and courts look for.
+CRYPTO_KINDS = ("sha256", "sha1", "md5")
+
+
+def _is_exact(kind: str) -> bool:
+    try:
+        return default_registry().get(kind).exact
+    except UsageError:  # a kind no longer registered: the matcher found it by look-up
+        return True
+
+
+def strongest_first(matches: Iterable[Match]) -> list[Match]:
+    """Matches ordered as evidence: cryptographic exact matches (SHA-256, SHA-1, MD5), then
+    other exact kinds (P2P identifiers, fingerprints stored as given), then near matches (PDQ,
+    vPDQ) by distance; so an exact copy is named by its SHA-256, not by its ed2k."""
+
+    def rank(match: Match) -> tuple[int, int, int, str, int]:
+        if match.kind in CRYPTO_KINDS:
+            tier, order = 0, CRYPTO_KINDS.index(match.kind)
+        else:
+            tier, order = (1 if _is_exact(match.kind) else 2), 0
+        return tier, order, match.distance, match.kind, match.entry
+
+    return sorted(matches, key=rank)
 
 
 def _source(item: Item) -> Path | bytes | None:
@@ -82,12 +111,14 @@ def _classify(
     result = matcher.match(
         hashes.signals(), pdq_quality=hashes.pdq_quality, pdq_variants=hashes.pdq_variants
     )
-    record.matches, record.known_good = result.matches, result.known_good
+    record.matches, record.known_good = strongest_first(result.matches), result.known_good
     if result.matches:
         record.status = "matched"
         record.error = hashes.image_error
     elif result.known_good:
         record.status = "known_good"
+    elif item.archive is not None:  # its members are records of their own
+        record.status = "container"
     elif hashes.image_error:
         record.error = hashes.image_error
     else:

@@ -45,7 +45,8 @@ class Item:
     """One thing read: a file or an archive member (`path` like `a.zip!dir/b.jpg`).
 
     `limit` names the `Limits` field that cut this item (or the rest of the archive the path
-    ends in `!` for) short; its reason is in `error`.
+    ends in `!` for) short; its reason is in `error`. `archive` is "zip" or "tar" for an
+    archive whose members follow it (set before the item is yielded).
     """
 
     path: str
@@ -55,6 +56,7 @@ class Item:
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     limit: str | None = None
+    archive: str | None = None
 
 
 @dataclass
@@ -193,19 +195,22 @@ class _Reader:
             yield Item(_display(root), error="not a regular file (device, socket or pipe), skipped")
             return
         item = Item(_display(root), disk_path=root, size=info.st_size)
-        yield item
         if info.st_size == 0:
+            yield item
             return
         try:
             handle = open_readonly(root)
         except OSError:
-            return  # the hashing stage reports the same failure for the item itself
+            yield item  # the hashing stage reports the failure for the item itself
+            return
         with handle:
             try:
                 kind = _archive_kind(handle.read(512), root.name)
                 handle.seek(0)
             except OSError:
-                return
+                kind = None
+            item.archive = kind
+            yield item
             if kind is None:
                 return
             if info.st_size > self.limits.max_archive_bytes:
@@ -294,13 +299,13 @@ class _Reader:
         self, label: str, name: str, data: bytes, depth: int, tree: _Tree
     ) -> Iterator[Item]:
         self.stats.deepest = max(self.stats.deepest, depth)
-        item = Item(f"{label}!{_printable(name)}", data=data, size=len(data))
+        kind = _archive_kind(data[:512], name)
+        item = Item(f"{label}!{_printable(name)}", data=data, size=len(data), archive=kind)
         if _unsafe_member_name(name):
             item.notes.append(
                 "unsafe member name (path traversal); hashed in memory, never extracted"
             )
         yield item
-        kind = _archive_kind(data[:512], name)
         if kind is not None:
             yield from self._archive(item.path, io.BytesIO(data), kind, depth + 1, tree)
 

@@ -7,18 +7,24 @@ dropped after hashing. Every route but `/status` and `/metrics` needs an API key
 (`Authorization: Bearer KEY`) whose role allows it (see `keys.PERMISSIONS`), unless the
 deployment grants a role to keyless requests (`keyless_role`, for HMA clients behind the
 platform's own gateway).
+
+Nothing that can take long runs on the event loop: splitting, hashing and decoding run in a
+bounded pool of threads (`offload.DecodePool`), bank and matcher calls in the thread pool, and a
+match's actions are written by a background thread (`offload.ActionQueue`), so a worker keeps
+answering while another request is parsed, decoded or waits for the bank. Matching reads the
+bank through a connection of its own, so it never queues behind this worker's writes, which may
+wait for the bank's write lock.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.parser
-import email.policy
 import json
 import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
@@ -27,22 +33,25 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from hashwarden.bank import open_bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
 from hashwarden.bank.sqlite import SqliteBank
-from hashwarden.errors import HashwardenError
+from hashwarden.errors import HashwardenError, NotFoundError, UsageError
 from hashwarden.index.matcher import BankMatcher, Match
 from hashwarden.service.actions import ActionEngine, DeliverySettings, WebhookWorker
 from hashwarden.service.actions_api import actions_router
-from hashwarden.service.banks import DEFAULT_BANK, BankMatch, NamedBanks, Resolved
-from hashwarden.service.keys import ApiKey, KeyRing, RateLimiter
+from hashwarden.service.banks import DEFAULT_BANK, BankMatch, NamedBanks, Resolved, parse_until
+from hashwarden.service.keys import ROLES, ApiKey, KeyRing, RateLimiter
 from hashwarden.service.metrics import Metrics
+from hashwarden.service.offload import ActionQueue, DecodePool, parse_json, skipped_reason
 from hashwarden.service.privacy import MatchPrivacy, NearMatchPrivacy, privacy_router
 from hashwarden.signals.builtin import default_registry
-from hashwarden.signals.hashing import ContentHashes, hash_bytes
+from hashwarden.signals.hashing import MAX_IMAGE_PIXELS, ContentHashes
 
 __all__ = ["ServiceSettings", "ServiceState", "create_app"]
 
@@ -52,9 +61,21 @@ log = logging.getLogger("hashwarden.service")
 EntryId = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
+def _env(name: str, default: float | None, kind: type[int] | type[float]) -> Any:
+    """A number from the environment, or a UsageError naming the variable."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        return kind(text)
+    except ValueError:
+        raise UsageError(f"{name} must be a number, not {text!r}") from None
+
+
 @dataclass(frozen=True)
 class ServiceSettings:
-    """Service limits and access; `from_env` reads `HASHWARDEN_*` variables."""
+    """Service limits and access; `from_env` reads `HASHWARDEN_*` variables. Checked when made
+    (UsageError naming the setting), so a wrong one stops `serve` instead of failing requests."""
 
     max_upload_bytes: int = 64 * 1024 * 1024
     request_timeout_s: float = 30.0
@@ -63,27 +84,100 @@ class ServiceSettings:
     keyless_role: str | None = None
     #: Rate for keys created without one (requests a minute; None: unlimited).
     default_rate_per_minute: int | None = None
+    #: Uploaded images of more pixels than this are refused (413) from their header, before
+    #: anything is decoded; a decode takes about 4 bytes a pixel.
+    max_upload_pixels: int = 50_000_000
+    #: Uploads split, hashed and decoded at once by one worker, and how many more may wait.
+    max_decodes: int = 2
+    decode_queue: int = 16
+    #: Parts a multipart upload may have (one file, a few fields).
+    max_multipart_parts: int = 16
+    #: Size of every request body other than an upload (JSON).
+    max_json_bytes: int = 1024 * 1024
+    #: How long a match answer waits for its actions to be written before it goes anyway
+    #: (they stay queued), and how many queued actions one worker holds at most.
+    action_wait_s: float = 0.5
+    action_queue: int = 10_000
     extra: dict[str, str] = field(default_factory=dict)
     webhooks: DeliverySettings = field(default_factory=DeliverySettings)
     #: What keys that may not read the bank learn from near matches (see `privacy`).
     privacy: MatchPrivacy = field(default_factory=MatchPrivacy)
 
+    def __post_init__(self) -> None:
+        if self.keyless_role is not None and self.keyless_role not in ROLES:
+            raise UsageError(
+                f"HASHWARDEN_KEYLESS_ROLE (--keyless-role) must be one of {', '.join(ROLES)},"
+                f" not {self.keyless_role!r}"
+            )
+        if not 0 <= self.threshold <= 256:
+            raise UsageError("HASHWARDEN_THRESHOLD must be between 0 and 256")
+        if not 1 <= self.max_upload_pixels <= MAX_IMAGE_PIXELS:
+            raise UsageError(
+                f"HASHWARDEN_MAX_UPLOAD_PIXELS must be between 1 and {MAX_IMAGE_PIXELS}"
+            )
+        at_least = {
+            "HASHWARDEN_MAX_UPLOAD_BYTES": (self.max_upload_bytes, 1),
+            "HASHWARDEN_MAX_DECODES": (self.max_decodes, 1),
+            "HASHWARDEN_DECODE_QUEUE": (self.decode_queue, 0),
+            "HASHWARDEN_MAX_MULTIPART_PARTS": (self.max_multipart_parts, 1),
+            "HASHWARDEN_MAX_JSON_BYTES": (self.max_json_bytes, 1024),
+            "HASHWARDEN_ACTION_QUEUE": (self.action_queue, 1),
+            "HASHWARDEN_REQUEST_TIMEOUT_S": (self.request_timeout_s, 0.001),
+            "HASHWARDEN_ACTION_WAIT_S": (self.action_wait_s, 0),
+        }
+        if self.default_rate_per_minute is not None:
+            at_least["HASHWARDEN_DEFAULT_RATE_PER_MINUTE"] = (self.default_rate_per_minute, 1)
+        for name, (value, least) in at_least.items():
+            if value < least:
+                raise UsageError(f"{name} must be at least {least}, not {value}")
+
     @classmethod
     def from_env(cls) -> ServiceSettings:
-        rate = os.environ.get("HASHWARDEN_DEFAULT_RATE_PER_MINUTE")
         return cls(
-            max_upload_bytes=int(
-                os.environ.get("HASHWARDEN_MAX_UPLOAD_BYTES", cls.max_upload_bytes)
-            ),
-            request_timeout_s=float(
-                os.environ.get("HASHWARDEN_REQUEST_TIMEOUT_S", cls.request_timeout_s)
-            ),
-            threshold=int(os.environ.get("HASHWARDEN_THRESHOLD", cls.threshold)),
+            max_upload_bytes=_env("HASHWARDEN_MAX_UPLOAD_BYTES", cls.max_upload_bytes, int),
+            request_timeout_s=_env("HASHWARDEN_REQUEST_TIMEOUT_S", cls.request_timeout_s, float),
+            threshold=_env("HASHWARDEN_THRESHOLD", cls.threshold, int),
             keyless_role=os.environ.get("HASHWARDEN_KEYLESS_ROLE") or None,
-            default_rate_per_minute=int(rate) if rate else None,
+            default_rate_per_minute=_env("HASHWARDEN_DEFAULT_RATE_PER_MINUTE", None, int),
+            max_upload_pixels=_env("HASHWARDEN_MAX_UPLOAD_PIXELS", cls.max_upload_pixels, int),
+            max_decodes=_env("HASHWARDEN_MAX_DECODES", cls.max_decodes, int),
+            decode_queue=_env("HASHWARDEN_DECODE_QUEUE", cls.decode_queue, int),
+            max_multipart_parts=_env(
+                "HASHWARDEN_MAX_MULTIPART_PARTS", cls.max_multipart_parts, int
+            ),
+            max_json_bytes=_env("HASHWARDEN_MAX_JSON_BYTES", cls.max_json_bytes, int),
+            action_wait_s=_env("HASHWARDEN_ACTION_WAIT_S", cls.action_wait_s, float),
+            action_queue=_env("HASHWARDEN_ACTION_QUEUE", cls.action_queue, int),
             webhooks=DeliverySettings.from_env(),
             privacy=MatchPrivacy.from_env(),
         )
+
+
+def _stampable(moment: datetime) -> datetime:
+    """A time the bank can store in UTC: `9999-12-31T23:59:59-14:00` is past year 9999 there."""
+    try:
+        moment.astimezone(UTC)
+    except (OverflowError, ValueError) as exc:
+        raise ValueError("the time is outside years 1 to 9999 once turned to UTC") from exc
+    return moment
+
+
+def _until(value: str | None) -> str | None:
+    """`disabled_until` checked where it is parsed: an ISO 8601 time within years 1 to 9999
+    in UTC, or empty (enable now)."""
+    if not value:
+        return value
+    try:
+        return parse_until(value)
+    except (UsageError, OverflowError) as exc:
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date or time within years 1 to 9999 in UTC"
+        ) from exc
+
+
+#: A time as parsed from a request: any offset, but one that fits in UTC.
+Stampable = Annotated[datetime, AfterValidator(_stampable)]
+Until = Annotated[str | None, AfterValidator(_until)]
 
 
 @dataclass(eq=False)
@@ -99,6 +193,8 @@ class MatchResponse(BaseModel):
     known_good: list[str]
     #: Negative banks that matched: every other match was suppressed.
     suppressed_by: list[str] = []
+    #: For an upload: why image matching was skipped (not decodable, not an image), or null.
+    image_error: str | None = None
 
 
 class HashesIn(BaseModel):
@@ -108,7 +204,7 @@ class HashesIn(BaseModel):
     pdq_quality: int | None = None
     #: For actions: the platform's reference to the uploader and when the upload happened.
     uploader_ref: str | None = Field(default=None, max_length=256)
-    incident_time: datetime | None = None
+    incident_time: Stampable | None = None
 
 
 class BankIn(BaseModel):
@@ -123,7 +219,7 @@ class BankPatch(BaseModel):
     threshold: int | None = Field(None, ge=0, le=256)
     negative: bool | None = None
     matching_enabled_ratio: float | None = Field(None, ge=0.0, le=1.0)
-    disabled_until: str | None = Field(None, description="ISO 8601; empty string: enable now")
+    disabled_until: Until = Field(None, description="ISO 8601; empty string: enable now")
     note: str | None = Field(None, max_length=1000)
 
 
@@ -141,7 +237,7 @@ class EntryPatch(BaseModel):
     category: str | None = None
     series: str | None = Field(None, max_length=200)
     note: str | None = Field(None, max_length=1000)
-    disabled_until: str | None = Field(
+    disabled_until: Until = Field(
         None, description="Stop it matching in this bank until then (ISO 8601); empty: enable"
     )
 
@@ -167,32 +263,59 @@ class AddedOut(BaseModel):
     ids: list[int]
     duplicates: int
     hashes: dict[str, str] = {}
+    #: For an entry added by file: why it has no PDQ (not decodable, not an image), or null.
+    image_error: str | None = None
 
 
 @dataclass
 class ServiceState:
-    """What one worker holds: the bank (one connection, so one lock), its matcher, keys."""
+    """What one worker holds: the bank (one connection, so one lock) for changes, a second,
+    read-only connection (`reader`, its own lock) for matching and keys, the matcher, and the
+    pools that keep work off the event loop.
+
+    With no `reader` both roles share `bank` and its lock, as before: matching then waits
+    behind this worker's writes."""
 
     settings: ServiceSettings
     bank: SqliteBank
+    reader: SqliteBank | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.time)
 
     def __post_init__(self) -> None:
-        self.matcher = BankMatcher(self.bank, threshold=self.settings.threshold)
+        reader = self.reader or self.bank
+        self.read_lock = threading.Lock() if self.reader is not None else self.lock
+        self.matcher = BankMatcher(reader, threshold=self.settings.threshold)
         self.refreshed = time.time()
-        self.keys = KeyRing(self.bank, self.lock)
+        self.keys = KeyRing(reader, self.read_lock)
         self.limiter = RateLimiter()
         self.banks = NamedBanks(self.bank)
+        self.match_banks = NamedBanks(reader)
         self.metrics = Metrics()
         self.privacy = NearMatchPrivacy(self.bank, self.settings.privacy, self.settings.threshold)
         #: Named banks' thresholds as shown for a near match (the service's when unset).
         self._shown: dict[str, int] = {}
+        self.engine = ActionEngine(self.bank, lock=self.lock, settings=self.settings.webhooks)
+        self.actions = ActionQueue(
+            self.engine,
+            self.metrics,
+            wait_s=self.settings.action_wait_s,
+            capacity=self.settings.action_queue,
+        )
+        self.decodes = DecodePool(
+            self.settings.max_decodes, self.settings.decode_queue, self.metrics
+        )
 
     @contextmanager
     def locked(self) -> Iterator[SqliteBank]:
         with self.lock:
             yield self.bank
+
+    @contextmanager
+    def reading(self) -> Iterator[SqliteBank]:
+        """The connection matching reads through (never waits for a write lock)."""
+        with self.read_lock:
+            yield self.reader or self.bank
 
     def match(
         self,
@@ -205,11 +328,13 @@ class ServiceState:
         viewer: ApiKey | None = None,
     ) -> tuple[Resolved, list[str]]:
         """Apply the bank's changes since the last request (from any worker or replica), then
-        match and resolve the named banks. For a `viewer` that may not read the bank, near
-        matches are decided with the noisy edge and its queries watched (`privacy`); the
-        matches returned keep their true distances (for the action rules)."""
+        match and resolve the named banks. Reads only: a write lock held elsewhere (a long
+        import) does not stop it (SQLite's readers in WAL mode, PostgreSQL's MVCC). For a
+        `viewer` that may not read the bank, near matches are decided with the noisy edge and
+        its queries watched (`privacy`); the matches returned keep their true distances (for
+        the action rules)."""
         private = viewer if viewer is not None and not viewer.may("read") else None
-        with self.lock:
+        with self.read_lock:
             if private is not None:
                 self._refuse_if_suspended(private)
             self.matcher.refresh()
@@ -224,7 +349,7 @@ class ServiceState:
             if private is not None:
                 queries = {"original": signals.get("pdq", ""), **(variants or {})}
                 matches = self._decide_privately(private, matches, queries)
-            resolved = self.banks.resolve(matches, only=only, coinflip=coinflip)
+            resolved = self.match_banks.resolve(matches, only=only, coinflip=coinflip)
             if private is not None:
                 truth = {(m.entry, m.kind): m for m in result.matches}
                 resolved.matches = [
@@ -234,11 +359,29 @@ class ServiceState:
                 if any(found.match.distance for found in resolved.matches):
                     self._shown = {
                         b.name: min(b.threshold, self.settings.threshold)
-                        for b in self.banks.all()
+                        for b in self.match_banks.all()
                         if b.threshold is not None
                     }
         self.metrics.matched(len(resolved.matches))
         return resolved, result.known_good
+
+    def match_and_act(
+        self,
+        signals: dict[str, str],
+        quality: int | None,
+        variants: dict[str, str] | None = None,
+        *,
+        only: set[str] | None = None,
+        viewer: ApiKey | None = None,
+        uploader_ref: str | None = None,
+        incident_time: datetime | None = None,
+    ) -> tuple[Resolved, list[str]]:
+        """`match`, then hand its actions to the queue, waiting for them only briefly."""
+        resolved, known_good = self.match(signals, quality, variants, only=only, viewer=viewer)
+        self.actions.record(
+            resolved.matches, signals, uploader_ref=uploader_ref, incident_time=incident_time
+        )
+        return resolved, known_good
 
     def match_raw(
         self, signals: dict[str, str], viewer: ApiKey
@@ -246,7 +389,7 @@ class ServiceState:
         """Every match and the named banks of its entry, ignoring the banks' state (HMA's raw
         look-up); near matches decided as in `match` for a viewer that may not read."""
         private = not viewer.may("read")
-        with self.lock:
+        with self.read_lock:
             if private:
                 self._refuse_if_suspended(viewer)
             self.matcher.refresh()
@@ -259,7 +402,7 @@ class ServiceState:
                 )
                 kept = {(m.entry, m.kind) for m in decided}
                 matches = [m for m in matches if (m.entry, m.kind) in kept]
-            members = self.banks.memberships(sorted({m.entry for m in matches}))
+            members = self.match_banks.memberships(sorted({m.entry for m in matches}))
         return matches, members
 
     def _decide_privately(
@@ -270,8 +413,8 @@ class ServiceState:
 
     def _lowest_thresholds(self, entry_ids: list[int]) -> dict[int, int]:
         """Each entry's lowest threshold: the service's, or a stricter named bank's."""
-        members = self.banks.memberships(entry_ids)
-        own = {b.name: b.threshold for b in self.banks.all() if b.threshold is not None}
+        members = self.match_banks.memberships(entry_ids)
+        own = {b.name: b.threshold for b in self.match_banks.all() if b.threshold is not None}
         return {
             entry: min(
                 [self.settings.threshold]
@@ -302,6 +445,12 @@ class ServiceState:
         service = self.settings.threshold
         return min([self._shown.get(name, service) for name in names] or [service])
 
+    def close(self) -> None:
+        """Stop the background work: queued actions are written first (for a while)."""
+        self.actions.close()
+        self.decodes.close()
+        self.engine.close()
+
 
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
@@ -321,7 +470,9 @@ def requirement(state: ServiceState, permission: str) -> Callable[[Request], Awa
                 raise HTTPException(401, "an API key is needed: Authorization: Bearer KEY")
             key = ApiKey("keyless", role, state.settings.default_rate_per_minute, "")
         else:
-            key = state.keys.find(token)
+            known, key = state.keys.cached(token)
+            if not known:  # the bank is asked in a thread, never on the event loop
+                key = await run_in_threadpool(state.keys.find, token)
             if key is None:
                 raise HTTPException(401, "unknown or revoked API key")
         if not key.may(permission):
@@ -356,44 +507,38 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-def upload_content(request: Request, body: bytes) -> bytes:
-    """The file in a raw body, or the one file part of a multipart/form-data body (split in
-    memory by the standard library's MIME parser: nothing is spooled to disk)."""
-    content_type = request.headers.get("content-type", "")
-    if not content_type.lower().startswith("multipart/form-data"):
-        return body
-    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode("latin-1")
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
-    files = (
-        [
-            part
-            for part in message.iter_parts()
-            if part.get_param("filename", header="content-disposition") is not None
-        ]
-        if message.is_multipart()
-        else []
-    )
-    if len(files) != 1:
-        raise HTTPException(422, f"a multipart upload must hold exactly one file, not {len(files)}")
-    payload = files[0].get_payload(decode=True)
-    return payload if isinstance(payload, bytes) else b""
-
-
 async def hash_upload(state: ServiceState, request: Request) -> ContentHashes:
-    """Read, hash in a worker thread under the time limit, and drop the bytes."""
+    """Read the body on the loop; split, hash and decode it in the decode pool under the time
+    limit; drop the bytes. An image over the pixel cap is 413; an upload whose image matching
+    is skipped is counted by reason (`skipped_reason` says why, for the answer)."""
     body = await read_limited(request, state.settings.max_upload_bytes)
-    data = upload_content(request, body)
+    settings = state.settings
+    hashes = await state.decodes.hash(
+        request.headers.get("content-type", ""),
+        body,
+        max_parts=settings.max_multipart_parts,
+        max_pixels=settings.max_upload_pixels,
+        timeout_s=settings.request_timeout_s,
+    )
     del body
-    if not data:
-        raise HTTPException(422, "the upload is empty")
-    try:
-        hashes = await asyncio.wait_for(
-            asyncio.to_thread(hash_bytes, data, variants=True), state.settings.request_timeout_s
-        )
-    except TimeoutError as exc:
-        raise HTTPException(503, "hashing took too long") from exc
-    del data
+    skipped = skipped_reason(hashes)
+    if skipped is not None:
+        state.metrics.undecodable.labels(skipped[0]).inc()
+        if hashes.image_over_limit:
+            raise HTTPException(413, hashes.image_error)
     return hashes
+
+
+def image_error(hashes: ContentHashes) -> str | None:
+    """Why image matching was skipped for this upload, for its answer."""
+    skipped = skipped_reason(hashes)
+    return None if skipped is None else skipped[1]
+
+
+async def json_body(request: Request) -> Any:
+    """A JSON body (capped by the app's body limit) parsed in the thread pool: 400 when it is
+    not JSON or nested too deeply, never a 500."""
+    return await run_in_threadpool(parse_json, await request.body())
 
 
 def clean_signals(signals: dict[str, str]) -> dict[str, str]:
@@ -469,6 +614,18 @@ def add_hashes(
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
 
 
+def _require_in_bank(state: ServiceState, bank: SqliteBank, name: str, entry_id: int) -> None:
+    """404 unless the entry is in the named bank (`default`: in none); caller holds the lock."""
+    if name == DEFAULT_BANK:
+        bank.get_entry(entry_id)
+        if state.banks.memberships([entry_id]):
+            raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
+        return
+    state.banks.get(name)
+    if name not in {b for b, _ in state.banks.memberships([entry_id]).get(entry_id, [])}:
+        raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
+
+
 class Observe:
     """Metrics and one structured log line a request: method, route template, status, time and
     key name; never the client's address, the query or any content. Plain ASGI (Starlette's
@@ -509,23 +666,46 @@ class Observe:
                 log.info(json.dumps(line))
 
 
-def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
-    """Build the app; starts no background work (the server lifespan owns that)."""
+def _reader_for(store: SqliteBank) -> SqliteBank | None:
+    """A second, read-only connection to the bank for matching, or None (share `store`) when
+    it cannot be opened again from its location (a PostgreSQL DSN whose password was taken out
+    of it: pass `reader=` to `create_app`, or give the password by PGPASSWORD)."""
+    try:
+        return open_bank(store.location, readonly=True)
+    except HashwardenError as exc:
+        log.warning("matching shares the bank's one connection: %s", exc)
+        return None
+
+
+def create_app(
+    settings: ServiceSettings, store: SqliteBank, *, reader: SqliteBank | None = None
+) -> FastAPI:
+    """Build the app; starts no background work (the server lifespan owns that; the action
+    and decode threads start with the first request that needs them). `reader` is a second
+    connection to the same bank for matching; without one the app opens it (and closes it
+    with the app)."""
     from hashwarden.service.hma import hma_router
 
-    state = ServiceState(settings, store)
-    engine = ActionEngine(store, lock=state.lock, settings=settings.webhooks)
+    owned = _reader_for(store) if reader is None else None
+    state = ServiceState(settings, store, reader=reader or owned)
+    engine = state.engine
+    if owned is not None:
+        weakref.finalize(state, owned.close)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        """Sends the webhook outbox in the background while the server runs."""
+        """Sends the webhook outbox in the background while the server runs; at the end,
+        writes the actions still queued."""
         worker = WebhookWorker(engine)
         worker.start()
+        # The first request must not pay for thread starts and lazy imports on the loop.
+        await run_in_threadpool(time.time)
+        await state.decodes.warm_up()
         try:
             yield
         finally:
             await asyncio.to_thread(worker.stop)
-            engine.close()
+            await asyncio.to_thread(state.close)
 
     app = FastAPI(
         title="hashwarden match service",
@@ -533,6 +713,11 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         description="Hash and match uploads against known hashes; manage named banks. "
         "Send `Authorization: Bearer KEY` (see `hashwarden apikey create`).",
         lifespan=lifespan,
+        # Interactive docs would load their scripts from a public CDN: off. The description
+        # stays at /openapi.json for any local viewer.
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=settings.max_json_bytes,
     )
     app.state.hashwarden = state
 
@@ -545,41 +730,50 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
 
     # --- matching ---------------------------------------------------------------------------
 
-    @app.post("/v1/match/upload", response_model=MatchResponse, tags=["matching"])
+    upload_limit = settings.max_upload_bytes
+
+    @app.post(
+        "/v1/match/upload",
+        response_model=MatchResponse,
+        tags=["matching"],
+        max_body_size=upload_limit,
+    )
     async def match_upload(
         request: Request,
         key: ApiKey = need["match"],
         banks: Annotated[str | None, Query(description="Comma-separated bank names")] = None,
         uploader_ref: Annotated[str | None, Query(max_length=256)] = None,
-        incident_time: datetime | None = None,
+        incident_time: Stampable | None = None,
     ) -> MatchResponse:
         """Hash the upload (raw body or one multipart file) in memory and match it.
-        `uploader_ref` and `incident_time` go into the report drafts and webhooks it sets off."""
+        `uploader_ref` and `incident_time` go into the report drafts and webhooks it sets off.
+        `image_error` says why image matching was skipped, if it was."""
         hashes = await hash_upload(state, request)
-        if hashes.image_error and hashes.pdq is None and not hashes.sha256:
-            raise HTTPException(422, hashes.image_error)
         signals = hashes.signals()
         only = set(banks.split(",")) if banks else None
-        resolved, known_good = await asyncio.to_thread(
-            state.match, signals, hashes.pdq_quality, hashes.pdq_variants, only=only, viewer=key
-        )
-        await asyncio.to_thread(
-            engine.on_match,
-            resolved.matches,
+        resolved, known_good = await run_in_threadpool(
+            state.match_and_act,
             signals,
+            hashes.pdq_quality,
+            hashes.pdq_variants,
+            only=only,
+            viewer=key,
             uploader_ref=uploader_ref,
             incident_time=incident_time,
         )
-        return match_response(signals, resolved, known_good, key, state.shown_distance)
+        answer = match_response(signals, resolved, known_good, key, state.shown_distance)
+        answer.image_error = image_error(hashes)
+        return answer
 
     @app.post("/v1/match/hashes", response_model=MatchResponse, tags=["matching"])
     async def match_hashes(body: HashesIn, key: ApiKey = need["match"]) -> MatchResponse:
         """Match hashes computed by the client."""
         signals = clean_signals(body.signals)
-        resolved, known_good = state.match(signals, body.pdq_quality, viewer=key)
-        engine.on_match(
-            resolved.matches,
+        resolved, known_good = await run_in_threadpool(
+            state.match_and_act,
             signals,
+            body.pdq_quality,
+            viewer=key,
             uploader_ref=body.uploader_ref,
             incident_time=body.incident_time,
         )
@@ -639,6 +833,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         response_model=AddedOut,
         status_code=201,
         tags=["banks"],
+        max_body_size=upload_limit,
     )
     async def add_entry_by_file(
         name: str,
@@ -648,13 +843,16 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         series: str | None = None,
         note: str | None = None,
     ) -> AddedOut:
-        """Add an entry by a file (raw body or one multipart file), hashed in memory."""
+        """Add an entry by a file (raw body or one multipart file), hashed in memory;
+        `image_error` says why it has no PDQ, if it has none."""
         hashes = await hash_upload(state, request)
         signals = {k: v for k, v in hashes.signals().items() if k in ("md5", "sha1", "sha256")}
         if hashes.pdq is not None and (hashes.pdq_quality or 0) >= 50:
             signals["pdq"] = hashes.pdq
         fields = {"category": category, "series": series, "note": note}
-        return await asyncio.to_thread(add_hashes, state, name, signals, fields, key.name)
+        added = await run_in_threadpool(add_hashes, state, name, signals, fields, key.name)
+        added.image_error = image_error(hashes)
+        return added
 
     @app.get("/v1/banks/{name}/entries", response_model=list[EntryOut], tags=["banks"])
     def list_entries(
@@ -697,10 +895,12 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
     def update_entry(
         name: str, entry_id: EntryId, body: EntryPatch, key: ApiKey = need["write"]
     ) -> EntryOut:
-        """Change an entry's category, series or note, or disable it in this bank until a time."""
+        """Change an entry's category, series or note, or disable it in this bank until a time.
+        404, changing nothing, unless the entry is in that bank."""
         changes = body.model_dump(exclude_unset=True)
         until = changes.pop("disabled_until", None) if "disabled_until" in changes else ...
         with state.locked() as bank:
+            _require_in_bank(state, bank, name, entry_id)
             if changes:
                 if "category" in changes:
                     if changes["category"] is None:
@@ -733,7 +933,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
     @app.get("/v1/status", tags=["operations"])
     def status_json() -> dict[str, Any]:
         """Index loaded, its age (seconds since it last caught up with the bank), bank size."""
-        with state.locked() as bank:
+        with state.reading() as bank:
             entries = int(bank.query("SELECT count(*) FROM entries")[0][0])
         return {
             "index_loaded": True,
@@ -744,10 +944,11 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         }
 
     @app.get("/status", tags=["operations"], response_model=None)
-    def status(request: Request) -> Any:
-        """HMA's health check ("I-AM-ALIVE"), or `/v1/status` as JSON when asked for it."""
+    async def status(request: Request) -> Any:
+        """HMA's health check ("I-AM-ALIVE", answered on the loop without a thread), or
+        `/v1/status` as JSON when asked for it."""
         if "application/json" in request.headers.get("accept", ""):
-            return status_json()
+            return await run_in_threadpool(status_json)
         return PlainTextResponse("I-AM-ALIVE")
 
     @app.get("/metrics", tags=["operations"], response_class=PlainTextResponse)
@@ -757,7 +958,7 @@ def create_app(settings: ServiceSettings, store: SqliteBank) -> FastAPI:
         body, content_type = state.metrics.render()
         return PlainTextResponse(body, media_type=content_type)
 
-    app.include_router(hma_router(state, need, engine))
+    app.include_router(hma_router(state, need))
     # Action rules need the admin permission, report drafts the review permission.
     permission = {"admin": "admin", "reviewer": "review"}
     app.include_router(actions_router(engine, lambda role: requirement(state, permission[role])))

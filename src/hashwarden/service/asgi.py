@@ -40,4 +40,9 @@ def app_from_env() -> FastAPI:
         handler.setFormatter(logging.Formatter("%(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
-    return create_app(ServiceSettings.from_env(), open_bank(os.environ["HASHWARDEN_BANK"]))
+    location = os.environ["HASHWARDEN_BANK"]
+    return create_app(
+        ServiceSettings.from_env(),
+        open_bank(location),
+        reader=open_bank(location, readonly=True),  # the full DSN, password and all
+    )

@@ -4,30 +4,34 @@ client written against HMA works unchanged.
 Differences, on purpose: hashwarden never fetches content from a URL (`GET /h/hash?url=` and
 `GET /m/lookup?url=` answer 400: upload the file instead), and HMA's `video_md5` is our `md5`.
 Keys and roles apply here too; an HMA client that sends no key needs the service's keyless
-role (`--keyless-role matcher`, off by default).
+role (`--keyless-role matcher`, off by default). When image matching of an upload is skipped
+(not decodable, not an image), the answer keeps HMA's shape and says why in the
+`X-Hashwarden-Image-Error` header.
 """
 
 from __future__ import annotations
 
-import asyncio
 import random
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from hashwarden.errors import ConflictError, HashwardenError
 from hashwarden.index.pdq import pdq_distance
-from hashwarden.service.actions import ActionEngine
 from hashwarden.service.app import (
     ServiceState,
     add_hashes,
     clean_signals,
     hash_upload,
+    image_error,
+    json_body,
 )
 from hashwarden.service.banks import DEFAULT_BANK, NamedBank
 from hashwarden.service.keys import ApiKey
+from hashwarden.signals.hashing import ContentHashes
 
 __all__ = ["hma_router"]
 
@@ -49,10 +53,18 @@ class HmaBankIn(BaseModel):
     enabled: bool | None = None
 
 
-def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) -> APIRouter:
+def _say_why(response: Response, hashes: ContentHashes) -> None:
+    """Why image matching was skipped, in a header (HMA's answers are keyed by signal type)."""
+    reason = image_error(hashes)
+    if reason is not None:
+        response.headers["X-Hashwarden-Image-Error"] = reason.encode("ascii", "replace").decode()
+
+
+def hma_router(state: ServiceState, need: dict[str, Any]) -> APIRouter:
     """HMA's routes; `need` holds the app's key dependencies by permission; lookups run the
-    action rules through `engine`."""
+    action rules through the state's action queue."""
     router = APIRouter(tags=["HMA compatible"])
+    upload_limit = state.settings.max_upload_bytes
 
     def lookup(
         key: ApiKey,
@@ -88,8 +100,8 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
         if seed is not None and not bypass_coinflip:
             flip = random.Random(seed).random()
         resolved, _ = state.match(signals, None, only=only, coinflip=flip, viewer=key)
-        if act and resolved.matches:
-            engine.on_match(resolved.matches, signals)
+        if act:
+            state.actions.record(resolved.matches, signals)
         by_bank: dict[str, list[dict[str, Any]]] = {}
         for bank_match in resolved.matches:
             for name in bank_match.banks:
@@ -133,9 +145,10 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
             raise HTTPException(400, "Either url or both signal and signal_type are required")
         return lookup(key, signal_type, signal, banks, seed, bypass_coinflip)
 
-    @router.post("/m/lookup")
+    @router.post("/m/lookup", max_body_size=upload_limit)
     async def lookup_post(
         request: Request,
+        response: Response,
         key: ApiKey = need["match"],
         banks: str | None = None,
         seed: str | None = None,
@@ -143,6 +156,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
     ) -> dict[str, Any]:
         """Hash the uploaded file in memory; matches by signal type, then by bank."""
         hashes = await hash_upload(state, request)
+        _say_why(response, hashes)
         out: dict[str, Any] = {}
         wanted = {
             t: v
@@ -151,7 +165,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
         }
         for position, (signal_type, value) in enumerate(wanted.items()):
             # one upload, one action event: the rules run on the first hash's matches
-            out[signal_type] = await asyncio.to_thread(
+            out[signal_type] = await run_in_threadpool(
                 lookup, key, signal_type, value, banks, seed, bypass_coinflip, act=position == 0
             )
         return out
@@ -159,10 +173,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
     @router.post("/m/compare")
     async def compare(request: Request, key: ApiKey = need["match"]) -> dict[str, Any]:
         """`{"pdq": [A, B]}` -> `{"pdq": [matches, {"distance": n}]}`."""
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise HTTPException(400, "Request input was not JSON") from exc
+        body = await json_body(request)
         if not isinstance(body, dict):
             raise HTTPException(400, "Request input was not a dict")
         out: dict[str, Any] = {}
@@ -170,8 +181,10 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
             if not isinstance(pair, list) or len(pair) != 2:
                 raise HTTPException(400, "Comparison hash list length must be exactly 2")
             kind = _kind(str(signal_type))
+            if not all(isinstance(v, str) for v in pair):
+                raise HTTPException(400, f"Invalid {signal_type} hash: hashes are strings")
             try:
-                left, right = (clean_signals({kind: str(v)})[kind] for v in pair)
+                left, right = (clean_signals({kind: v})[kind] for v in pair)
             except HTTPException as exc:
                 raise HTTPException(400, f"Invalid {signal_type} hash: {exc.detail}") from exc
             if kind == "pdq":
@@ -198,10 +211,13 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
     def hash_get(key: ApiKey = need["match"], url: str | None = None) -> dict[str, str]:
         raise HTTPException(400, "hashwarden never fetches content by URL: POST the file")
 
-    @router.post("/h/hash")
-    async def hash_post(request: Request, key: ApiKey = need["match"]) -> dict[str, str]:
+    @router.post("/h/hash", max_body_size=upload_limit)
+    async def hash_post(
+        request: Request, response: Response, key: ApiKey = need["match"]
+    ) -> dict[str, str]:
         """The file's hashes under HMA's names (`pdq`, `video_md5`, `vpdq`) and ours."""
         hashes = await hash_upload(state, request)
+        _say_why(response, hashes)
         return _hma_hashes(hashes.signals())
 
     @router.get("/c/banks")
@@ -235,10 +251,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
         bank_name: str, request: Request, key: ApiKey = need["write"]
     ) -> dict[str, Any]:
         """`{"pdq": "..."}` (and an optional `note`) -> `{"id": ..., "signals": {...}}`."""
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise HTTPException(400, "body must be JSON") from exc
+        body = await json_body(request)
         if not isinstance(body, dict):
             raise HTTPException(400, "body must be a JSON object")
         note = body.pop("note", None)
@@ -247,7 +260,7 @@ def hma_router(state: ServiceState, need: dict[str, Any], engine: ActionEngine) 
         if not body:
             raise HTTPException(400, "No signals given")
         signals = clean_signals({_kind(str(k)): str(v) for k, v in body.items()})
-        added = await asyncio.to_thread(
+        added = await run_in_threadpool(
             add_hashes, state, bank_name, signals, {"note": note}, key.name
         )
         return {"id": added.ids[0] if added.ids else None, "signals": dict(body)}

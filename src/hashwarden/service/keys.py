@@ -109,14 +109,22 @@ class KeyRing:
         self.ttl_s = ttl_s
         self._cache: dict[str, tuple[float, ApiKey | None]] = {}
 
-    def find(self, token: str) -> ApiKey | None:
+    def cached(self, token: str) -> tuple[bool, ApiKey | None]:
+        """(known, key) without touching the bank: `known` is False when only `find` can
+        answer (so a caller on an event loop can hand that to a thread)."""
         if not token.startswith(_PREFIX) or len(token) > 100:
-            return None
+            return True, None
+        cached = self._cache.get(_digest(token))
+        if cached is not None and time.monotonic() - cached[0] < self.ttl_s:
+            return True, cached[1]
+        return False, None
+
+    def find(self, token: str) -> ApiKey | None:
+        known, key = self.cached(token)
+        if known:
+            return key
         digest = _digest(token)
         now = time.monotonic()
-        cached = self._cache.get(digest)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            return cached[1]
         with self.lock:
             rows = self.bank.query(
                 "SELECT name, role, rate_per_minute, created, revoked FROM api_keys"

@@ -15,8 +15,9 @@ __all__ = ["Metrics"]
 
 
 class Metrics:
-    """Request counts and latencies by route template and status, matches, index size. Labels
-    never carry content, keys' secrets or client addresses."""
+    """Request counts and latencies by route template and status, matches, index size, skipped
+    image matching, refused decodes and queued actions. Labels never carry content, keys'
+    secrets or client addresses."""
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -44,6 +45,30 @@ class Metrics:
         self.index_age = Gauge(
             "hashwarden_index_age_seconds",
             "Seconds since the index last caught up with the bank",
+            registry=self.registry,
+        )
+
+        self.undecodable = Counter(
+            "hashwarden_undecodable_uploads",
+            "Uploads whose image matching was skipped, by reason: corrupt (a decoder failed),"
+            " over_limit (over the pixel or size cap, refused with 413), not_an_image",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.decodes_refused = Counter(
+            "hashwarden_decodes_refused",
+            "Uploads refused with 503 because every decode slot and queue place was taken",
+            registry=self.registry,
+        )
+        self.actions_pending = Gauge(
+            "hashwarden_actions_pending",
+            "Match actions answered but not yet written to the bank (its write lock was held)",
+            registry=self.registry,
+        )
+        self.actions_lost = Counter(
+            "hashwarden_actions_lost",
+            "Match actions never written, by why: queue_full, failed, stopped",
+            ["why"],
             registry=self.registry,
         )
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import BinaryIO, cast
+from typing import BinaryIO, NamedTuple, cast
 
 import numpy as np
 import pdqhash
@@ -101,6 +101,8 @@ class ContentHashes:
     pdq_quality: int | None = None
     #: Why a file that looks like an image has no PDQ (corrupt, too large, ...).
     image_error: str | None = None
+    #: The image or video was not decoded because it is over a size or pixel limit.
+    image_over_limit: bool = False
     #: PDQ of the image turned, mirrored or with uniform borders trimmed, by variant name
     #: (see ORIENTATIONS, plus "trimmed"); matched as well as `pdq`, never stored in the bank.
     pdq_variants: dict[str, str] = field(default_factory=dict)
@@ -179,13 +181,13 @@ def _decode_for_pdq(image: Image.Image, mode: str) -> Image.Image:
 
 
 def _pdq_with_variants(
-    image: Image.Image, mode: str, variants: bool
+    image: Image.Image, mode: str, variants: bool, max_pixels: int
 ) -> tuple[str, int, dict[str, str]]:
     pixels = np.asarray(_decode_for_pdq(image, mode))
     if not variants:
         bits, quality = pdqhash.compute(pixels)
         return _hex(bits), int(quality), {}
-    frames = _other_frames(image, mode)
+    frames = _other_frames(image, mode, max_pixels)
     all_bits, quality = pdqhash.compute_dihedral(pixels)
     hexes = [_hex(b) for b in all_bits]
     found = {name: h for name, h in zip(ORIENTATIONS[1:], hexes[1:], strict=True)}
@@ -196,12 +198,19 @@ def _pdq_with_variants(
     return hexes[0], int(quality), found
 
 
-def _other_frames(image: Image.Image, mode: str) -> dict[str, str]:
-    """PDQ of every further frame of an animation or page of a multi-page image."""
+def _other_frames(image: Image.Image, mode: str, max_pixels: int) -> dict[str, str]:
+    """PDQ of every further frame of an animation or page of a multi-page image, while all of
+    them together hold no more than `max_pixels` (each page of a TIFF can have its own size,
+    and each is decoded whole)."""
     count = min(getattr(image, "n_frames", 1), MAX_FRAMES)
     found: dict[str, str] = {}
+    budget = max_pixels
     for number in range(1, count):
         image.seek(number)
+        width, height = image.size
+        budget -= width * height
+        if budget < 0:
+            break
         frame = image.convert("RGB")
         factor = min(frame.size) // FAST_MIN_SIDE if mode == "fast" else 1
         if factor >= 2:
@@ -211,27 +220,44 @@ def _other_frames(image: Image.Image, mode: str) -> dict[str, str]:
     return found
 
 
+class _Decoded(NamedTuple):
+    pdq: str | None
+    quality: int | None
+    error: str | None
+    variants: dict[str, str]
+    over_limit: bool = False
+
+
+def _refused(reason: str) -> _Decoded:
+    return _Decoded(None, None, reason, {}, over_limit=True)
+
+
 def _pdq_of(
-    data: bytes, mode: str = "fast", variants: bool = False
-) -> tuple[str | None, int | None, str | None, dict[str, str]]:
-    """(pdq, quality, error, variants) for image bytes; never raises."""
+    data: bytes, mode: str = "fast", variants: bool = False, max_pixels: int = MAX_IMAGE_PIXELS
+) -> _Decoded:
+    """PDQ, quality, error and variants of image bytes; never raises. The pixel count is read
+    from the file's header (Pillow opens lazily), so an image over `max_pixels` is refused
+    before a single pixel is decoded."""
     if len(data) > MAX_IMAGE_BYTES:
-        return None, None, f"image file over {MAX_IMAGE_BYTES} bytes, not decoded", {}
+        return _refused(f"image file over {MAX_IMAGE_BYTES} bytes, not decoded")
     _prepare_pillow()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 width, height = image.size
-                if width * height > MAX_IMAGE_PIXELS:
-                    return None, None, f"image of {width}x{height} pixels over the pixel limit", {}
-                pdq, quality, found = _pdq_with_variants(image, mode, variants)
-                return pdq, quality, None, found
+                if width * height > min(max_pixels, MAX_IMAGE_PIXELS):
+                    return _refused(
+                        f"image of {width}x{height} pixels over the limit of"
+                        f" {min(max_pixels, MAX_IMAGE_PIXELS)} pixels, not decoded"
+                    )
+                pdq, quality, found = _pdq_with_variants(image, mode, variants, max_pixels)
+                return _Decoded(pdq, quality, None, found)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return None, None, "image over the pixel limit (decompression bomb)", {}
+        return _refused("image over the pixel limit (decompression bomb), not decoded")
     except Exception as exc:  # any decoder failure is a property of the file, not a crash
         reason = str(exc) or type(exc).__name__
-        return None, None, f"corrupt or unsupported image: {reason}", {}
+        return _Decoded(None, None, f"corrupt or unsupported image: {reason}", {})
 
 
 def _vpdq_of(source: str | os.PathLike[str] | bytes) -> tuple[str | None, str | None]:
@@ -303,12 +329,14 @@ def hash_stream(
     extra_kinds: Collection[str] | None = None,
     name: str | None = None,
     expected_size: int | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> ContentHashes:
     """Hash a readable stream in one pass; image bytes are kept only as long as decoding needs.
 
     `pdq_mode="reference"` reproduces the reference PDQ bit for bit; "fast" decodes less and
     stays within the bound in docs/hashing.md. `variants` adds the rotated, mirrored and
-    border-trimmed PDQ hashes a matcher uses to find turned or re-framed copies.
+    border-trimmed PDQ hashes a matcher uses to find turned or re-framed copies. An image of
+    more than `max_pixels` (read from its header) is not decoded: `image_over_limit` says so.
     `extra_kinds`: kinds registered hashers compute besides the digests (the P2P identifiers
     ed2k, tth, btih, btmh, bt_root; btih and the v2 ones need `name` and `expected_size`): None
     computes every one, an empty collection none. `expected_size` of PARALLEL_FROM_BYTES or
@@ -350,15 +378,18 @@ def hash_stream(
     if video and perceptual:
         if video_path is None and kept is None:
             result.image_error = f"video over {MAX_IMAGE_BYTES} bytes in memory, not decoded"
+            result.image_over_limit = True
         else:
             result.vpdq, result.image_error = _vpdq_of(video_path or b"".join(kept or []))
     elif result.media_type and perceptual:
         if kept is None:
             result.image_error = f"image file over {MAX_IMAGE_BYTES} bytes, not decoded"
+            result.image_over_limit = True
         else:
-            result.pdq, result.pdq_quality, result.image_error, result.pdq_variants = _pdq_of(
-                b"".join(kept), pdq_mode, variants
-            )
+            decoded = _pdq_of(b"".join(kept), pdq_mode, variants, max_pixels)
+            result.pdq, result.pdq_quality = decoded.pdq, decoded.quality
+            result.image_error, result.pdq_variants = decoded.error, decoded.variants
+            result.image_over_limit = decoded.over_limit
     return result
 
 
@@ -379,6 +410,7 @@ def hash_bytes(
     pdq_mode: str = "fast",
     variants: bool = False,
     extra_kinds: Collection[str] | None = None,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> ContentHashes:
     """Hash content held in memory (an upload, an archive member); see `hash_stream`."""
     return hash_stream(
@@ -387,6 +419,7 @@ def hash_bytes(
         pdq_mode=pdq_mode,
         variants=variants,
         extra_kinds=extra_kinds,
+        max_pixels=max_pixels,
     )
 
 
