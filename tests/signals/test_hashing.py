@@ -110,3 +110,7 @@ def test_a_larger_job_or_asked_workers_use_the_pool(monkeypatch: pytest.MonkeyPa
     list(parallel.hash_in_parallel([b"x" * 60, b"y" * 60], lambda b: b))  # few, but large
     list(parallel.hash_in_parallel([b"one"], lambda b: b, workers=2))  # workers asked for
     assert started == [2, 2, 2]
+    list(parallel.hash_in_parallel([b"x" * 1000], lambda b: b))  # one file: never a pool
+    big_first = [b"x" * 1000, *(b"%d" % n for n in range(5))]
+    results = list(parallel.hash_in_parallel(big_first, lambda b: b))
+    assert started == [2, 2, 2, 2] and [r[0] for r in results] == big_first

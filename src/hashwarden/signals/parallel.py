@@ -5,9 +5,9 @@ at most a few jobs per worker, so memory stays bounded however large the input. 
 within the time limit becomes a per-file error and the pool is replaced, so one hostile image
 cannot hang a scan.
 
-A pool costs its start-up (each worker imports numpy, Pillow and pdqhash): a small job (up to
-SMALL_JOB_FILES files under SMALL_JOB_BYTES) runs in the calling process when the number of
-workers is left to us, where a large file still hashes on every core (see `hashing`). There is
+A pool costs its start-up (each worker imports numpy, Pillow and pdqhash): a small job (one
+file, or up to SMALL_JOB_FILES files under SMALL_JOB_BYTES) runs in the calling process when
+the number of workers is left to us, where a large file still hashes on every core (see `hashing`). There is
 no time limit there; asking for workers (`--workers 2`) always gets a pool, and the limit.
 """
 
@@ -40,10 +40,10 @@ Outcome = tuple[ContentHashes | None, str | None]
 
 #: Seconds one file may take before it is reported as an error (in a pool).
 DEFAULT_TIMEOUT = 120.0
-#: A job of at most this many files, of together fewer bytes than SMALL_JOB_BYTES, is hashed
-#: in the calling process unless workers are asked for: a pool's start-up (about 2 s, each
-#: worker importing numpy, Pillow and pdqhash) costs more than it saves on it; measured in
-#: docs/bench/hashing_speed.md.
+#: A job of one file, or of at most this many files of together fewer bytes than
+#: SMALL_JOB_BYTES, is hashed in the calling process unless workers are asked for: a pool's
+#: start-up (about 2 s, each worker importing numpy, Pillow and pdqhash) costs more than it
+#: saves on it; measured in docs/bench/hashing_speed.md.
 SMALL_JOB_FILES = 32
 SMALL_JOB_BYTES = 128 * 1024 * 1024
 
@@ -85,16 +85,22 @@ def _size(what: Source | None) -> int:
         return 0  # reported when it is hashed
 
 
-def _look_ahead(pairs: Iterator[tuple[T, Source | None]]) -> list[tuple[T, Source | None]]:
-    """The first items, until there are more than a small job's files or bytes."""
+def _look_ahead(
+    pairs: Iterator[tuple[T, Source | None]],
+) -> tuple[list[tuple[T, Source | None]], bool]:
+    """(the first items, whether they are the whole of a small job): one file (a large one
+    hashes on every core anyway), or at most SMALL_JOB_FILES of together fewer than
+    SMALL_JOB_BYTES. Reads no further than the item that makes the job large."""
     first: list[tuple[T, Source | None]] = []
-    total = 0
+    hashed = total = 0
     for pair in pairs:
         first.append(pair)
-        total += _size(pair[1])
-        if len(first) > SMALL_JOB_FILES or total >= SMALL_JOB_BYTES:
-            break
-    return first
+        if pair[1] is not None:
+            hashed += 1
+            total += _size(pair[1])
+        if len(first) > SMALL_JOB_FILES or (hashed > 1 and total >= SMALL_JOB_BYTES):
+            return first, False
+    return first, True
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -124,8 +130,8 @@ def hash_in_parallel(
     count = workers or default_workers()
     pairs: Iterator[tuple[T, Source | None]] = ((item, source(item)) for item in items)
     if workers is None and count > 1:
-        first = _look_ahead(pairs)
-        if len(first) <= SMALL_JOB_FILES and sum(_size(w) for _, w in first) < SMALL_JOB_BYTES:
+        first, small = _look_ahead(pairs)
+        if small:
             count = 1
         pairs = itertools.chain(first, pairs)
     if count == 1:
