@@ -7,13 +7,16 @@ the CPU time is the work done, whatever the load."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,22 @@ import numpy as np
 
 #: `hashwarden` as a user runs it, with this interpreter (and the source it imports).
 HASHWARDEN = [sys.executable, "-m", "hashwarden"]
+
+
+def large_file_arguments(description: str | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--size-mb", type=int, default=1024)
+    parser.add_argument("--runs", type=int, default=3)
+    return parser.parse_args()
+
+
+@contextlib.contextmanager
+def noise_file(size_mb: int) -> Iterator[Path]:
+    """A file of `size_mb` MiB of noise in a temporary folder, deleted afterwards."""
+    with tempfile.TemporaryDirectory(prefix="bench-hashing-") as folder:
+        path = write_random_file(Path(folder) / "large.bin", size_mb * 1024 * 1024)
+        print(f"{size_mb} MiB of noise, page-cached; {load()}")
+        yield path
 
 
 def write_random_file(path: Path, size: int) -> Path:
@@ -56,7 +75,7 @@ Timing = tuple[float, list[float], float]
 
 def compare(cases: dict[str, Sequence[Sequence[str]]], runs: int) -> dict[str, Timing]:
     """For each case (commands run one after the other): the median wall time over `runs`,
-    every run's, and the median CPU time. The cases take turns, run after run, so a load that
+    every run's, and the median CPU time, printed and returned. The cases take turns, run after run, so a load that
     changes meanwhile weighs on all of them alike. (CPU time counts the processes waited for:
     a pool's workers, children of its fork server, are not.)"""
     walls: dict[str, list[float]] = {label: [] for label in cases}
@@ -66,10 +85,13 @@ def compare(cases: dict[str, Sequence[Sequence[str]]], runs: int) -> dict[str, T
             timings = [run(c) for c in commands]
             walls[label].append(sum(t[0] for t in timings))
             cpus[label].append(sum(t[2] for t in timings))
-    return {
+    found = {
         label: (statistics.median(walls[label]), walls[label], statistics.median(cpus[label]))
         for label in cases
     }
+    for label, timing in found.items():
+        show(label, *timing)
+    return found
 
 
 def load() -> str:
@@ -113,7 +135,11 @@ def lane_cpu(path: Path, extra_kinds: Sequence[str]) -> dict[str, float]:
     return cpu
 
 
-def projected(cpu: dict[str, float], cores: int) -> float:
-    """The wall time of the lanes on `cores` idle cores: the longest lane, or all the work
-    shared evenly, whichever is longer (the read runs beside them in the main thread)."""
-    return max(max(cpu.values()), sum(cpu.values()) / cores)
+def show_lanes(path: Path, extra_kinds: Sequence[str], cores: int = 2) -> None:
+    """Print each thread's work alone, and the wall time the lanes take on `cores` idle cores:
+    the longest lane, or all the work shared evenly, whichever is longer (the read runs beside
+    them in the main thread)."""
+    cpu = lane_cpu(path, extra_kinds)
+    print("CPU of each thread's work alone:", ", ".join(f"{k} {v:.2f} s" for k, v in cpu.items()))
+    wall = max(max(cpu.values()), sum(cpu.values()) / cores)
+    print(f"projected on {cores} idle cores: {wall:.2f} s of hashing")

@@ -8,39 +8,29 @@ of rhash. Also shown: `hash` without `--p2p`, which no longer computes them.
 
 from __future__ import annotations
 
-import argparse
 import json
-import tempfile
-from pathlib import Path
 
 from _hashing_common import (
     HASHWARDEN,
     compare,
-    lane_cpu,
+    large_file_arguments,
     load,
-    projected,
+    noise_file,
     run,
-    show,
-    write_random_file,
+    show_lanes,
 )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size-mb", type=int, default=1024)
-    parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench-hashing-") as folder:
-        path = write_random_file(Path(folder) / "large.bin", args.size_mb * 1024 * 1024)
-        print(f"{args.size_mb} MiB of noise, page-cached; {load()}")
-        rhash = ["rhash", "--ed2k", "--tth", "--btih", str(path)]
+    args = large_file_arguments(__doc__)
+    with noise_file(args.size_mb) as path:
         ours = json.loads(run([*HASHWARDEN, "hash", "--json", "--p2p", str(path)])[1])
         printed = run(["rhash", "--printf", "%{ed2k} %{tth} %{btih}", str(path)])[1].split()
         assert [ours["ed2k"], ours["tth"].lower(), ours["btih"]] == printed, (ours, printed)
         print("ed2k, tth and btih agree with rhash")
         timings = compare(
             {
-                "rhash --ed2k --tth --btih": [rhash],
+                "rhash --ed2k --tth --btih": [["rhash", "--ed2k", "--tth", "--btih", str(path)]],
                 "hashwarden hash --p2p (also md5, sha1, sha256)": [
                     [*HASHWARDEN, "hash", "--p2p", str(path)]
                 ],
@@ -49,17 +39,10 @@ def main() -> None:
             },
             args.runs,
         )
-        for label, timing in timings.items():
-            show(label, *timing)
-        anchor = timings["rhash --ed2k --tth --btih"]
-        mine = timings["hashwarden hash --p2p (also md5, sha1, sha256)"]
-        print(f"ratio: hashwarden --p2p {mine[0] / anchor[0]:.2f}x rhash's time (target: <= 1.5x)")
-        lanes = lane_cpu(path, ["ed2k", "tth", "btih", "btmh", "bt_root"])
-        print(
-            "CPU of each thread's work alone:",
-            ", ".join(f"{k} {v:.2f} s" for k, v in lanes.items()),
-        )
-        print(f"projected on 2 idle cores: {projected(lanes, 2):.2f} s of hashing")
+        anchor = timings["rhash --ed2k --tth --btih"][0]
+        mine = timings["hashwarden hash --p2p (also md5, sha1, sha256)"][0]
+        print(f"ratio: hashwarden --p2p {mine / anchor:.2f}x rhash's time (target: <= 1.5x)")
+        show_lanes(path, ["ed2k", "tth", "btih", "btmh", "bt_root"])
         print(load())
 
 

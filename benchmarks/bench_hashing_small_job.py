@@ -12,7 +12,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from _hashing_common import HASHWARDEN, compare, load, show
+from _hashing_common import HASHWARDEN, compare, load
 
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
@@ -35,8 +35,6 @@ def main() -> None:
             },
             args.runs,
         )
-        for label, timing in timings.items():
-            show(label, *timing)
         helped, hashed = (
             timings["hashwarden --help"],
             timings["hashwarden hash photo.jpg (in process)"],
