@@ -9,6 +9,8 @@ Distribution file (`export --format hashed`), JSON:
               "remove": ["<sha256 hex>", ...]},
      "key": "<base64 Ed25519 public key>", "signature": "<base64 over the canonical body>"}
 
+(the envelope of hashwarden.signing, its canonical JSON ASCII-only.)
+
 `base` 0 is a full list; otherwise the file is a delta that applies only to a copy at exactly
 version `base` and brings it to `serial`. Each digest is SHA-256 of the canonical expression's
 UTF-8 bytes (the full 32 bytes; no prefix scheme). The host key is the first 8 bytes of
@@ -33,10 +35,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from hashwarden.blocking.canonical import (
     HOST_KEY_BYTES,
     MAX_HOST_LABELS,
@@ -49,7 +47,13 @@ from hashwarden.blocking.canonical import (
 )
 from hashwarden.blocking.store import BlockList
 from hashwarden.errors import ConflictError, DataError, IntegrityError, UsageError
-from hashwarden.exchange.bundle import read_private_key, read_public_key
+from hashwarden.signing import (
+    canonical_json,
+    read_private_key,
+    read_public_key,
+    sign_envelope,
+    verify_signature,
+)
 
 __all__ = [
     "FORMAT",
@@ -63,10 +67,6 @@ __all__ = [
 FORMAT = "hashwarden-blocklist"
 STATE_FORMAT = "hashwarden-blocklist-applied"
 _VERSION = 1
-
-
-def _canonical_json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def build_update(store: BlockList, key_path: Path, *, since: int = 0) -> dict[str, Any]:
@@ -107,15 +107,7 @@ def build_update(store: BlockList, key_path: Path, *, since: int = 0) -> dict[st
         "add": add,
         "remove": remove,
     }
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    signature = key.sign(_canonical_json(body))
-    return {
-        "body": body,
-        "key": base64.b64encode(public).decode(),
-        "signature": base64.b64encode(signature).decode(),
-    }
+    return sign_envelope(body, key, ascii_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,10 +178,14 @@ def _verified_body(document: Any, trusted_key: str, where: str) -> dict[str, Any
     if document.get("key") != trusted_key:
         raise IntegrityError(f"{where} is signed by a key this list does not trust")
     try:
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(trusted_key))
-        public.verify(base64.b64decode(str(document.get("signature"))), _canonical_json(body))
-    except (InvalidSignature, ValueError) as exc:
-        raise IntegrityError(f"{where}: the signature does not verify (tampered?)") from exc
+        signature = base64.b64decode(str(document.get("signature")))
+        verified = verify_signature(
+            base64.b64decode(trusted_key), signature, canonical_json(body, ascii_only=True)
+        )
+    except ValueError:  # not base64
+        verified = False
+    if not verified:
+        raise IntegrityError(f"{where}: the signature does not verify (tampered?)")
     return body
 
 

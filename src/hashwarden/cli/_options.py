@@ -68,7 +68,9 @@ PdqModeOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int | None,
-    typer.Option(min=1, metavar="N", help="Hashing processes (default: one per core)."),
+    typer.Option(
+        min=1, metavar="N", help="Hashing processes (default: one per core; none for a few files)."
+    ),
 ]
 
 

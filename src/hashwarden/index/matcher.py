@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
+from hashwarden._types import Match, MatchResult
 from hashwarden.bank.protocols import BankStore
 from hashwarden.index.exact import ExactIndex, KnownGoodIndex, entries_index
 from hashwarden.index.pdq import PdqIndex
@@ -23,33 +21,6 @@ VPDQ_COMPARED_MATCH = 0.0
 #: (or reloads after a change to the sets); a larger kind is looked up in the bank per file
 #: until `hashwarden index build` saves its table.
 KNOWN_GOOD_IN_MEMORY = 1_000_000
-
-
-@dataclass
-class Match:
-    entry: int
-    kind: str
-    value: str
-    distance: int
-    category: str
-    series: str | None
-    victim_identified: bool
-    #: How the content matched: "original", or the turn or trim that made it match.
-    orientation: str = "original"
-    #: For vPDQ: the share (%) of the query's frames found in the entry, and of the entry's
-    #: frames found in the query.
-    query_match: float | None = None
-    compared_match: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class MatchResult:
-    matches: list[Match]
-    #: Known-good set names the content belongs to.
-    known_good: list[str]
 
 
 class BankMatcher:
@@ -180,6 +151,15 @@ class BankMatcher:
         for kind, value in signals.items():
             known_good.update(self._known_good_sets(kind, value))
         return MatchResult(matches, sorted(known_good))
+
+    def holds(self, kind: str) -> bool:
+        """Whether entries or known-good sets may hold values of `kind`, so content is worth
+        hashing for it (True for a kind without a table in memory: only the bank knows)."""
+        for index in (self.exact_index, self.known_good_index.index):
+            table = index.tables.get(kind)
+            if table is None or len(table):
+                return True
+        return False
 
     def _owners(self, kind: str, value: str) -> list[int]:
         """Entries holding this exact value: from memory; the bank is asked only for kinds
