@@ -9,7 +9,14 @@ from typing import Annotated, BinaryIO
 
 import typer
 
-from hashwarden.bank import AddResult, NewEntry, create_bank, open_bank, parse_category
+from hashwarden.bank import (
+    AddResult,
+    NewEntry,
+    SqliteBank,
+    create_bank,
+    open_bank,
+    parse_category,
+)
 from hashwarden.cli._app import console, err_console, new_typer
 from hashwarden.cli._options import (
     Md5Opt,
@@ -69,6 +76,7 @@ def add(
     )
     with open_bank(bank) as b:
         result = b.add_entries([entry], action="entry.add", on_duplicate="error")
+        _keep_index_current(b)
     if result.added:
         console.print(f"added entry {result.added[0]}")
         return
@@ -117,6 +125,7 @@ def add_files(
         else:
             result = b.add_entries(entries, action="entries.add_files")
             console.print(_added_message("added", result))
+        _keep_index_current(b)
     if failed:
         raise typer.Exit(6)
 
@@ -138,6 +147,7 @@ def remove(
     (signal,) = signals_given(**given)
     with open_bank(bank) as b:
         removed = b.remove_by_signal(signal, reason=reason)
+        _keep_index_current(b)
     kinds = ", ".join(f"{s.kind} {s.value}" for s in removed.signals)
     console.print(f"removed entry {removed.id} ({kinds})")
 
@@ -196,6 +206,7 @@ def import_list(
         if known_good:
             signals = (signal for entry in entries for signal in entry.signals)
             count = b.add_known_good(known_good, signals, source=source)
+            _keep_index_current(b)
             console.print(f"imported {count} hashes into known-good set {known_good}")
             return
         result = b.add_entries(
@@ -203,7 +214,15 @@ def import_list(
             action="entries.import",
             detail={"format": fmt.name, "file": Path(name).name},
         )
+        _keep_index_current(b)
     console.print(_added_message("imported", result))
+
+
+def _keep_index_current(bank: SqliteBank) -> None:
+    """Leave the bank ready to match at once: its saved index brought up to date."""
+    from hashwarden.index.saved import keep_index_current
+
+    keep_index_current(bank)
 
 
 def _added_message(verb: str, result: AddResult) -> str:
@@ -235,6 +254,7 @@ def _import_nsrl(bank: str, file: Path, set_name: str, source: str | None) -> No
         task = bar.add_task("reading NSRL", total=None)
         signals = read_nsrl(file, on_rows=lambda n: bar.advance(task, n))
         count = b.add_known_good(set_name, signals, source=source or "NIST NSRL")
+        _keep_index_current(b)
     console.print(f"imported {count} hashes into known-good set {set_name}")
 
 

@@ -1,4 +1,4 @@
-"""`hashwarden index ...`: build and inspect the PDQ index saved next to a bank."""
+"""`hashwarden index ...`: build and inspect the indexes saved next to a bank."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import typer
 
 from hashwarden.bank import open_bank
 from hashwarden.cli._app import console, new_typer
-from hashwarden.index.saved import index_folder, load_saved_index, save_index
+from hashwarden.index.saved import index_folder, save_index, saved_state
 
-app = new_typer("Build and inspect the PDQ index saved next to a bank.")
+app = new_typer("Build and inspect the indexes saved next to a bank.")
 BankArg = Annotated[str, typer.Argument(help="The bank (a SQLite file).")]
 
 
 @app.command()
 def build(bank: BankArg) -> None:
-    """Build the bank's PDQ index and exact-kind tables and save them beside the bank
-    (BANK.pdqidx/)."""
+    """Build the bank's PDQ index and exact-kind tables, the known-good tables in full, and
+    save them beside the bank (BANK.index/). Imports and other changes keep them current."""
     started = time.perf_counter()
     with open_bank(bank, readonly=True) as b:
         folder, count = save_index(b)
@@ -27,16 +27,24 @@ def build(bank: BankArg) -> None:
 
 @app.command()
 def status(bank: BankArg) -> None:
-    """Say whether a saved index exists and how far behind the bank it is."""
+    """Say whether the saved indexes are usable and how far behind the bank they are.
+    Exit 4 when one is missing or unusable (matching then rebuilds and saves it)."""
     with open_bank(bank, readonly=True) as b:
         folder = index_folder(b)
-        saved = load_saved_index(b)
+        state = saved_state(b)
         head, _ = b.head()
-    if saved is None:
-        console.print(f"no usable saved index at {folder}: matching builds one in memory")
+    for part, saved in state.items():
+        if saved.seq is None:
+            console.print(
+                f"{part}: not usable ({saved.text}); the next match rebuilds and saves it"
+            )
+            continue
+        behind = (
+            f"{saved.changes} changes since, applied on load" if saved.changes else "up to date"
+        )
+        console.print(
+            f"{part}: {saved.text}, saved at audit event {saved.seq} of {head} ({behind})"
+        )
+    console.print(f"saved in {folder}")
+    if any(saved.seq is None for saved in state.values()):
         raise typer.Exit(4)
-    index, seq = saved
-    console.print(
-        f"{folder}: {len(index)} hashes, at audit event {seq} of {head}"
-        f"{' (up to date)' if seq == head else '; newer changes are applied on load'}"
-    )

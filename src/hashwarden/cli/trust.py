@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from hashwarden.bank import open_bank, parse_category
+from hashwarden.bank import SqliteBank, open_bank, parse_category
 from hashwarden.cli._app import console, err_console, new_typer
 from hashwarden.cli._progress import progress_bar
 from hashwarden.errors import UsageError
@@ -135,6 +135,7 @@ def bundle_import(bank: BankArg, file: Annotated[Path, typer.Argument(help="A bu
     bound to its origin; 9 when replayed or out of order."""
     with open_bank(bank) as b:
         counts = import_bundle(b, file)
+        _keep_index_current(b)
     console.print(f"applied {file}: {_counts(counts)}")
 
 
@@ -205,4 +206,12 @@ def sync_pull(
             max_index_bytes=max_index_bytes,
             deadline=deadline,
         )
+        _keep_index_current(b)
     console.print(f"{applied} bundle(s) applied" if applied else "already up to date")
+
+
+def _keep_index_current(bank: SqliteBank) -> None:
+    """Leave the bank ready to match at once: its saved index brought up to date."""
+    from hashwarden.index.saved import keep_index_current
+
+    keep_index_current(bank)
