@@ -63,8 +63,8 @@ def rate(fn: object, items: list[str]) -> float:
 
 
 def ours(exprs: list[str], q: dict[str, list[str]]) -> dict[str, float]:
+    from hashwarden.blocking.applied import AppliedList, Matcher, Record
     from hashwarden.blocking.canonical import digest, host_key
-    from hashwarden.blocking.hashed import AppliedList, Matcher, Record
 
     gc.collect()
     before = rss_mb()

@@ -12,19 +12,21 @@ look-ups (Squid helper, DNS front) read it without numpy.
 
 Only plain integer and boolean types are allowed (no pickle, no object arrays). A file is
 written whole to a temporary name in its folder, flushed to disk, then renamed over the old
-one: a reader sees the old file or the new one, never half of either, and a reader that has
-mapped the old file keeps reading it after the rename.
+one (keeping its mode): a reader sees the old file or the new one, never half of either, and a
+reader that has mapped the old file keeps reading it after the rename.
 """
 
 from __future__ import annotations
 
 import array
+import contextlib
 import json
 import mmap
 import os
+import secrets
+import stat
 import struct
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,9 +98,13 @@ def write_array_file(
             break
         start = _aligned(16 + len(text))
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}-")
+    tmp = path.with_name(f".{path.name}-{secrets.token_hex(8)}")
+    # Created as any file is (the umask applies); a file replaced keeps its mode.
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as out:
+            with contextlib.suppress(FileNotFoundError):
+                os.fchmod(out.fileno(), stat.S_IMODE(path.stat().st_mode))
             out.write(MAGIC + struct.pack("<Q", len(text)) + text)
             out.write(b"\0" * (start - 16 - len(text)))
             for column in columns.values():

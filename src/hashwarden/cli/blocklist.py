@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
+from hashwarden.blocking.applied import AppliedList
 from hashwarden.blocking.counts import BlockCounts, month_summary
-from hashwarden.blocking.hashed import AppliedList, apply_update, build_update
 from hashwarden.blocking.resolver import DnsFront, FrontPolicy, parse_hostport, serve_front
 from hashwarden.blocking.squid import SquidHelper
 from hashwarden.blocking.stoppage import StopPage, serve_stop_page
@@ -171,6 +171,8 @@ def export_command(
     """Write the list hashed (for distribution) or as an RPZ zone (names in clear)."""
     with BlockList.open(blocklist) as store:
         if fmt == "hashed":
+            from hashwarden.blocking.hashed import build_update
+
             if sign is None:
                 raise UsageError("--format hashed needs --sign NAME.key")
             update = build_update(store, sign, since=since)
@@ -207,6 +209,8 @@ def apply_command(
     """Verify a signed hashed list or delta and apply it.
 
     Exit 5 when the signature does not verify, 9 for a replayed or out-of-order delta."""
+    from hashwarden.blocking.hashed import apply_update
+
     state = apply_update(applied, update, trust=trust)
     console.print(f"{applied}: version {state.serial}, {len(state.records)} entries")
 

@@ -100,7 +100,7 @@ class PdqIndex:
         chunks = _chunks(words)
         order = np.empty((_CHUNKS - 1, count), dtype=np.uint32)
         offsets = np.zeros((_CHUNKS, _BUCKETS + 1), dtype=np.int64)
-        for c in range(_CHUNKS):
+        for c in range(_CHUNKS if count else 0):  # (an empty index: every bucket empty)
             offsets[c, 1:] = np.cumsum(np.bincount(chunks[:, c], minlength=_BUCKETS))
             if c:  # chunk 0 needs no permutation: the rows are in its order
                 order[c - 1] = np.argsort(chunks[:, c].astype(np.uint16), kind="stable")
