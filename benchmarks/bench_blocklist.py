@@ -1,8 +1,11 @@
-"""Block list look-ups per second on a 1-million-entry hashed list, beside python-threatexchange.
+"""Block list look-ups per second and applied-list load on a 1-million-entry hashed list.
 
-hashwarden: a `Matcher` over SHA-256 digests of canonical expressions (60% whole domains, 25%
-host/path prefixes, 15% exact URLs), answering full URLs with Safe Browsing's host-suffix and
-path-prefix rules (canonicalisation included), and DNS names against the domain entries.
+hashwarden: the applied list as ISPs hold it (binary, memory-mapped, searched in place) and, for
+comparison, as 0.1 held it (JSON parsed into sets of digests), over SHA-256 digests of
+canonical expressions (60% whole domains, 25% host/path prefixes, 15% exact URLs), answering
+full URLs with Safe Browsing's host-suffix and path-prefix rules (canonicalisation included),
+and DNS names against the domain entries; the load of each form, and the start of a Squid
+helper process (imports, load, one answer).
 Anchor: python-threatexchange's URL MD5 signal (`UrlMD5Signal.hash_from_str`, its URL
 normalisation and MD5) in its `TrivialSignalTypeIndex`; it matches exact URLs only, so it does
 less work per look-up than we do. Both sides answer the same URLs in one process, one core.
@@ -14,9 +17,14 @@ from __future__ import annotations
 
 import argparse
 import gc
+import hashlib
+import json
 import random
+import subprocess
+import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -62,37 +70,126 @@ def rate(fn: object, items: list[str]) -> float:
     return len(items) / (time.perf_counter() - start)
 
 
-def ours(exprs: list[str], q: dict[str, list[str]]) -> dict[str, float]:
-    from hashwarden.blocking.applied import AppliedList, Matcher, Record
+def records_of(exprs: list[str]) -> dict[bytes, object]:
+    from hashwarden.blocking.applied import Record
     from hashwarden.blocking.canonical import digest, host_key
 
-    gc.collect()
-    before = rss_mb()
-    start = time.perf_counter()
-    matcher = Matcher({digest(e) for e in exprs}, {host_key(e) for e in exprs})
-    build = time.perf_counter() - start
-    memory = rss_mb() - before
-    assert all(matcher.check_url(u) for u in q["hit"][:1000])
-    assert not any(matcher.check_url(u) for u in q["miss"][:1000])
-    result = {
-        "build_s": build,
-        "memory_mb": memory,
-        "hit_per_s": rate(matcher.check_url, q["hit"]),
-        "miss_per_s": rate(matcher.check_url, q["miss"]),
-        "names_per_s": rate(matcher.check_name, q["names"]),
+    kinds = ("domain", "prefix", "url")
+    return {
+        digest(e): Record(kinds[("?" in e) * 2 or ("/dir" in e)], "A1", None, host_key(e))
+        for e in exprs
     }
+
+
+def save_json_0_1(records: dict[bytes, object], path: Path) -> None:
+    """The applied list as hashwarden 0.1 wrote it (JSON), for the load before."""
+    rows = sorted(
+        [d.hex(), r.kind, r.reason, r.expires, r.host.hex()]  # type: ignore[attr-defined]
+        for d, r in records.items()
+    )
+    doc = {"format": "hashwarden-blocklist-applied", "list": "bench", "key": "key", "serial": 1}
+    path.write_text(json.dumps({**doc, "records": rows}, separators=(",", ":")))
+
+
+def load_json_0_1(path: Path) -> tuple[set[bytes], set[bytes]]:
+    """hashwarden 0.1's `AppliedList.load(path).matcher()`: the JSON parsed into records, then
+    sets of the live digests and host keys."""
+    from hashwarden.blocking.applied import Record
+
+    doc = json.loads(path.read_bytes())
     records = {
-        digest(e): Record("domain", None, None, host_key(e)) for e in exprs
-    }  # file size and load time of the applied list an ISP keeps
+        bytes.fromhex(h): Record(kind, reason, expires, bytes.fromhex(host))
+        for h, kind, reason, expires, host in doc["records"]
+    }
+    today = datetime.now(UTC).date().isoformat()
+    live = [(d, r.host) for d, r in records.items() if r.expires is None or r.expires > today]
+    return {d for d, _ in live}, {h for _, h in live}
+
+
+class SetMatcher:
+    """hashwarden 0.1's look-up over sets of digests and host keys (for comparison)."""
+
+    def __init__(self, digests: set[bytes], hosts: set[bytes]) -> None:
+        self.digests, self.hosts = digests, hosts
+
+    def check_url(self, url: str) -> bool:
+        from hashwarden.blocking.canonical import canonicalize, host_suffixes, path_prefixes
+
+        canonical = canonicalize(url)
+        paths = None
+        for host in host_suffixes(canonical):
+            if hashlib.sha256(host.encode()).digest()[:8] not in self.hosts:
+                continue
+            paths = paths or path_prefixes(canonical)
+            for path in paths:
+                if hashlib.sha256((host + path).encode()).digest() in self.digests:
+                    return True
+        return False
+
+    def check_name(self, name: str) -> bool:
+        labels = name.lower().rstrip(".").split(".")
+        for n in range(len(labels), 1, -1):
+            host = ".".join(labels[-n:])
+            if hashlib.sha256(host.encode()).digest()[:8] in self.hosts:
+                if hashlib.sha256((host + "/").encode()).digest() in self.digests:
+                    return True
+        return False
+
+
+HELPER_START = """
+import sys
+from pathlib import Path
+from hashwarden.blocking.applied import AppliedList
+from hashwarden.blocking.squid import SquidHelper
+helper = SquidHelper(AppliedList.load(Path(sys.argv[1])).matcher())
+print(helper.answer(sys.argv[2]))
+"""
+
+
+def ours(exprs: list[str], q: dict[str, list[str]]) -> dict[str, dict[str, float]]:
+    """The applied list as ISPs hold it now (binary, mapped) and as 0.1 held it (JSON, sets)."""
+    from hashwarden.blocking.applied import AppliedList
+
+    records = records_of(exprs)
+    now: dict[str, float] = {}
+    old: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "applied.json"
-        AppliedList("bench", "key", 1, records).save(path)
-        del records
+        binary, text = Path(tmp) / "applied", Path(tmp) / "applied.json"
         start = time.perf_counter()
-        AppliedList.load(path).matcher()
-        result["load_s"] = time.perf_counter() - start
-        result["file_mb"] = path.stat().st_size / 1e6
-    return result
+        AppliedList("bench", "key", 1, records).save(binary)
+        now["write_s"] = time.perf_counter() - start
+        save_json_0_1(records, text)
+        del records
+        for path, result in ((binary, now), (text, old)):
+            result["file_mb"] = path.stat().st_size / 1e6
+        gc.collect()
+        before = rss_mb()
+        start = time.perf_counter()
+        matcher = AppliedList.load(binary).matcher()
+        now["load_s"] = time.perf_counter() - start
+        gc.collect()
+        before_old = rss_mb()
+        start = time.perf_counter()
+        sets = SetMatcher(*load_json_0_1(text))
+        old["load_s"] = time.perf_counter() - start
+        old["memory_mb"] = rss_mb() - before_old
+        start = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-c", HELPER_START, str(binary), "http://www.site0.example/"],
+            capture_output=True,
+            text=True,
+        )
+        now["helper_start_s"] = time.perf_counter() - start
+        assert done.stdout.strip() == "OK", done.stderr
+        for name, m, result in (("mapped", matcher, now), ("sets", sets, old)):
+            assert all(m.check_url(u) for u in q["hit"][:1000]), name
+            assert not any(m.check_url(u) for u in q["miss"][:1000]), name
+            result["hit_per_s"] = rate(m.check_url, q["hit"])
+            result["miss_per_s"] = rate(m.check_url, q["miss"])
+            result["names_per_s"] = rate(m.check_name, q["names"])
+        # Pages of the mapping touched by the look-ups count in the resident size.
+        now["memory_mb"] = rss_mb() - before - old["memory_mb"]
+    return {"now": now, "old": old}
 
 
 def anchor(exprs: list[str], q: dict[str, list[str]]) -> dict[str, float]:
@@ -139,17 +236,24 @@ def main() -> None:
         ("URL look-ups/s, listed", "hit_per_s"),
         ("URL look-ups/s, unlisted", "miss_per_s"),
         ("DNS name look-ups/s", "names_per_s"),
-        ("build (s)", "build_s"),
         ("memory (MB)", "memory_mb"),
         ("applied list file (MB)", "file_mb"),
         ("applied list load (s)", "load_s"),
+        ("write the applied list (s)", "write_s"),
+        ("Squid helper process start (s)", "helper_start_s"),
     ]
-    print(f"{'':28} {'hashwarden':>12} {'pytx UrlMD5':>12} {'ratio':>7}")
+    now, old = mine["now"], mine["old"]
+    print(f"{'':32} {'mapped':>11} {'0.1 JSON':>11} {'pytx UrlMD5':>12} {'vs pytx':>8}")
     for label, key in rows:
         a = theirs.get(key) if theirs else None
-        ratio = f"{mine[key] / a:6.2f}x" if a else ""
+        ratio = f"{now[key] / a:7.2f}x" if a else ""
+        cells = [
+            f"{v:11,.2f}" if v is not None else f"{'-':>11}" for v in (now.get(key), old.get(key))
+        ]
         a_text = f"{a:12,.1f}" if a is not None else f"{'-':>12}"
-        print(f"{label:28} {mine[key]:12,.1f} {a_text} {ratio:>7}")
+        print(f"{label:32} {cells[0]} {cells[1]} {a_text} {ratio:>8}")
+    print(f"applied list load: {old['load_s'] / now['load_s']:,.0f}x faster than the JSON form")
+    print(f"anchor build of its index: {theirs['build_s']:.1f} s" if theirs else "")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,10 @@ history, and never seen half-written by a reader while another process saves."""
 from __future__ import annotations
 
 import json
+import os
 import random
 import shutil
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -175,6 +177,12 @@ def test_a_mapped_file_survives_its_replacement(tmp_path: Path) -> None:
     assert list(old.items("a", "<u8")) == list(memoryview(bytes(range(24))).cast("Q"))
     assert ArrayFile(path, "test", 1).meta == {"n": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["f"]  # no temporary file left
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask  # as any new file
+    path.chmod(0o640)
+    write_array_file(path, "test", 1, {}, {})
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640  # a replaced file keeps its mode
 
 
 SAVER = """

@@ -107,12 +107,14 @@ class _SortedKeys:
 
     def find(self, key: int) -> int:
         """The first position of `key`, or -1."""
+        keys, buckets = self.keys, self.buckets
         top = key >> self.shift
-        lo, hi = self.buckets[top], self.buckets[top + 1]
+        lo, hi = buckets[top], buckets[top + 1]
         if lo == hi:
             return -1
-        at = bisect_left(self.keys, key, lo, hi)
-        return at if at < hi and self.keys[at] == key else -1
+        # Searched among all but the bucket's last key: at most its last position comes back.
+        at = bisect_left(keys, key, lo, hi - 1)
+        return at if keys[at] == key else -1
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -185,11 +187,11 @@ class Matcher:
 
     def check_url(self, url: str | bytes | CanonicalUrl) -> Hit | None:
         """The first matching expression of `url` (exact host first), or None."""
-        hosts, sha256 = self._hosts, hashlib.sha256
+        find, sha256, from_bytes = self._hosts.find, hashlib.sha256, int.from_bytes
         canonical = url if isinstance(url, CanonicalUrl) else canonicalize(url)
         paths: list[str] | None = None
         for host in host_suffixes(canonical):
-            if hosts.find(_key(sha256(host.encode()).digest()[:HOST_KEY_BYTES])) < 0:
+            if find(from_bytes(sha256(host.encode()).digest()[:HOST_KEY_BYTES], "little")) < 0:
                 continue
             if paths is None:
                 paths = path_prefixes(canonical)
@@ -202,13 +204,13 @@ class Matcher:
 
     def check_name(self, name: str) -> Hit | None:
         """Whether a DNS name falls under a domain entry (the name or one of its parents)."""
-        hosts, sha256 = self._hosts, hashlib.sha256
+        find, sha256, from_bytes = self._hosts.find, hashlib.sha256, int.from_bytes
         labels = name.lower().rstrip(".").split(".")
         for n in range(len(labels), 1, -1):
             if n > MAX_HOST_LABELS and n != len(labels):
                 continue
             host = ".".join(labels[-n:])
-            if hosts.find(_key(sha256(host.encode()).digest()[:HOST_KEY_BYTES])) >= 0:
+            if find(from_bytes(sha256(host.encode()).digest()[:HOST_KEY_BYTES], "little")) >= 0:
                 expression = host + "/"
                 d = sha256(expression.encode()).digest()
                 if self._listed(d):
