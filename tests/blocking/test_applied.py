@@ -114,6 +114,47 @@ def test_answers_are_those_of_the_sets(
             assert matcher.check_name(host) == reference.check_name(host)
 
 
+digests = st.binary(min_size=32, max_size=32) | st.sampled_from([bytes(32), b"\1" * 8 + bytes(24)])
+records = st.builds(
+    Record,
+    st.sampled_from(["domain", "prefix", "url"]),
+    st.none() | st.sampled_from(["A1", "B2", "ünïcode"]),
+    st.none() | st.sampled_from([PAST, FUTURE]),
+    st.binary(min_size=8, max_size=8),
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    first=st.dictionaries(digests, records, max_size=20),
+    changes=st.lists(
+        st.tuples(st.lists(digests, max_size=5), st.dictionaries(digests, records, max_size=5)),
+        max_size=4,
+    ),
+)
+def test_changes_merged_into_a_mapped_list_are_those_of_a_dict(
+    tmp_path: Path,
+    first: dict[bytes, Record],
+    changes: list[tuple[list[bytes], dict[bytes, Record]]],
+) -> None:
+    path = tmp_path / "applied"
+    AppliedList("l", "k", 0, first).save(path)
+    model = dict(first)
+    for serial, (remove, add) in enumerate(changes, 1):
+        for gone in remove:
+            model.pop(gone, None)
+        model.update(add)
+        loaded = AppliedList.load(path)
+        AppliedList("l", "k", serial, loaded.records).save(path, remove=remove, add=add)
+        again = AppliedList.load(path)
+        assert again.serial == serial and dict(again.records.items()) == model
+        live = {d for d, r in model.items() if r.expires is None or r.expires > TODAY.isoformat()}
+        assert len(again.matcher()) == len(live)
+        assert all(again.matcher().position(d) >= 0 for d in model)
+
+
 def test_records_and_expiry_read_in_place(tmp_path: Path) -> None:
     records = _records(
         [("a.example/", None), ("b.example/dir/", PAST), ("c.example/p.php?id=1", FUTURE)]

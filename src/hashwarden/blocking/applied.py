@@ -26,7 +26,6 @@ import array
 import hashlib
 import json
 import logging
-import sys
 from bisect import bisect_left
 from collections.abc import ItemsView, Iterable, Iterator, Mapping, ValuesView
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from hashwarden._arrayfile import MAGIC, ArrayFile, Column, write_array_file
+from hashwarden._arrayfile import MAGIC, ArrayFile, write_array_file
 from hashwarden.blocking.canonical import (
     HOST_KEY_BYTES,
     MAX_HOST_LABELS,
@@ -233,6 +232,10 @@ class _Strings:
             self._cache[index] = text
         return self._cache[index]
 
+    def all(self) -> list[str | None]:
+        """Every string, index 0 (None) first."""
+        return [self[at] for at in range(len(self._ends))]
+
 
 class _MappedRecords(Mapping[bytes, Record]):
     """An applied list's records, read from its mapped tables when asked for."""
@@ -371,55 +374,27 @@ class AppliedList:
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise DataError(f"{path} is not an applied hashwarden block list ({exc})") from exc
 
-    def save(self, path: Path) -> None:
-        """Write atomically (a resolver may be reading the old file meanwhile)."""
-        ordered = sorted(self.records.items(), key=lambda item: (_key(item[0]), item[0]))
-        if any(len(d) != _DIGEST_BYTES or len(r.host) != 8 for d, r in ordered):
-            raise DataError("a block list record's digest or host key has the wrong length")
-        strings: dict[str | None, int] = {None: 0}
-        ends = array.array("Q", [0])
-        blob = bytearray()
+    def save(
+        self,
+        path: Path,
+        *,
+        remove: Iterable[bytes] = (),
+        add: Mapping[bytes, Record] | None = None,
+    ) -> None:
+        """Write the list, less the digests `remove` and with the records `add`, atomically
+        (a resolver may be reading the old file meanwhile). A mapped list is changed column
+        by column, without reading its unchanged records one by one."""
+        from hashwarden.blocking._table import Table  # numpy: the writer only
 
-        def index(text: str | None) -> int:
-            if text not in strings:
-                blob.extend(str(text).encode())
-                ends.append(len(blob))
-                strings[text] = len(strings)
-            return strings[text]
-
-        kinds = array.array("I", (index(r.kind) for _, r in ordered))
-        reasons = array.array("I", (index(r.reason) for _, r in ordered))
-        expiries = array.array("I", (index(r.expires) for _, r in ordered))
-        expiry_counts: dict[int, int] = {}
-        for at in expiries:
-            if at:
-                expiry_counts[at] = expiry_counts.get(at, 0) + 1
-        digest_keys, digest_buckets, digest_bits = _SortedKeys.build([_key(d) for d, _ in ordered])
-        host_keys, host_buckets, host_bits = _SortedKeys.build(
-            sorted({_key(r.host) for _, r in ordered})
+        base = self.records
+        table = (
+            Table.of_mapped(base) if isinstance(base, _MappedRecords) else Table.of_records(base)
         )
-        count = len(ordered)
-        columns = {
-            "digest_keys": _u8(digest_keys),
-            "digest_buckets": _u4(digest_buckets),
-            "digests": Column("|u1", (count, _DIGEST_BYTES), b"".join(d for d, _ in ordered)),
-            "host_keys": _u8(host_keys),
-            "host_buckets": _u4(host_buckets),
-            "record_hosts": _u8(array.array("Q", (_key(r.host) for _, r in ordered))),
-            "kinds": _u4(kinds),
-            "reasons": _u4(reasons),
-            "expiries": _u4(expiries),
-            "strings": Column("|u1", (len(blob),), bytes(blob)),
-            "string_ends": _u8(ends),
-        }
-        meta = {
-            "list": self.list_id,
-            "key": self.key,
-            "serial": self.serial,
-            "digest_bits": digest_bits,
-            "host_bits": host_bits,
-            "expiry_counts": {str(i): n for i, n in expiry_counts.items()},
-        }
+        table = table.without([*remove, *(add or {})])
+        if add:
+            table = table.plus(Table.of_records(add))
+        meta, columns = table.columns()
+        meta |= {"list": self.list_id, "key": self.key, "serial": self.serial}
         write_array_file(path, STATE_FORMAT, STATE_VERSION, meta, columns)
 
     def matcher(self) -> Matcher:
@@ -431,19 +406,3 @@ class AppliedList:
             (d, r.host) for d, r in self.records.items() if r.expires is None or r.expires > today
         ]
         return Matcher({d for d, _ in live}, {h for _, h in live})
-
-
-def _u8(values: array.array[int]) -> Column:
-    return Column("<u8", (len(values),), _little(values))
-
-
-def _u4(values: array.array[int]) -> Column:
-    return Column("<u4", (len(values),), _little(values))
-
-
-def _little(values: array.array[int]) -> array.array[int]:
-    if sys.byteorder == "little":
-        return values
-    swapped = array.array(values.typecode, values)
-    swapped.byteswap()
-    return swapped

@@ -143,15 +143,22 @@ def apply_update(state_path: Path, update_path: Path, *, trust: Path | None = No
         raise ConflictError(
             f"{update_path} applies to version {base}, the copy is at {state.serial} ({what})"
         )
-    records = dict(state.records.items())
     try:
-        for h in body["remove"]:
-            records.pop(bytes.fromhex(h), None)
-        for h, kind, reason, expires, host in body["add"]:
-            records[bytes.fromhex(h)] = Record(kind, reason, expires, bytes.fromhex(host))
+        removed = [bytes.fromhex(h) for h in body["remove"]]
+        added = {
+            bytes.fromhex(h): Record(kind, reason, expires, bytes.fromhex(host))
+            for h, kind, reason, expires, host in body["add"]
+        }
+        texts = [(r.kind, r.reason, r.expires) for r in added.values()]
+        if not all(
+            isinstance(k, str) and all(isinstance(t, str | None) for t in rest)
+            for k, *rest in texts
+        ):
+            raise TypeError("kind, reason and expiry must be text")
     except (ValueError, TypeError) as exc:
         raise DataError(f"{update_path}: malformed record ({exc})") from exc
-    state = AppliedList(state.list_id, state.key, serial, records)
     state_path.parent.mkdir(parents=True, exist_ok=True)
-    state.save(state_path)
-    return state
+    AppliedList(state.list_id, state.key, serial, state.records).save(
+        state_path, remove=removed, add=added
+    )
+    return AppliedList.load(state_path)
