@@ -184,13 +184,20 @@ class Matcher:
         at = self.position(value)
         return at >= 0 and (not self._expired or self._expiries[at] not in self._expired)
 
+    def _host_table(self) -> tuple[Any, Any, int]:
+        return self._hosts.keys, self._hosts.buckets, self._hosts.shift
+
     def check_url(self, url: str | bytes | CanonicalUrl) -> Hit | None:
         """The first matching expression of `url` (exact host first), or None."""
-        find, sha256, from_bytes = self._hosts.find, hashlib.sha256, int.from_bytes
+        # `_SortedKeys.find` inlined for the host keys: every look-up pays it once per host name.
+        keys, buckets, shift = self._host_table()
+        sha256, from_bytes = hashlib.sha256, int.from_bytes
         canonical = url if isinstance(url, CanonicalUrl) else canonicalize(url)
         paths: list[str] | None = None
         for host in host_suffixes(canonical):
-            if find(from_bytes(sha256(host.encode()).digest()[:HOST_KEY_BYTES], "little")) < 0:
+            key = from_bytes(sha256(host.encode()).digest()[:HOST_KEY_BYTES], "little")
+            lo, hi = buckets[key >> shift], buckets[(key >> shift) + 1]
+            if lo == hi or keys[bisect_left(keys, key, lo, hi - 1)] != key:
                 continue
             if paths is None:
                 paths = path_prefixes(canonical)
@@ -203,17 +210,21 @@ class Matcher:
 
     def check_name(self, name: str) -> Hit | None:
         """Whether a DNS name falls under a domain entry (the name or one of its parents)."""
-        find, sha256, from_bytes = self._hosts.find, hashlib.sha256, int.from_bytes
+        keys, buckets, shift = self._host_table()
+        sha256, from_bytes = hashlib.sha256, int.from_bytes
         labels = name.lower().rstrip(".").split(".")
         for n in range(len(labels), 1, -1):
             if n > MAX_HOST_LABELS and n != len(labels):
                 continue
             host = ".".join(labels[-n:])
-            if find(from_bytes(sha256(host.encode()).digest()[:HOST_KEY_BYTES], "little")) >= 0:
-                expression = host + "/"
-                d = sha256(expression.encode()).digest()
-                if self._listed(d):
-                    return Hit(expression, d)
+            key = from_bytes(sha256(host.encode()).digest()[:HOST_KEY_BYTES], "little")
+            lo, hi = buckets[key >> shift], buckets[(key >> shift) + 1]
+            if lo == hi or keys[bisect_left(keys, key, lo, hi - 1)] != key:
+                continue
+            expression = host + "/"
+            d = sha256(expression.encode()).digest()
+            if self._listed(d):
+                return Hit(expression, d)
         return None
 
 
