@@ -78,8 +78,10 @@ class Hit:
 
 
 class _SortedKeys:
-    """Sorted unsigned 64-bit keys and, per value of their top `bits`, where those start:
-    `find` bisects one bucket (about one key at any size), without numpy."""
+    """Sorted unsigned 64-bit keys and, per value of their top `bits`, where those start, so
+    a look-up bisects one bucket (about one key at any size), without numpy. The look-ups
+    (`_position`, `Matcher.check_url`, `check_name`) are written out where they are used:
+    every URL and DNS name pays them, and a call costs as much as the search."""
 
     def __init__(self, keys: Any, buckets: Any, bits: int) -> None:
         if not 0 < bits <= 24 or len(buckets) != (1 << bits) + 1 or buckets[-1] != len(keys):
@@ -104,28 +106,20 @@ class _SortedKeys:
             counts[at] = total
         return array.array("Q", keys), counts, bits
 
-    def find(self, key: int) -> int:
-        """The first position of `key`, or -1."""
-        keys, buckets = self.keys, self.buckets
-        top = key >> self.shift
-        lo, hi = buckets[top], buckets[top + 1]
-        if lo == hi:
-            return -1
-        # Searched among all but the bucket's last key: at most its last position comes back.
-        at = bisect_left(keys, key, lo, hi - 1)
-        return at if keys[at] == key else -1
-
     def __len__(self) -> int:
         return len(self.keys)
 
 
-def _position(keys: _SortedKeys, digests: memoryview, value: bytes) -> int:
+def _position(table: _SortedKeys, digests: memoryview, value: bytes) -> int:
     """Where a digest is among sorted digests (several may share their first 8 bytes), or -1."""
-    key = _key(value)
-    at = keys.find(key)
-    if at < 0:
+    keys, buckets = table.keys, table.buckets
+    key = int.from_bytes(value[:8], "little")
+    top = key >> table.shift
+    lo, hi = buckets[top], buckets[top + 1]
+    if lo == hi:
         return -1
-    while at < len(keys) and keys.keys[at] == key:
+    at = bisect_left(keys, key, lo, hi - 1)
+    while at < hi and keys[at] == key:
         if digests[at * _DIGEST_BYTES : (at + 1) * _DIGEST_BYTES] == value:
             return at
         at += 1
@@ -181,7 +175,7 @@ class Matcher:
         return _position(self._digest_keys, self._digests, value)
 
     def _listed(self, value: bytes) -> bool:
-        at = self.position(value)
+        at = _position(self._digest_keys, self._digests, value)
         return at >= 0 and (not self._expired or self._expiries[at] not in self._expired)
 
     def _host_table(self) -> tuple[Any, Any, int]:
@@ -189,7 +183,7 @@ class Matcher:
 
     def check_url(self, url: str | bytes | CanonicalUrl) -> Hit | None:
         """The first matching expression of `url` (exact host first), or None."""
-        # `_SortedKeys.find` inlined for the host keys: every look-up pays it once per host name.
+        # The host key's bucket, then a bisect in it (see `_SortedKeys`).
         keys, buckets, shift = self._host_table()
         sha256, from_bytes = hashlib.sha256, int.from_bytes
         canonical = url if isinstance(url, CanonicalUrl) else canonicalize(url)
