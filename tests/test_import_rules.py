@@ -4,6 +4,7 @@ The allowed dependencies (docs/architecture.md draws them), bottom to top:
 
     hashwarden, errors, _time, _types, signing, synthetic   import nothing above them
     _sql                    the one database layer (SQLite, PostgreSQL), over _time and errors
+    _arrayfile              the saved, memory-mapped arrays of the index and the block list
     hookspecs, plugins      the plugin machinery (hookspecs names signal types for typing only)
     signals                 kinds, registry, hashing; hashers come in through the plugin hook
     p2p                     P2P kinds and their hasher, a plugin of signals
@@ -32,7 +33,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "hashwarden"
 
-_BOTTOM = {"hashwarden", "errors", "_time", "_types", "signing", "synthetic", "_sql"}
+_BOTTOM = {"hashwarden", "errors", "_time", "_types", "signing", "synthetic", "_sql", "_arrayfile"}
 ALLOWED: dict[str, set[str]] = {
     "hashwarden": {"errors"},
     "errors": set(),
@@ -41,15 +42,16 @@ ALLOWED: dict[str, set[str]] = {
     "signing": {"errors"},
     "synthetic": set(),
     "_sql": {"errors", "_time"},
+    "_arrayfile": {"errors"},
     "hookspecs": set(),
     "plugins": {"hookspecs"},
     "signals": {"errors", "hookspecs", "plugins"},
     "p2p": {"errors", "hookspecs", "signals"},
     "bank": {"errors", "_time", "_sql", "signals"},
-    "index": {"errors", "_time", "_types", "signals", "bank"},
+    "index": {"errors", "_time", "_types", "_arrayfile", "signals", "bank"},
     "scan": {"hashwarden", "errors", "_time", "_types", "signals", "bank", "index"},
     "exchange": {"errors", "_time", "signing", "signals", "bank"},
-    "blocking": {"errors", "_time", "_sql", "signing"},
+    "blocking": {"errors", "_time", "_sql", "_arrayfile", "signing"},
     "reports": {"errors", "_time", "_types", "bank"},
     "service": {"hashwarden", "errors", "_time", "_types", "signing", "signals", "bank"}
     | {"index", "exchange"},

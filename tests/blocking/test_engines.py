@@ -21,8 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hashwarden.bank import create_bank, open_bank
+from hashwarden.blocking.applied import AppliedList, Matcher
 from hashwarden.blocking.counts import BlockCounts, month_summary
-from hashwarden.blocking.hashed import AppliedList, Matcher, apply_update, build_update
+from hashwarden.blocking.hashed import apply_update, build_update
 from hashwarden.blocking.resolver import DnsFront, FrontPolicy, serve_front
 from hashwarden.blocking.squid import SquidHelper
 from hashwarden.blocking.stoppage import StopPage, choose_language, serve_stop_page
