@@ -187,7 +187,7 @@ def test_a_mapped_file_survives_its_replacement(tmp_path: Path) -> None:
 
 SAVER = """
 import sys
-from hashwarden.bank import Bank
+from hashwarden.bank import open_bank
 from hashwarden.index.saved import save_index
 with open_bank(sys.argv[1], readonly=True) as bank:
     for _ in range(int(sys.argv[2])):
