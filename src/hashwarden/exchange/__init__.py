@@ -8,6 +8,7 @@ from hashwarden.exchange.base import (
     check_category_map,
     export_entries,
 )
+from hashwarden.exchange.bloom import BloomFilter, BloomFormat, write_bloom
 from hashwarden.exchange.nsrl import read_nsrl
 from hashwarden.exchange.plain import read_plain, write_plain
 from hashwarden.exchange.tabular import CsvFormat, HmaFormat, IcseFormat, PlainFormat
@@ -15,6 +16,8 @@ from hashwarden.exchange.vics import VicsFormat
 
 __all__ = [
     "FORMATS",
+    "BloomFilter",
+    "BloomFormat",
     "Exported",
     "Format",
     "ImportOptions",
@@ -23,6 +26,7 @@ __all__ = [
     "get_format",
     "read_nsrl",
     "read_plain",
+    "write_bloom",
     "write_plain",
 ]
 
@@ -35,5 +39,5 @@ def get_format(name: str) -> Format:
     try:
         return FORMATS[name]
     except KeyError:
-        known = ", ".join([*FORMATS, "nsrl (import only)"])
+        known = ", ".join([*FORMATS, "nsrl (import only)", "bloom (export only)"])
         raise UsageError(f"unknown format {name!r} (known: {known})") from None

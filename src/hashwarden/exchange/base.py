@@ -75,7 +75,8 @@ class Exported:
     """What an export wrote, and what its format could not carry: nothing is left out unsaid."""
 
     written: int
-    #: What `written` counts: "entries", or "hashes" for formats of one hash a line.
+    #: What `written` counts: "entries", or "hashes" for formats of one hash a line or a
+    #: Bloom filter (its distinct hashes).
     noun: str
     #: Values of each kind the format has no place for (kinds of the export only).
     left_out: dict[str, int]
@@ -122,7 +123,7 @@ def export_entries(
             yield entry
 
     written = fmt.write(counted(), stream, kinds)
-    noun = "hashes" if fmt.name in ("plain", "hma") else "entries"
+    noun = "hashes" if fmt.name in ("plain", "hma", "bloom") else "entries"
     return Exported(written, noun, dict(left_out), skipped, fmt.no_place, carried)
 
 
