@@ -469,3 +469,38 @@ def test_nsrl_query_deadline(tmp_path: Path) -> None:
     _rdsv3(tmp_path / "rds.db", 20_000)
     with pytest.raises(DataError, match=r"rds\.db.*deadline"):
         list(read_nsrl(tmp_path / "rds.db", deadline_s=1e-9))
+
+
+@pytest.mark.parametrize("where", ["media", "item", "outside"])
+def test_vics_nesting_is_bounded(tmp_path: Path, where: str) -> None:
+    """A few kilobytes of brackets cost ijson's prefixed parser memory quadratic in the depth
+    (20,000 levels: 1 GB) and json.dumps a RecursionError: refused, naming the file."""
+    deep = "[" * 5000 + "]" * 5000
+    media = {
+        "media": f'{{"MD5": "{1:032x}", "Category": 1, "Deep": {deep}}}',
+        "item": deep,
+        "outside": f'{{"MD5": "{1:032x}", "Category": 1}}',
+    }[where]
+    context = "http://github.com/ICMEC/ProjectVic/DataModels/2.0.xml/US/$metadata#Media"
+    extra = f', "Other": {deep}' if where == "outside" else ""
+    data = f'{{"@odata.context": "{context}"{extra}, "value": [{media}]}}'.encode()
+    with create_bank(tmp_path / "b.db") as bank:
+        with pytest.raises(DataError, match="nested deeper than"):
+            bank.entries.add_many(
+                get_format("vics").read(io.BytesIO(data), ImportOptions(), "deep.json")
+            )
+        assert bank.entries.count() == 0
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_csv_extra_nested_too_deeply_is_a_data_error(tmp_path: Path, depth: int) -> None:
+    """100,000 levels are a RecursionError in json.loads; 900 load, but could never be
+    written back (json.dumps recurses too): both refused."""
+    deep = "[" * depth + "]" * depth
+    data = f'md5,category,extra\n{1:032x},B,"{{""x"": {deep}}}"\n'.encode()
+    with create_bank(tmp_path / "b.db") as bank:
+        with pytest.raises(DataError, match="line 2: the extra column is nested too deeply"):
+            bank.entries.add_many(
+                get_format("csv").read(io.BytesIO(data), ImportOptions(), "f.csv")
+            )
+        assert bank.entries.count() == 0

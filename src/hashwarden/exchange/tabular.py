@@ -42,6 +42,23 @@ def _rows(stream: BinaryIO, name: str, delimiter: str) -> Iterator[tuple[int, di
         raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
+#: The deepest nesting an imported `extra` may have: deeper would fail to be written back.
+MAX_EXTRA_DEPTH = 32
+
+
+def _depth(value: object) -> int:
+    """How deeply a JSON value nests (without recursion)."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            pending.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            pending.extend((v, level + 1) for v in item)
+    return deepest
+
+
 def _text_out(stream: BinaryIO) -> io.TextIOWrapper:
     return io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
 
@@ -96,10 +113,17 @@ class CsvFormat:
             if "extra" in extra:
                 try:
                     kept = json.loads(str(extra.pop("extra")))
+                except RecursionError as exc:
+                    raise DataError(f"{where}: the extra column is nested too deeply") from exc
                 except ValueError as exc:
                     raise DataError(f"{where}: the extra column is not JSON ({exc})") from exc
                 if not isinstance(kept, dict):
                     raise DataError(f"{where}: the extra column is not a JSON object")
+                if _depth(kept) > MAX_EXTRA_DEPTH:
+                    raise DataError(
+                        f"{where}: the extra column is nested too deeply (over"
+                        f" {MAX_EXTRA_DEPTH} levels)"
+                    )
                 extra.update(kept)
             yield NewEntry(
                 signals,

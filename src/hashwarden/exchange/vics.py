@@ -63,6 +63,67 @@ def _alternative_hashes(item: dict[str, Any], where: str) -> tuple[list[Signal],
     return signals, others
 
 
+#: The deepest nesting of arrays and objects read (a VICS case is 4 deep; Exifs a few more).
+MAX_DEPTH = 32
+
+
+def _put(container: dict[str, Any] | list[Any], key: str | None, value: Any) -> None:
+    if isinstance(container, list):
+        container.append(value)
+    else:
+        container[str(key)] = value
+
+
+def _build(first: tuple[str, Any], events: Iterator[tuple[str, Any]], depth: int, name: str) -> Any:
+    """One JSON value from ijson's flat events, built without recursion and no deeper than
+    MAX_DEPTH (`depth`: how deep the value starts)."""
+    event, value = first
+    if event not in ("start_map", "start_array"):
+        return value
+    stack: list[dict[str, Any] | list[Any]] = [{} if event == "start_map" else []]
+    keys: list[str | None] = [None]
+    for event, value in events:
+        if event == "map_key":
+            keys[-1] = value
+        elif event in ("start_map", "start_array"):
+            if depth + len(stack) >= MAX_DEPTH:
+                raise DataError(f"{name}: JSON nested deeper than {MAX_DEPTH} levels")
+            stack.append({} if event == "start_map" else [])
+            keys.append(None)
+        elif event in ("end_map", "end_array"):
+            done = stack.pop()
+            keys.pop()
+            if not stack:
+                return done
+            _put(stack[-1], keys[-1], done)
+        else:
+            _put(stack[-1], keys[-1], value)
+    raise DataError(f"{name}: the JSON ends inside a value")
+
+
+def _value_items(stream: Any, name: str) -> Iterator[Any]:
+    """The items of the top-level object's `value` array, one at a time. ijson's flat events
+    (`basic_parse`) are used rather than its prefixed ones, whose cost grows with the square of
+    the nesting: a few kilobytes of brackets would take gigabytes."""
+    events = iter(ijson.basic_parse(stream, use_float=True))
+    depth = 0
+    top_key: str | None = None
+    in_value = False
+    for event, value in events:
+        if in_value and depth == 2 and event != "end_array":
+            yield _build((event, value), events, depth, name)
+        elif event in ("start_map", "start_array"):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise DataError(f"{name}: JSON nested deeper than {MAX_DEPTH} levels")
+            in_value = depth == 2 and event == "start_array" and top_key == "value"
+        elif event in ("end_map", "end_array"):
+            in_value = False if depth == 2 else in_value
+            depth -= 1
+        elif event == "map_key" and depth == 1:
+            top_key = value
+
+
 class _Chained:
     """The bytes already read to find the header, then the rest of the stream."""
 
@@ -97,7 +158,7 @@ class VicsFormat:
             options = ImportOptions(**{**options.__dict__, "category_scheme": "uk"})
         count = 0
         try:
-            for record in ijson.items(_Chained(head, stream), "value.item", use_float=True):
+            for record in _value_items(_Chained(head, stream), name):
                 if not isinstance(record, dict):
                     raise DataError(f"{name}: value item {count + 1} is not an object")
                 if "Media" in record:
