@@ -122,9 +122,9 @@ def test_vics_alternative_hashes_of_other_tools_are_read_and_kept() -> None:
         ),
         (
             "hma",
-            {"sha1": 3, "sha256": 3, "ed2k": 3, "vpdq": 1, "photodna": 1, "btih": 1, "netclean": 1},
+            {"sha1": 3, "ed2k": 3, "vpdq": 1, "photodna": 1, "btih": 1, "netclean": 1},
             2,  # the vpdq + photodna entry, the btih + netclean entry
-            {"md5": 3, "pdq": 4},
+            {"md5": 3, "sha256": 3, "pdq": 4},
         ),
     ],
 )

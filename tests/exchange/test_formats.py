@@ -19,6 +19,7 @@ from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.exchange import FORMATS, ImportOptions, get_format, read_nsrl
 from hashwarden.exchange.base import shareable
+from hashwarden.exchange.tabular import HMA_HEADER
 from hashwarden.signals import Signal
 
 
@@ -504,3 +505,47 @@ def test_csv_extra_nested_too_deeply_is_a_data_error(tmp_path: Path, depth: int)
                 get_format("csv").read(io.BytesIO(data), ImportOptions(), "f.csv")
             )
         assert bank.entries.count() == 0
+
+
+def test_hma_reads_what_python_threatexchange_writes_and_writes_what_it_reads(
+    tmp_path: Path,
+) -> None:
+    """`threatexchange dataset --csv` (its own writer, called here) puts an opinion category
+    (INVESTIGATION_SEED, ...) where our category goes; what we write names only signal types
+    pytx knows, with values its types accept."""
+    import csv as csv_module
+
+    from threatexchange.cli.dataset_cmd import DatasetCommand
+    from threatexchange.exchanges.fetch_state import FetchedSignalMetadata
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+    from threatexchange.signal_type.sha256 import VideoSHA256Signal
+
+    text = io.StringIO()
+    writer = csv_module.DictWriter(text, HMA_HEADER)
+    writer.writeheader()
+    pdq, md5 = "ab" * 32, f"{7:032x}"
+    for s_type, value in ((PdqSignal, pdq), (VideoMD5Signal, md5)):
+        DatasetCommand._print_csv(None, writer, "ncmec", s_type, value, FetchedSignalMetadata())  # type: ignore[arg-type]
+    options = ImportOptions(category="csam-b")
+    back = list(get_format("hma").read(io.BytesIO(text.getvalue().encode()), options, "pytx.csv"))
+    assert [(e.signals, e.category, e.source) for e in back] == [
+        ([Signal("pdq", pdq)], "csam-b", "ncmec"),
+        ([Signal("md5", md5)], "csam-b", "ncmec"),
+    ]
+    assert back[0].extra == {"hma:opinion": "INVESTIGATION_SEED"}
+    negative = text.getvalue().replace("INVESTIGATION_SEED", "NEGATIVE_CLASS", 1).encode()
+    with pytest.raises(DataError, match="line 2: opinion NEGATIVE_CLASS"):
+        list(get_format("hma").read(io.BytesIO(negative), options, "pytx.csv"))
+
+    entry = Entry(
+        [Signal("md5", md5), Signal("sha256", "c" * 64), Signal("pdq", pdq)], "csam-a", id=1
+    )
+    written = io.BytesIO()
+    get_format("hma").write([entry], written, ["md5", "pdq", "sha256"])
+    rows = list(csv_module.reader(io.StringIO(written.getvalue().decode())))
+    assert rows[0] == HMA_HEADER
+    types = {t.get_name(): t for t in (PdqSignal, VideoMD5Signal, VideoSHA256Signal)}
+    for signal_type, value, *_ in rows[1:]:
+        types[signal_type].validate_signal_str(value)
+    assert sorted(r[0] for r in rows[1:]) == ["pdq", "video_md5", "video_sha256"]

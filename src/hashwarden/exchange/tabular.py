@@ -226,15 +226,28 @@ class IcseFormat:
         return count
 
 
-#: The kinds HMA has a signal type for.
-_HMA_KINDS = frozenset({"pdq", "md5"})
-#: HMA / python-threatexchange signal type names → ours.
-HMA_TYPES = {"pdq": "pdq", "md5": "md5", "video_md5": "md5", "photo_md5": "md5"}
+#: Our kinds → the python-threatexchange / HMA signal type written for them.
+HMA_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256"}
+_HMA_KINDS = frozenset(HMA_NAMES)
+#: HMA / python-threatexchange signal type names read → ours (`md5`, `photo_md5`: older names).
+HMA_TYPES = {
+    "pdq": "pdq",
+    "video_md5": "md5",
+    "md5": "md5",
+    "photo_md5": "md5",
+    "video_sha256": "sha256",
+}
+#: python-threatexchange's aggregate opinion categories, which `threatexchange dataset --csv`
+#: writes in the category column: they say how sure, not what content, so entries take
+#: --category; a NEGATIVE_CLASS row (a known false positive or test data) is refused.
+PYTX_OPINIONS = frozenset({"POSITIVE_CLASS", "INVESTIGATION_SEED", "DISPUTED", "NEGATIVE_CLASS"})
+HMA_HEADER = ["signal_type", "signal_str", "collab", "category", "tags"]
 
 
 class HmaFormat:
-    """python-threatexchange / HMA dataset CSV: signal_type, signal_str, collab, category, tags
-    (no header row, as pytx writes it; a header row is recognised and skipped)."""
+    """python-threatexchange / HMA dataset CSV: signal_type, signal_str, collab, category, tags,
+    as `threatexchange dataset --csv` writes it (a header row; rows without one are read too).
+    Its category column holds either our category or pytx's opinion (POSITIVE_CLASS, ...)."""
 
     name = "hma"
     writable = True
@@ -256,46 +269,62 @@ class HmaFormat:
                     raise DataError(
                         f"{where}: expected signal_type,signal_str[,collab,category,tags]"
                     )
-                signal_type = row[0].strip().lower()
-                if signal_type not in HMA_TYPES:
-                    raise DataError(
-                        f"{where}: signal type {row[0]!r} is not one hashwarden keeps"
-                        f" ({', '.join(HMA_TYPES)})"
-                    )
-                collab = row[2].strip() if len(row) > 2 else ""
-                tags = [t for t in (row[4].split() if len(row) > 4 else []) if t]
-                extra: dict[str, object] = (
-                    {"hma:signal_type": signal_type}
-                    if signal_type != HMA_TYPES[signal_type]
-                    else {}
-                )
-                if tags:
-                    extra["hma:tags"] = tags
-                yield NewEntry(
-                    [signal_or_error(HMA_TYPES[signal_type], row[1], where)],
-                    map_category(row[3] if len(row) > 3 else "", options, where),
-                    options.series,
-                    source=collab or options.source,
-                    extra=extra,
-                )
+                yield self._entry(row, options, where)
         except csv.Error as exc:
             raise DataError(f"{name} line {reader.line_num}: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
+    @staticmethod
+    def _entry(row: list[str], options: ImportOptions, where: str) -> NewEntry:
+        signal_type = row[0].strip().lower()
+        if signal_type not in HMA_TYPES:
+            raise DataError(
+                f"{where}: signal type {row[0]!r} is not one hashwarden keeps"
+                f" ({', '.join(HMA_TYPES)})"
+            )
+        kind = HMA_TYPES[signal_type]
+        collab = row[2].strip() if len(row) > 2 else ""
+        category_text = row[3].strip() if len(row) > 3 else ""
+        tags = [t for t in (row[4].split() if len(row) > 4 else []) if t]
+        extra: dict[str, object] = (
+            {"hma:signal_type": signal_type} if signal_type != HMA_NAMES[kind] else {}
+        )
+        if tags:
+            extra["hma:tags"] = tags
+        if category_text.upper() in PYTX_OPINIONS:
+            if category_text.upper() == "NEGATIVE_CLASS":
+                raise DataError(
+                    f"{where}: opinion NEGATIVE_CLASS marks a known false positive or test data;"
+                    " leave such rows out of the file (or import them as a known-good set)"
+                )
+            extra["hma:opinion"] = category_text.upper()
+            category = options.category
+        else:
+            category = map_category(category_text, options, where)
+        return NewEntry(
+            [signal_or_error(kind, row[1], where)],
+            category,
+            options.series,
+            source=collab or options.source,
+            extra=extra,
+        )
+
     def write(self, entries: Iterable[Entry], stream: BinaryIO, kinds: list[str]) -> int:
         out = _text_out(stream)
         writer = csv.writer(out)
+        writer.writerow(HMA_HEADER)
         count = 0
         for entry in entries:
+            recorded = str(entry.extra.get("hma:signal_type", ""))
+            tags = entry.extra.get("hma:tags", [])
             for signal in entry.signals:
                 if signal.kind not in _HMA_KINDS or signal.kind not in kinds:
                     continue
-                kind = str(entry.extra.get("hma:signal_type", signal.kind))
-                tags = entry.extra.get("hma:tags", [])
+                same = HMA_TYPES.get(recorded) == signal.kind
                 writer.writerow(
                     [
-                        kind,
+                        recorded if same else HMA_NAMES[signal.kind],
                         signal.value,
                         entry.source or "",
                         entry.category,
