@@ -549,3 +549,18 @@ def test_hma_reads_what_python_threatexchange_writes_and_writes_what_it_reads(
     for signal_type, value, *_ in rows[1:]:
         types[signal_type].validate_signal_str(value)
     assert sorted(r[0] for r in rows[1:]) == ["pdq", "video_md5", "video_sha256"]
+
+
+def test_plain_lines_are_bounded(tmp_path: Path) -> None:
+    """A list that is one endless line is refused at the bound, not read whole."""
+    data = f"{1:032x}\n".encode() + b"a" * (17 << 20)
+    with pytest.raises(DataError, match="line 2 is longer than 16 MiB"):
+        list(get_format("plain").read(io.BytesIO(data), ImportOptions(), "one-line.txt"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=20), head=st.binary(max_size=300))
+def test_detect_format_never_fails(name: str, head: bytes) -> None:
+    from hashwarden.exchange.detect import detect_format
+
+    assert detect_format(name, head) in {None, "plain", "csv", "vics", "icse", "hma", "nsrl"}
