@@ -25,7 +25,6 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from hashwarden.service.actions_api import actions_router
 
 from hashwarden.bank import SqliteBank, create_bank, open_bank
 from hashwarden.bank.base import NewEntry
@@ -46,6 +45,7 @@ from hashwarden.service.actions import (
 from hashwarden.service.actions.targets import REFUSED, TargetPolicy
 from hashwarden.service.banks import BankMatch
 from hashwarden.service.keys import create_key
+from hashwarden.service.routes.actions import actions_router
 from hashwarden.signals.base import Signal
 from hashwarden.signals.hashing import hash_bytes
 from hashwarden.synthetic import png_bytes, synthetic_photo
