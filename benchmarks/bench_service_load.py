@@ -55,7 +55,7 @@ def build_bank(folder: Path, hashes: list[str]) -> str:
     with create_bank(location) as bank:
         for start in range(0, len(hashes), 50_000):
             chunk = hashes[start : start + 50_000]
-            bank.add_entries(NewEntry([Signal("pdq", h)]) for h in chunk)
+            bank.entries.add_many(NewEntry([Signal("pdq", h)]) for h in chunk)
         save_index(bank)
     print(f"bank of {len(hashes):,} PDQ hashes built in {time.perf_counter() - started:.0f} s")
     return location

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.service import fastlane
 from hashwarden.service.state import ServiceState
@@ -52,10 +52,10 @@ def _state(service: Service) -> ServiceState:
 
 
 def test_raw_lookups_answer_as_the_route_does(
-    bank: SqliteBank, service: Service, lane_taken: list[str]
+    bank: Bank, service: Service, lane_taken: list[str]
 ) -> None:
-    bank.add_entry(NewEntry([Signal("pdq", BANKED)], category="csam-b"))
-    bank.add_entry(NewEntry([Signal("md5", MD5)]))
+    bank.entries.add(NewEntry([Signal("pdq", BANKED)], category="csam-b"))
+    bank.entries.add(NewEntry([Signal("md5", MD5)]))
     c = service.client
     queries = [
         {"signal_type": "pdq", "signal": BANKED},
@@ -82,10 +82,10 @@ def test_raw_lookups_answer_as_the_route_does(
 
 
 def test_hash_matches_answer_as_the_route_does(
-    bank: SqliteBank, service: Service, lane_taken: list[str]
+    bank: Bank, service: Service, lane_taken: list[str]
 ) -> None:
-    bank.add_entry(NewEntry([Signal("pdq", BANKED)], category="csam-b", series="série ü"))
-    bank.add_entry(NewEntry([Signal("md5", MD5)]))
+    bank.entries.add(NewEntry([Signal("pdq", BANKED)], category="csam-b", series="série ü"))
+    bank.entries.add(NewEntry([Signal("md5", MD5)]))
     c = service.client
     bodies: list[dict[str, Any]] = [
         {"signals": {"pdq": BANKED}},
@@ -135,13 +135,13 @@ def test_requests_the_lane_does_not_parse_go_to_the_routes(
     assert odd[1].json() == {"matches": []}  # pydantic's "yes", as before
 
 
-def test_a_change_is_seen_by_the_next_look_up(bank: SqliteBank, service: Service) -> None:
+def test_a_change_is_seen_by_the_next_look_up(bank: Bank, service: Service) -> None:
     """Misses are answered on the loop from an index known to be current; an entry added or
     removed through any connection to the bank counts at the next request."""
     c, admin, curator = service.client, service.as_("admin"), service.as_("curator")
     query = {"signal_type": "pdq", "signal": near(BANKED, 3)}
     assert c.get("/m/raw_lookup", params=query, headers=admin).json() == {"matches": []}
-    bank.add_entry(NewEntry([Signal("pdq", BANKED)]))  # another connection, as the CLI
+    bank.entries.add(NewEntry([Signal("pdq", BANKED)]))  # another connection, as the CLI
     assert c.get("/m/raw_lookup", params=query, headers=admin).json() == {"matches": [1]}
     assert c.post("/v1/banks", json={"name": "api"}, headers=admin).status_code == 201
     other = near(BANKED, 60)
@@ -156,7 +156,7 @@ def test_a_change_is_seen_by_the_next_look_up(bank: SqliteBank, service: Service
 
 
 def test_a_miss_on_a_local_bank_is_answered_without_a_thread(
-    bank: SqliteBank, service: Service, monkeypatch: pytest.MonkeyPatch
+    bank: Bank, service: Service, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     state = _state(service)
     full: list[str] = []
@@ -169,7 +169,7 @@ def test_a_miss_on_a_local_bank_is_answered_without_a_thread(
 
         monkeypatch.setattr(state, name, counted)
     c, admin = service.client, service.as_("admin")
-    bank.add_entry(NewEntry([Signal("pdq", BANKED)]))
+    bank.entries.add(NewEntry([Signal("pdq", BANKED)]))
     for n in range(10):
         miss = f"{random.Random(100 + n).getrandbits(256):064x}"  # 128 bits off, or so
         c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": miss}, headers=admin)

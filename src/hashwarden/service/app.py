@@ -33,7 +33,7 @@ from fastapi import FastAPI
 from fastapi.concurrency import run_in_threadpool
 
 from hashwarden.bank import open_bank
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import HashwardenError
 from hashwarden.service.actions import WebhookWorker
 from hashwarden.service.auth import requirement
@@ -63,7 +63,7 @@ class ServiceApp(FastAPI):
         return Observe(lane, state.metrics)
 
 
-def _reader_for(store: SqliteBank) -> SqliteBank | None:
+def _reader_for(store: BankStore) -> BankStore | None:
     """A second, read-only connection to the bank for matching, or None (share `store`) when
     it cannot be opened again from its location (a PostgreSQL DSN whose password was taken out
     of it: pass `reader=` to `create_app`, or give the password by PGPASSWORD)."""
@@ -92,7 +92,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(
-    settings: ServiceSettings, store: SqliteBank, *, reader: SqliteBank | None = None
+    settings: ServiceSettings, store: BankStore, *, reader: BankStore | None = None
 ) -> FastAPI:
     """Build the app; starts no background work (the server lifespan owns that; the action
     and decode threads start with the first request that needs them). `reader` is a second

@@ -18,8 +18,8 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
-from hashwarden.bank.postgres import is_postgres_location
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden._time import parse_utc
+from hashwarden.bank.protocols import BankStore
 from hashwarden.index.matcher import BankMatcher, Match, MatchResult
 from hashwarden.service.actions import ActionEngine
 from hashwarden.service.banks import BankMatch, NamedBanks, Resolved
@@ -46,8 +46,8 @@ class ServiceState:
     behind this worker's writes."""
 
     settings: ServiceSettings
-    bank: SqliteBank
-    reader: SqliteBank | None = None
+    bank: BankStore
+    reader: BankStore | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.time)
 
@@ -60,7 +60,7 @@ class ServiceState:
         self.pdq_hashes = len(self.matcher.pdq_index)
         #: SQLite's count of other connections' commits when the index last caught up (None:
         #: not known, or a PostgreSQL bank): unchanged, the index is current without a query.
-        self._local = self.reader is not None and not is_postgres_location(reader.location)
+        self._local = self.reader is not None and reader.db.dialect.name == "sqlite"
         self._seen_version: int | None = None
         self.keys = KeyRing(reader, self.read_lock)
         node_dir = self.settings.node_dir
@@ -85,12 +85,12 @@ class ServiceState:
         )
 
     @contextmanager
-    def locked(self) -> Iterator[SqliteBank]:
+    def locked(self) -> Iterator[BankStore]:
         with self.lock:
             yield self.bank
 
     @contextmanager
-    def reading(self) -> Iterator[SqliteBank]:
+    def reading(self) -> Iterator[BankStore]:
         """The connection matching reads through (never waits for a write lock)."""
         with self.read_lock:
             yield self.reader or self.bank
@@ -99,7 +99,7 @@ class ServiceState:
     def _data_version(self) -> int | None:
         if not self._local:
             return None
-        return int((self.reader or self.bank).query("PRAGMA data_version")[0][0])
+        return int((self.reader or self.bank).db.query("PRAGMA data_version")[0][0])
 
     def _catch_up(self) -> None:
         """Apply the bank's changes since the last look (from any worker, replica or the
@@ -250,7 +250,7 @@ class ServiceState:
         until = self.privacy.suspended_until(viewer.name)
         if until is None:
             return
-        left = datetime.fromisoformat(until.replace("Z", "+00:00")) - datetime.now(UTC)
+        left = parse_utc(until) - datetime.now(UTC)
         raise HTTPException(
             429,
             f"key {viewer.name!r} is suspended until {until} for probing: too many distinct"

@@ -7,21 +7,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import UsageError
 from hashwarden.service.actions.settings import DeliverySettings
 
-__all__ = ["MAX_LIMIT", "Tables", "stamp"]
+__all__ = ["MAX_LIMIT", "Tables"]
 
 MAX_LIMIT = 1000
-
-
-def stamp(moment: datetime) -> str:
-    """The bank's timestamp format (UTC, microseconds, `Z`), so text order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -30,19 +24,19 @@ class Tables:
     connection with other threads sharing it (the service passes its own); it is never held
     while a webhook is sent. `settings` may be replaced while the engine runs."""
 
-    bank: SqliteBank
+    bank: BankStore
     lock: threading.Lock
     settings: DeliverySettings
 
     @contextmanager
     def tx(self) -> Iterator[Any]:
-        with self.lock, self.bank.transaction() as conn:
+        with self.lock, self.bank.db.transaction() as conn:
             yield conn
 
     def read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read outside any write transaction (no write lock, also on a read-only bank)."""
         with self.lock:
-            return self.bank.query(sql, params)
+            return self.bank.db.query(sql, params)
 
     def page(
         self,

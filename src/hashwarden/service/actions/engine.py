@@ -10,9 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden._time import utc_now, utc_text
+from hashwarden.bank.protocols import BankStore
 from hashwarden.index.matcher import Match
-from hashwarden.service.actions._tables import Tables, stamp
+from hashwarden.service.actions._tables import Tables
 from hashwarden.service.actions.outbox import Claimed, Delivery, DeliveryStatus, Outbox
 from hashwarden.service.actions.reports import Decision, Report, ReportQueue, ReportStatus
 from hashwarden.service.actions.rules import NewRule, Rule, RuleBook
@@ -43,7 +44,7 @@ class ActionEngine:
 
     def __init__(
         self,
-        bank: SqliteBank,
+        bank: BankStore,
         *,
         lock: threading.Lock | None = None,
         settings: DeliverySettings | None = None,
@@ -57,7 +58,7 @@ class ActionEngine:
         self.sender = Sender(self.tables, self.outbox, resolver)
 
     @property
-    def bank(self) -> SqliteBank:
+    def bank(self) -> BankStore:
         return self.tables.bank
 
     @property
@@ -87,7 +88,7 @@ class ActionEngine:
             return None
         event = uuid.uuid4().hex
         now = utc_now()
-        incident = None if incident_time is None else stamp(incident_time)
+        incident = None if incident_time is None else utc_text(incident_time)
         enabled = self.rulebook.enabled()
         urls = {rule.id: url for rule, url in enabled}
         fired = [(rule, self.rulebook.selected(rule, matches)) for rule, _ in enabled]

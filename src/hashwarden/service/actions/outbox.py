@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from hashwarden.bank.sqlite import utc_now
+from hashwarden._time import parse_utc, utc_now, utc_text
 from hashwarden.errors import ConflictError, NotFoundError
-from hashwarden.service.actions._tables import Tables, stamp
+from hashwarden.service.actions._tables import Tables
 from hashwarden.service.actions.targets import redact_url
 
 __all__ = ["Claimed", "Delivery", "DeliveryStatus", "Outbox"]
@@ -119,7 +119,7 @@ class Outbox:
                 if found[0] == "failed":
                     raise ConflictError(f"delivery {delivery_id}'s rule was removed")
                 raise ConflictError(f"delivery {delivery_id} is {found[0]}, not failed")
-            self.tables.bank.record(actor, "action.delivery.retry", {"id": delivery_id})
+            self.tables.bank.audit.record(actor, "action.delivery.retry", {"id": delivery_id})
         with suppress(queue.Full):
             self.wakeups.put_nowait(delivery_id)
         (delivery,) = self.page(after=delivery_id - 1, limit=1)
@@ -132,7 +132,7 @@ class Outbox:
         )
         if first is None:
             return None
-        due = datetime.fromisoformat(str(first).replace("Z", "+00:00"))
+        due = parse_utc(str(first))
         return max(0.0, (due - datetime.now(UTC)).total_seconds())
 
     def claim(self) -> Claimed | None:
@@ -142,14 +142,14 @@ class Outbox:
         settings = self.tables.settings
         while True:
             now = datetime.now(UTC)
-            lease = stamp(now + timedelta(seconds=settings.timeout_s + 30))
+            lease = utc_text(now + timedelta(seconds=settings.timeout_s + 30))
             with self.tables.tx() as conn:
                 row = conn.execute(
                     "SELECT d.id, d.url, d.body, d.event, d.attempts, r.webhook_secret"
                     " FROM action_deliveries d LEFT JOIN action_rules r ON r.id = d.rule_id"
                     " WHERE d.status = 'pending' AND d.next_attempt <= ?"
                     " ORDER BY d.next_attempt, d.id LIMIT 1",
-                    (stamp(now),),
+                    (utc_text(now),),
                 ).fetchone()
                 if row is None:
                     return None
@@ -179,7 +179,7 @@ class Outbox:
             conn.execute(
                 "UPDATE action_deliveries SET status = 'delivered', delivered = ?,"
                 " last_error = NULL WHERE id = ?",
-                (stamp(datetime.now(UTC)), delivery_id),
+                (utc_text(datetime.now(UTC)), delivery_id),
             )
 
     def failed(self, delivery_id: int, error: str) -> None:
@@ -196,5 +196,5 @@ class Outbox:
         with self.tables.tx() as conn:
             conn.execute(
                 "UPDATE action_deliveries SET next_attempt = ?, last_error = ? WHERE id = ?",
-                (stamp(retry), error, delivery_id),
+                (utc_text(retry), error, delivery_id),
             )

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from hashwarden._time import utc_now
 from hashwarden.bank.categories import most_severe
-from hashwarden.bank.sqlite import utc_now
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.service.actions._tables import Tables
 
@@ -111,7 +111,7 @@ class ReportQueue:
         if not who:
             raise UsageError("a review needs the reviewer's name")
         bank = self.tables.bank
-        with self.tables.tx() as conn, bank.tracked("action_reports", "id = ?", (report_id,)):
+        with self.tables.tx() as conn, bank.audit.tracked("action_reports", "id = ?", (report_id,)):
             row = conn.execute(
                 "UPDATE action_reports SET status = ?, reviewer = ?, reviewed = ?,"
                 " review_note = ? WHERE id = ? AND status = 'pending' RETURNING id",
@@ -125,7 +125,7 @@ class ReportQueue:
                     raise NotFoundError(f"no report {report_id}")
                 raise ConflictError(f"report {report_id} is already {current[0]}")
             action = "report.confirm" if decision == "confirmed" else "report.reject"
-            bank.record(who, action, {"id": report_id})
+            bank.audit.record(who, action, {"id": report_id})
         return self.get(report_id)
 
 

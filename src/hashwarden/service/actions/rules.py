@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from hashwarden._time import utc_now
 from hashwarden.bank.categories import parse_category
-from hashwarden.bank.sqlite import utc_now
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 from hashwarden.service.actions._tables import Tables
@@ -95,7 +95,7 @@ class RuleBook:
         if rule.webhook_url is not None:
             secret = rule.webhook_secret or secrets.token_hex(32)
         bank = self.tables.bank
-        with self.tables.tx() as conn, bank.tracked("action_rules", "name = ?", (name,)):
+        with self.tables.tx() as conn, bank.audit.tracked("action_rules", "name = ?", (name,)):
             row = conn.execute(
                 "INSERT INTO action_rules(name, bank, categories, max_distance, webhook_url,"
                 " webhook_secret, report, enabled, created) VALUES (?,?,?,?,?,?,?,?,?)"
@@ -116,7 +116,7 @@ class RuleBook:
                 raise ConflictError(f"a rule named {name!r} already exists")
             rule_id = int(row[0])
             shown = None if rule.webhook_url is None else redact_url(rule.webhook_url)
-            bank.record(
+            bank.audit.record(
                 actor, "action.rule.add", {"id": rule_id, "name": name, "webhook_url": shown}
             )
         self._cached = None
@@ -136,7 +136,7 @@ class RuleBook:
         """Delete a rule; its undelivered webhooks are marked failed, not dropped."""
         rule = self.get(rule_id)
         bank = self.tables.bank
-        with self.tables.tx() as conn, bank.tracked("action_rules", "id = ?", (rule_id,)):
+        with self.tables.tx() as conn, bank.audit.tracked("action_rules", "id = ?", (rule_id,)):
             gone = conn.execute(
                 "DELETE FROM action_rules WHERE id = ? RETURNING id", (rule_id,)
             ).fetchone()
@@ -147,7 +147,7 @@ class RuleBook:
                 " WHERE rule_id = ? AND status = 'pending'",
                 ("rule removed before delivery", rule_id),
             )
-            bank.record(actor, "action.rule.remove", {"id": rule_id, "name": rule.name})
+            bank.audit.record(actor, "action.rule.remove", {"id": rule_id, "name": rule.name})
         self._cached = None
         return rule
 
@@ -159,7 +159,7 @@ class RuleBook:
             if rows and rows[0][0] is not None:
                 self.tables.settings.targets.check_url(str(rows[0][0]))
         bank = self.tables.bank
-        with self.tables.tx() as conn, bank.tracked("action_rules", "id = ?", (rule_id,)):
+        with self.tables.tx() as conn, bank.audit.tracked("action_rules", "id = ?", (rule_id,)):
             row = conn.execute(
                 "UPDATE action_rules SET enabled = ? WHERE id = ? RETURNING id",
                 (int(enabled), rule_id),
@@ -167,7 +167,7 @@ class RuleBook:
             if row is None:
                 raise NotFoundError(f"no action rule {rule_id}")
             action = "action.rule.enable" if enabled else "action.rule.disable"
-            bank.record(actor, action, {"id": rule_id})
+            bank.audit.record(actor, action, {"id": rule_id})
         self._cached = None
         return self.get(rule_id)
 

@@ -12,7 +12,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import NotFoundError, UsageError
 from hashwarden.service.auth import ExportKey, ReadKey, VoteKey, WriteKey
 from hashwarden.service.banks import DEFAULT_BANK, parse_until
@@ -146,16 +146,16 @@ def add_hashes(
             source=actor,
             note=fields.get("note"),
         )
-        result = bank.add_entries([entry], actor=actor, action="entry.add")
+        result = bank.entries.add_many([entry], actor=actor, action="entry.add")
         ids = result.added or result.matched
         state.banks.add_members(bank_name, ids, actor=actor)
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
 
 
-def _require_in_bank(state: ServiceState, bank: SqliteBank, name: str, entry_id: int) -> None:
+def _require_in_bank(state: ServiceState, bank: BankStore, name: str, entry_id: int) -> None:
     """404 unless the entry is in the named bank (`default`: in none); caller holds the lock."""
     if name == DEFAULT_BANK:
-        bank.get_entry(entry_id)
+        bank.entries.get(entry_id)
         if state.banks.memberships([entry_id]):
             raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
         return
@@ -252,7 +252,7 @@ def list_entries(
         if name == DEFAULT_BANK:
             raise HTTPException(422, "list the default bank with `hashwarden bank export`")
         members = state.banks.members(name, limit=limit, after=after)
-        entries = bank.entries_by_id([i for i, _ in members])
+        entries = bank.entries.by_id([i for i, _ in members])
     return [_entry_out(entries[i], until) for i, until in members if i in entries]
 
 
@@ -266,7 +266,7 @@ def export_bank(name: str, state: StateDep, key: ExportKey) -> Response:
             members = state.banks.members(name, limit=1000, after=after)
             if not members:
                 break
-            entries = bank.entries_by_id([i for i, _ in members])
+            entries = bank.entries.by_id([i for i, _ in members])
             lines += [_entry_out(entries[i], u).model_dump_json() for i, u in members]
             after = members[-1][0]
     return Response("\n".join(lines) + ("\n" if lines else ""), media_type="application/x-ndjson")
@@ -275,7 +275,7 @@ def export_bank(name: str, state: StateDep, key: ExportKey) -> Response:
 @router.get("/v1/entries/{entry_id}", response_model=EntryOut)
 def get_entry(entry_id: EntryId, state: StateDep, key: ReadKey) -> EntryOut:
     with state.locked() as bank:
-        return _entry_out(bank.get_entry(entry_id))
+        return _entry_out(bank.entries.get(entry_id))
 
 
 @router.patch("/v1/banks/{name}/entries/{entry_id}", response_model=EntryOut)
@@ -293,11 +293,11 @@ def update_entry(
                 if changes["category"] is None:
                     raise HTTPException(422, "category cannot be null")
                 changes["category"] = parse_category(changes["category"])
-            bank.update_entry(entry_id, actor=key.name, **changes)
+            bank.entries.update(entry_id, actor=key.name, **changes)
         if until is not ...:
             state.banks.disable_member(name, entry_id, until or None, actor=key.name)
         memberships = dict(state.banks.memberships([entry_id]).get(entry_id, []))
-        return _entry_out(bank.get_entry(entry_id), memberships.get(name))
+        return _entry_out(bank.entries.get(entry_id), memberships.get(name))
 
 
 @router.delete("/v1/banks/{name}/entries/{entry_id}", status_code=204)
@@ -306,7 +306,7 @@ def remove_entry(name: str, entry_id: EntryId, state: StateDep, key: WriteKey) -
     with state.locked() as bank:
         state.banks.remove_member(name, entry_id, actor=key.name)
         if not state.banks.memberships([entry_id]):
-            bank.remove_entry(entry_id, actor=key.name)
+            bank.entries.remove(entry_id, actor=key.name)
     return Response(status_code=204)
 
 
@@ -314,5 +314,7 @@ def remove_entry(name: str, entry_id: EntryId, state: StateDep, key: WriteKey) -
 def vote(entry_id: EntryId, body: VoteIn, state: StateDep, key: VoteKey) -> dict[str, Any]:
     """Confirm or dispute an entry; kept with the voting key's name."""
     with state.locked() as bank:
-        category = bank.vote(entry_id, key.name, body.vote, reason=body.reason, actor=key.name)
+        category = bank.provenance.vote(
+            entry_id, key.name, body.vote, reason=body.reason, actor=key.name
+        )
     return {"id": entry_id, "vote": body.vote, "by": key.name, "category": category}

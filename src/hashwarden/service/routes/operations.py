@@ -20,7 +20,7 @@ router = APIRouter(tags=["operations"])
 
 def _status(state: ServiceState) -> dict[str, Any]:
     with state.reading() as bank:
-        entries = int(bank.query("SELECT count(*) FROM entries")[0][0])
+        entries = bank.entries.count()
     return {
         "index_loaded": True,
         "index_age_s": round(time.time() - state.refreshed, 3),
