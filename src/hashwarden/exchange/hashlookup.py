@@ -20,7 +20,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from hashwarden.bank import Bank, Entry
+from hashwarden.bank import Entry
+from hashwarden.bank.protocols import BankStore
 
 __all__ = ["BULK_KINDS", "HASHLOOKUP_KEYS", "MAX_BULK", "HashLookup"]
 
@@ -41,12 +42,13 @@ Answer = tuple[int, Any]
 class HashLookup:
     """hashlookup's answers over one bank (read-only use)."""
 
-    def __init__(self, bank: Bank, *, name: str = "hashwarden") -> None:
+    def __init__(self, bank: BankStore, *, name: str = "hashwarden") -> None:
         self.bank = bank
         self.name = name
 
-    def lookup(self, kind: str, value: str) -> Answer:
-        """GET /lookup/<kind>/<value>."""
+    def lookup(self, kind: str, value: str, *, full: bool = True) -> Answer:
+        """GET /lookup/<kind>/<value>. Without `full` (a caller that may match but not read
+        the bank) a banked record shows only the hash asked and its category."""
         label = HASHLOOKUP_KEYS.get(kind)
         if label is None:
             return 404, {"message": f"hashlookup has no lookup by {kind}"}
@@ -54,13 +56,13 @@ class HashLookup:
             return 400, {"message": f"Expecting a {label} hex value"}
         if not _HEX.fullmatch(value):
             return 400, {"message": f"{label} is not in hex format"}
-        found = self._records(kind, [value.lower()])
+        found = self._records(kind, [value.lower()], full)
         record = found.get(value.lower())
         if record is None:
             return 404, {"message": f"Non existing {label}", "query": value}
         return 200, record
 
-    def bulk(self, kind: str, payload: object) -> Answer:
+    def bulk(self, kind: str, payload: object, *, full: bool = True) -> Answer:
         """POST /bulk/<kind> with {"hashes": [...]}: the records of the hashes known, in the
         order asked, unknown ones left out (as hashlookup does)."""
         if kind not in BULK_KINDS:
@@ -74,7 +76,7 @@ class HashLookup:
         if len(hashes) > MAX_BULK:
             return 413, {"message": f"at most {MAX_BULK} hashes in one request"}
         wanted = [h.lower() for h in hashes if len(h) == _LENGTHS[kind] and _HEX.fullmatch(h)]
-        found = self._records(kind, wanted)
+        found = self._records(kind, wanted, full)
         return 200, [found[h] for h in wanted if h in found]
 
     def info(self) -> dict[str, Any]:
@@ -87,7 +89,9 @@ class HashLookup:
             **{f"known-good-{name}-items": str(count) for name, count in sorted(sets.items())},
         }
 
-    def _records(self, kind: str, values: list[str]) -> dict[str, dict[str, Any]]:
+    def _records(
+        self, kind: str, values: list[str], full: bool = True
+    ) -> dict[str, dict[str, Any]]:
         """hashlookup records of the values known (lower-case hex), banked first."""
         if not values:
             return {}
@@ -102,17 +106,18 @@ class HashLookup:
         banked = self.bank.entries.lookup(kind, values)
         entries = self.bank.entries.by_id(set(banked.values()))
         for value, entry_id in banked.items():
-            record = self._banked(entries[entry_id])
+            record = self._banked(entries[entry_id], kind if not full else None)
             if value in records:
                 record["hashwarden:known_good"] = records[value]["source"]
             records[value] = record
         return records
 
-    def _banked(self, entry: Entry) -> dict[str, Any]:
+    def _banked(self, entry: Entry, only: str | None) -> dict[str, Any]:
+        """The record of a banked entry; with `only`, just that kind's hash and the category."""
         record: dict[str, Any] = {
             label: (entry.signal(kind) or "").upper()
             for kind, label in HASHLOOKUP_KEYS.items()
-            if entry.signal(kind)
+            if entry.signal(kind) and only in (None, kind)
         }
         record.update(
             {
@@ -122,6 +127,8 @@ class HashLookup:
                 "hashwarden:category": entry.category,
             }
         )
+        if only is not None:
+            return record
         if entry.series:
             record["hashwarden:series"] = entry.series
         if entry.source:
