@@ -4,8 +4,11 @@ in for the remote programmes; no network."""
 
 from __future__ import annotations
 
+import http.server
 import json
+import threading
 import typing as t
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -282,3 +285,99 @@ def test_an_older_bank_read_only_has_no_exchanges(tmp_path: Path, cli_runner: Cl
     assert r.exit_code == 0 and r.stdout == "", r.output
     r = cli_runner.invoke(app, ["exchange", "fetch", str(old), "absent"])  # opens for writing
     assert r.exit_code == 4, r.output
+
+
+# --- StopNCII's real client against a local server speaking its FetchHashes shapes ------------
+
+
+class _StopNCII(http.server.BaseHTTPRequestHandler):
+    """GET /v1/FetchHashes as StopNCII documents it: paged records, a next page token, and the
+    timestamp to resume from; every record its hash status."""
+
+    pages: ClassVar[dict[str, list[dict[str, t.Any]]]] = {}
+    seen: ClassVar[list[dict[str, str]]] = []
+
+    def do_GET(self) -> None:
+        url = urllib.parse.urlsplit(self.path)
+        query = dict(urllib.parse.parse_qsl(url.query))
+        self.seen.append({**query, "key": self.headers.get("x-functions-key", "")})
+        pages = self.pages.get(query.get("startTimestamp", ""), [])
+        number = int(query.get("nextPageToken") or 0)
+        page = pages[number] if url.path == "/v1/FetchHashes" and number < len(pages) else []
+        more = number + 1 < len(pages)
+        body = json.dumps(
+            {
+                "count": len(page),
+                "nextPageToken": str(number + 1) if more else None,
+                "nextSetTimestamp": 100,
+                "hasMoreRecords": more,
+                "hashRecords": page,
+            }
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def _record(signal_type: str, value: str, status: str) -> dict[str, t.Any]:
+    return {
+        "lastModtimestamp": 50,
+        "signalType": signal_type,
+        "hashValue": value,
+        "hashStatus": status,
+        "caseNumbers": {"case-1": status},
+        "CSPFeedbacks": [{"feedbackValue": "Blocked", "tags": ["ncii"], "source": "csp-a"}],
+    }
+
+
+def test_stopncii_fetches_over_its_client_and_withdrawn_cases_are_removed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _StopNCII)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        _StopNCII.seen = []
+        _StopNCII.pages = {
+            "10": [  # the first fetch, from StopNCII's start time: two pages
+                [_record("ImagePDQ", PDQ, "Active")],
+                [_record("VideoMD5", MD5S[0], "Received"), _record("URL", "https://x", "Active")],
+            ],
+            "100": [[_record("ImagePDQ", PDQ, "Withdrawn")]],  # then: the PDQ withdrawn
+        }
+        base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        monkeypatch.setenv("HW_TEST_NCII", f"fetch-key,subscription-key,{base}")
+        with create_bank(tmp_path / "b.db") as bank:
+            exchanges = ProgrammeExchanges(bank)
+            exchanges.add("ncii", "stopncii", config={}, credentials={"env": "HW_TEST_NCII"})
+            first = exchanges.fetch("ncii")
+            assert (first.added, first.removed, dict(first.skipped)) == (2, 0, {"url": 1})
+            entry = next(e for e in bank.entries.all() if e.signal("pdq") == PDQ)
+            assert entry.extra["exchange:ncii"]["id"] == f"pdq {PDQ}"
+            assert exchanges.get("ncii").checkpoint["update_time"] == 100
+            later = exchanges.fetch("ncii")
+            assert (later.records, later.removed) == (1, 1)
+            assert [e.signals for e in bank.entries.all()] == [[Signal("md5", MD5S[0])]]
+            assert bank.verify().ok
+        assert [s["startTimestamp"] for s in _StopNCII.seen] == ["10", "10", "100"]
+        assert {s["key"] for s in _StopNCII.seen} == {"fetch-key"}
+        stored = json.dumps([list(r) for r in _dump(tmp_path / "b.db")])
+        assert "fetch-key" not in stored and "subscription-key" not in stored
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _dump(path: Path) -> list[tuple[t.Any, ...]]:
+    """Every row of every table of a bank."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return [row for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')]

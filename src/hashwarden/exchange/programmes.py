@@ -94,6 +94,24 @@ def _record_id(key: object) -> str:
     return " ".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
 
 
+def _stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[Any]:
+    """StopNCII's deltas with its withdrawals: python-threatexchange 1.2 compares a record's
+    hash value, not its status, with Withdrawn and Deleted, so it never passes a withdrawal
+    on. Here a record whose status is Withdrawn or Deleted is a deletion."""
+    impl = importlib.import_module("threatexchange.exchanges.impl.stop_ncii_api")
+    client = importlib.import_module("threatexchange.exchanges.clients.stopncii.api")
+    fetch_state = importlib.import_module("threatexchange.exchanges.fetch_state")
+    gone = {client.StopNCIICaseStatus.Withdrawn, client.StopNCIICaseStatus.Deleted}
+    start = client.StopNCIIAPI.DEFAULT_START_TIME if checkpoint is None else checkpoint.update_time
+    for result in api.api.fetch_hashes_iter(start_timestamp=start):
+        updates: dict[Any, Any] = {}
+        for record in result.hashRecords:
+            key, metadata = impl._get_delta_mapping(record)
+            if key[0]:
+                updates[key] = None if record.hashStatus in gone else metadata
+        yield fetch_state.FetchDelta(updates, impl.StopNCIICheckpoint.from_stopncii_fetch(result))
+
+
 @dataclass
 class ProgrammeExchange:
     name: str
@@ -329,7 +347,7 @@ class ProgrammeExchanges:
         seen: set[str] = set()
         result = FetchResult()
         signal_types = _signal_types()
-        for delta in self._deltas(name, api, signal_types, checkpoint):
+        for delta in self._deltas(exchange, api, signal_types, checkpoint):
             with self.db.transaction():
                 ids = self._apply(exchange, api_cls, collab, signal_types, delta.updates, result)
                 seen.update(_record_id(key) for key in delta.updates)
@@ -362,9 +380,16 @@ class ProgrammeExchanges:
         return result
 
     @staticmethod
-    def _deltas(name: str, api: Any, signal_types: list[Any], checkpoint: Any) -> Iterator[Any]:
+    def _deltas(
+        exchange: ProgrammeExchange, api: Any, signal_types: list[Any], checkpoint: Any
+    ) -> Iterator[Any]:
         """The API's deltas; its own failures become ExchangeUnavailableError (exit 8)."""
-        iterator = api.fetch_iter(signal_types, checkpoint)
+        name = exchange.name
+        iterator = (
+            _stopncii_deltas(api, checkpoint)
+            if exchange.api == "stopncii"
+            else api.fetch_iter(signal_types, checkpoint)
+        )
         while True:
             try:
                 delta = next(iterator)
