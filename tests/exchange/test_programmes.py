@@ -381,3 +381,25 @@ def _dump(path: Path) -> list[tuple[t.Any, ...]]:
     with sqlite3.connect(path) as conn:
         tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
         return [row for table in tables for row in conn.execute(f'SELECT * FROM "{table}"')]
+
+
+def test_a_verdict_on_entries_goes_to_the_programmes_that_brought_them(
+    tmp_path: Path, scripted: type[ScriptedAPI]
+) -> None:
+    """What a confirmed report draft does with its matched entries: each programme record
+    behind them gets the up-vote; one that takes no feedback is reported, not fatal."""
+    meta = state.FetchedSignalMetadata()
+    scripted.PAGES = [{("pdq", PDQ): meta, ("video_md5", MD5S[0]): meta}]
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"video_md5 {MD5S[0]}\n")
+    with create_bank(tmp_path / "b.db") as bank:
+        exchanges = ProgrammeExchanges(bank)
+        exchanges.add("tx", "scripted", config={})
+        exchanges.add("local", "file", config={"filename": str(listing)})
+        exchanges.fetch("tx")
+        exchanges.fetch("local")
+        md5_entry = bank.entries.lookup("md5", [MD5S[0]])[MD5S[0]]
+        outcome = exchanges.send_verdicts([md5_entry], confirm=False)
+    assert outcome["sent"] == [f"tx md5 {MD5S[0]}"]
+    assert len(outcome["failed"]) == 1 and outcome["failed"][0].startswith("local md5")
+    assert [("video_md5", MD5S[0], state.SignalOpinionCategory.NEGATIVE_CLASS)] == scripted.OPINIONS

@@ -517,6 +517,41 @@ class ProgrammeExchanges:
         return removed
 
     # -- feedback ---------------------------------------------------------------------------
+    def sources_of(self, entry_ids: list[int]) -> list[tuple[str, Signal]]:
+        """(exchange, signal) of each programme record that brought these entries: where a
+        verdict on them (a confirmed or rejected report draft) is to be sent."""
+        if not entry_ids or not self.db.has_table("programme_records"):
+            return []
+        marks = ",".join("?" * len(entry_ids))
+        rows = self.db.query(
+            "SELECT exchange, record FROM programme_records"
+            f" WHERE entry_id IN ({marks}) ORDER BY exchange, record",
+            list(entry_ids),
+        )
+        found: list[tuple[str, Signal]] = []
+        for exchange, record in rows:
+            signal_type, _, value = str(record).partition(" ")
+            kind = PYTX_KINDS.get(signal_type)
+            if kind is not None and value:
+                found.append((str(exchange), Signal(kind, value)))
+        return found
+
+    def send_verdicts(self, entry_ids: list[int], *, confirm: bool) -> dict[str, list[str]]:
+        """Send a verdict on these entries to every programme that brought them (a confirmed
+        report draft's up-vote, a rejected one's down-vote). A programme that is unreachable or
+        takes no such feedback does not stop the others: returns {"sent": [...], "failed":
+        ["exchange kind value: why", ...]}."""
+        outcome: dict[str, list[str]] = {"sent": [], "failed": []}
+        for exchange, signal in self.sources_of(entry_ids):
+            label = f"{exchange} {signal.kind} {signal.value}"
+            try:
+                self.send_opinion(exchange, signal, confirm=confirm)
+            except HashwardenError as exc:
+                outcome["failed"].append(f"{label}: {exc}")
+            else:
+                outcome["sent"].append(label)
+        return outcome
+
     def send_opinion(self, name: str, signal: Signal, *, confirm: bool) -> None:
         """Tell the programme this bank's verdict on one of its signals: a confirmation is a
         positive opinion (an up-vote), a dispute a false positive (a down-vote).
