@@ -28,6 +28,7 @@ def _bank(path: Path) -> Bank:
             "csam-b",
             "series-1",
             source="hotline-a",
+            extra={"exchange:ncmec": {"id": "ncmec-17", "tags": ["A1"]}},
         )
     )
     bank.known_good.add("nsrl", [Signal("sha1", GOOD_SHA1), Signal("md5", GOOD_MD5)])
@@ -44,6 +45,7 @@ def test_lookups_answer_in_hashlookups_shapes(tmp_path: Path) -> None:
         assert record["hashwarden:category"] == "csam-b"
         assert record["hashwarden:series"] == "series-1"
         assert record["hashwarden:source"] == "hotline-a"
+        assert record["hashwarden:exchanges"] == {"ncmec": {"id": "ncmec-17", "tags": ["A1"]}}
         status, record = lookup.lookup("sha1", GOOD_SHA1)
         assert status == 200 and record["SHA-1"] == GOOD_SHA1.upper()
         assert record["source"] == "nsrl" and record["hashlookup:trust"] == 100

@@ -10,7 +10,8 @@ HTTP, only (status, body) pairs:
 A hash in a known-good set answers as a known file does at CIRCL: its hashes in upper case
 under hashlookup's keys (`MD5`, `SHA-1`, `SHA-256`), `source` the set's name,
 `hashlookup:trust` high. A banked hash answers with hashwarden's own fields (`hashwarden:entry`,
-`hashwarden:category`, ...) and `hashlookup:trust` 0, and `KnownMalicious` naming the bank, the
+`hashwarden:category`, ..., `hashwarden:exchanges`: the programmes' record ids and tags) and
+`hashlookup:trust` 0, and `KnownMalicious` naming the bank, the
 field hashlookup uses for lists of known-bad files. Unknown: 404 `Non existing MD5`; malformed:
 400 with hashlookup's messages.
 """
@@ -133,4 +134,11 @@ class HashLookup:
             record["hashwarden:series"] = entry.series
         if entry.source:
             record["hashwarden:source"] = entry.source
+        exchanges = {
+            key.removeprefix("exchange:"): value
+            for key, value in entry.extra.items()
+            if key.startswith("exchange:") and isinstance(value, dict)
+        }
+        if exchanges:  # the programmes' record ids and tags (`hashwarden exchange fetch`)
+            record["hashwarden:exchanges"] = exchanges
         return record
