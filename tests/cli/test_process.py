@@ -87,6 +87,19 @@ def test_a_small_command_loads_only_what_it_uses(tmp_path: Path) -> None:
     assert not loaded & {"matplotlib", "fastapi", "uvicorn", "starlette", "av", "httpx", "rich"}
 
 
+@pytest.mark.parametrize("flag", ["--pdq", "--md5"])
+def test_match_on_a_small_bank_loads_no_image_or_array_library(tmp_path: Path, flag: str) -> None:
+    """A small bank is scanned in plain Python: no numpy, Pillow or pdqhash, no Rich."""
+    pdq, md5 = "f" * 64, "a" * 32
+    with create_bank(tmp_path / "b.db") as b:
+        b.entries.add_many([NewEntry([Signal("md5", md5), Signal("pdq", pdq)], "csam-b")])
+    result = _probe("match", str(tmp_path / "b.db"), flag, pdq if flag == "--pdq" else md5)
+    assert result["code"] == 1, result  # matched
+    assert f"entry 1  {flag[2:]} distance 0  csam-b" in str(result["stdout"])
+    loaded = set(result["loaded"])  # type: ignore[arg-type]
+    assert not loaded & {"numpy", "PIL", "pdqhash", "rich", "matplotlib", "fastapi", "av"}, loaded
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     bank = tmp_path / "b.db"
     with create_bank(bank) as b:  # well over a pipe's 64 KiB buffer
