@@ -134,10 +134,17 @@ def looks_like_image(head: bytes) -> str | None:
 
 
 @functools.cache
-def _prepare_pillow() -> bool:
-    """Once, before the first decode: Pillow's bomb limit is ours, and it learns HEIC and AVIF
-    when pillow-heif is installed (returns whether it is)."""
+def _prepare_pillow() -> None:
+    """Once, before the first decode: Pillow's bomb limit is ours."""
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
+@functools.cache
+def _learn_heif() -> bool:
+    """Once, before the first decode of an ISO-BMFF file (an `ftyp` box, as every HEIC and
+    AVIF file starts: pillow-heif reads nothing else): Pillow learns HEIC and AVIF when
+    pillow-heif is installed (returns whether it is). Not before, as loading it costs a small
+    job (`hash` of one JPEG) a noticeable part of its time."""
     try:
         import pillow_heif
     except ImportError:
@@ -241,6 +248,8 @@ def _pdq_of(
     if len(data) > MAX_IMAGE_BYTES:
         return _refused(f"image file over {MAX_IMAGE_BYTES} bytes, not decoded")
     _prepare_pillow()
+    if data[4:8] == b"ftyp":
+        _learn_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
