@@ -189,6 +189,11 @@ def test_signal_kinds_load_neither_hashing_nor_p2p() -> None:
     assert not any(m.startswith("hashwarden.p2p") for m in loaded)
 
 
+def test_hashing_loads_the_image_libraries_only_to_decode_an_image() -> None:
+    loaded = _loaded_after("import hashwarden.signals.hashing, hashwarden.signals.video")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
 def test_the_small_bank_matcher_loads_no_numpy() -> None:
     loaded = _loaded_after("import hashwarden.index.small, hashwarden.index")
     assert not HEAVY & loaded, sorted(HEAVY & loaded)

@@ -117,6 +117,15 @@ def test_hash_of_one_photo_loads_only_the_image_libraries(tmp_path: Path) -> Non
     assert set(result["loaded"]) == {"numpy", "PIL", "pdqhash", "hashwarden.signals"}
 
 
+def test_hash_of_a_file_that_is_no_image_loads_no_image_library(tmp_path: Path) -> None:
+    text = tmp_path / "notes.txt"
+    text.write_text("hello\n")
+    result = _probe("hash", "--json", str(text), heavy=[*HEAVY, *LATER])
+    assert result["code"] == 0, result
+    assert json.loads(str(result["stdout"]))["md5"] == "b1946ac92492d2347c6235b4d2611184"
+    assert set(result["loaded"]) == {"hashwarden.signals"}
+
+
 def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     bank = tmp_path / "b.db"
     with create_bank(bank) as b:  # well over a pipe's 64 KiB buffer
