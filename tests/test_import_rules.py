@@ -189,6 +189,23 @@ def test_signal_kinds_load_neither_hashing_nor_p2p() -> None:
     assert not any(m.startswith("hashwarden.p2p") for m in loaded)
 
 
+def test_hashing_loads_the_image_libraries_only_to_decode_an_image() -> None:
+    loaded = _loaded_after("import hashwarden.signals.hashing, hashwarden.signals.video")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
+def test_the_small_bank_matcher_loads_no_numpy() -> None:
+    loaded = _loaded_after("import hashwarden.index.small, hashwarden.index")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+    assert "hashwarden.index.matcher" not in loaded
+
+
+def test_the_file_walk_loads_neither_the_pipeline_nor_the_matcher() -> None:
+    loaded = _loaded_after("import hashwarden.scan.walk")
+    assert not {"hashwarden.scan.pipeline", "hashwarden.index", "hashwarden.bank"} & loaded
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
 def test_reports_use_scan_results_without_the_pipeline() -> None:
     loaded = _loaded_after("import hashwarden.reports.case")
     assert "hashwarden.scan.pipeline" not in loaded and "hashwarden.index" not in loaded
