@@ -8,6 +8,7 @@ from hashwarden.cli import index as index_commands
 from hashwarden.cli import p2p as p2p_commands
 from hashwarden.cli import trust as trust_commands
 from hashwarden.cli._app import new_typer
+from hashwarden.cli.alerts import alerts_app
 from hashwarden.cli.hashing import hash_command, match_command
 from hashwarden.cli.report import report_command
 from hashwarden.cli.scan import demo_command, scan_command
@@ -31,6 +32,7 @@ app.command("demo")(demo_command)
 app.command("report")(report_command)
 app.command("serve")(serve_command)
 app.add_typer(apikey_app, name="apikey")
+app.add_typer(alerts_app, name="alerts")
 
 
 def main() -> None:

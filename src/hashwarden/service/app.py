@@ -45,6 +45,7 @@ from hashwarden.errors import HashwardenError, NotFoundError, UsageError
 from hashwarden.index.matcher import BankMatcher, Match
 from hashwarden.service.actions import ActionEngine, DeliverySettings, WebhookWorker
 from hashwarden.service.actions_api import actions_router
+from hashwarden.service.alerts import alerts_router
 from hashwarden.service.banks import DEFAULT_BANK, BankMatch, NamedBanks, Resolved, parse_until
 from hashwarden.service.keys import ROLES, ApiKey, KeyRing, RateLimiter
 from hashwarden.service.metrics import Metrics
@@ -965,5 +966,6 @@ def create_app(
     app.include_router(
         privacy_router(state.privacy, state.lock, lambda role: requirement(state, "admin"))
     )
+    app.include_router(alerts_router(state, lambda permission: requirement(state, permission)))
     app.add_middleware(Observe, metrics=state.metrics)
     return app
