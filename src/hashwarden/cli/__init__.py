@@ -13,6 +13,7 @@ from hashwarden.cli.hashing import hash_command, match_command
 from hashwarden.cli.report import report_command
 from hashwarden.cli.scan import demo_command, scan_command
 from hashwarden.cli.service import apikey_app, serve_command
+from hashwarden.cli.watch import watch_command
 
 __all__ = ["app", "main"]
 
@@ -33,6 +34,7 @@ app.command("report")(report_command)
 app.command("serve")(serve_command)
 app.add_typer(apikey_app, name="apikey")
 app.add_typer(alerts_app, name="alerts")
+app.command("watch")(watch_command)
 
 
 def main() -> None:

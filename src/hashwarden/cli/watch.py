@@ -1,0 +1,151 @@
+"""`hashwarden watch`: the endpoint agent, and `watch --status`: what it is doing."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hashwarden.cli._app import console, err_console
+from hashwarden.errors import NotFoundError, UsageError
+
+
+def watch_command(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Folders (or files) to watch and sweep.")
+    ] = None,
+    bank: Annotated[
+        Path | None, typer.Option(help="The local bank (a file), kept current by sync.")
+    ] = None,
+    report_to: Annotated[
+        str | None, typer.Option(help="The match service's URL, where alerts go.")
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(help="An API key of the agent role (better: key_file in the config)."),
+    ] = None,
+    key_file: Annotated[Path | None, typer.Option(help="A file holding the API key.")] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option(help="The state folder: seen files, outbox, checkpoint, status."),
+    ] = None,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="A TOML file of settings (flags win).")
+    ] = None,
+    sweep_every: Annotated[
+        str | None, typer.Option(help="Sweep all paths this often (e.g. 12h; default 1d).")
+    ] = None,
+    max_cpu: Annotated[
+        float | None,
+        typer.Option(help="Percent of one core to use at most over time (default 20)."),
+    ] = None,
+    sync_url: Annotated[
+        str | None, typer.Option(help="Pull the bank's signed bundles from this URL.")
+    ] = None,
+    sync_key: Annotated[
+        Path | None, typer.Option(help="The public key the bundles must be signed by.")
+    ] = None,
+    sync_every: Annotated[str | None, typer.Option(help="Pull this often (default 1h).")] = None,
+    agent_id: Annotated[
+        str | None, typer.Option(help="This agent's name at the service (default: host name).")
+    ] = None,
+    status: Annotated[
+        bool, typer.Option("--status", help="Say what the agent of --state is doing, and exit.")
+    ] = False,
+) -> None:
+    """Watch PATHs for files that match the local bank and alert the match service.
+
+    Files created, written, moved in or unpacked are hashed once complete, archives looked
+    into as `scan` does; everything is swept at start and every --sweep-every; media mounted
+    under /media, /run/media or /mnt are swept when they appear. Only hashes and metadata are
+    sent, never a file. Runs until SIGTERM or SIGINT. See docs/agent.md."""
+    if status:
+        folder = state or _config_state(config)
+        show_status(folder)
+        return
+    from hashwarden.agent import Agent, load_config
+
+    flags: dict[str, Any] = {
+        "paths": tuple(paths or ()),
+        "bank": bank,
+        "report_to": report_to,
+        "key": key,
+        "key_file": key_file,
+        "state": state,
+        "sweep_every": sweep_every,
+        "max_cpu": max_cpu,
+        "sync_url": sync_url,
+        "sync_key": sync_key,
+        "sync_every": sync_every,
+        "agent_id": agent_id,
+    }
+    settings = load_config(config, flags)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    err_console.print(f"watching {len(settings.paths)} path(s); state in {settings.state}")
+    Agent(settings).run()
+
+
+def _config_state(config: Path | None) -> Path:
+    if config is None:
+        raise UsageError("--status needs --state DIR (or --config FILE naming it)")
+    from hashwarden.agent.config import _absolute, _from_file
+
+    raw = _from_file(config)
+    if "state" not in raw:
+        raise UsageError(f"{config} names no state folder; give --state")
+    return _absolute(raw["state"], "state", config.parent.absolute())
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def show_status(folder: Path) -> None:
+    """Print the agent's status file; exit 1 when the agent is not running."""
+    from hashwarden.agent import read_status
+
+    found = read_status(folder)
+    if found is None:
+        raise NotFoundError(f"no agent status in {folder} (has an agent run with this --state?)")
+    age = time.time() - float(found.get("updated", 0))
+    stale = age > max(3 * float(found.get("status_every", 5)), 30)
+    running = found.get("activity") != "stopped" and _alive(int(found.get("pid", 0))) and not stale
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(found.get("updated", 0))))
+    files, sweep, outbox = found.get("files", {}), found.get("sweep", {}), found.get("outbox", {})
+    bank, beat = found.get("bank", {}), found.get("heartbeat", {})
+    lines = [
+        f"agent {found.get('agent')} (pid {found.get('pid')}): "
+        + (found.get("activity", "?") if running else f"not running (last status {when})"),
+        f"watching: {', '.join(found.get('watching', []))}",
+        f"media: {', '.join(found.get('media', [])) or 'none'}",
+        f"files: {files.get('hashed', 0)} hashed, {files.get('unchanged', 0)} unchanged,"
+        f" {found.get('pending', 0)} waiting to settle",
+        f"sweep {sweep.get('number', 0)}: "
+        + (
+            f"running, {sweep.get('files', 0)} files so far"
+            if sweep.get("running")
+            else f"next in {sweep.get('next_in_s', 0):.0f} s"
+        ),
+        f"alerts: {files.get('alerts', 0)} raised, {outbox.get('pending', 0)} waiting to be sent,"
+        f" {outbox.get('delivered', 0)} delivered, {outbox.get('rejected', 0)} refused"
+        + (f" (last error: {outbox['last_error']})" if outbox.get("last_error") else ""),
+        f"bank: {bank.get('version') or '?'}"
+        + (f"; last sync failed: {bank['last_error']}" if bank.get("last_error") else ""),
+        "heartbeat: " + (f"failing: {beat['last_error']}" if beat.get("last_error") else "ok"),
+        f"priority: {', '.join(found.get('priority', [])) or 'unchanged'};"
+        f" CPU budget {found.get('max_cpu')}% of a core, waited {found.get('cpu_waited_s', 0)} s",
+    ]
+    for line in lines:
+        console.print(line, markup=False)
+    if not running:
+        raise typer.Exit(1)
