@@ -54,7 +54,6 @@ def wait_for(what: str, check: Callable[[], T | None], deadline: float = DEADLIN
 
 def bank_with(location: Path, images: list[bytes], category: str = "csam-a") -> SqliteBank:
     """A new bank holding an entry (SHA-256 and PDQ) for each image."""
-    registry = default_registry()
     bank = create_bank(location)
     add(bank, images, category)
     return bank
