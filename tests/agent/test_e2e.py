@@ -176,6 +176,18 @@ def test_copied_moved_unpacked_and_zipped_files_each_raise_one_alert(
         assert "agent laptop-17" in shown.stdout and "4 delivered" in shown.stdout
         listed_cli = _cli("alerts", "list", "--bank", str(tmp_path / "central.db"))
         assert listed_cli.stdout.count("laptop-17.example.org") == 4
+
+        # a medium appears (here a folder in the media root the config names) and is swept
+        stick = outside / "stick"
+        (stick / "DCIM").mkdir(parents=True)
+        (stick / "DCIM" / "IMG_0001.png").write_bytes(banked)
+        (stick / "DCIM" / "IMG_0002.png").write_bytes(image(UNRELATED + 1))
+        os.rename(stick, tmp_path / "media" / "USB-STICK")
+        found = wait_for("an alert from the medium", lambda: len(central.alerts()) == 5)
+        medium = central.alerts(after=max(a["id"] for a in alerts))
+        assert found and [(a["path"], a["noticed_by"]) for a in medium] == [
+            (str(tmp_path / "media" / "USB-STICK" / "DCIM" / "IMG_0001.png"), "media")
+        ]
     finally:
         code = agent.stop()
     assert code == 0, _log(tmp_path)

@@ -143,7 +143,7 @@ def _from_file(path: Path) -> dict[str, Any]:
 
 
 def _absolute(value: object, name: str, base: Path) -> Path:
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str | Path) or not str(value):
         raise UsageError(f"{name} must be a path")
     path = Path(value).expanduser()
     return (path if path.is_absolute() else base / path).absolute()
