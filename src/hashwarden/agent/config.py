@@ -173,7 +173,7 @@ def load_config(file: Path | None, flags: dict[str, Any]) -> AgentConfig:
     if file is not None:
         raw = _from_file(file)
         base = file.parent.absolute()
-    given = {k: v for k, v in flags.items() if v is not None and v != ()}
+    given = {k: v for k, v in flags.items() if v is not None and v not in ((), [])}
     known = {f.name for f in fields(AgentConfig)} | {"key_file"}
     for name in raw:
         if name not in known:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import logging
+import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -67,13 +68,12 @@ def watch_command(
         folder = state or _config_state(config)
         show_status(folder)
         return
-    from hashwarden.agent import Agent, load_config
+    from hashwarden.agent.config import load_config
 
     flags: dict[str, Any] = {
-        "paths": tuple(paths or ()),
+        "paths": [str(p) for p in paths or ()],
         "bank": bank,
         "report_to": report_to,
-        "key": key,
         "key_file": key_file,
         "state": state,
         "sweep_every": sweep_every,
@@ -83,10 +83,24 @@ def watch_command(
         "sync_every": sync_every,
         "agent_id": agent_id,
     }
-    settings = load_config(config, flags)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    flags = {k: str(v) if isinstance(v, Path) else v for k, v in flags.items()}
+    settings = load_config(config, {**flags, "key": key})  # checked here: errors exit now
+    for path in settings.paths:
+        if not path.exists():
+            raise NotFoundError(f"{path} does not exist: nothing to watch there")
+    env = dict(os.environ)
+    if key is not None:
+        env["HASHWARDEN_AGENT_KEY"] = key
+    payload = {
+        "config": None if config is None else str(config.absolute()),
+        "flags": {k: v for k, v in flags.items() if v is not None and v != []},
+        "key_from_env": key is not None,
+    }
     err_console.print(f"watching {len(settings.paths)} path(s); state in {settings.state}")
-    Agent(settings).run()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # The agent runs in a process that imports only what it needs (same process id).
+    os.execve(sys.executable, [sys.executable, "-m", "hashwarden.agent", json.dumps(payload)], env)
 
 
 def _config_state(config: Path | None) -> Path:
