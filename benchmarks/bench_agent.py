@@ -82,20 +82,20 @@ def make_bank(location: Path, images: list[bytes]) -> None:
             if hashes.pdq:
                 signals.append(registry.signal("pdq", hashes.pdq))
             entries.append(NewEntry(signals, category="csam-a"))
-        bank.add_entries(entries)
+        bank.entries.add_many(entries)
 
 
 class Running:
     """The service and an agent, as processes; stopped by `close`."""
 
     def __init__(self, work: Path, banked: list[bytes], paths: list[Path], **settings: Any):
-        from hashwarden.bank import SqliteBank
+        from hashwarden.bank import open_bank
         from hashwarden.service.keys import create_key
 
         self.work = work
         make_bank(work / "central.db", banked)
         shutil.copy(work / "central.db", work / "local.db")
-        with SqliteBank.open(work / "central.db") as bank:
+        with open_bank(work / "central.db") as bank:
             agent_key = create_key(bank, "agents", "agent")
             self.reviewer = create_key(bank, "soc", "reviewer")
         self.port = free_port()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.index import BankMatcher
 from hashwarden.signals import Signal, hash_bytes
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
@@ -61,11 +61,11 @@ def main() -> None:
     anchor_hits: dict[str, int] = defaultdict(int)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        bank = SqliteBank.create(folder / "bank.db")
+        bank = create_bank(folder / "bank.db")
         banked: dict[int, str] = {}
         for seed, image in originals.items():
             h = hash_bytes(jpeg_bytes(image))
-            bank.add_entry(NewEntry([Signal("pdq", h.pdq or "")], "csam"))
+            bank.entries.add(NewEntry([Signal("pdq", h.pdq or "")], "csam"))
             banked[seed] = h.pdq or ""
         matcher = BankMatcher(bank, threshold=31)
 

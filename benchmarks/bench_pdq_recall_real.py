@@ -48,7 +48,7 @@ from _views import (
 from photos import missing_packages, photo_paths, split_corpus
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.index import BankMatcher
 from hashwarden.signals import Signal, hash_bytes
 
@@ -525,11 +525,11 @@ def _baseline(
 
     out = Baseline()
     with tempfile.TemporaryDirectory() as tmp:
-        bank = SqliteBank.create(Path(tmp) / "bank.db")
+        bank = create_bank(Path(tmp) / "bank.db")
         entry_of: dict[int, int] = {}
         for photo in originals:  # as `bank add-files` banks a file: every signal of its hashes
             signals = [Signal(kind, value) for kind, value in photo.banked.signals.items()]
-            entry_of[photo.index] = bank.add_entry(
+            entry_of[photo.index] = bank.entries.add(
                 NewEntry(signals, extra={"file_name": Path(photo.path).name})
             )
         matcher = BankMatcher(bank, threshold=THRESHOLD)

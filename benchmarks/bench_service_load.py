@@ -48,7 +48,7 @@ def build_bank(folder: Path, size: int) -> str:
             n = min(50_000, size - start)
             words = rng.integers(0, 2**63, size=(n, 32), dtype=np.uint64) % 256
             hexes = [bytes(row.astype(np.uint8)).hex() for row in words]
-            bank.add_entries(NewEntry([Signal("pdq", h)]) for h in hexes)
+            bank.entries.add_many(NewEntry([Signal("pdq", h)]) for h in hexes)
         save_index(bank)
     print(f"bank of {size:,} PDQ hashes built in {time.perf_counter() - started:.0f} s", flush=True)
     return location

@@ -13,7 +13,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.reports.statistics import Event
 from hashwarden.signals import Signal, hash_bytes
 from hashwarden.synthetic import TRANSFORMS, jpeg_bytes, png_bytes, synthetic_photo, transform
@@ -110,9 +110,9 @@ def build_demo_case(root: Path) -> DemoCase:
     (evidence / "Downloads" / "truncated.jpg").write_bytes(whole[: len(whole) // 3])
     (evidence / "Downloads" / "empty.dat").write_bytes(b"")
 
-    with SqliteBank.create(bank_path) as bank:
-        bank.add_entries(entries, actor="demo", action="entries.import")
-        bank.add_known_good(
+    with create_bank(bank_path) as bank:
+        bank.entries.add_many(entries, actor="demo", action="entries.import")
+        bank.known_good.add(
             "demo-os-baseline",
             [
                 Signal(k, v)

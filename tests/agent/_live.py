@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from hashwarden.bank import NewEntry, SqliteBank, create_bank
+from hashwarden.bank import Bank, NewEntry, create_bank, open_bank
 from hashwarden.service.keys import create_key
 from hashwarden.signals.builtin import default_registry
 from hashwarden.signals.hashing import hash_bytes
@@ -52,14 +52,14 @@ def wait_for(what: str, check: Callable[[], T | None], deadline: float = DEADLIN
         time.sleep(0.1)
 
 
-def bank_with(location: Path, images: list[bytes], category: str = "csam-a") -> SqliteBank:
+def bank_with(location: Path, images: list[bytes], category: str = "csam-a") -> Bank:
     """A new bank holding an entry (SHA-256 and PDQ) for each image."""
     bank = create_bank(location)
     add(bank, images, category)
     return bank
 
 
-def add(bank: SqliteBank, images: list[bytes], category: str = "csam-a") -> None:
+def add(bank: Bank, images: list[bytes], category: str = "csam-a") -> None:
     registry = default_registry()
     entries = []
     for number, data in enumerate(images):
@@ -68,7 +68,7 @@ def add(bank: SqliteBank, images: list[bytes], category: str = "csam-a") -> None
         if hashes.pdq is not None:
             signals.append(registry.signal("pdq", hashes.pdq))
         entries.append(NewEntry(signals, category=category, series=f"series-{number}"))
-    bank.add_entries(entries)
+    bank.entries.add_many(entries)
 
 
 class Service:
@@ -80,14 +80,14 @@ class Service:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log
-        with SqliteBank.open(bank_path) as bank:
+        with open_bank(bank_path) as bank:
             self.agent_key = create_key(bank, "agents", "agent")
             self.reviewer_key = create_key(bank, "soc", "reviewer")
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        command = [sys.executable, "-m", "hashwarden", "serve", "--bank", str(self.bank_path)]
-        command += ["--host", "127.0.0.1", "--port", str(self.port)]
+        command = [sys.executable, "-m", "hashwarden", "serve", str(self.bank_path)]
+        command += ["--listen", f"127.0.0.1:{self.port}"]
         with self.log.open("ab") as out:
             self._process = subprocess.Popen(command, stdout=out, stderr=out)
 

@@ -113,16 +113,19 @@ def test_missing_files_are_named(tmp_path: Path) -> None:
 
 
 def test_watch_cli_refuses_what_it_cannot_run(tmp_path: Path, cli_runner: CliRunner) -> None:
-    no_url = cli_runner.invoke(app, ["watch", str(tmp_path), "--bank", "b", "--state", "s"])
+    bank = tmp_path / "b.db"
+    assert cli_runner.invoke(app, ["bank", "init", str(bank)]).exit_code == 0
+    no_bank = cli_runner.invoke(app, ["watch", "--state", "s", "--report-to", "http://h"])
+    assert no_bank.exit_code == 2 and "hashwarden watch BANK PATH..." in no_bank.output
+    no_url = cli_runner.invoke(app, ["watch", str(bank), str(tmp_path), "--state", "s"])
     assert no_url.exit_code == 2 and "--report-to" in no_url.output
-    no_path = cli_runner.invoke(
-        app,
-        [
-            *("watch", str(tmp_path / "gone"), "--bank", "b", "--state", "s", "--key", "k"),
-            *("--report-to", "http://127.0.0.1:9"),
-        ],
-    )
-    assert no_path.exit_code == 4 and "does not exist" in no_path.output
+    run = ["--state", "s", "--key", "k", "--report-to", "http://127.0.0.1:9"]
+    for args, missing in (
+        ([str(bank), str(tmp_path / "gone")], "gone"),
+        ([str(tmp_path / "none.db"), str(tmp_path)], "none.db"),
+    ):
+        r = cli_runner.invoke(app, ["watch", *args, *run])
+        assert r.exit_code == 4 and missing in r.output and "Traceback" not in r.output, r.output
     no_status = cli_runner.invoke(app, ["watch", "--status", "--state", str(tmp_path)])
     assert no_status.exit_code == 4 and "no agent status" in no_status.output
     needs_state = cli_runner.invoke(app, ["watch", "--status"])

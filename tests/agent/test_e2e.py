@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageOps
 
-from hashwarden.bank import SqliteBank, create_bank
+from hashwarden.bank import create_bank, open_bank
 from hashwarden.exchange.bundle import generate_keys
 from hashwarden.exchange.sync import publish
 
@@ -174,7 +174,7 @@ def test_copied_moved_unpacked_and_zipped_files_each_raise_one_alert(
         shown = _cli("watch", "--status", "--state", str(state))
         assert shown.returncode == 0, shown.stderr
         assert "agent laptop-17" in shown.stdout and "4 delivered" in shown.stdout
-        listed_cli = _cli("alerts", "list", "--bank", str(tmp_path / "central.db"))
+        listed_cli = _cli("alerts", "list", str(tmp_path / "central.db"))
         assert listed_cli.stdout.count("laptop-17.example.org") == 4
 
         # a medium appears (here a folder in the media root the config names) and is swept
@@ -260,7 +260,7 @@ def sync_folder(tmp_path: Path) -> Iterator[tuple[Path, str]]:
 
 
 def _local_entries(tmp_path: Path) -> int:
-    with SqliteBank.open(tmp_path / "local.db", readonly=True) as bank:
+    with open_bank(tmp_path / "local.db", readonly=True) as bank:
         return bank.stats().entries
 
 
@@ -269,7 +269,7 @@ def test_a_new_bank_version_alerts_on_a_present_file_and_bad_bundles_are_refused
 ) -> None:
     folder, url = sync_folder
     private, public = generate_keys("central", tmp_path)
-    with SqliteBank.open(tmp_path / "central.db") as bank:
+    with open_bank(tmp_path / "central.db") as bank:
         assert publish(bank, private, folder) is not None  # bundle 1: the banked image
     create_bank(tmp_path / "local.db").close()  # the agent starts with an empty bank
     agent, state = _agent(
@@ -290,7 +290,7 @@ def test_a_new_bank_version_alerts_on_a_present_file_and_bad_bundles_are_refused
         )
         assert central.alerts() == []
         # the central node banks it and publishes: the next sweep finds it
-        with SqliteBank.open(tmp_path / "central.db") as bank:
+        with open_bank(tmp_path / "central.db") as bank:
             add(bank, [image(303)], category="csam-b")
             assert publish(bank, private, folder) is not None
         (alert,) = wait_for("an alert for the present file", central.alerts)
@@ -304,7 +304,7 @@ def test_a_new_bank_version_alerts_on_a_present_file_and_bad_bundles_are_refused
 
         # a tampered bundle (its digest in the index matching) is refused, the bank unchanged
         (watched / "third.png").write_bytes(image(404))
-        with SqliteBank.open(tmp_path / "central.db") as bank:
+        with open_bank(tmp_path / "central.db") as bank:
             add(bank, [image(404)])
             third = publish(bank, private, folder)
         assert third is not None

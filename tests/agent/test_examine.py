@@ -15,7 +15,7 @@ from PIL import Image, ImageOps
 from hashwarden.agent.config import AgentConfig
 from hashwarden.agent.examine import Examiner
 from hashwarden.agent.state import StateDb
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import open_bank
 from hashwarden.scan import Limits
 
 from ._live import add, bank_with, image
@@ -107,7 +107,7 @@ def test_a_new_bank_version_makes_seen_files_due_again(
     examiner, _, folder = setup
     (folder / "later.png").write_bytes(image(3))
     assert examiner.examine(str(folder / "later.png"), noticed_by="sweep", sweep=1).alerts == 0
-    with SqliteBank.open(tmp_path / "local.db") as bank:
+    with open_bank(tmp_path / "local.db") as bank:
         add(bank, [image(3)])
     assert examiner.refresh() is True and examiner.refresh() is False
     result = examiner.examine(str(folder / "later.png"), noticed_by="sweep", sweep=2)

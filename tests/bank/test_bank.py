@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hashwarden.bank import NewEntry, SqliteBank, create_bank, open_bank, parse_category
+from hashwarden.bank import Bank, NewEntry, create_bank, open_bank, parse_category
 from hashwarden.bank.categories import CATEGORIES, most_severe, to_project_vic, to_uk
 from hashwarden.errors import (
     ConflictError,
@@ -22,75 +20,45 @@ from hashwarden.errors import (
 from hashwarden.signals import Signal
 
 from .._postgres import ThrowawayPostgres
+from ..conftest import BankLocations
 
 MD5 = "d35c785545392755e7e4164457657269"
 
 
-class Store:
-    """Where a test's banks live: new SQLite files, or new databases on the test server."""
-
-    def __init__(self, engine: str, tmp_path: Path, server: ThrowawayPostgres | None) -> None:
-        self.engine, self._tmp, self._server, self._n = engine, tmp_path, server, 0
-
-    def new_location(self) -> str:
-        self._n += 1
-        if self._server is not None:
-            return self._server.new_database()
-        return str(self._tmp / f"bank{self._n}.db")
-
-    def tamper(self, location: str, sql: str) -> None:
-        if self._server is not None:
-            import psycopg
-
-            with psycopg.connect(location, autocommit=True) as conn:
-                conn.execute(sql)
-            return
-        conn = sqlite3.connect(location)
-        conn.execute(sql)
-        conn.commit()
-        conn.close()
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    server = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    return Store(request.param, tmp_path, server)
-
-
 @pytest.fixture
-def bank(store: Store) -> Iterator[SqliteBank]:
-    with create_bank(store.new_location()) as b:
-        yield b
+def bank(any_bank: Bank) -> Bank:
+    """Every bank test here runs on SQLite and on PostgreSQL."""
+    return any_bank
 
 
 def _entry(md5: str = MD5, **kw: object) -> NewEntry:
     return NewEntry([Signal("md5", md5)], **kw)  # type: ignore[arg-type]
 
 
-def test_add_get_update_remove(bank: SqliteBank) -> None:
-    eid = bank.add_entry(_entry(category="csam-b", series="s1", source="org"))
-    entry = bank.get_entry(eid)
+def test_add_get_update_remove(bank: Bank) -> None:
+    eid = bank.entries.add(_entry(category="csam-b", series="s1", source="org"))
+    entry = bank.entries.get(eid)
     assert entry.category == "csam-b" and entry.series == "s1" and entry.signal("md5") == MD5
-    updated = bank.update_entry(eid, category="csam-a", note="regraded")
-    assert updated.category == "csam-a" and bank.get_entry(eid).note == "regraded"
-    assert bank.lookup("md5", [MD5, "0" * 32]) == {MD5: eid}
-    bank.remove_entry(eid)
+    updated = bank.entries.update(eid, category="csam-a", note="regraded")
+    assert updated.category == "csam-a" and bank.entries.get(eid).note == "regraded"
+    assert bank.entries.lookup("md5", [MD5, "0" * 32]) == {MD5: eid}
+    bank.entries.remove(eid)
     with pytest.raises(NotFoundError):
-        bank.get_entry(eid)
-    assert bank.lookup("md5", [MD5]) == {}
+        bank.entries.get(eid)
+    assert bank.entries.lookup("md5", [MD5]) == {}
     assert bank.verify().ok
 
 
-def test_duplicate_signal_is_refused_or_skipped(bank: SqliteBank) -> None:
-    bank.add_entry(_entry())
+def test_duplicate_signal_is_refused_or_skipped(bank: Bank) -> None:
+    bank.entries.add(_entry())
     with pytest.raises(ConflictError, match="already in the bank"):
-        bank.add_entry(_entry())
-    result = bank.add_entries([_entry(), _entry("1" * 32)])
+        bank.entries.add(_entry())
+    result = bank.entries.add_many([_entry(), _entry("1" * 32)])
     assert result.duplicates == 1 and len(result.added) == 1
 
 
-def test_failed_batch_leaves_bank_unchanged(bank: SqliteBank) -> None:
-    bank.add_entry(_entry())
+def test_failed_batch_leaves_bank_unchanged(bank: Bank) -> None:
+    bank.entries.add(_entry())
     before = bank.stats()
 
     def entries():  # type: ignore[no-untyped-def]
@@ -99,16 +67,16 @@ def test_failed_batch_leaves_bank_unchanged(bank: SqliteBank) -> None:
         raise DataError("line 3: broken")
 
     with pytest.raises(DataError):
-        bank.add_entries(entries())
+        bank.entries.add_many(entries())
     after = bank.stats()
     assert (after.entries, after.audit_events) == (before.entries, before.audit_events)
     assert bank.verify().ok
 
 
-def test_known_good_kept_apart(bank: SqliteBank) -> None:
-    assert bank.add_known_good("os", [Signal("md5", MD5), Signal("md5", MD5)]) == 1
-    assert bank.known_good_lookup("md5", [MD5]) == {MD5: "os"}
-    assert bank.lookup("md5", [MD5]) == {}
+def test_known_good_kept_apart(bank: Bank) -> None:
+    assert bank.known_good.add("os", [Signal("md5", MD5), Signal("md5", MD5)]) == 1
+    assert bank.known_good.lookup("md5", [MD5]) == {MD5: "os"}
+    assert bank.entries.lookup("md5", [MD5]) == {}
     assert bank.stats().entries == 0 and bank.stats().known_good_sets == {"os": 1}
 
 
@@ -122,13 +90,13 @@ def test_known_good_kept_apart(bank: SqliteBank) -> None:
         ("DELETE FROM known_good", "known-good"),
     ],
 )
-def test_verify_detects_tampering(store: Store, sql: str, expected: str) -> None:
-    location = store.new_location()
+def test_verify_detects_tampering(bank_locations: BankLocations, sql: str, expected: str) -> None:
+    location = bank_locations.new_location()
     with create_bank(location) as b:
-        b.add_entries([_entry(), _entry("1" * 32)])
-        b.add_known_good("os", [Signal("md5", "2" * 32)])
+        b.entries.add_many([_entry(), _entry("1" * 32)])
+        b.known_good.add("os", [Signal("md5", "2" * 32)])
         assert b.verify().ok
-    store.tamper(location, sql)
+    bank_locations.tamper(location, sql)
     with open_bank(location, readonly=True) as b:
         report = b.verify()
     assert not report.ok
@@ -137,27 +105,27 @@ def test_verify_detects_tampering(store: Store, sql: str, expected: str) -> None
 
 def test_open_errors(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError):
-        SqliteBank.open(tmp_path / "missing.db")
+        open_bank(tmp_path / "missing.db")
     junk = tmp_path / "junk.db"
     junk.write_bytes(b"not a database at all" * 100)
     with pytest.raises(DataError, match="not a hashwarden bank"):
-        SqliteBank.open(junk)
-    SqliteBank.create(tmp_path / "b.db").close()
+        open_bank(junk)
+    create_bank(tmp_path / "b.db").close()
     with pytest.raises(ConflictError):
-        SqliteBank.create(tmp_path / "b.db")
-    with SqliteBank.open(tmp_path / "b.db", readonly=True) as b, pytest.raises(UsageError):
-        b.add_entry(_entry())
+        create_bank(tmp_path / "b.db")
+    with open_bank(tmp_path / "b.db", readonly=True) as b, pytest.raises(UsageError):
+        b.entries.add(_entry())
 
 
-def test_reopen_keeps_data_and_migrations(store: Store) -> None:
-    location = store.new_location()
+def test_reopen_keeps_data_and_migrations(bank_locations: BankLocations) -> None:
+    location = bank_locations.new_location()
     with create_bank(location) as b:
-        b.add_entry(_entry())
+        b.entries.add(_entry())
         bank_id = b.bank_id
     with open_bank(location) as b:
         assert b.bank_id == bank_id and b.stats().entries == 1 and b.verify().ok
     with open_bank(location, readonly=True) as b, pytest.raises(UsageError, match="read-only"):
-        b.add_entry(_entry("9" * 32))
+        b.entries.add(_entry("9" * 32))
     with pytest.raises(ConflictError):
         create_bank(location)
 

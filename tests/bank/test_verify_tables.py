@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank, create_bank, open_bank
-from hashwarden.bank import sqlite as sqlite_module
-from hashwarden.bank.postgres import is_postgres_location
+from hashwarden._sql import is_postgres_location
+from hashwarden.bank import Bank, NewEntry, create_bank, open_bank
+from hashwarden.bank import _bank as bank_module
+from hashwarden.bank._audit import SqlAudit
 from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.exchange.bundle import (
@@ -35,22 +36,16 @@ from hashwarden.service.banks import NamedBanks
 from hashwarden.service.keys import create_key, revoke_key
 from hashwarden.signals import Signal
 
-from .test_bank import Store
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Store:
-    server = request.getfixturevalue("pg_server") if request.param == "postgres" else None
-    return Store(request.param, tmp_path, server)
+from ..conftest import ENGINES, BankLocations
 
 
 def _md5(n: int) -> str:
     return f"{n:032x}"
 
 
-def _build(bank: SqliteBank, peer_location: str, folder: Path) -> None:
+def _build(bank: Bank, peer_location: str, folder: Path) -> None:
     """A realistic history, written only through hashwarden's own functions."""
-    ids = bank.add_entries(
+    ids = bank.entries.add_many(
         [NewEntry([Signal("md5", _md5(n))], "csam-a", source="hotline") for n in range(1, 7)]
     ).added
     create_key(bank, "platform", "matcher")
@@ -71,10 +66,10 @@ def _build(bank: SqliteBank, peer_location: str, folder: Path) -> None:
     banks.update("fp", {"disabled_until": "2031-02-03T04:05:06Z"}, actor="t")
     banks.delete("gone", actor="t")
 
-    bank.vote(ids[2], "hotline", "dispute", reason="not ours")
-    bank.vote(ids[3], "hotline", "dispute", reason="wrong")
-    bank.vote(ids[3], "hotline", "confirm")
-    bank.remove_entry(ids[2])  # takes its membership and its vote along
+    bank.provenance.vote(ids[2], "hotline", "dispute", reason="not ours")
+    bank.provenance.vote(ids[3], "hotline", "dispute", reason="wrong")
+    bank.provenance.vote(ids[3], "hotline", "confirm")
+    bank.entries.remove(ids[2])  # takes its membership and its vote along
 
     engine = ActionEngine(bank, settings=DeliverySettings(trust_env=False))
     try:
@@ -103,10 +98,10 @@ def _build(bank: SqliteBank, peer_location: str, folder: Path) -> None:
     add_trusted_key(bank, folder / "former.pub")
     revoke_trusted_key(bank, "former")
     with create_bank(peer_location) as peer:
-        peer.add_entries([NewEntry([Signal("md5", _md5(n))], "csam-b") for n in (50, 51)])
+        peer.entries.add_many([NewEntry([Signal("md5", _md5(n))], "csam-b") for n in (50, 51)])
         first = build_bundle(peer, since=0, key_path=folder / "peer.key")
-        since = peer.head()[0]
-        peer.add_entry(NewEntry([Signal("md5", _md5(52))], "csam-c"))
+        since = peer.audit.head()[0]
+        peer.entries.add(NewEntry([Signal("md5", _md5(52))], "csam-c"))
         second = build_bundle(peer, since=since, key_path=folder / "peer.key")
     for n, bundle in enumerate((first, second)):
         path = folder / f"bundle{n}.json"
@@ -114,7 +109,7 @@ def _build(bank: SqliteBank, peer_location: str, folder: Path) -> None:
         import_bundle(bank, path)
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+@pytest.fixture(scope="module", params=ENGINES)
 def pristine(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A bank built once per engine; each test changes a copy of it."""
     folder = tmp_path_factory.mktemp("verify")
@@ -254,10 +249,10 @@ def test_a_table_changed_behind_verify_is_named(built: str, table: str, sql: str
     assert output.count("changed outside hashwarden") == 1, output
 
 
-def test_service_writes_verify_ok_on_both_engines(store: Store) -> None:
+def test_service_writes_verify_ok_on_both_engines(bank_locations: BankLocations) -> None:
     """Writers that live apart from the bank (the service's tables) vouch for what they write
     on PostgreSQL too, where values come back typed by the server."""
-    location = store.new_location()
+    location = bank_locations.new_location()
     with create_bank(location) as bank:
         NamedBanks(bank).create("ratio", enabled_ratio=0.3, actor="t")
         create_key(bank, "k", "curator", rate_per_minute=7)
@@ -273,18 +268,18 @@ def test_service_writes_verify_ok_on_both_engines(store: Store) -> None:
 def test_a_change_left_unrecorded_is_refused(bank_path: Path) -> None:
     """A writer that forgets `record` cannot commit a change to a guarded table."""
     planted = "INSERT INTO api_keys(name, role, key_hash, created) VALUES ('x','admin','f','t')"
-    with SqliteBank.open(bank_path) as bank:
+    with open_bank(bank_path) as bank:
         with (
             pytest.raises(RuntimeError, match="api_keys"),
-            bank.transaction() as conn,
-            bank.tracked("api_keys", "name = ?", ("x",)),
+            bank.db.transaction() as conn,
+            bank.audit.tracked("api_keys", "name = ?", ("x",)),
         ):
             conn.execute(planted)
-        assert bank.query("SELECT name FROM api_keys") == []
+        assert bank.db.query("SELECT name FROM api_keys") == []
         with (
             pytest.raises(RuntimeError, match="not a guarded table"),
-            bank.transaction(),
-            bank.tracked("entries", "id = ?", (1,)),
+            bank.db.transaction(),
+            bank.audit.tracked("entries", "id = ?", (1,)),
         ):
             pass
 
@@ -292,29 +287,29 @@ def test_a_change_left_unrecorded_is_refused(bank_path: Path) -> None:
 @pytest.fixture
 def bank_path(tmp_path: Path) -> Path:
     path = tmp_path / "bank.db"
-    SqliteBank.create(path).close()
+    create_bank(path).close()
     return path
 
 
 def test_an_old_bank_is_sealed_once_and_then_guarded(
-    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    bank_locations: BankLocations, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A bank written before its tables were guarded (no sealing, no row digests in its log)
     verifies ok once opened for writing, which records its rows as the baseline."""
-    location = store.new_location()
+    location = bank_locations.new_location()
     with monkeypatch.context() as old_code:
-        old_code.setattr(sqlite_module, "GUARDED", ())
-        old_code.setattr(SqliteBank, "tracked", _untracked)
+        old_code.setattr(bank_module, "GUARDED", ())
+        old_code.setattr(SqlAudit, "tracked", _untracked)
         with create_bank(location) as bank:
-            _build(bank, store.new_location(), tmp_path)
-            assert not any("sealed" in e.detail for e in bank.audit_events())
+            _build(bank, bank_locations.new_location(), tmp_path)
+            assert not any("sealed" in e.detail for e in bank.audit.events())
     with pytest.raises(DataError, match="open it once for writing"):
         open_bank(location, readonly=True)
     with open_bank(location) as bank:  # the first open for writing seals
-        (seal,) = [e for e in bank.audit_events() if e.action == "bank.seal"]
+        (seal,) = [e for e in bank.audit.events() if e.action == "bank.seal"]
         assert "api_keys" in seal.detail["sealed"] and "action_reports" in seal.detail["sealed"]
     with open_bank(location) as bank:  # and only the first
-        assert [e.action for e in bank.audit_events()].count("bank.seal") == 1
+        assert [e.action for e in bank.audit.events()].count("bank.seal") == 1
     code, output = _verify(location)
     assert code == 0, output
     _tamper(location, "UPDATE api_keys SET role = 'admin' WHERE name = 'platform'")
@@ -337,6 +332,6 @@ def test_a_second_seal_is_tampering(built: str) -> None:
     assert code == 5 and "api_keys was sealed more than once" in output
 
 
-def _untracked(self: SqliteBank, table: str, where: str, params: object = ()) -> object:
+def _untracked(self: SqlAudit, table: str, where: str, params: object = ()) -> object:
     """What writers did before tables were guarded: nothing."""
-    return nullcontext(self._conn)
+    return nullcontext(self._db)

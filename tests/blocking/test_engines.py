@@ -20,8 +20,10 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from hashwarden.bank import create_bank, open_bank
+from hashwarden.blocking.applied import AppliedList, Matcher
 from hashwarden.blocking.counts import BlockCounts, month_summary
-from hashwarden.blocking.hashed import AppliedList, Matcher, apply_update, build_update
+from hashwarden.blocking.hashed import apply_update, build_update
 from hashwarden.blocking.resolver import DnsFront, FrontPolicy, serve_front
 from hashwarden.blocking.squid import SquidHelper
 from hashwarden.blocking.stoppage import StopPage, choose_language, serve_stop_page
@@ -32,6 +34,9 @@ from hashwarden.exchange.bundle import generate_keys
 
 from ._dns import LOOPBACK, answers, ask, free_port, rcode, wait_ready
 from ._unbound import running_unbound, unbound_bin, unbound_conf
+
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
 
 __all__ = ["unbound_bin"]  # a fixture
 
@@ -416,8 +421,6 @@ def test_record_stats_adds_finished_days_once(tmp_path: Path, cli_runner: CliRun
     import sqlite3
     from datetime import UTC, datetime, timedelta
 
-    from hashwarden.bank import SqliteBank
-
     counts_path = tmp_path / "counts.db"
     with BlockCounts(counts_path) as counts:
         counts.record(b"\x01" * 32)  # today: not finished, not recorded yet
@@ -429,14 +432,14 @@ def test_record_stats_adds_finished_days_once(tmp_path: Path, cli_runner: CliRun
             [(past[0], "aa" * 32, 5), (past[0], "bb" * 32, 2), (past[1], "aa" * 32, 3)],
         )
     bank_path = tmp_path / "bank.db"
-    SqliteBank.create(bank_path).close()
+    create_bank(bank_path).close()
     args = ["blocklist", "record-stats", str(counts_path), "--bank", str(bank_path)]
     first = cli_runner.invoke(app, [*args, "--region", "SE"])
     assert first.exit_code == 0, first.output
     assert "recorded 10 blocked attempts over 2 day(s)" in first.output
     again = cli_runner.invoke(app, args)
     assert "recorded 0 blocked attempts over 0 day(s)" in again.output
-    with SqliteBank.open(bank_path, readonly=True) as bank:
-        events = bank.events_between("2000-01-01", "2100-01-01")
+    with open_bank(bank_path, readonly=True) as bank:
+        events = bank.events.between("2000-01-01", "2100-01-01")
     assert sorted((row[0][:10], row[-1]) for row in events) == [(past[0], 7), (past[1], 3)]
     assert all("isp_block" in row and "SE" in row for row in events)

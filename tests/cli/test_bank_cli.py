@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import open_bank
 from hashwarden.cli import app
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
@@ -33,9 +33,9 @@ def test_remove_by_hash_value(tmp_path: Path, cli_runner: CliRunner) -> None:
     )
     assert r.exit_code == 0, r.output
     assert "removed entry 1" in r.output
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         assert b.stats().entries == 0
-        event = list(b.audit_events())[-1]
+        event = list(b.audit.events())[-1]
         assert event.action == "entry.remove" and event.detail["reason"] == "false positive"
     r = cli_runner.invoke(app, ["bank", "remove", str(bank), "--md5", MD5])
     assert r.exit_code == 4 and "not in the bank" in r.output
@@ -64,8 +64,8 @@ def test_a_removal_travels_in_the_next_bundle(tmp_path: Path, cli_runner: CliRun
     cli_runner.invoke(app, ["bank", "add", str(bank), "--md5", MD5, "-c", "B"])
     keys = ["keys", "generate", "hotline-a", "--folder", str(tmp_path)]
     assert cli_runner.invoke(app, keys).exit_code == 0
-    with SqliteBank.open(bank, readonly=True) as b:
-        since = b.head()[0]
+    with open_bank(bank, readonly=True) as b:
+        since = b.audit.head()[0]
     assert cli_runner.invoke(app, ["bank", "remove", str(bank), "--md5", MD5]).exit_code == 0
     out = tmp_path / "delta.json"
     args = ["bundle", "export", str(bank), "--sign", str(tmp_path / "hotline-a.key")]
@@ -89,7 +89,7 @@ def test_re_import_with_a_category_says_what_it_did(tmp_path: Path, cli_runner: 
     assert "0 updated, 3 kept, 0 conflicting" in r.output, r.output
     r = cli_runner.invoke(app, [*imp, "-c", "C"])
     assert "0 updated, 0 kept, 3 conflicting" in r.output, r.output
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         assert b.stats().entries_by_category == {"csam-a": 3}
 
 
@@ -121,8 +121,8 @@ def test_exports_keep_file_names_and_notes_local(
     assert r.exit_code == 0, r.output
     r = cli_runner.invoke(app, ["bank", "add", str(bank), "--md5", MD5, "--note", NOTE])
     assert r.exit_code == 0, r.output
-    with SqliteBank.open(bank, readonly=True) as b:  # the bank keeps what it holds
-        assert [e.extra.get("file_name") for e in b.entries()] == [FILE_NAME, None]
+    with open_bank(bank, readonly=True) as b:  # the bank keeps what it holds
+        assert [e.extra.get("file_name") for e in b.entries.all()] == [FILE_NAME, None]
     out = tmp_path / f"out.{fmt}"
     export = ["bank", "export", str(bank), "--format", fmt, "--out", str(out)]
     assert cli_runner.invoke(app, export).exit_code == 0

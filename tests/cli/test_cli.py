@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import open_bank
 from hashwarden.cli import app
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
@@ -59,7 +59,7 @@ def test_broken_import_names_line_and_changes_nothing(
     r = cli_runner.invoke(app, ["bank", "import", str(bank), str(listing)])
     assert r.exit_code == 3
     assert "line 100" in r.output and "Traceback" not in r.output
-    with SqliteBank.open(bank, readonly=True) as b:
+    with open_bank(bank, readonly=True) as b:
         assert b.stats().entries == 0
     sha256_list = tmp_path / "s.txt"
     sha256_list.write_text("ab" * 32 + "\n")

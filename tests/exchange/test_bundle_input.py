@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import Bank, NewEntry, create_bank
 from hashwarden.cli import app
 from hashwarden.errors import ConflictError, DataError, IntegrityError
 from hashwarden.exchange.bundle import (
@@ -54,8 +54,8 @@ def _body(**changes: object) -> dict[str, Any]:
 _MISSING = object()
 
 
-def _fresh_bank(folder: Path, key_folder: Path) -> SqliteBank:
-    bank = SqliteBank.create(folder / "r.db")
+def _fresh_bank(folder: Path, key_folder: Path) -> Bank:
+    bank = create_bank(folder / "r.db")
     add_trusted_key(bank, key_folder / "peer.pub")
     return bank
 
@@ -257,7 +257,7 @@ def test_any_signed_body_applies_or_is_refused_cleanly(
     body: dict[str, Any], key_folder: Path
 ) -> None:
     with tempfile.TemporaryDirectory() as folder, _fresh_bank(Path(folder), key_folder) as bank:
-        bank.add_entry(NewEntry([Signal("md5", "0" * 32)], "csam-c"))  # held locally: claims
+        bank.entries.add(NewEntry([Signal("md5", "0" * 32)], "csam-c"))  # held locally: claims
         before = (bank.fingerprint(), bank.stats().entries)
         document = sign_body(body, key_folder / "peer.key")
         try:

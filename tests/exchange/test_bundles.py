@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import Bank, NewEntry, create_bank, open_bank
 from hashwarden.cli import app
 from hashwarden.errors import ConflictError, IntegrityError
 from hashwarden.exchange.bundle import (
@@ -30,15 +30,17 @@ def _entry(n: int, category: str = "csam-b", **extra: object) -> NewEntry:
     )
 
 
-def _state(bank: SqliteBank) -> list[tuple[object, ...]]:
-    return sorted((tuple(sorted(e.signals)), e.category, e.series, e.note) for e in bank.entries())
+def _state(bank: Bank) -> list[tuple[object, ...]]:
+    return sorted(
+        (tuple(sorted(e.signals)), e.category, e.series, e.note) for e in bank.entries.all()
+    )
 
 
 @pytest.fixture
-def nodes(tmp_path: Path) -> tuple[SqliteBank, SqliteBank, Path]:
+def nodes(tmp_path: Path) -> tuple[Bank, Bank, Path]:
     generate_keys("hotline-a", tmp_path)
-    a = SqliteBank.create(tmp_path / "a.db")
-    b = SqliteBank.create(tmp_path / "b.db")
+    a = create_bank(tmp_path / "a.db")
+    b = create_bank(tmp_path / "b.db")
     add_trusted_key(b, tmp_path / "hotline-a.pub")
     return a, b, tmp_path / "hotline-a.key"
 
@@ -49,12 +51,10 @@ def _write(tmp_path: Path, name: str, bundle: dict[str, object]) -> Path:
     return path
 
 
-def test_deltas_converge_and_guards_hold(
-    nodes: tuple[SqliteBank, SqliteBank, Path], tmp_path: Path
-) -> None:
+def test_deltas_converge_and_guards_hold(nodes: tuple[Bank, Bank, Path], tmp_path: Path) -> None:
     a, b, key = nodes
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
-    ids = a.add_entries([_entry(n) for n in range(1, 6)]).added
+    ids = a.entries.add_many([_entry(n) for n in range(1, 6)]).added
     first = _write(tmp_path, "1.json", build_bundle(a, since=0, key_path=key))
     assert import_bundle(b, first) == {
         "added": 5,
@@ -65,14 +65,14 @@ def test_deltas_converge_and_guards_hold(
     }
     assert _state(b) == _state(a)
 
-    seq_after_first = a.head()[0]
-    a.update_entry(ids[0], category="csam-a", note="regraded")
-    a.remove_entry(ids[1])
-    a.add_entry(_entry(9, do_not_share=True))
-    a.add_entry(_entry(10))
+    seq_after_first = a.audit.head()[0]
+    a.entries.update(ids[0], category="csam-a", note="regraded")
+    a.entries.remove(ids[1])
+    a.entries.add(_entry(9, do_not_share=True))
+    a.entries.add(_entry(10))
     second = _write(tmp_path, "2.json", build_bundle(a, since=seq_after_first, key_path=key))
-    third_source = a.head()[0]
-    a.remove_entry(ids[2])
+    third_source = a.audit.head()[0]
+    a.entries.remove(ids[2])
     third = _write(tmp_path, "3.json", build_bundle(a, since=third_source, key_path=key))
 
     before = _state(b)
@@ -95,10 +95,10 @@ def test_deltas_converge_and_guards_hold(
 
 
 def test_tampered_unsigned_and_untrusted_bundles_are_refused(
-    nodes: tuple[SqliteBank, SqliteBank, Path], tmp_path: Path
+    nodes: tuple[Bank, Bank, Path], tmp_path: Path
 ) -> None:
     a, b, key = nodes
-    a.add_entries([_entry(1), _entry(2)])
+    a.entries.add_many([_entry(1), _entry(2)])
     bundle = build_bundle(a, since=0, key_path=key)
     tampered = json.loads(json.dumps(bundle))
     tampered["body"]["upserts"][0]["category"] = "non-pertinent"
@@ -165,12 +165,12 @@ def test_bundles_carry_no_file_names_unless_asked(tmp_path: Path, cli_runner: Cl
     bank = str(tmp_path / "a.db")
     run("bank", "init", bank)
     run("bank", "add-files", bank, str(photos), "-c", "A")
-    with SqliteBank.open(bank) as b:
-        assert {e.extra["file_name"] for e in b.entries()} == {
+    with open_bank(bank) as b:
+        assert {e.extra["file_name"] for e in b.entries.all()} == {
             "IMG_jane_doe_0.jpg",
             "IMG_jane_doe_1.jpg",
         }  # the bank keeps what it holds
-        b.add_entry(
+        b.entries.add(
             NewEntry(
                 [Signal("md5", "9" * 32)],
                 "csam-b",

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from hashwarden.bank import Entry, NewEntry, SqliteBank
+from hashwarden.bank import Entry, NewEntry, create_bank, open_bank
 from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.exchange import FORMATS, ImportOptions, get_format, read_nsrl
@@ -38,15 +38,15 @@ def _sample_entries() -> list[NewEntry]:
 
 def _round_trip(tmp_path: Path, fmt_name: str, entries: list[NewEntry]) -> list[Entry]:
     fmt = get_format(fmt_name)
-    with SqliteBank.create(tmp_path / "a.db") as a:
-        a.add_entries(entries)
+    with create_bank(tmp_path / "a.db") as a:
+        a.entries.add_many(entries)
         kinds = sorted(a.stats().signals_by_kind)
         buffer = io.BytesIO()
-        fmt.write(a.entries(), buffer, kinds)
+        fmt.write(a.entries.all(), buffer, kinds)
     options = ImportOptions(source="hotline-x")
-    with SqliteBank.create(tmp_path / "b.db") as b:
-        b.add_entries(fmt.read(io.BytesIO(buffer.getvalue()), options, "file"))
-        return list(b.entries())
+    with create_bank(tmp_path / "b.db") as b:
+        b.entries.add_many(fmt.read(io.BytesIO(buffer.getvalue()), options, "file"))
+        return list(b.entries.all())
 
 
 def _key(e: NewEntry) -> tuple[object, ...]:
@@ -151,7 +151,7 @@ def test_unmappable_category_is_refused_unless_mapped(
     tmp_path: Path, cli_runner: CliRunner
 ) -> None:
     bank = tmp_path / "b.db"
-    SqliteBank.create(bank).close()
+    create_bank(bank).close()
     listing = tmp_path / "l.csv"
     listing.write_text("md5,category\n" + f"{1:032x},A\n" + f"{2:032x},Z9\n")
     r = cli_runner.invoke(app, ["bank", "import", str(bank), str(listing), "-f", "csv"])
@@ -160,24 +160,24 @@ def test_unmappable_category_is_refused_unless_mapped(
         app, ["bank", "import", str(bank), str(listing), "-f", "csv", "--map-category", "Z9=cgi"]
     )
     assert r.exit_code == 0, r.output
-    with SqliteBank.open(bank) as b:
+    with open_bank(bank) as b:
         assert b.stats().entries_by_category == {"cgi": 1, "csam-a": 1}
 
 
 def test_cli_export_import_every_format(tmp_path: Path, cli_runner: CliRunner) -> None:
     source = tmp_path / "a.db"
-    with SqliteBank.create(source) as a:
-        a.add_entries(_sample_entries())
+    with create_bank(source) as a:
+        a.entries.add_many(_sample_entries())
     for fmt in FORMATS:
         out = tmp_path / f"out.{fmt}"
         r = cli_runner.invoke(app, ["bank", "export", str(source), "-f", fmt, "--out", str(out)])
         assert r.exit_code == 0, (fmt, r.output)
         target = tmp_path / f"{fmt}.db"
-        SqliteBank.create(target).close()
+        create_bank(target).close()
         args = ["bank", "import", str(target), str(out), "-f", fmt, "-c", "csam"]
         r = cli_runner.invoke(app, args)
         assert r.exit_code == 0, (fmt, r.output)
-        with SqliteBank.open(target) as b:
+        with open_bank(target) as b:
             assert b.stats().entries >= 15, fmt
 
 
@@ -205,7 +205,7 @@ def test_vics_media_file_names_stay_home_unless_asked(
     tmp_path: Path, cli_runner: CliRunner
 ) -> None:
     bank = tmp_path / "b.db"
-    SqliteBank.create(bank).close()
+    create_bank(bank).close()
     media = {
         **VICS_V1["value"][0],  # type: ignore[index]
         "MediaFiles": [{"FileName": "jane-roe.jpg", "FilePath": "C:/Users/jroe/Pictures"}],
@@ -241,13 +241,13 @@ def test_malformed_input_is_a_clear_error_and_changes_nothing(
     tmp_path_factory: pytest.TempPathFactory, fmt: str, cut: int, noise: bytes
 ) -> None:
     path = tmp_path_factory.mktemp("fuzz") / "b.db"
-    with SqliteBank.create(path) as bank:
-        bank.add_entry(NewEntry([Signal("md5", "f" * 32)], "csam"))
+    with create_bank(path) as bank:
+        bank.entries.add(NewEntry([Signal("md5", "f" * 32)], "csam"))
         before = bank.stats()
         data = VALID[fmt] * 3
         data = data[:cut] + noise + data[cut:]
         try:
-            bank.add_entries(get_format(fmt).read(io.BytesIO(data), ImportOptions(), "fuzz"))
+            bank.entries.add_many(get_format(fmt).read(io.BytesIO(data), ImportOptions(), "fuzz"))
         except DataError as exc:
             assert "fuzz" in str(exc)
             after = bank.stats()
@@ -276,16 +276,17 @@ def _rdsv3(path: Path, rows: int) -> None:
 _MEASURE = """
 import re, sys
 from pathlib import Path
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import create_bank
 from hashwarden.exchange import read_nsrl
-with SqliteBank.create(Path(sys.argv[1])) as bank:
-    count = bank.add_known_good("nsrl", read_nsrl(Path(sys.argv[2])))
+with create_bank(Path(sys.argv[1])) as bank:
+    count = bank.known_good.add("nsrl", read_nsrl(Path(sys.argv[2])))
 # VmHWM is this address space's peak; getrusage's maxrss would inherit pytest's across exec.
 status = Path("/proc/self/status").read_text()
 print(count, re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 """
 
 
+@pytest.mark.slow
 def test_nsrl_million_rows_in_bounded_memory(tmp_path: Path) -> None:
     rows = 1_000_000
     _rdsv3(tmp_path / "rds.db", rows)
@@ -297,8 +298,8 @@ def test_nsrl_million_rows_in_bounded_memory(tmp_path: Path) -> None:
     )
     count, peak_kib = (int(x) for x in out.stdout.split())
     assert count == 3 * rows
-    with SqliteBank.open(tmp_path / "b.db", readonly=True) as bank:
-        assert bank.known_good_lookup("md5", [f"{rows - 1:032x}"]) == {f"{rows - 1:032x}": "nsrl"}
+    with open_bank(tmp_path / "b.db", readonly=True) as bank:
+        assert bank.known_good.lookup("md5", [f"{rows - 1:032x}"]) == {f"{rows - 1:032x}": "nsrl"}
         assert bank.verify().ok
     # The bound says memory does not grow with the list (3 million hashes are ~200 MB of
     # text); the measured peak is in docs/exchange.md.
@@ -376,8 +377,8 @@ def test_nsrl_recursive_view_is_refused_quickly_and_changes_nothing(tmp_path: Pa
     conn.commit()
     conn.close()
     bank_path = tmp_path / "bank.db"
-    with SqliteBank.create(bank_path) as bank:
-        bank.add_known_good("os", [Signal("md5", "1" * 32)])
+    with create_bank(bank_path) as bank:
+        bank.known_good.add("os", [Signal("md5", "1" * 32)])
     before = _bank_tables(bank_path)
     try:
         run = subprocess.run(
@@ -392,7 +393,7 @@ def test_nsrl_recursive_view_is_refused_quickly_and_changes_nothing(tmp_path: Pa
     assert run.returncode == 3, run.stderr
     assert "rds-recursive.db" in run.stderr and "Traceback" not in run.stderr
     assert _bank_tables(bank_path) == before
-    with SqliteBank.open(bank_path, readonly=True) as bank:
+    with open_bank(bank_path, readonly=True) as bank:
         assert bank.verify().ok
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import Bank, NewEntry, create_bank, open_bank
 from hashwarden.cli import app
 from hashwarden.errors import ExchangeUnavailableError, IntegrityError, LimitExceededError
 from hashwarden.exchange.bundle import add_trusted_key, generate_keys, key_origins
@@ -78,30 +78,30 @@ def _e(n: int, category: str = "csam-b") -> NewEntry:
     return NewEntry([Signal("md5", f"{n:032x}")], category, f"s{n}", source="org")
 
 
-def _state(bank: SqliteBank) -> set[tuple[object, ...]]:
-    return {(tuple(sorted(e.signals)), e.category, e.series, e.note) for e in bank.entries()}
+def _state(bank: Bank) -> set[tuple[object, ...]]:
+    return {(tuple(sorted(e.signals)), e.category, e.series, e.note) for e in bank.entries.all()}
 
 
 def test_two_nodes_converge_through_a_cut(tmp_path: Path, server: str) -> None:
     www = tmp_path / "www"
     generate_keys("a", tmp_path)
     generate_keys("b", tmp_path)
-    a = SqliteBank.create(tmp_path / "a.db")
-    b = SqliteBank.create(tmp_path / "b.db")
-    ids_a = a.add_entries([_e(1), _e(2), _e(3)]).added
-    ids_b = b.add_entries([_e(11), _e(12)]).added
+    a = create_bank(tmp_path / "a.db")
+    b = create_bank(tmp_path / "b.db")
+    ids_a = a.entries.add_many([_e(1), _e(2), _e(3)]).added
+    ids_b = b.entries.add_many([_e(11), _e(12)]).added
     assert publish(a, tmp_path / "a.key", www / "a") is not None
     assert publish(b, tmp_path / "b.key", www / "b") is not None
     assert pull(b, f"{server}/a", tmp_path / "a.pub") == 1
     assert pull(a, f"{server}/b", tmp_path / "b.pub") == 1
     assert _state(a) == _state(b) and len(_state(a)) == 5
 
-    a.update_entry(ids_a[0], category="csam-a", note="regraded by a")
-    a.remove_entry(ids_a[1])
+    a.entries.update(ids_a[0], category="csam-a", note="regraded by a")
+    a.entries.remove(ids_a[1])
     second = publish(a, tmp_path / "a.key", www / "a")
-    b.update_entry(ids_b[0], note="seen again by b")
-    b.remove_entry(ids_b[1])
-    b.add_entry(_e(13))
+    b.entries.update(ids_b[0], note="seen again by b")
+    b.entries.remove(ids_b[1])
+    b.entries.add(_e(13))
     publish(b, tmp_path / "b.key", www / "b")
 
     assert second is not None
@@ -128,9 +128,9 @@ def test_two_nodes_converge_through_a_cut(tmp_path: Path, server: str) -> None:
 def test_sync_cli(tmp_path: Path, server: str, cli_runner: CliRunner) -> None:
     generate_keys("a", tmp_path)
     for name in ("a.db", "b.db"):
-        SqliteBank.create(tmp_path / name).close()
-    with SqliteBank.open(tmp_path / "a.db") as a:
-        a.add_entry(_e(5))
+        create_bank(tmp_path / name).close()
+    with open_bank(tmp_path / "a.db") as a:
+        a.entries.add(_e(5))
     r = cli_runner.invoke(
         app,
         [
@@ -155,12 +155,12 @@ def test_sync_cli(tmp_path: Path, server: str, cli_runner: CliRunner) -> None:
     assert r.exit_code == 8 and "run again" in r.output
 
 
-def _published(tmp_path: Path, count: int = 3) -> tuple[SqliteBank, Path]:
+def _published(tmp_path: Path, count: int = 3) -> tuple[Bank, Path]:
     """Bank A with `count` entries, published under www/a, and keys a and c."""
     generate_keys("a", tmp_path)
     generate_keys("c", tmp_path)
-    a = SqliteBank.create(tmp_path / "a.db")
-    a.add_entries([_e(n) for n in range(1, count + 1)])
+    a = create_bank(tmp_path / "a.db")
+    a.entries.add_many([_e(n) for n in range(1, count + 1)])
     written = publish(a, tmp_path / "a.key", tmp_path / "www" / "a")
     assert written is not None
     return a, written
@@ -168,49 +168,49 @@ def _published(tmp_path: Path, count: int = 3) -> tuple[SqliteBank, Path]:
 
 def test_pull_pins_the_key_it_names(tmp_path: Path, server: str) -> None:
     _, written = _published(tmp_path)
-    b = SqliteBank.create(tmp_path / "b.db")
+    b = create_bank(tmp_path / "b.db")
     url = f"{server}/a"
     # The bank does not trust the signer yet: refused, and the wrong key is not trusted.
     with pytest.raises(IntegrityError, match="--key") as refused:
         pull(b, url, tmp_path / "c.pub")
     assert f"{url}/{written.name}" in str(refused.value) and "tmp" not in str(refused.value)
-    assert b.trusted_keys() == [] and b.stats().entries == 0
+    assert b.trust.all_keys() == [] and b.stats().entries == 0
     # The bank trusts the real signer: a pull naming another key is still refused.
     add_trusted_key(b, tmp_path / "a.pub")
-    before = (b.fingerprint(), b.trusted_keys())
+    before = (b.fingerprint(), b.trust.all_keys())
     with pytest.raises(IntegrityError, match="--key"):
         pull(b, url, tmp_path / "c.pub")
-    assert (b.fingerprint(), b.trusted_keys()) == before
+    assert (b.fingerprint(), b.trust.all_keys()) == before
 
 
 def test_a_key_is_trusted_only_after_a_verified_pull(tmp_path: Path, server: str) -> None:
     a, _ = _published(tmp_path)
-    b = SqliteBank.create(tmp_path / "b.db")
+    b = create_bank(tmp_path / "b.db")
     CUT.add("index.json")
     with pytest.raises(ExchangeUnavailableError):
         pull(b, f"{server}/a", tmp_path / "a.pub")
-    assert b.trusted_keys() == []  # a failed pull trusts nothing
+    assert b.trust.all_keys() == []  # a failed pull trusts nothing
     assert pull(b, f"{server}/a", tmp_path / "a.pub") == 1
-    assert [k[0] for k in b.trusted_keys()] == ["a"]
+    assert [k[0] for k in b.trust.all_keys()] == ["a"]
     assert key_origins(b) == {"a": [a.bank_id]}
     assert b.stats().entries == 3 and b.verify().ok
 
 
 def test_pull_caps_body_sizes(tmp_path: Path, server: str) -> None:
     _, written = _published(tmp_path, count=50)
-    b = SqliteBank.create(tmp_path / "b.db")
+    b = create_bank(tmp_path / "b.db")
     url = f"{server}/a"
     with pytest.raises(LimitExceededError, match="max-bundle-bytes") as refused:
         pull(b, url, tmp_path / "a.pub", max_bundle_bytes=1000)
     assert f"{url}/{written.name}" in str(refused.value)
     with pytest.raises(LimitExceededError, match="max-index-bytes"):
         pull(b, url, tmp_path / "a.pub", max_index_bytes=50)
-    assert b.stats().entries == 0 and b.trusted_keys() == []
+    assert b.stats().entries == 0 and b.trust.all_keys() == []
 
 
 def test_pull_stops_a_trickling_bundle_at_the_deadline(tmp_path: Path, server: str) -> None:
     _, written = _published(tmp_path)
-    b = SqliteBank.create(tmp_path / "b.db")
+    b = create_bank(tmp_path / "b.db")
     TRICKLE.add(written.name)
     try:
         with pytest.raises(LimitExceededError, match="deadline") as stopped:
@@ -218,12 +218,12 @@ def test_pull_stops_a_trickling_bundle_at_the_deadline(tmp_path: Path, server: s
     finally:
         TRICKLE.discard(written.name)
     assert written.name in str(stopped.value)
-    assert b.stats().entries == 0 and b.trusted_keys() == []
+    assert b.stats().entries == 0 and b.trust.all_keys() == []
 
 
 def test_sync_pull_cli_limits_and_key(tmp_path: Path, server: str, cli_runner: CliRunner) -> None:
     _published(tmp_path, count=50)
-    SqliteBank.create(tmp_path / "b.db").close()
+    create_bank(tmp_path / "b.db").close()
     base = ["sync", "pull", str(tmp_path / "b.db"), "--from", f"{server}/a"]
     r = cli_runner.invoke(
         app, [*base, "--key", str(tmp_path / "a.pub"), "--max-bundle-bytes", "1000"]

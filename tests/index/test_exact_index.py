@@ -10,9 +10,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.index import BankMatcher
-from hashwarden.index import matcher as matcher_module
+from hashwarden.index import saved as saved_module
 from hashwarden.index.exact import ExactIndex, ExactTable
 from hashwarden.index.saved import save_index
 from hashwarden.signals import Signal
@@ -88,10 +88,10 @@ SHA1 = "f" * 40
 
 
 def test_matcher_exact_kinds_known_good_and_refresh(tmp_path: Path) -> None:
-    with SqliteBank.create(tmp_path / "b.db") as bank:
-        first = bank.add_entry(NewEntry([Signal("md5", MD5), Signal("photodna", "pd1")], "csam"))
-        bank.add_known_good("os", [Signal("sha1", SHA1)])
-        bank.add_known_good("apps", [Signal("sha1", SHA1), Signal("photodna", "kg")])
+    with create_bank(tmp_path / "b.db") as bank:
+        first = bank.entries.add(NewEntry([Signal("md5", MD5), Signal("photodna", "pd1")], "csam"))
+        bank.known_good.add("os", [Signal("sha1", SHA1)])
+        bank.known_good.add("apps", [Signal("sha1", SHA1), Signal("photodna", "kg")])
         matcher = BankMatcher(bank)
         result = matcher.match({"md5": MD5, "sha1": SHA1, "photodna": "pd1"})
         assert {(m.entry, m.kind) for m in result.matches} == {(first, "md5"), (first, "photodna")}
@@ -99,9 +99,9 @@ def test_matcher_exact_kinds_known_good_and_refresh(tmp_path: Path) -> None:
         assert matcher.match({"photodna": "kg"}).known_good == ["apps"]
         assert matcher.match({"md5": MD5.upper(), "photodna": "pd"}).matches == []
         # Changes after the matcher was built: added found, removed gone, new known-good sets.
-        second = bank.add_entry(NewEntry([Signal("sha256", "a" * 64)], "cgi"))
-        bank.remove_entry(first)
-        bank.add_known_good("later", [Signal("md5", "e" * 32)])
+        second = bank.entries.add(NewEntry([Signal("sha256", "a" * 64)], "cgi"))
+        bank.entries.remove(first)
+        bank.known_good.add("later", [Signal("md5", "e" * 32)])
         assert matcher.refresh() == 3
         assert matcher.match({"md5": MD5, "photodna": "pd1"}).matches == []
         assert [m.entry for m in matcher.match({"sha256": "a" * 64}).matches] == [second]
@@ -109,15 +109,15 @@ def test_matcher_exact_kinds_known_good_and_refresh(tmp_path: Path) -> None:
 
 
 def test_matcher_loads_saved_exact_tables_and_applies_later_changes(tmp_path: Path) -> None:
-    with SqliteBank.create(tmp_path / "b.db") as bank:
-        ids = bank.add_entries(
+    with create_bank(tmp_path / "b.db") as bank:
+        ids = bank.entries.add_many(
             [NewEntry([Signal("md5", f"{i:032x}")], "csam") for i in range(100)]
         ).added
-        bank.add_known_good("os", [Signal("md5", "f" * 32)])
+        bank.known_good.add("os", [Signal("md5", "f" * 32)])
         folder, _ = save_index(bank)
-        assert (folder / "exact" / "md5" / "keys.npy").is_file()
-        bank.remove_entry(ids[5])
-        new = bank.add_entry(NewEntry([Signal("md5", "d" * 32)], "cgi"))
+        assert {p.name for p in folder.iterdir()} >= {"entries", "known_good"}
+        bank.entries.remove(ids[5])
+        new = bank.entries.add(NewEntry([Signal("md5", "d" * 32)], "cgi"))
         matcher = BankMatcher(bank)
         assert matcher.match({"md5": f"{5:032x}"}).matches == []
         assert [m.entry for m in matcher.match({"md5": f"{6:032x}"}).matches] == [ids[6]]
@@ -128,10 +128,10 @@ def test_matcher_loads_saved_exact_tables_and_applies_later_changes(tmp_path: Pa
 def test_large_known_good_kinds_stay_in_the_bank(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(matcher_module, "KNOWN_GOOD_IN_MEMORY", 1)
-    with SqliteBank.create(tmp_path / "b.db") as bank:
-        bank.add_known_good("nsrl", [Signal("md5", "1" * 32), Signal("md5", "2" * 32)])
-        bank.add_known_good("os", [Signal("sha1", SHA1)])
+    monkeypatch.setattr(saved_module, "KNOWN_GOOD_IN_MEMORY", 1)
+    with create_bank(tmp_path / "b.db") as bank:
+        bank.known_good.add("nsrl", [Signal("md5", "1" * 32), Signal("md5", "2" * 32)])
+        bank.known_good.add("os", [Signal("sha1", SHA1)])
         matcher = BankMatcher(bank)
         assert "md5" not in matcher.known_good_index.index.tables  # asked of the bank
         assert "sha1" in matcher.known_good_index.index.tables

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.index import BankMatcher, PdqIndex, pdq_distance
@@ -77,32 +77,37 @@ def test_save_load_and_damage(tmp_path: Path) -> None:
     index.add([1000], [_flip(bank[3], 5, rng)])
     index.save(tmp_path / "idx", {"bank_id": "x"})
     loaded, meta = PdqIndex.load(tmp_path / "idx")
+    assert not loaded._words.flags.writeable  # mapped, not read into memory
     assert meta["bank_id"] == "x" and len(loaded) == 501
     query = _flip(bank[3], 2, rng)
     assert loaded.query(query, 31) == index.query(query, 31)
     assert [i for i, _ in loaded.query(query, 31)] == [3, 1000]
-    (tmp_path / "idx" / "order.npy").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="missing or damaged"):
+    data = (tmp_path / "idx").read_bytes()
+    (tmp_path / "idx").write_bytes(data[: len(data) // 2])  # cut short
+    with pytest.raises(DataError, match="runs past the end"):
+        PdqIndex.load(tmp_path / "idx")
+    (tmp_path / "idx").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="not a hashwarden array file"):
         PdqIndex.load(tmp_path / "idx")
 
 
 def test_matcher_uses_the_saved_index_and_sees_later_changes(tmp_path: Path) -> None:
     rng = random.Random(3)
     hashes = [f"{rng.getrandbits(256):064x}" for _ in range(50)]
-    with SqliteBank.create(tmp_path / "b.db") as bank:
-        ids = bank.add_entries([NewEntry([Signal("pdq", h)], "csam") for h in hashes]).added
+    with create_bank(tmp_path / "b.db") as bank:
+        ids = bank.entries.add_many([NewEntry([Signal("pdq", h)], "csam") for h in hashes]).added
         folder, count = save_index(bank)
         assert count == 50 and folder == index_folder(bank)
         later = f"{rng.getrandbits(256):064x}"
-        new_id = bank.add_entry(NewEntry([Signal("pdq", later)], "csam-a"))
-        bank.remove_entry(ids[0])
+        new_id = bank.entries.add(NewEntry([Signal("pdq", later)], "csam-a"))
+        bank.entries.remove(ids[0])
         matcher = BankMatcher(bank)
         assert [m.entry for m in matcher.match({"pdq": _flip(later, 4, rng)}).matches] == [new_id]
         assert matcher.match({"pdq": hashes[0]}).matches == []
         assert [m.entry for m in matcher.match({"pdq": hashes[1]}).matches] == [ids[1]]
         # Changes after the matcher was built arrive with refresh().
-        bank.remove_entry(ids[1])
-        third = bank.add_entry(NewEntry([Signal("pdq", _flip(hashes[2], 3, rng))], "cgi"))
+        bank.entries.remove(ids[1])
+        third = bank.entries.add(NewEntry([Signal("pdq", _flip(hashes[2], 3, rng))], "cgi"))
         assert matcher.refresh() == 2
         assert matcher.match({"pdq": hashes[1]}).matches == []
         assert {m.entry for m in matcher.match({"pdq": hashes[2]}).matches} == {ids[2], third}
@@ -110,9 +115,10 @@ def test_matcher_uses_the_saved_index_and_sees_later_changes(tmp_path: Path) -> 
 
 def test_index_cli(tmp_path: Path, cli_runner: CliRunner) -> None:
     bank = tmp_path / "b.db"
-    with SqliteBank.create(bank) as b:
-        b.add_entry(NewEntry([Signal("pdq", "ab" * 32)], "csam"))
-    assert cli_runner.invoke(app, ["index", "status", str(bank)]).exit_code == 4
+    with create_bank(bank) as b:
+        b.entries.add(NewEntry([Signal("pdq", "ab" * 32)], "csam"))
+    result = cli_runner.invoke(app, ["index", "status", str(bank)])
+    assert result.exit_code == 4 and "not usable" in result.output
     result = cli_runner.invoke(app, ["index", "build", str(bank)])
     assert result.exit_code == 0 and "indexed 1 PDQ hashes" in result.output
     result = cli_runner.invoke(app, ["index", "status", str(bank)])

@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank, open_bank
 from hashwarden.cli import app
 from hashwarden.p2p.identifiers import bencode
 from hashwarden.p2p.observations import BencodeError, decode_bencode, read_observations
@@ -47,12 +47,29 @@ def test_identifiers_agree_with_rhash(tmp_path: Path, size: int) -> None:
     assert ours["sha1"] == sha1
 
 
+def test_hash_prints_p2p_identifiers_only_when_asked(tmp_path: Path, cli_runner: CliRunner) -> None:
+    path = tmp_path / "shared.avi"
+    path.write_bytes(os.urandom(CHUNK + 1))
+    plain = cli_runner.invoke(app, ["hash", "--json", str(path)])
+    assert plain.exit_code == 0, plain.output
+    assert list(json.loads(plain.stdout)) == ["path", "md5", "sha1", "sha256", "pdq", "pdq_quality"]
+    asked = cli_runner.invoke(app, ["hash", "--json", "--p2p", str(path)])
+    assert asked.exit_code == 0, asked.output
+    record = json.loads(asked.stdout)
+    assert {k: record[k] for k in json.loads(plain.stdout)} == json.loads(plain.stdout)
+    assert list(record)[6:] == ["ed2k", "tth", "btih", "btmh", "bt_root"]
+    ed2k, tth, btih = _rhash(path, "%{ed2k} %{tth} %{btih}").split()
+    assert (record["ed2k"], record["tth"], record["btih"]) == (ed2k, tth.upper(), btih)
+    text = cli_runner.invoke(app, ["hash", "--p2p", str(path)])
+    assert f"ed2k={ed2k}" in text.stdout and "btmh=" in text.stdout
+
+
 def _bank_with(tmp_path: Path, paths: list[Path]) -> Path:
     bank = tmp_path / "b.db"
-    with SqliteBank.create(bank) as b:
+    with create_bank(bank) as b:
         for path in paths:
             signals = hash_file(path).signals()
-            b.add_entry(
+            b.entries.add(
                 NewEntry(
                     [
                         Signal(k, v)
@@ -125,8 +142,8 @@ def test_magnet_log_and_torrents_match(tmp_path: Path, cli_runner: CliRunner) ->
     # Torrents made by rhash (an independent creator) of the banked file match; others do not.
     assert by_source[str(torrents / "known.avi.torrent")]["matches"][0]["kind"] == "btih"
     assert not by_source[str(torrents / "unknown.avi.torrent")]["matches"]
-    with SqliteBank.open(bank) as b:
-        (total,) = b._conn.execute("SELECT SUM(count) FROM events WHERE channel = 'p2p'").fetchone()
+    with open_bank(bank) as b:
+        (total,) = b.db.execute("SELECT SUM(count) FROM events WHERE channel = 'p2p'").fetchone()
     assert total == 6  # five matched log lines and one matched torrent
 
 
@@ -199,9 +216,9 @@ def test_files_inside_a_v2_multi_file_torrent_match(tmp_path: Path, cli_runner: 
     (folder / "known.mkv").write_bytes(os.urandom(70_000))
     (folder / "other.txt").write_bytes(b"readme")
     bank = _bank_with(tmp_path, [folder / "known.mkv"])
-    with SqliteBank.open(bank) as b:  # bank the pieces root too, as add-files does
+    with open_bank(bank) as b:  # bank the pieces root too, as add-files does
         root = hash_file(folder / "known.mkv").signals()["bt_root"]
-        b.add_entry(NewEntry([Signal("bt_root", root)], "csam-a"))
+        b.entries.add(NewEntry([Signal("bt_root", root)], "csam-a"))
     made = _libtorrent_v2(tmp_path, "release", 16_384)
     torrent = tmp_path / "release.torrent"
     torrent.write_bytes(bencode(made))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.index.matcher import Match
 from hashwarden.reports import case as case_report
 from hashwarden.reports import write_case_report
@@ -42,8 +42,8 @@ COLUMNS_BEFORE = [
 
 
 def _bank_with(path: Path, signals: dict[str, str]) -> Path:
-    with SqliteBank.create(path) as bank:
-        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-a", "s1"))
+    with create_bank(path) as bank:
+        bank.entries.add(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-a", "s1"))
     return path
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import Bank, NewEntry, create_bank
 from hashwarden.cli import app
 from hashwarden.reports.charts import write_statistics_report
 from hashwarden.reports.statistics import Event, record_events, summarise
@@ -33,7 +33,7 @@ def _cells(html: str, heading: str) -> dict[str, int]:
     }
 
 
-def test_report_numbers_match_the_events(bank: SqliteBank, tmp_path: Path) -> None:
+def test_report_numbers_match_the_events(bank: Bank, tmp_path: Path) -> None:
     assert record_events(bank, EVENTS) == len(EVENTS)
     summary = summarise(bank, date(2026, 1, 1), date(2026, 12, 31))
     html = write_statistics_report(summary, tmp_path / "r.html").read_text()
@@ -55,9 +55,9 @@ def test_report_numbers_match_the_events(bank: SqliteBank, tmp_path: Path) -> No
 def test_scan_records_statistics_and_report_cli(tmp_path: Path, cli_runner: CliRunner) -> None:
     bank = tmp_path / "b.db"
     photo = synthetic_photo(77)
-    with SqliteBank.create(bank) as b:
+    with create_bank(bank) as b:
         signals = hash_bytes(jpeg_bytes(photo)).signals()
-        b.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b", "s9"))
+        b.entries.add(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b", "s9"))
     case = tmp_path / "case"
     case.mkdir()
     (case / "a.jpg").write_bytes(jpeg_bytes(photo, 70))
@@ -106,7 +106,7 @@ def test_a_scan_whose_statistics_cannot_be_written_still_succeeds(
 
     monkeypatch.setattr(scan_cli, "record_events", refuse)
     bank = tmp_path / "b.db"
-    SqliteBank.create(bank).close()
+    create_bank(bank).close()
     case = tmp_path / "case"
     case.mkdir()
     (case / "a.txt").write_text("x")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank
 from hashwarden.cli import app
 from hashwarden.reports import write_case_report
 from hashwarden.scan import EXIT_CLEAN, EXIT_CUT_SHORT, FileRecord, Limits, read_items, run_scan
@@ -62,7 +62,7 @@ def cut_records(files: list[FileRecord]) -> list[FileRecord]:
 
 
 def test_the_hostile_nested_zip_is_bounded_by_the_scan_budget(
-    tmp_path: Path, bank: SqliteBank, zip_reads: list[str]
+    tmp_path: Path, bank: Bank, zip_reads: list[str]
 ) -> None:
     bomb = nested_zip(16, 5)
     assert len(bomb) < 32 * 1024  # the issue's ~24 KB file: 16**5 leaves, 135,000 records
@@ -88,7 +88,7 @@ def test_the_hostile_nested_zip_is_bounded_by_the_scan_budget(
 
 
 def test_the_hostile_nested_zip_is_bounded_by_default(
-    tmp_path: Path, bank: SqliteBank, zip_reads: list[str]
+    tmp_path: Path, bank: Bank, zip_reads: list[str]
 ) -> None:
     """The defaults stop it too: everything expanded from one archive on disk, at every depth,
     stays within max_ratio times its size (each member alone is only ~10:1)."""
@@ -104,7 +104,7 @@ def test_the_hostile_nested_zip_is_bounded_by_default(
     assert result.exit_code == EXIT_CUT_SHORT
 
 
-def test_expanded_bytes_are_one_budget_across_archives(tmp_path: Path, bank: SqliteBank) -> None:
+def test_expanded_bytes_are_one_budget_across_archives(tmp_path: Path, bank: Bank) -> None:
     case = tmp_path / "case"
     case.mkdir()
     for n in range(6):
@@ -124,7 +124,7 @@ def test_expanded_bytes_are_one_budget_across_archives(tmp_path: Path, bank: Sql
     assert "not read" in (cuts[-1].error or "")
 
 
-def test_a_zip_bomb_member_is_cut_by_its_ratio(tmp_path: Path, bank: SqliteBank) -> None:
+def test_a_zip_bomb_member_is_cut_by_its_ratio(tmp_path: Path, bank: Bank) -> None:
     with zipfile.ZipFile(tmp_path / "bomb.zip", "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("zeros.bin", b"\0" * (8 * 1024 * 1024))
         archive.writestr("note.txt", b"a note")
@@ -137,7 +137,7 @@ def test_a_zip_bomb_member_is_cut_by_its_ratio(tmp_path: Path, bank: SqliteBank)
     assert result.exit_code == EXIT_CUT_SHORT
 
 
-def test_a_tar_gz_bomb_is_never_decompressed(tmp_path: Path, bank: SqliteBank) -> None:
+def test_a_tar_gz_bomb_is_never_decompressed(tmp_path: Path, bank: Bank) -> None:
     """A compressed tar has no per-member ratio; the archive's own ratio bound stops it before
     its members are expanded."""
     data = tar_gz({f"zeros{n}.bin": b"\0" * (16 * 1024 * 1024) for n in range(4)})
@@ -150,7 +150,7 @@ def test_a_tar_gz_bomb_is_never_decompressed(tmp_path: Path, bank: SqliteBank) -
     assert result.record["read"]["expanded_bytes"] <= Limits().max_ratio * len(data)
 
 
-def test_deep_nesting_stops_at_max_depth(tmp_path: Path, bank: SqliteBank) -> None:
+def test_deep_nesting_stops_at_max_depth(tmp_path: Path, bank: Bank) -> None:
     (tmp_path / "deep.zip").write_bytes(nested_zip(1, 12))
     result = run_scan([tmp_path / "deep.zip"], bank.path, limits=Limits(max_depth=3), workers=1)
     paths = [f.path.split("deep.zip", 1)[1] for f in result.files]
@@ -170,7 +170,7 @@ def test_deep_nesting_stops_at_max_depth(tmp_path: Path, bank: SqliteBank) -> No
 
 
 def test_max_records_stops_the_scan_with_one_record_naming_where(
-    tmp_path: Path, bank: SqliteBank
+    tmp_path: Path, bank: Bank
 ) -> None:
     case = tmp_path / "case"
     case.mkdir()
@@ -184,7 +184,7 @@ def test_max_records_stops_the_scan_with_one_record_naming_where(
     assert result.record["complete"] is False and result.exit_code == EXIT_CUT_SHORT
 
 
-def test_per_archive_member_cap_reads_the_first_members(tmp_path: Path, bank: SqliteBank) -> None:
+def test_per_archive_member_cap_reads_the_first_members(tmp_path: Path, bank: Bank) -> None:
     with zipfile.ZipFile(tmp_path / "many.zip", "w") as archive:
         for n in range(30):
             archive.writestr(f"m{n:02d}.txt", f"member {n}")
@@ -195,7 +195,7 @@ def test_per_archive_member_cap_reads_the_first_members(tmp_path: Path, bank: Sq
     assert files[-1].path.endswith("many.zip!") and files[-1].limit == "max_archive_members"
 
 
-def test_an_archive_over_the_size_limit_is_one_cut_record(tmp_path: Path, bank: SqliteBank) -> None:
+def test_an_archive_over_the_size_limit_is_one_cut_record(tmp_path: Path, bank: Bank) -> None:
     with zipfile.ZipFile(tmp_path / "big.zip", "w") as archive:
         archive.writestr("a.bin", b"x" * 5000)
     limits = Limits(max_archive_bytes=1000)
@@ -205,7 +205,7 @@ def test_an_archive_over_the_size_limit_is_one_cut_record(tmp_path: Path, bank: 
     assert files[1].limit == "max_archive_bytes"
 
 
-def test_a_normal_nested_archive_is_read_completely(tmp_path: Path, bank: SqliteBank) -> None:
+def test_a_normal_nested_archive_is_read_completely(tmp_path: Path, bank: Bank) -> None:
     inner_zip = io.BytesIO()
     with zipfile.ZipFile(inner_zip, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("deeper/a.txt", b"alpha " * 50)
@@ -235,7 +235,7 @@ def test_a_normal_nested_archive_is_read_completely(tmp_path: Path, bank: Sqlite
     assert result.exit_code == EXIT_CLEAN
 
 
-def test_non_utf8_tar_member_names_reach_the_report(tmp_path: Path, bank: SqliteBank) -> None:
+def test_non_utf8_tar_member_names_reach_the_report(tmp_path: Path, bank: Bank) -> None:
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as archive:
         info = tarfile.TarInfo("caf\udce9.txt")  # the byte 0xE9 as tarfile decodes it
@@ -251,7 +251,7 @@ def test_non_utf8_tar_member_names_reach_the_report(tmp_path: Path, bank: Sqlite
 
 
 def test_scan_cli_flags_bound_the_scan_and_the_report_says_so(
-    tmp_path: Path, bank: SqliteBank, cli_runner: CliRunner
+    tmp_path: Path, bank: Bank, cli_runner: CliRunner
 ) -> None:
     (tmp_path / "nested.zip").write_bytes(nested_zip(16, 5))
     out = tmp_path / "r"

@@ -11,7 +11,7 @@ import zipfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import Bank, NewEntry, create_bank
 from hashwarden.reports import write_case_report
 from hashwarden.scan import EXIT_CLEAN, EXIT_ERRORS, EXIT_MATCHES, FileRecord, Limits, run_scan
 from hashwarden.signals import Signal
@@ -34,9 +34,7 @@ def _statuses(files: Iterable[FileRecord]) -> dict[str, str]:
     return {f.path.rsplit("/", 1)[-1]: f.status for f in files}
 
 
-def test_archives_are_containers_and_only_content_is_unknown(
-    tmp_path: Path, bank: SqliteBank
-) -> None:
+def test_archives_are_containers_and_only_content_is_unknown(tmp_path: Path, bank: Bank) -> None:
     _case_zip(tmp_path / "case.zip")
     (tmp_path / "loose.txt").write_text("not in an archive")
     result = run_scan([tmp_path / "case.zip", tmp_path / "loose.txt"], bank.path, workers=1)
@@ -67,9 +65,9 @@ def test_archives_are_containers_and_only_content_is_unknown(
 
 def test_a_banked_archive_still_matches_as_a_file(tmp_path: Path) -> None:
     data = _case_zip(tmp_path / "case.zip")
-    with SqliteBank.create(tmp_path / "b.db") as bank:
+    with create_bank(tmp_path / "b.db") as bank:
         sha256 = hashlib.sha256(data).hexdigest()
-        bank.add_entry(NewEntry([Signal("sha256", sha256)], "csam-a"))
+        bank.entries.add(NewEntry([Signal("sha256", sha256)], "csam-a"))
     result = run_scan([tmp_path / "case.zip"], tmp_path / "b.db", workers=1)
     first = result.files[0]
     assert first.path.endswith("case.zip") and first.status == "matched"
@@ -79,7 +77,7 @@ def test_a_banked_archive_still_matches_as_a_file(tmp_path: Path) -> None:
 
 
 def test_an_archive_not_read_completely_is_reported_by_its_error_record(
-    tmp_path: Path, bank: SqliteBank
+    tmp_path: Path, bank: Bank
 ) -> None:
     (tmp_path / "broken.zip").write_bytes(b"PK\x03\x04" + os.urandom(200))
     result = run_scan([tmp_path / "broken.zip"], bank.path, workers=1)
@@ -95,7 +93,7 @@ def test_an_archive_not_read_completely_is_reported_by_its_error_record(
     assert cut.record["complete"] is False
 
 
-def test_an_empty_file_named_like_an_archive_is_unknown(tmp_path: Path, bank: SqliteBank) -> None:
+def test_an_empty_file_named_like_an_archive_is_unknown(tmp_path: Path, bank: Bank) -> None:
     case = tmp_path / "case"
     case.mkdir()
     (case / "empty.zip").write_bytes(b"")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank
 from hashwarden.cli import app
 from hashwarden.errors import ConflictError
 from hashwarden.reports.case import REPORT_FILES, prepare_report_dir
@@ -23,7 +23,7 @@ def _case(tmp_path: Path, name: str, text: str) -> Path:
 
 
 def test_a_second_scan_into_the_same_out_is_refused_unless_forced(
-    tmp_path: Path, bank: SqliteBank, cli_runner: CliRunner
+    tmp_path: Path, bank: Bank, cli_runner: CliRunner
 ) -> None:
     out = tmp_path / "report"
     first = _case(tmp_path, "first", "first case")
@@ -46,9 +46,7 @@ def test_a_second_scan_into_the_same_out_is_refused_unless_forced(
     assert report["scan"]["inputs"] == [str(second)]
 
 
-def test_the_check_comes_before_any_work(
-    tmp_path: Path, bank: SqliteBank, cli_runner: CliRunner
-) -> None:
+def test_the_check_comes_before_any_work(tmp_path: Path, bank: Bank, cli_runner: CliRunner) -> None:
     out = tmp_path / "report"
     out.mkdir()
     (out / "report.html").write_text("an earlier report")
@@ -62,7 +60,7 @@ def test_the_check_comes_before_any_work(
 
 
 def test_an_interrupted_scan_is_not_overwritten_either(
-    tmp_path: Path, bank: SqliteBank, cli_runner: CliRunner
+    tmp_path: Path, bank: Bank, cli_runner: CliRunner
 ) -> None:
     out = tmp_path / "report"
     out.mkdir()
@@ -75,7 +73,7 @@ def test_an_interrupted_scan_is_not_overwritten_either(
 
 
 def test_an_empty_or_unrelated_folder_is_used_as_is(
-    tmp_path: Path, bank: SqliteBank, cli_runner: CliRunner
+    tmp_path: Path, bank: Bank, cli_runner: CliRunner
 ) -> None:
     out = tmp_path / "report"
     out.mkdir()

@@ -10,13 +10,15 @@ import sys
 import zipfile
 from pathlib import Path
 
-from hashwarden.bank import SqliteBank
+import pytest
+
+from hashwarden.bank import Bank
 from hashwarden.demo import build_demo_case
 from hashwarden.reports import write_case_report
 from hashwarden.scan import run_scan
 
 
-def test_records_reach_disk_as_the_scan_runs(tmp_path: Path, bank: SqliteBank) -> None:
+def test_records_reach_disk_as_the_scan_runs(tmp_path: Path, bank: Bank) -> None:
     case = tmp_path / "case"
     case.mkdir()
     for n in range(30):
@@ -114,7 +116,8 @@ def _peak_kib(tmp_path: Path, bank: Path, members: int) -> int:
     return peak
 
 
-def test_memory_does_not_grow_with_the_number_of_records(tmp_path: Path, bank: SqliteBank) -> None:
+@pytest.mark.slow
+def test_memory_does_not_grow_with_the_number_of_records(tmp_path: Path, bank: Bank) -> None:
     small = _peak_kib(tmp_path, bank.path, 3_000)
     large = _peak_kib(tmp_path, bank.path, 25_000)
     # Held in a list, 22,000 more records cost ~22 MiB (~1 KiB each) before any report is

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.bank import NewEntry, SqliteBank, create_bank
+from hashwarden.bank import Bank, NewEntry, create_bank
 from hashwarden.demo import build_demo_case
 from hashwarden.reports import write_case_report
 from hashwarden.scan import Limits, run_scan
@@ -62,9 +62,9 @@ def test_demo_case_is_triaged(tmp_path: Path) -> None:
 @pytest.mark.parametrize("seed", [11, 12, 13])
 def test_transformed_copies_match_and_distinct_images_do_not(tmp_path: Path, seed: int) -> None:
     original = synthetic_photo(seed)
-    with SqliteBank.create(tmp_path / "b.db") as bank:
+    with create_bank(tmp_path / "b.db") as bank:
         signals = hash_bytes(jpeg_bytes(original)).signals()
-        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b"))
+        bank.entries.add(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b"))
     case = tmp_path / "case"
     case.mkdir()
     for name in TRANSFORMS:
@@ -87,7 +87,7 @@ def _png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
 
 
-def test_hostile_input_never_stops_the_scan(tmp_path: Path, bank: SqliteBank) -> None:
+def test_hostile_input_never_stops_the_scan(tmp_path: Path, bank: Bank) -> None:
     case = tmp_path / "case"
     (case / "loop").mkdir(parents=True)
     (case / "loop" / "again").symlink_to(case, target_is_directory=True)
@@ -120,7 +120,7 @@ def test_hostile_input_never_stops_the_scan(tmp_path: Path, bank: SqliteBank) ->
 
 
 def test_unreadable_file_is_reported(
-    tmp_path: Path, bank: SqliteBank, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bank: Bank, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     case = tmp_path / "case"
     case.mkdir()
@@ -145,7 +145,7 @@ def test_scan_against_a_postgres_bank(tmp_path: Path, pg_server: ThrowawayPostgr
     original = synthetic_photo(21)
     with create_bank(location) as bank:
         signals = hash_bytes(jpeg_bytes(original)).signals()
-        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-a"))
+        bank.entries.add(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-a"))
     case = tmp_path / "case"
     case.mkdir()
     (case / "copy.jpg").write_bytes(jpeg_bytes(transform(original, "resized")))
@@ -156,3 +156,32 @@ def test_scan_against_a_postgres_bank(tmp_path: Path, pg_server: ThrowawayPostgr
         "other.jpg": "unknown",
     }
     assert result.record["bank"].startswith("postgresql://")
+
+
+def test_p2p_identifiers_are_computed_only_for_a_bank_that_holds_some(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashwarden.scan.pipeline as pipeline
+
+    asked: list[list[str]] = []
+    hash_in_parallel = pipeline.hash_in_parallel
+
+    def spy(*args: object, extra_kinds: list[str], **options: object) -> object:
+        asked.append(sorted(extra_kinds))
+        return hash_in_parallel(*args, extra_kinds=extra_kinds, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "hash_in_parallel", spy)
+    case = tmp_path / "case"
+    case.mkdir()
+    shared = case / "shared.avi"
+    shared.write_bytes(os.urandom(70_000))
+    ed2k = hash_bytes(shared.read_bytes()).signals()["ed2k"]
+    with create_bank(tmp_path / "digests.db") as b:
+        b.entries.add(NewEntry([Signal("md5", "0" * 32)], "csam-b"))
+    with create_bank(tmp_path / "p2p.db") as b:
+        b.entries.add(NewEntry([Signal("ed2k", ed2k)], "csam-b"))
+
+    assert run_scan([case], tmp_path / "digests.db").counts["unknown"] == 1
+    result = run_scan([case], tmp_path / "p2p.db")
+    assert asked == [[], ["ed2k"]]  # the kinds the bank holds; their hasher computes all
+    assert [m.kind for m in result.files[0].matches] == ["ed2k"]

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
 
-from hashwarden.bank import SqliteBank, create_bank
+from hashwarden.bank import Bank
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import ROLES, create_key
 from hashwarden.synthetic import png_bytes, synthetic_photo
@@ -19,15 +17,10 @@ def png(seed: int) -> bytes:
     return png_bytes(synthetic_photo(seed, 320, 240))
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def bank(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqliteBank]:
+@pytest.fixture
+def bank(any_bank: Bank) -> Bank:
     """Every service test runs on a SQLite bank and on a real PostgreSQL server's."""
-    if request.param == "postgres":
-        location = request.getfixturevalue("pg_server").new_database()
-    else:
-        location = str(tmp_path / "bank.db")
-    with create_bank(location) as b:
-        yield b
+    return any_bank
 
 
 @dataclass
@@ -40,6 +33,6 @@ class Service:
 
 
 @pytest.fixture
-def service(bank: SqliteBank) -> Service:
+def service(bank: Bank) -> Service:
     keys = {role: create_key(bank, f"{role}-key", role) for role in ROLES}
     return Service(TestClient(create_app(ServiceSettings(), bank)), keys)

@@ -26,7 +26,7 @@ import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from hashwarden.bank import SqliteBank, create_bank, open_bank
+from hashwarden.bank import Bank, create_bank, open_bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
@@ -50,7 +50,7 @@ from hashwarden.signals.base import Signal
 from hashwarden.signals.hashing import hash_bytes
 from hashwarden.synthetic import png_bytes, synthetic_photo
 
-from .._postgres import ThrowawayPostgres
+from ..conftest import BankLocations
 
 SECRET = "s3cret-for-tests-0123456789"
 PDQ = "f" * 64
@@ -122,20 +122,16 @@ def receiver() -> Iterator[Receiver]:
         r.thread.join(timeout=5)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        server: ThrowawayPostgres = request.getfixturevalue("pg_server")
-        return server.new_database()
-    return str(tmp_path / "actions.db")
+@pytest.fixture
+def location(bank_locations: BankLocations) -> str:
+    return bank_locations.new_location()
 
 
 @pytest.fixture
-def engine(location: str) -> Iterator[ActionEngine]:
-    with create_bank(location) as store:
-        e = ActionEngine(store, settings=FAST)
-        yield e
-        e.close()
+def engine(any_bank: Bank) -> Iterator[ActionEngine]:
+    e = ActionEngine(any_bank, settings=FAST)
+    yield e
+    e.close()
 
 
 def _match(entry: int = 1, category: str = "csam-a", distance: int = 0) -> Match:
@@ -272,7 +268,7 @@ def test_report_queue_confirm_and_reject(engine: ActionEngine) -> None:
         engine.review(999, "confirmed", reviewer="bob")
     assert engine.reports(status="pending") == []
     assert [r.id for r in engine.reports(status="confirmed")] == [first.report]
-    audit = [(e.actor, e.action) for e in engine.bank.audit_events()]
+    audit = [(e.actor, e.action) for e in engine.bank.audit.events()]
     assert ("alice", "report.confirm") in audit and ("bob", "report.reject") in audit
     assert engine.bank.verify().ok
 
@@ -315,7 +311,7 @@ class Caller:
     name: str
 
 
-def _api(bank: SqliteBank, roles: list[str]) -> TestClient:
+def _api(bank: Bank, roles: list[str]) -> TestClient:
     def require(role: str) -> Callable[[], Caller]:
         roles.append(role)
         return lambda: Caller(f"{role}-key")
@@ -325,7 +321,7 @@ def _api(bank: SqliteBank, roles: list[str]) -> TestClient:
     return TestClient(app)
 
 
-def test_api_rules_reports_and_errors(bank: SqliteBank) -> None:
+def test_api_rules_reports_and_errors(bank: Bank) -> None:
     roles: list[str] = []
     client = _api(bank, roles)
     assert set(roles) == {"admin", "reviewer"}
@@ -367,7 +363,7 @@ def test_api_rules_reports_and_errors(bank: SqliteBank) -> None:
     assert "/v1/reports/{report_id}/confirm" in paths and "/v1/actions/rules" in paths
 
 
-def test_api_review_without_a_known_caller_needs_a_name(bank: SqliteBank) -> None:
+def test_api_review_without_a_known_caller_needs_a_name(bank: Bank) -> None:
     app = FastAPI()
     engine = ActionEngine(bank, settings=FAST)
     app.include_router(actions_router(engine, lambda role: lambda: None))
@@ -381,14 +377,14 @@ def test_api_review_without_a_known_caller_needs_a_name(bank: SqliteBank) -> Non
 
 
 def test_upload_sets_off_webhook_and_report_end_to_end(
-    bank: SqliteBank, receiver: Receiver, tmp_path: Path
+    bank: Bank, receiver: Receiver, tmp_path: Path
 ) -> None:
     """A real server on loopback: a benign generated image matching a bank entry is uploaded;
     the receiver gets a verifiable webhook and a report draft waits for a reviewer."""
     image = png_bytes(synthetic_photo(11, 320, 240))
     known = hash_bytes(image)
     assert known.pdq is not None
-    bank.add_entry(NewEntry([Signal("pdq", known.pdq)], category="csam-c"))
+    bank.entries.add(NewEntry([Signal("pdq", known.pdq)], category="csam-c"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -447,8 +443,8 @@ def test_delivery_settings_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
     assert DeliverySettings(max_backoff_s=60).backoff(30) == 60
 
 
-def test_hash_route_passes_report_fields(bank: SqliteBank) -> None:
-    bank.add_entry(NewEntry([Signal("md5", "1" * 32)], category="csam-b"))
+def test_hash_route_passes_report_fields(bank: Bank) -> None:
+    bank.entries.add(NewEntry([Signal("md5", "1" * 32)], category="csam-b"))
     client = TestClient(create_app(ServiceSettings(webhooks=FAST, keyless_role="admin"), bank))
     assert client.post("/v1/actions/rules", json={"name": "r", "report": True}).status_code == 201
     body = {
@@ -477,7 +473,7 @@ def test_a_claimed_delivery_is_leased_to_one_worker(location: str, receiver: Rec
         engine.close()
 
 
-def test_rules_added_elsewhere_apply_after_the_cache_time(bank: SqliteBank) -> None:
+def test_rules_added_elsewhere_apply_after_the_cache_time(bank: Bank) -> None:
     here = ActionEngine(
         bank, settings=DeliverySettings(rules_ttl_s=0.05, trust_env=False, targets=LOOPBACK)
     )
@@ -499,7 +495,7 @@ def test_rules_select_named_banks(engine: ActionEngine) -> None:
     assert (found["entry"], found["banks"]) == (2, ["other", "partner"])
 
 
-def test_roles_guard_the_action_routes(bank: SqliteBank) -> None:
+def test_roles_guard_the_action_routes(bank: Bank) -> None:
     keys = {role: create_key(bank, f"{role}-1", role) for role in ("matcher", "reviewer", "admin")}
     client = TestClient(create_app(ServiceSettings(webhooks=FAST), bank))
 
@@ -512,7 +508,7 @@ def test_roles_guard_the_action_routes(bank: SqliteBank) -> None:
     assert client.post("/v1/actions/rules", json=rule, headers=as_("admin")).status_code == 201
     assert client.get("/v1/actions/deliveries", headers=as_("reviewer")).status_code == 403
     assert client.get("/v1/reports", headers=as_("matcher")).status_code == 403
-    bank.add_entry(NewEntry([Signal("md5", "2" * 32)], category="csam-a"))
+    bank.entries.add(NewEntry([Signal("md5", "2" * 32)], category="csam-a"))
     hashes = {"signals": {"md5": "2" * 32}, "uploader_ref": "acct-1"}
     assert client.post("/v1/match/hashes", json=hashes, headers=as_("matcher")).status_code == 200
     (draft,) = client.get("/v1/reports", headers=as_("reviewer")).json()
@@ -521,11 +517,11 @@ def test_roles_guard_the_action_routes(bank: SqliteBank) -> None:
     assert client.post(confirm, headers=as_("matcher")).status_code == 403
     decided = client.post(confirm, json={"reviewer": "someone else"}, headers=as_("reviewer"))
     assert decided.json()["reviewer"] == "reviewer-1"  # the key's name, not a claimed one
-    audit = [(e.actor, e.action) for e in bank.audit_events()]
+    audit = [(e.actor, e.action) for e in bank.audit.events()]
     assert ("admin-1", "action.rule.add") in audit and ("reviewer-1", "report.confirm") in audit
 
 
-def test_disable_a_rule_and_retry_a_failed_delivery(bank: SqliteBank, receiver: Receiver) -> None:
+def test_disable_a_rule_and_retry_a_failed_delivery(bank: Bank, receiver: Receiver) -> None:
     receiver.statuses = [500]
     engine = ActionEngine(
         bank, settings=DeliverySettings(max_attempts=1, trust_env=False, targets=LOOPBACK)
@@ -549,11 +545,11 @@ def test_disable_a_rule_and_retry_a_failed_delivery(bank: SqliteBank, receiver: 
     assert engine.deliver_due() == 1
     assert engine.deliveries()[0].status == "delivered" and len(receiver.calls) == 2
     assert client.patch("/v1/actions/rules/99", json={"enabled": True}).status_code == 404
-    actions = [(e.actor, e.action) for e in bank.audit_events()]
+    actions = [(e.actor, e.action) for e in bank.audit.events()]
     assert ("ops", "action.rule.disable") in actions and ("ops", "action.delivery.retry") in actions
 
 
-def test_a_delivery_left_mid_send_at_its_last_attempt_fails(bank: SqliteBank) -> None:
+def test_a_delivery_left_mid_send_at_its_last_attempt_fails(bank: Bank) -> None:
     engine = ActionEngine(
         bank, settings=DeliverySettings(max_attempts=1, trust_env=False, targets=LOOPBACK)
     )
@@ -600,7 +596,7 @@ class Resolver:
         "http://10.0.0.1/",
     ],
 )
-def test_a_rule_to_an_internal_address_is_refused_end_to_end(bank: SqliteBank, url: str) -> None:
+def test_a_rule_to_an_internal_address_is_refused_end_to_end(bank: Bank, url: str) -> None:
     """The default service (no allow-list): the API answers 422 naming the refusal, stores no
     rule, and sends nothing."""
     token = create_key(bank, "ops", "admin")
@@ -615,7 +611,7 @@ def test_a_rule_to_an_internal_address_is_refused_end_to_end(bank: SqliteBank, u
 
 
 def test_a_name_resolving_to_an_internal_address_is_refused_at_send_time(
-    bank: SqliteBank, receiver: Receiver
+    bank: Bank, receiver: Receiver
 ) -> None:
     """A name passes the rule check; its address, looked up when sending, is loopback and not
     allowed: the delivery fails at once with a plain refusal and nothing is sent."""
@@ -633,7 +629,7 @@ def test_a_name_resolving_to_an_internal_address_is_refused_at_send_time(
     engine.close()
 
 
-def test_the_send_connects_to_the_address_it_checked(bank: SqliteBank, receiver: Receiver) -> None:
+def test_the_send_connects_to_the_address_it_checked(bank: Bank, receiver: Receiver) -> None:
     """One look-up a connection: the name's later answers (an address that is not allowed)
     are never asked for; the receiver sees the name in the Host header."""
     resolver = Resolver(hooks_test=["127.0.0.1"])
@@ -671,7 +667,7 @@ def test_redirects_are_not_followed(engine: ActionEngine, receiver: Receiver) ->
         second.thread.join(timeout=5)
 
 
-def test_turning_a_rule_on_checks_its_url_again(bank: SqliteBank) -> None:
+def test_turning_a_rule_on_checks_its_url_again(bank: Bank) -> None:
     allowed = ActionEngine(bank, settings=FAST)
     rule, _ = allowed.add_rule(NewRule("h", webhook_url="http://127.0.0.1:9/", enabled=False))
     strict = ActionEngine(bank, settings=DeliverySettings(trust_env=False))
@@ -690,7 +686,7 @@ def test_webhook_allow_list_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_credentials_in_a_webhook_url_are_never_shown(
-    bank: SqliteBank, receiver: Receiver, caplog: pytest.LogCaptureFixture
+    bank: Bank, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A URL with a user, a password and a token: the receiver gets them (the send is where the
     URL is used), and no API answer, audit event or log line shows them."""
@@ -701,7 +697,7 @@ def test_credentials_in_a_webhook_url_are_never_shown(
     receiver.statuses = [500]
     webhooks = DeliverySettings(max_attempts=2, backoff_s=0.01, trust_env=False, targets=LOOPBACK)
     client = TestClient(create_app(ServiceSettings(keyless_role="admin", webhooks=webhooks), bank))
-    bank.add_entry(NewEntry([Signal("md5", "3" * 32)], category="csam-a"))
+    bank.entries.add(NewEntry([Signal("md5", "3" * 32)], category="csam-a"))
     answers: dict[str, str] = {}
     with caplog.at_level(logging.DEBUG):
         made = client.post("/v1/actions/rules", json={"name": "creds", "webhook_url": url})
@@ -729,7 +725,7 @@ def test_credentials_in_a_webhook_url_are_never_shown(
     assert (delivery["status"], delivery["attempts"], delivery["url"]) == ("delivered", 2, shown)
     logged = [record.getMessage() for record in caplog.records]
     assert any("webhook delivery" in line for line in logged)  # the 500 was logged
-    events = list(bank.audit_events())
+    events = list(bank.audit.events())
     assert [e.detail["webhook_url"] for e in events if e.action == "action.rule.add"] == [shown]
     for secret in (password, token):
         for text in [*answers.values(), *logged, *(json.dumps(e.detail) for e in events)]:
@@ -737,7 +733,7 @@ def test_credentials_in_a_webhook_url_are_never_shown(
 
 
 def test_through_a_proxy_names_go_to_the_proxy_and_internal_literals_stay_refused(
-    bank: SqliteBank, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+    bank: Bank, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With HTTP_PROXY set (the receiver on loopback plays the proxy), a named target is sent
     through it without a local look-up (the proxy resolves names), and an address literal is
@@ -761,7 +757,7 @@ def test_through_a_proxy_names_go_to_the_proxy_and_internal_literals_stay_refuse
 
 
 def test_a_queued_delivery_to_a_literal_no_longer_allowed_is_refused(
-    bank: SqliteBank, receiver: Receiver
+    bank: Bank, receiver: Receiver
 ) -> None:
     """Rules and deliveries written under another allow-list (or by an older version) are
     checked again when sent."""

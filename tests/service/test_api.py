@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import create_key, list_keys, revoke_key
 from hashwarden.signals.hashing import hash_bytes
@@ -58,7 +58,7 @@ def test_roles(service: Service, role: str, allowed: set[str]) -> None:
         assert response.status_code == expected, (role, permission, response.text)
 
 
-def test_keys_missing_unknown_revoked_keyless_and_rate(bank: SqliteBank) -> None:
+def test_keys_missing_unknown_revoked_keyless_and_rate(bank: Bank) -> None:
     token = create_key(bank, "busy", "matcher", rate_per_minute=60)
     client = TestClient(create_app(ServiceSettings(), bank))
     body = {"signals": {"md5": "1" * 32}}
@@ -140,7 +140,7 @@ def test_bank_errors_have_clear_statuses(service: Service) -> None:
     assert c.patch("/v1/banks/ok", json={"threshold": 999}, headers=admin).status_code == 422
 
 
-def test_votes_and_audit_name_the_key(bank: SqliteBank, service: Service) -> None:
+def test_votes_and_audit_name_the_key(bank: Bank, service: Service) -> None:
     c = service.client
     c.post("/v1/banks", json={"name": "v"}, headers=service.as_("admin"))
     entry = c.post(
@@ -154,7 +154,7 @@ def test_votes_and_audit_name_the_key(bank: SqliteBank, service: Service) -> Non
         headers=service.as_("reviewer"),
     )
     assert vote.status_code == 200 and vote.json()["by"] == "reviewer-key"
-    actors = {(e.actor, e.action) for e in bank.audit_events()}
+    actors = {(e.actor, e.action) for e in bank.audit.events()}
     assert {("admin-key", "bank.create"), ("curator-key", "entry.add")} <= actors
     assert ("reviewer-key", "entry.vote") in actors
 

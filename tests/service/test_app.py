@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
 from hashwarden.service import ServiceSettings, create_app
@@ -17,11 +17,11 @@ from hashwarden.signals.hashing import hash_bytes
 from .conftest import Service, png
 
 
-def test_upload_and_hash_match(bank: SqliteBank, service: Service) -> None:
+def test_upload_and_hash_match(bank: Bank, service: Service) -> None:
     image = png(1)
     known = hash_bytes(image)
     assert known.pdq is not None
-    bank.add_entry(NewEntry([Signal("pdq", known.pdq)], category=parse_category("A")))
+    bank.entries.add(NewEntry([Signal("pdq", known.pdq)], category=parse_category("A")))
     client, auth = service.client, service.as_("matcher")
 
     up = client.post("/v1/match/upload", content=image, headers=auth)
@@ -36,13 +36,13 @@ def test_upload_and_hash_match(bank: SqliteBank, service: Service) -> None:
     by_hash = client.post(
         "/v1/match/hashes", json={"signals": {"pdq": known.pdq}}, headers=auth
     ).json()
-    assert by_hash["matches"][0]["category"] == bank.entries_by_id([1])[1].category
+    assert by_hash["matches"][0]["category"] == bank.entries.by_id([1])[1].category
 
 
-def test_multipart_upload_is_split_in_memory(bank: SqliteBank, service: Service) -> None:
+def test_multipart_upload_is_split_in_memory(bank: Bank, service: Service) -> None:
     image = png(11)
     sha256 = hash_bytes(image).sha256
-    bank.add_entry(NewEntry([Signal("sha256", sha256)]))
+    bank.entries.add(NewEntry([Signal("sha256", sha256)]))
     auth = service.as_("matcher")
     one = service.client.post(
         "/v1/match/upload", files={"photo": ("a.png", image, "image/png")}, headers=auth
@@ -57,7 +57,7 @@ def test_multipart_upload_is_split_in_memory(bank: SqliteBank, service: Service)
     assert two.status_code == 422 and "exactly one file" in two.json()["detail"]
 
 
-def test_entry_added_later_is_matched(bank: SqliteBank, service: Service) -> None:
+def test_entry_added_later_is_matched(bank: Bank, service: Service) -> None:
     image = png(3)
     auth = service.as_("matcher")
     assert (
@@ -65,12 +65,12 @@ def test_entry_added_later_is_matched(bank: SqliteBank, service: Service) -> Non
     )
     pdq = hash_bytes(image).pdq
     assert pdq is not None
-    bank.add_entry(NewEntry([Signal("pdq", pdq)]))
+    bank.entries.add(NewEntry([Signal("pdq", pdq)]))
     again = service.client.post("/v1/match/upload", content=image, headers=auth).json()
     assert len(again["matches"]) == 1
 
 
-def test_upload_over_limit_is_413_and_bad_hash_422(bank: SqliteBank) -> None:
+def test_upload_over_limit_is_413_and_bad_hash_422(bank: Bank) -> None:
     token = create_key(bank, "m", "matcher")
     client = TestClient(create_app(ServiceSettings(max_upload_bytes=100), bank))
     auth = {"Authorization": f"Bearer {token}"}
@@ -81,7 +81,7 @@ def test_upload_over_limit_is_413_and_bad_hash_422(bank: SqliteBank) -> None:
     assert unknown.status_code == 422
 
 
-def test_no_uploaded_byte_persisted(bank: SqliteBank, service: Service, tmp_path: Path) -> None:
+def test_no_uploaded_byte_persisted(bank: Bank, service: Service, tmp_path: Path) -> None:
     marker = b"HWMARKER-7d1f0c"
     service.client.post("/v1/match/upload", content=marker * 1000, headers=service.as_("matcher"))
     service.client.post(
@@ -102,5 +102,6 @@ def test_serve_and_apikey_commands_are_registered(cli_runner: object) -> None:
     assert isinstance(cli_runner, CliRunner)
     result = cli_runner.invoke(app, ["serve", "--help"])
     assert result.exit_code == 0
-    assert "--bank" in result.output and "--workers" in result.output
+    assert "serve [OPTIONS] BANK" in result.output
+    assert "--listen IP:PORT" in result.output and "--workers" in result.output
     assert cli_runner.invoke(app, ["apikey", "create", "--help"]).exit_code == 0

@@ -12,13 +12,17 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
-from hashwarden.bank import SqliteBank, open_bank
+from hashwarden.bank import Bank, open_bank
 from hashwarden.service.actions import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from hashwarden.signals.hashing import hash_bytes
 
 from .conftest import png
 from .test_actions import Receiver, receiver
+
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
 
 __all__ = ["receiver"]  # a fixture
 
@@ -41,7 +45,7 @@ def _cli(*args: str) -> str:
     return run.stdout
 
 
-def test_service_end_to_end(bank: SqliteBank, tmp_path: Path, receiver: Receiver) -> None:
+def test_service_end_to_end(bank: Bank, tmp_path: Path, receiver: Receiver) -> None:
     location = str(bank.location)
     bank.close()
     keys = {
@@ -146,7 +150,7 @@ def test_service_end_to_end(bank: SqliteBank, tmp_path: Path, receiver: Receiver
     assert ' - "' not in logs and '"POST /' not in logs  # no access-log line, no client address
     assert list(spool.iterdir()) == []  # nothing spooled
     reopened = open_bank(location, readonly=True)
-    actors = {event.actor for event in reopened.audit_events()}
+    actors = {event.actor for event in reopened.audit.events()}
     reopened.close()
     assert {"admin-1", "curator-1"} <= actors
     files = [] if location.startswith("postgresql:") else Path(location).parent.rglob("*")

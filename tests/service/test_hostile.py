@@ -24,7 +24,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from hashwarden.bank import SqliteBank, create_bank
+from hashwarden.bank import Bank, create_bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
 from hashwarden.errors import UsageError
@@ -35,6 +35,9 @@ from hashwarden.signals.hashing import hash_bytes
 
 from .conftest import Service, png
 from .test_e2e import _cli, _free_port
+
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
 
 FAR_OUT = "9999-12-31T23:59:59-14:00"
 
@@ -210,14 +213,14 @@ def test_json_bodies_are_bounded(service: Service) -> None:
 
 
 @contextmanager
-def write_lock_held(bank: SqliteBank) -> Iterator[Any]:
+def write_lock_held(bank: Bank) -> Iterator[Any]:
     """Hold the bank's write lock from another connection, as a long import would; yields
     that connection (it can read)."""
     location = str(bank.location)
     if location.startswith("postgresql:"):
         import psycopg
 
-        from hashwarden.bank.postgres import _WRITE_LOCK
+        from hashwarden._sql import _WRITE_LOCK
 
         pg = psycopg.connect(location, autocommit=True)
         pg.execute("BEGIN")
@@ -250,14 +253,14 @@ def _uploader_refs(location: str) -> list[str | None]:
         return [r[0] for r in conn.execute(sql).fetchall()]
 
 
-def test_a_match_is_answered_while_the_write_lock_is_held(bank: SqliteBank) -> None:
+def test_a_match_is_answered_while_the_write_lock_is_held(bank: Bank) -> None:
     """The answer arrives with its matches while another connection holds the write lock; the
     report drafts it sets off are queued in memory and written once the lock is free."""
     token = create_key(bank, "m", "matcher")
     admin = create_key(bank, "a", "admin")
     pdq = hash_bytes(png(31)).pdq
     assert pdq is not None
-    bank.add_entry(NewEntry([Signal("pdq", pdq)], category=parse_category("A")))
+    bank.entries.add(NewEntry([Signal("pdq", pdq)], category=parse_category("A")))
     auth = {"Authorization": f"Bearer {token}"}
     location = str(bank.location)
     with TestClient(create_app(ServiceSettings(), bank)) as client:
@@ -322,7 +325,7 @@ def test_a_110_megapixel_png_is_refused_with_bounded_memory(
     assert grown_mib < 150, grown_mib
 
 
-def test_pixel_cap_is_a_setting(bank: SqliteBank) -> None:
+def test_pixel_cap_is_a_setting(bank: Bank) -> None:
     token = create_key(bank, "m", "matcher")
     auth = {"Authorization": f"Bearer {token}"}
     client = TestClient(create_app(ServiceSettings(max_upload_pixels=320 * 240 - 1), bank))
@@ -332,7 +335,7 @@ def test_pixel_cap_is_a_setting(bank: SqliteBank) -> None:
     assert client.post("/v1/match/upload", content=png(1), headers=auth).status_code == 200
 
 
-def test_decodes_at_once_are_bounded(bank: SqliteBank, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_decodes_at_once_are_bounded(bank: Bank, monkeypatch: pytest.MonkeyPatch) -> None:
     """With every decode slot busy and no room to queue, an upload gets 503 and Retry-After."""
     import hashwarden.service.offload as offload
 
@@ -369,9 +372,9 @@ def test_decodes_at_once_are_bounded(bank: SqliteBank, monkeypatch: pytest.Monke
 # -- 4. an undecodable upload says why -----------------------------------------------------------
 
 
-def test_an_undecodable_upload_answers_with_the_reason(bank: SqliteBank, service: Service) -> None:
+def test_an_undecodable_upload_answers_with_the_reason(bank: Bank, service: Service) -> None:
     broken = png(7)[:300]  # a PNG cut short: its SHA-256 still matches
-    bank.add_entry(NewEntry([Signal("sha256", hash_bytes(broken).sha256)]))
+    bank.entries.add(NewEntry([Signal("sha256", hash_bytes(broken).sha256)]))
     auth = service.as_("matcher")
     got = service.client.post("/v1/match/upload", content=broken, headers=auth)
     assert got.status_code == 200, got.text
@@ -414,7 +417,7 @@ def test_deeply_nested_json_is_a_4xx(service: Service) -> None:
         assert 400 <= got.status_code < 500, (path, got.status_code, got.text[:200])
 
 
-def test_far_out_dates_are_a_4xx(bank: SqliteBank, service: Service) -> None:
+def test_far_out_dates_are_a_4xx(bank: Bank, service: Service) -> None:
     auth = service.as_("admin")
     client = service.client
     assert client.post("/v1/banks", json={"name": "b"}, headers=auth).status_code == 201
@@ -474,7 +477,7 @@ def test_unknown_keyless_role_is_refused_at_start(
 
 
 def test_patching_an_entry_through_a_missing_bank_changes_nothing(
-    bank: SqliteBank, service: Service
+    bank: Bank, service: Service
 ) -> None:
     auth = service.as_("admin")
     client = service.client
@@ -482,14 +485,14 @@ def test_patching_an_entry_through_a_missing_bank_changes_nothing(
     entry = client.post(
         "/v1/banks/b/entries", json={"signals": {"md5": "2" * 32}, "note": "kept"}, headers=auth
     ).json()["ids"][0]
-    loose = bank.add_entry(NewEntry([Signal("md5", "3" * 32)], note="loose"))
+    loose = bank.entries.add(NewEntry([Signal("md5", "3" * 32)], note="loose"))
     for name, entry_id in (("nobank", entry), ("b", loose)):
         got = client.patch(
             f"/v1/banks/{name}/entries/{entry_id}", json={"note": "changed"}, headers=auth
         )
         assert got.status_code == 404, got.text
-    assert bank.get_entry(entry).note == "kept"
-    assert bank.get_entry(loose).note == "loose"
+    assert bank.entries.get(entry).note == "kept"
+    assert bank.entries.get(loose).note == "loose"
     ok = client.patch(f"/v1/banks/b/entries/{entry}", json={"note": "changed"}, headers=auth)
     assert ok.status_code == 200 and ok.json()["note"] == "changed"
 

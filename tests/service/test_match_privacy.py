@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import create_key
@@ -85,14 +85,14 @@ class Matcher:
 NOISE_KEY = "tests-noise-key"
 
 
-def _service(bank: SqliteBank, privacy: MatchPrivacy | None = None) -> tuple[TestClient, int]:
-    entry = bank.add_entry(NewEntry([Signal("pdq", BANKED)], category="csam-a"))
+def _service(bank: Bank, privacy: MatchPrivacy | None = None) -> tuple[TestClient, int]:
+    entry = bank.entries.add(NewEntry([Signal("pdq", BANKED)], category="csam-a"))
     privacy = privacy or MatchPrivacy(secret=NOISE_KEY)
     settings = ServiceSettings(threshold=THRESHOLD, privacy=privacy)
     return TestClient(create_app(settings, bank)), entry
 
 
-def _key(bank: SqliteBank, role: str, name: str) -> dict[str, str]:
+def _key(bank: Bank, role: str, name: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {create_key(bank, name, role)}"}
 
 
@@ -164,7 +164,7 @@ def repeated_boundary_attack(
 
 # -- the attacks fail -------------------------------------------------------------------------
 @pytest.mark.parametrize("route", ["hashes", "raw"])
-def test_one_bit_a_request_learns_nothing(bank: SqliteBank, route: str) -> None:
+def test_one_bit_a_request_learns_nothing(bank: Bank, route: str) -> None:
     client, entry = _service(bank)
     attacker = Matcher(client, _key(bank, "matcher", "platform"), entry, route)
     start = near_copy(random.Random(1), 8)
@@ -174,7 +174,7 @@ def test_one_bit_a_request_learns_nothing(bank: SqliteBank, route: str) -> None:
     assert rebuilt != BANKED and distance(rebuilt, BANKED) >= distance(start, BANKED)
 
 
-def test_the_boundary_attack_is_stopped(bank: SqliteBank, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_boundary_attack_is_stopped(bank: Bank, caplog: pytest.LogCaptureFixture) -> None:
     client, entry = _service(bank)
     attacker = Matcher(client, _key(bank, "matcher", "prober"), entry)
     honest = Matcher(client, _key(bank, "matcher", "platform"), entry)
@@ -186,7 +186,7 @@ def test_the_boundary_attack_is_stopped(bank: SqliteBank, caplog: pytest.LogCapt
     with pytest.raises(Stopped):
         attacker.ask(BANKED)  # the whole key waits, exact matches included
     assert honest.ask(BANKED) == 0  # other keys are not affected
-    events = [e for e in bank.audit_events() if e.action == "match.probe_suspend"]
+    events = [e for e in bank.audit.events() if e.action == "match.probe_suspend"]
     assert [(e.detail["key"], e.detail["entry"]) for e in events] == [("prober", entry)]
     assert any("probing" in r.getMessage() and "prober" in r.getMessage() for r in caplog.records)
 
@@ -200,10 +200,10 @@ def test_the_boundary_attack_is_stopped(bank: SqliteBank, caplog: pytest.LogCapt
     assert client.delete("/v1/match/suspensions/prober", headers=admin).status_code == 204
     assert client.delete("/v1/match/suspensions/prober", headers=admin).status_code == 404
     assert attacker.ask(BANKED) == 0
-    assert any(e.action == "match.probe_lift" for e in bank.audit_events())
+    assert any(e.action == "match.probe_lift" for e in bank.audit.events())
 
 
-def test_with_a_sharp_edge_the_guard_alone_stops_the_boundary_attack(bank: SqliteBank) -> None:
+def test_with_a_sharp_edge_the_guard_alone_stops_the_boundary_attack(bank: Bank) -> None:
     """`HASHWARDEN_MATCH_JITTER=0`: both outcomes of each flip land in the watched zone, so
     the key is suspended long before one request a bit."""
     client, entry = _service(bank, MatchPrivacy(jitter=0, secret=NOISE_KEY))
@@ -213,7 +213,7 @@ def test_with_a_sharp_edge_the_guard_alone_stops_the_boundary_attack(bank: Sqlit
     assert attacker.requests < 200
 
 
-def test_a_suspension_answers_429_with_retry_after(bank: SqliteBank) -> None:
+def test_a_suspension_answers_429_with_retry_after(bank: Bank) -> None:
     client, _ = _service(bank, MatchPrivacy(probe_budget=3, secret=NOISE_KEY))
     headers = _key(bank, "matcher", "prober")
     rng = random.Random(4)
@@ -229,7 +229,7 @@ def test_a_suspension_answers_429_with_retry_after(bank: SqliteBank) -> None:
     assert lookup.status_code == 429
 
 
-def test_each_further_suspension_lasts_twice_as_long(bank: SqliteBank) -> None:
+def test_each_further_suspension_lasts_twice_as_long(bank: Bank) -> None:
     window = 600.0
     client, _ = _service(bank, MatchPrivacy(probe_budget=2, probe_window_s=window))
     headers = _key(bank, "matcher", "prober")
@@ -245,18 +245,18 @@ def test_each_further_suspension_lasts_twice_as_long(bank: SqliteBank) -> None:
 
     first = probe_until_refused()
     assert window - 60 < first <= window
-    with bank.transaction() as conn:  # the first suspension runs out
+    with bank.db.transaction() as conn:  # the first suspension runs out
         conn.execute("UPDATE match_suspensions SET until = '2000-01-01T00:00:00.000000Z'")
     time.sleep(1.1)  # past the one-second cache of suspensions
     second = probe_until_refused()
     assert 2 * window - 60 < second <= 2 * window
     strikes = [
-        e.detail["strikes"] for e in bank.audit_events() if e.action == "match.probe_suspend"
+        e.detail["strikes"] for e in bank.audit.events() if e.action == "match.probe_suspend"
     ]
     assert strikes == [1, 2]
 
 
-def test_without_the_guard_the_noisy_edge_defeats_the_boundary_attacks(bank: SqliteBank) -> None:
+def test_without_the_guard_the_noisy_edge_defeats_the_boundary_attacks(bank: Bank) -> None:
     """With the probe guard off, the edge's noise alone: the one-request-a-bit boundary attack
     and the smarter one (each bit asked 4 times with random extra flips, 1,024 requests past
     the walk) rebuild a hash further from the banked one than the threshold."""
@@ -268,11 +268,11 @@ def test_without_the_guard_the_noisy_edge_defeats_the_boundary_attacks(bank: Sql
         attacker, near_copy(random.Random(7), 8), random.Random(8), repeats=4
     )
     assert distance(smarter, BANKED) > THRESHOLD
-    assert not any(e.action == "match.probe_suspend" for e in bank.audit_events())
+    assert not any(e.action == "match.probe_suspend" for e in bank.audit.events())
 
 
 # -- what must keep working ------------------------------------------------------------------
-def test_recall_never_drops_and_far_copies_never_match(bank: SqliteBank) -> None:
+def test_recall_never_drops_and_far_copies_never_match(bank: Bank) -> None:
     """Every copy within the threshold is reported (as a match within it); copies beyond the
     noisy band never are."""
     client, entry = _service(bank, MatchPrivacy(probe_budget=0, secret=NOISE_KEY))
@@ -288,7 +288,7 @@ def test_recall_never_drops_and_far_copies_never_match(bank: SqliteBank) -> None
     assert 0 < sum(b is not None for b in band) < len(band)  # the band is noisy, both ways
 
 
-def test_a_repeated_query_gets_the_same_answer(bank: SqliteBank) -> None:
+def test_a_repeated_query_gets_the_same_answer(bank: Bank) -> None:
     """Asking again draws no fresh noise: the noise is a keyed function of entry and query,
     kept in the bank, so every worker and replica answers alike."""
     unguarded = ServiceSettings(privacy=MatchPrivacy(probe_budget=0))  # the bank's own key
@@ -305,7 +305,7 @@ def test_a_repeated_query_gets_the_same_answer(bank: SqliteBank) -> None:
         assert first == again == elsewhere
 
 
-def test_keys_that_may_read_see_exact_distances(bank: SqliteBank) -> None:
+def test_keys_that_may_read_see_exact_distances(bank: Bank) -> None:
     client, entry = _service(bank)
     curator = Matcher(client, _key(bank, "curator", "curator"), entry)
     rng = random.Random(11)
@@ -320,7 +320,7 @@ def test_keys_that_may_read_see_exact_distances(bank: SqliteBank) -> None:
     assert got["value"] == BANKED
 
 
-def test_a_named_banks_stricter_threshold_is_no_sharp_edge_either(bank: SqliteBank) -> None:
+def test_a_named_banks_stricter_threshold_is_no_sharp_edge_either(bank: Bank) -> None:
     """A bank's own threshold decides which banks a match counts in: the same noise applies
     there, and the distance shown is that bank's threshold."""
     client, entry = _service(bank, MatchPrivacy(probe_budget=0, secret=NOISE_KEY))
@@ -356,7 +356,7 @@ def test_acceptance_falls_from_one_to_zero_over_the_band() -> None:
     assert all(a > b for a, b in itertools.pairwise(band))
 
 
-def test_reach_is_keyed_and_spread(bank: SqliteBank) -> None:
+def test_reach_is_keyed_and_spread(bank: Bank) -> None:
     rng = random.Random(14)
     queries = [near_copy(rng, 35) for _ in range(2000)]
     reaches = [reach(b"secret-one", 7, q, 8) for q in queries]

@@ -9,17 +9,21 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import create_bank
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import create_key
+
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
 
 # Built at import, as schemathesis parametrizes by the schema's operations at collection.
 _folder = Path(tempfile.mkdtemp(prefix="hashwarden-schemathesis-"))
 atexit.register(shutil.rmtree, _folder, True)
-_bank = SqliteBank.create(_folder / "bank.db")
+_bank = create_bank(_folder / "bank.db")
 _TOKEN = create_key(_bank, "fuzz", "admin")
 _app = create_app(ServiceSettings(max_upload_bytes=1 << 20, request_timeout_s=5), _bank)
 schema = schemathesis.openapi.from_asgi("/openapi.json", _app)

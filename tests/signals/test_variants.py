@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image, ImageOps
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.index import pdq_distance
 from hashwarden.scan import run_scan
 from hashwarden.signals import Signal, hash_bytes
@@ -55,9 +55,9 @@ TURNS = {
 
 def test_scan_matches_turned_mirrored_and_bordered_copies(tmp_path: Path) -> None:
     original = synthetic_photo(31)
-    with SqliteBank.create(tmp_path / "b.db") as bank:
+    with create_bank(tmp_path / "b.db") as bank:
         signals = hash_bytes(jpeg_bytes(original)).signals()
-        bank.add_entry(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b"))
+        bank.entries.add(NewEntry([Signal(k, v) for k, v in signals.items()], "csam-b"))
     case = tmp_path / "case"
     case.mkdir()
     for name, turn in TURNS.items():
@@ -93,9 +93,9 @@ def _save(images: list[Image.Image], fmt: str, **options: object) -> bytes:
 @pytest.mark.parametrize("fmt", ["GIF", "TIFF"])
 def test_every_frame_or_page_is_matched(tmp_path: Path, fmt: str) -> None:
     pictures = [synthetic_photo(40 + i, 320, 240) for i in range(3)]
-    with SqliteBank.create(tmp_path / "b.db") as bank:
+    with create_bank(tmp_path / "b.db") as bank:
         pdq = hash_bytes(jpeg_bytes(pictures[2])).pdq or ""
-        bank.add_entry(NewEntry([Signal("pdq", pdq)], "csam-c"))
+        bank.entries.add(NewEntry([Signal("pdq", pdq)], "csam-c"))
     case = tmp_path / "case"
     case.mkdir()
     (case / f"multi.{fmt.lower()}").write_bytes(_save(pictures, fmt))

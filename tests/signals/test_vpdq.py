@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from hashwarden.bank import NewEntry, SqliteBank
+from hashwarden.bank import NewEntry, create_bank
 from hashwarden.errors import InvalidSignalError
 from hashwarden.index import BankMatcher
 from hashwarden.scan import run_scan
@@ -40,10 +40,10 @@ def test_frames_agree_with_the_reference(conformance: Path, clip: str) -> None:
 
 def test_videos_match_edited_copies_only(conformance: Path, tmp_path: Path) -> None:
     videos = conformance / "vpdq" / "videos"
-    with SqliteBank.create(tmp_path / "b.db") as bank:
+    with create_bank(tmp_path / "b.db") as bank:
         banked = hash_file(videos / "pattern-sd-with-small-logo-bar.mp4")
         assert banked.media_type == "video/mp4" and banked.vpdq
-        bank.add_entry(NewEntry([Signal("vpdq", banked.vpdq)], "csam-b"))
+        bank.entries.add(NewEntry([Signal("vpdq", banked.vpdq)], "csam-b"))
         matcher = BankMatcher(bank)
         for clip, expected in [("pattern-sd-grey-bar", True), ("doorknob-hd-no-bar", False)]:
             query = hash_file(videos / f"{clip}.mp4")
@@ -55,9 +55,9 @@ def test_videos_match_edited_copies_only(conformance: Path, tmp_path: Path) -> N
 
 def test_scan_finds_a_banked_video(conformance: Path, tmp_path: Path) -> None:
     videos = conformance / "vpdq" / "videos"
-    with SqliteBank.create(tmp_path / "b.db") as bank:
+    with create_bank(tmp_path / "b.db") as bank:
         vpdq = hash_file(videos / "pattern-sd-with-small-logo-bar.mp4").vpdq or ""
-        bank.add_entry(NewEntry([Signal("vpdq", vpdq)], "csam"))
+        bank.entries.add(NewEntry([Signal("vpdq", vpdq)], "csam"))
     case = tmp_path / "case"
     case.mkdir()
     (case / "copy.mp4").write_bytes((videos / "pattern-sd-grey-bar.mp4").read_bytes())

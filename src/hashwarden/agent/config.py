@@ -192,12 +192,12 @@ def load_config(file: Path | None, flags: dict[str, Any]) -> AgentConfig:
                 raise NotFoundError(f"cannot read the key file {key_file}: {exc}") from exc
         else:
             settings["key"] = os.environ.get("HASHWARDEN_AGENT_KEY", "")
-    for needed, flag in (
-        ("paths", "PATH"),
-        ("bank", "--bank"),
-        ("report_to", "--report-to"),
-        ("state", "--state"),
-    ):
+    if "bank" not in settings or "paths" not in settings:
+        raise UsageError(
+            "give the bank first, then what to watch: hashwarden watch BANK PATH..."
+            " (or bank and paths in --config FILE)"
+        )
+    for needed, flag in (("report_to", "--report-to"), ("state", "--state")):
         if needed not in settings:
             raise UsageError(f"{flag} is needed (on the command line or in the config file)")
     return AgentConfig(**settings)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from hashwarden import __version__
+from hashwarden._time import utc_text
 from hashwarden.agent.config import AgentConfig
 from hashwarden.agent.outbox import Outbox, alert_key
 from hashwarden.agent.state import Seen, StateDb
@@ -50,11 +51,7 @@ class Examined:
 
 
 def _iso(seconds: float) -> str:
-    return (
-        datetime.fromtimestamp(seconds, UTC)
-        .isoformat(timespec="microseconds")
-        .replace("+00:00", "Z")
-    )
+    return utc_text(datetime.fromtimestamp(seconds, UTC))
 
 
 def _owner(uid: int) -> str:
@@ -73,7 +70,7 @@ def _source(item: Item) -> Path | bytes | None:
 def bank_version(bank: Any) -> str:
     """The bank's version as the service shows it: the last bundle applied from each origin
     (the same on every agent synced from one node), or the bank's own fingerprint."""
-    rows = bank.query("SELECT origin, last_sequence FROM bundle_state ORDER BY origin")
+    rows = bank.db.query("SELECT origin, last_sequence FROM bundle_state ORDER BY origin")
     if not rows:
         return str(bank.fingerprint())
     return ",".join(f"{origin}:{sequence}" for origin, sequence in rows)[:200]

@@ -1,45 +1,53 @@
 """The hash bank: known fingerprints with category, series, provenance and an audit log.
 
 SQLite (a file path) is the embedded default; a `postgresql://` DSN opens a PostgreSQL bank
-that several nodes can share. Both behave the same.
+that several nodes can share. Both behave the same: one `Bank` of stores by concern over one
+database layer (see docs/bank.md, "How the bank is built").
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from hashwarden.bank.base import AddResult, AuditEvent, BankStats, Entry, NewEntry, VerifyReport
+from hashwarden.bank._bank import Bank, create_bank, open_bank
+from hashwarden.bank.base import (
+    ORIGIN_KEY,
+    AddResult,
+    AuditEvent,
+    BankStats,
+    Entry,
+    NewEntry,
+    VerifyReport,
+)
 from hashwarden.bank.categories import CATEGORIES, parse_category
-from hashwarden.bank.postgres import PostgresBank, is_postgres_location
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import (
+    AuditLog,
+    BankStore,
+    ChangeStore,
+    EntryStore,
+    EventStore,
+    KnownGoodStore,
+    ProvenanceStore,
+    TrustStore,
+)
 
 __all__ = [
     "CATEGORIES",
+    "ORIGIN_KEY",
     "AddResult",
     "AuditEvent",
+    "AuditLog",
+    "Bank",
     "BankStats",
+    "BankStore",
+    "ChangeStore",
     "Entry",
+    "EntryStore",
+    "EventStore",
+    "KnownGoodStore",
     "NewEntry",
-    "PostgresBank",
-    "SqliteBank",
+    "ProvenanceStore",
+    "TrustStore",
     "VerifyReport",
     "create_bank",
     "open_bank",
     "parse_category",
 ]
-
-
-def open_bank(location: str | Path, *, readonly: bool = False) -> SqliteBank:
-    """Open the bank at a file path or a `postgresql://` DSN."""
-    text = str(location)
-    if is_postgres_location(text):
-        return PostgresBank.open(text, readonly=readonly)
-    return SqliteBank.open(location, readonly=readonly)
-
-
-def create_bank(location: str | Path) -> SqliteBank:
-    """Create a bank at a new file path or in an empty PostgreSQL database."""
-    text = str(location)
-    if is_postgres_location(text):
-        return PostgresBank.create(text)
-    return SqliteBank.create(location)

@@ -10,6 +10,7 @@ from typing import Any
 from hashwarden.signals.base import Signal
 
 __all__ = [
+    "ORIGIN_KEY",
     "AddResult",
     "AuditEvent",
     "BankStats",
@@ -19,6 +20,10 @@ __all__ = [
     "VerifyReport",
     "entry_digest",
 ]
+
+#: In an entry's extra: the peer bank (its `bank_id`) that owns an entry received in a bundle.
+#: Only that peer's bundles may change or remove the entry; the bank does not publish it again.
+ORIGIN_KEY = "hashwarden:origin"
 
 
 @dataclass

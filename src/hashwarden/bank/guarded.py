@@ -1,6 +1,6 @@
 """The tables `bank verify` vouches for beyond entries: those that grant power or change matching.
 
-Every write to one of them runs inside `SqliteBank.tracked(table, where, params)`, which
+Every write to one of them runs inside `bank.audit.tracked(table, where, params)`, which
 digests the rows `where` selects before and after the statements; the next audit event records
 the sums (mod 2**256) of the new and the old digests under `"rows"`. `verify` adds them up over
 the whole log and compares, per table, with the sum of the digests of the rows actually there,

@@ -15,10 +15,12 @@ import sqlite3
 import threading
 from collections import Counter
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
+from hashwarden._sql import Database
+from hashwarden._time import utc_now, utc_today
 from hashwarden.errors import DataError, UsageError
 
 __all__ = ["BlockCounts", "MonthSummary", "month_summary"]
@@ -47,8 +49,8 @@ class BlockCounts:
         self.path = path
         self.flush_every = flush_every
         try:
-            self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._conn.executescript(_SCHEMA)
+            self._db = Database.sqlite(path, create=True, wal=False)
+            self._db.script(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{path} is not a counts file ({exc})") from exc
         self._pending: Counter[tuple[str, str]] = Counter()
@@ -62,7 +64,7 @@ class BlockCounts:
             self._writer.start()
 
     def record(self, entry_digest: bytes) -> None:
-        day = datetime.now(UTC).date().isoformat()
+        day = utc_today()
         with self._lock:
             self._pending[(day, entry_digest.hex())] += 1
 
@@ -80,16 +82,13 @@ class BlockCounts:
             if not pending:
                 return
             try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                self._conn.executemany(
-                    "INSERT INTO blocked(day, entry, n) VALUES (?, ?, ?)"
-                    " ON CONFLICT(day, entry) DO UPDATE SET n = n + excluded.n",
-                    [(day, entry, n) for (day, entry), n in pending.items()],
-                )
-                self._conn.execute("COMMIT")
+                with self._db.transaction() as db:
+                    db.executemany(
+                        "INSERT INTO blocked(day, entry, n) VALUES (?, ?, ?)"
+                        " ON CONFLICT(day, entry) DO UPDATE SET n = n + excluded.n",
+                        [(day, entry, n) for (day, entry), n in pending.items()],
+                    )
             except sqlite3.Error as exc:
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
                 self._pending.update(pending)
                 raise DataError(
                     f"could not write {sum(pending.values())} blocked-attempt counts to "
@@ -102,7 +101,7 @@ class BlockCounts:
         if self._writer is not None:
             self._writer.join()
         self.flush()
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> BlockCounts:
         return self
@@ -120,25 +119,24 @@ class BlockCounts:
             sql, params = sql + " WHERE substr(day, 1, 7) = ?", (month,)  # type: ignore[assignment]
         return [
             (str(d), str(e), int(n))
-            for d, e, n in self._conn.execute(sql + " ORDER BY day, entry", params)
+            for d, e, n in self._db.execute(sql + " ORDER BY day, entry", params)
         ]
 
     def unexported_days(self) -> list[tuple[str, int]]:
         """(day, blocked attempts) of finished days (before today, UTC) not yet exported to
         the statistics, oldest first."""
         self.flush()
-        today = datetime.now(UTC).date().isoformat()
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT day, sum(n) FROM blocked WHERE day < ?"
             " AND day NOT IN (SELECT day FROM exported) GROUP BY day ORDER BY day",
-            (today,),
+            (utc_today(),),
         ).fetchall()
         return [(str(d), int(n)) for d, n in rows]
 
     def mark_exported(self, days: list[str]) -> None:
-        at = datetime.now(UTC).isoformat(timespec="seconds")
+        at = utc_now()
         with self._lock:
-            self._conn.executemany(
+            self._db.executemany(
                 "INSERT INTO exported(day, at) VALUES (?, ?) ON CONFLICT(day) DO NOTHING",
                 [(day, at) for day in days],
             )
@@ -154,7 +152,7 @@ class MonthSummary:
 
 def month_summary(counts: BlockCounts, month: str | None = None) -> MonthSummary:
     """The blocked attempts of one month (default: the current one)."""
-    month = month or datetime.now(UTC).strftime("%Y-%m")
+    month = month or utc_today()[:7]
     try:
         datetime.strptime(month, "%Y-%m")
     except ValueError as exc:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 from types import TracebackType
 
+from hashwarden._sql import Database
+from hashwarden._time import utc_now, utc_today
 from hashwarden.blocking.canonical import (
     digest,
     domain_expression,
@@ -80,14 +81,6 @@ class Change:
     expires: str | None
 
 
-def _today() -> str:
-    return datetime.now(UTC).date().isoformat()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def parse_expiry(text: str | None) -> str | None:
     """An ISO date (YYYY-MM-DD) that lies ahead, or None."""
     if text is None:
@@ -96,7 +89,7 @@ def parse_expiry(text: str | None) -> str | None:
         day = date.fromisoformat(text)
     except ValueError as exc:
         raise UsageError(f"--expires {text!r} is not a date (YYYY-MM-DD)") from exc
-    if day.isoformat() <= _today():
+    if day.isoformat() <= utc_today():
         raise UsageError(f"--expires {text} is not in the future")
     return day.isoformat()
 
@@ -114,21 +107,21 @@ def expression_for(kind: str, value: str) -> str:
 class BlockList:
     """The curator's list file. Open with `create` or `open`; use as a context manager."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+    def __init__(self, path: Path, db: Database) -> None:
         self.path = path
-        self._conn = conn
+        self._db = db
 
     @classmethod
     def create(cls, path: Path) -> BlockList:
         if path.exists():
             raise ConflictError(f"{path} exists already")
-        conn = sqlite3.connect(path, isolation_level=None)
-        conn.executescript(_SCHEMA)
-        conn.executemany(
+        db = Database.sqlite(path, create=True, wal=False)
+        db.script(_SCHEMA)
+        db.executemany(
             "INSERT INTO meta(key, value) VALUES (?, ?)",
-            [("format", _MAGIC), ("list_id", str(uuid.uuid4())), ("created", _now())],
+            [("format", _MAGIC), ("list_id", str(uuid.uuid4())), ("created", utc_now())],
         )
-        return cls(path, conn)
+        return cls(path, db)
 
     @classmethod
     def open(cls, path: Path, *, readonly: bool = False, create: bool = False) -> BlockList:
@@ -136,18 +129,22 @@ class BlockList:
             if create and not readonly:
                 return cls.create(path)
             raise NotFoundError(f"no block list at {path}")
-        uri = f"{path.resolve().as_uri()}?mode={'ro' if readonly else 'rw'}"
         try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None)
-            row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+            db = Database.sqlite(path, readonly=readonly, wal=False)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{path} is not a hashwarden block list ({exc})") from exc
+        try:
+            row = db.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            raise DataError(f"{path} is not a hashwarden block list ({exc})") from exc
         if row is None or row[0] != _MAGIC:
+            db.close()
             raise DataError(f"{path} is not a hashwarden block list")
-        return cls(path, conn)
+        return cls(path, db)
 
     def close(self) -> None:
-        self._conn.close()
+        self._db.close()
 
     def __enter__(self) -> BlockList:
         return self
@@ -157,23 +154,13 @@ class BlockList:
     ) -> None:
         self.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
     @property
     def list_id(self) -> str:
-        return str(self._conn.execute("SELECT value FROM meta WHERE key='list_id'").fetchone()[0])
+        return str(self._db.execute("SELECT value FROM meta WHERE key='list_id'").fetchone()[0])
 
     @property
     def version(self) -> int:
-        row = self._conn.execute("SELECT max(version) FROM changes").fetchone()
+        row = self._db.execute("SELECT max(version) FROM changes").fetchone()
         return int(row[0] or 0)
 
     def add(
@@ -197,25 +184,25 @@ class BlockList:
         expires: str | None = None,
     ) -> list[BlockEntry]:
         """Add many (kind, value) entries in one all-or-nothing transaction."""
-        added, at = _today(), _now()
+        added, at = utc_today(), utc_now()
         entries = []
         for kind, value in items:
             expression = expression_for(kind, value)
             entries.append(
                 BlockEntry(kind, expression, digest(expression), source, reason, added, expires)
             )
-        with self._transaction() as conn:
-            self._expire(conn)
+        with self._db.transaction() as db:
+            self._expire(db)
             for e in entries:
                 try:
-                    conn.execute(
+                    db.execute(
                         "INSERT INTO entries(kind, expression, digest, source, reason, added,"
                         " expires) VALUES (?,?,?,?,?,?,?)",
                         (e.kind, e.expression, e.digest, e.source, e.reason, e.added, e.expires),
                     )
                 except sqlite3.IntegrityError as exc:
                     raise ConflictError(f"{e.expression} is listed already") from exc
-                conn.execute(
+                db.execute(
                     "INSERT INTO changes(op, digest, expression, kind, reason, expires, at)"
                     " VALUES ('add',?,?,?,?,?,?)",
                     (e.digest, e.expression, e.kind, e.reason, e.expires, at),
@@ -225,41 +212,41 @@ class BlockList:
     def remove(self, kind: str, value: str) -> BlockEntry:
         """Remove the entry for (kind, value); NotFoundError when it is not listed."""
         expression = expression_for(kind, value)
-        with self._transaction() as conn:
-            self._expire(conn)
+        with self._db.transaction() as db:
+            self._expire(db)
             entry = self._get(expression)
             if entry is None:
                 raise NotFoundError(f"{expression} is not listed")
-            self._delete(conn, entry, _now())
+            self._delete(db, entry, utc_now())
         return entry
 
     def expire(self) -> int:
         """Remove entries whose expiry date has come; returns how many."""
-        with self._transaction() as conn:
-            return self._expire(conn)
+        with self._db.transaction() as db:
+            return self._expire(db)
 
-    def _expire(self, conn: sqlite3.Connection) -> int:
-        rows = conn.execute(
+    def _expire(self, db: Database) -> int:
+        rows = db.execute(
             "SELECT kind, expression, digest, source, reason, added, expires FROM entries"
             " WHERE expires IS NOT NULL AND expires <= ?",
-            (_today(),),
+            (utc_today(),),
         ).fetchall()
-        at = _now()
+        at = utc_now()
         for row in rows:
-            self._delete(conn, BlockEntry(*row), at)
+            self._delete(db, BlockEntry(*row), at)
         return len(rows)
 
     @staticmethod
-    def _delete(conn: sqlite3.Connection, entry: BlockEntry, at: str) -> None:
-        conn.execute("DELETE FROM entries WHERE digest = ?", (entry.digest,))
-        conn.execute(
+    def _delete(db: Database, entry: BlockEntry, at: str) -> None:
+        db.execute("DELETE FROM entries WHERE digest = ?", (entry.digest,))
+        db.execute(
             "INSERT INTO changes(op, digest, expression, kind, reason, expires, at)"
             " VALUES ('remove',?,?,?,?,?,?)",
             (entry.digest, entry.expression, entry.kind, entry.reason, entry.expires, at),
         )
 
     def _get(self, expression: str) -> BlockEntry | None:
-        row = self._conn.execute(
+        row = self._db.execute(
             "SELECT kind, expression, digest, source, reason, added, expires FROM entries"
             " WHERE expression = ?",
             (expression,),
@@ -271,7 +258,7 @@ class BlockList:
         params: tuple[str, ...] = ()
         if kind is not None:
             sql, params = sql + " WHERE kind = ?", (kind,)
-        for row in self._conn.execute(sql + " ORDER BY expression", params):
+        for row in self._db.execute(sql + " ORDER BY expression", params):
             yield BlockEntry(*row)
 
     def changes(self, since: int = 0) -> list[Change]:
@@ -280,7 +267,7 @@ class BlockList:
             raise UsageError(
                 f"version {since} is outside this list's history (0 to {self.version})"
             )
-        rows = self._conn.execute(
+        rows = self._db.execute(
             "SELECT version, op, digest, expression, kind, reason, expires FROM changes"
             " WHERE version > ?"
             " ORDER BY version",
@@ -290,7 +277,7 @@ class BlockList:
 
     def check(self, url: str) -> BlockEntry | None:
         """The most specific live entry covering `url`, or None."""
-        today = _today()
+        today = utc_today()
         for expression in lookup_expressions(url):
             entry = self._get(expression)
             if entry is not None and (entry.expires is None or entry.expires > today):
@@ -298,6 +285,6 @@ class BlockList:
         return None
 
     def counts(self) -> dict[str, int]:
-        rows = self._conn.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall()
+        rows = self._db.execute("SELECT kind, count(*) FROM entries GROUP BY kind").fetchall()
         found = {str(k): int(n) for k, n in rows}
         return {kind: found.get(kind, 0) for kind in KINDS}

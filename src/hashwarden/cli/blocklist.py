@@ -1,5 +1,5 @@
-"""`hashwarden blocklist ...`: the curator's URL block list, its hashed and RPZ exports, the
-ISP-side look-ups (resolver front, Squid helper); `hashwarden stoppage`: the stop page."""
+"""`hashwarden blocklist ...`: the curator's URL block list, its hashed and RPZ exports, and
+the ISP side: applying the hashed list, the resolver front, the Squid helper and the stop page."""
 
 from __future__ import annotations
 
@@ -10,35 +10,54 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from hashwarden.blocking.counts import BlockCounts, month_summary
-from hashwarden.blocking.hashed import AppliedList, apply_update, build_update
-from hashwarden.blocking.resolver import DnsFront, FrontPolicy, parse_hostport, serve_front
-from hashwarden.blocking.squid import SquidHelper
-from hashwarden.blocking.stoppage import StopPage, serve_stop_page
-from hashwarden.blocking.store import BlockList, parse_expiry
 from hashwarden.cli._app import console, err_console, new_typer
-from hashwarden.errors import NotFoundError, UsageError
+from hashwarden.cli._options import (
+    OldBankOpt,
+    bank_and_rest,
+    choose_format,
+    open_bank_first,
+    output,
+    parse_listen,
+    where,
+)
+from hashwarden.errors import EXIT_CLEAN, EXIT_MATCHES, NotFoundError, UsageError
 
-app = new_typer("URL block list for ISPs: keep it, export it hashed or as RPZ, check URLs.")
+if TYPE_CHECKING:
+    from hashwarden.blocking.counts import BlockCounts
 
-ListArg = Annotated[Path, typer.Argument(help="The curator's list file (SQLite).")]
+app = new_typer(
+    "Keep the URL block list, export it hashed or as RPZ, check URLs, run the ISP side."
+)
+
+CURATOR = "The curator's list"
+ISP = "The ISP side"
+
+ListArg = Annotated[Path, typer.Argument(metavar="LIST", help="The curator's list file (SQLite).")]
 AnyListArg = Annotated[
-    Path, typer.Argument(help="The curator's list file, or an applied hashed list (`apply`).")
+    Path,
+    typer.Argument(
+        metavar="LIST", help="The curator's list file, or an applied hashed list (`apply`)."
+    ),
 ]
+AppliedArg = Annotated[Path, typer.Argument(metavar="APPLIED", help="The applied hashed list.")]
 DomainOpt = Annotated[
-    list[str] | None, typer.Option("--domain", help="A whole domain and its subdomains.")
+    list[str] | None,
+    typer.Option("--domain", metavar="DOMAIN", help="A whole domain and its subdomains."),
 ]
 PrefixOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--prefix", help="HOST/PATH: ending in / the folder, else that path with any query."
+        "--prefix",
+        metavar="HOST/PATH",
+        help="Ending in / the folder, else that path with any query.",
     ),
 ]
-UrlOpt = Annotated[list[str] | None, typer.Option("--url", help="An exact URL.")]
+UrlOpt = Annotated[list[str] | None, typer.Option("--url", metavar="URL", help="An exact URL.")]
+ListenOpt = Annotated[str, typer.Option(metavar="IP:PORT", help="Address to answer on.")]
 
 
 def _items(
@@ -52,37 +71,45 @@ def _items(
     return items
 
 
-@app.command("add")
+@app.command("add", rich_help_panel=CURATOR)
 def add_command(
     blocklist: ListArg,
     domain: DomainOpt = None,
     prefix: PrefixOpt = None,
     url: UrlOpt = None,
-    source: Annotated[str | None, typer.Option(help="Who listed it, e.g. IWF.")] = None,
-    reason: Annotated[str | None, typer.Option(help="A reason code.")] = None,
-    expires: Annotated[str | None, typer.Option(help="Expiry date, YYYY-MM-DD.")] = None,
+    source: Annotated[
+        str | None, typer.Option(metavar="ORG", help="Who listed it, e.g. IWF.")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(metavar="CODE", help="A reason code.")] = None,
+    expires: Annotated[
+        str | None, typer.Option(metavar="DATE", help="Expiry date, YYYY-MM-DD.")
+    ] = None,
 ) -> None:
     """Add entries (canonicalised first); creates the list file when missing.
 
     Exit 9 when an entry is listed already (nothing is added then)."""
+    from hashwarden.blocking.store import BlockList, parse_expiry
+
     items = _items(domain, prefix, url)
     with BlockList.open(blocklist, create=True) as store:
         added = store.add_many(items, source=source, reason=reason, expires=parse_expiry(expires))
         version = store.version
     for entry in added:
-        console.print(f"added {entry.kind} {entry.expression}")
+        console.print(f"added {entry.kind} {entry.expression}", markup=False)
     err_console.print(f"{blocklist}: version {version}")
 
 
-@app.command("remove")
+@app.command("remove", rich_help_panel=CURATOR)
 def remove_command(
     blocklist: ListArg, domain: DomainOpt = None, prefix: PrefixOpt = None, url: UrlOpt = None
 ) -> None:
     """Remove entries. Exit 4 when one is not listed."""
+    from hashwarden.blocking.store import BlockList
+
     with BlockList.open(blocklist) as store:
         for kind, value in _items(domain, prefix, url):
             entry = store.remove(kind, value)
-            console.print(f"removed {entry.kind} {entry.expression}")
+            console.print(f"removed {entry.kind} {entry.expression}", markup=False)
 
 
 def _is_store(path: Path) -> bool:
@@ -90,15 +117,18 @@ def _is_store(path: Path) -> bool:
         return f.read(16) == b"SQLite format 3\x00"
 
 
-@app.command("check")
+@app.command("check", rich_help_panel=CURATOR)
 def check_command(
     blocklist: AnyListArg,
-    urls: Annotated[list[str], typer.Argument(help="URLs (or bare host names).")],
+    urls: Annotated[list[str], typer.Argument(metavar="URL...", help="URLs (or bare host names).")],
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
 ) -> None:
     """Say for each URL whether it is blocked and by which expression.
 
     Exit 0 when none is blocked, 1 when any is (a result, not an error)."""
+    from hashwarden.blocking.applied import AppliedList
+    from hashwarden.blocking.store import BlockList
+
     results: list[dict[str, Any]] = []
     if _is_store(blocklist):
         with BlockList.open(blocklist, readonly=True) as store:
@@ -137,94 +167,197 @@ def check_command(
         if as_json:
             print(json.dumps(r, ensure_ascii=False))
         elif r["blocked"]:
-            console.print(f"BLOCKED  {r['url']}  by {r['kind']} {r['expression']}")
+            console.print(f"BLOCKED  {r['url']}  by {r['kind']} {r['expression']}", markup=False)
         else:
-            console.print(f"allowed  {r['url']}")
+            console.print(f"allowed  {r['url']}", markup=False)
     if any(r["blocked"] for r in results):
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_MATCHES)
 
 
-@app.command("export")
+EXPORT_FORMATS = ("hashed", "rpz", "rpz-delta")
+_EXPORT_SUFFIXES = {".json": "hashed", ".rpz": "rpz", ".zone": "rpz"}
+
+
+@app.command("export", rich_help_panel=CURATOR)
 def export_command(
     blocklist: ListArg,
-    out: Annotated[Path, typer.Option("--out", help="The file to write.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="FILE",
+            help="The file to write ('-' or none: standard output).",
+            show_default=False,
+        ),
+    ] = None,
     fmt: Annotated[
-        str,
-        typer.Option("--format", help="hashed (signed digests), rpz, or rpz-delta (IXFR form)."),
-    ] = "hashed",
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="FORMAT",
+            help="hashed (signed digests), rpz, or rpz-delta (IXFR form); any case. Default: "
+            "from --out's suffix (.json hashed, .rpz or .zone rpz), else hashed.",
+            show_default=False,
+        ),
+    ] = None,
     sign: Annotated[
-        Path | None, typer.Option("--sign", help="Private key (hashed format): NAME.key.")
+        Path | None,
+        typer.Option("--sign", metavar="NAME.key", help="Private key (hashed format)."),
     ] = None,
     since: Annotated[
-        int, typer.Option(min=0, help="Version the receiver has: export only what changed.")
+        int,
+        typer.Option(
+            min=0, metavar="VERSION", help="Version the receiver has: export only what changed."
+        ),
     ] = 0,
-    zone: Annotated[str, typer.Option(help="RPZ zone name.")] = "rpz.hashwarden.",
+    zone: Annotated[str, typer.Option(metavar="ZONE", help="RPZ zone name.")] = "rpz.hashwarden.",
     stop_host: Annotated[
-        str | None, typer.Option(help="RPZ: answer listed names with a CNAME to this host.")
+        str | None,
+        typer.Option(metavar="HOST", help="RPZ: answer listed names with a CNAME to this host."),
     ] = None,
     stop_address: Annotated[
         list[str] | None,
-        typer.Option(help="RPZ: answer listed names with the stop page's address (repeatable)."),
+        typer.Option(
+            metavar="IP",
+            help="RPZ: answer listed names with the stop page's address (repeatable).",
+        ),
     ] = None,
     nxdomain: Annotated[bool, typer.Option(help="RPZ: answer listed names NXDOMAIN.")] = False,
 ) -> None:
     """Write the list hashed (for distribution) or as an RPZ zone (names in clear)."""
+    from hashwarden.blocking.hashed import build_update
+    from hashwarden.blocking.rpz import RpzPolicy, rpz_delta, rpz_zone
+    from hashwarden.blocking.store import BlockList
+
+    by_suffix = _EXPORT_SUFFIXES.get(out.suffix.lower()) if out is not None else None
+    chosen = choose_format(fmt, EXPORT_FORMATS, detected=by_suffix, default="hashed")
     with BlockList.open(blocklist) as store:
-        if fmt == "hashed":
+        if chosen == "hashed":
             if sign is None:
                 raise UsageError("--format hashed needs --sign NAME.key")
             update = build_update(store, sign, since=since)
-            out.write_text(json.dumps(update, separators=(",", ":")))
+            with output(out) as stream:
+                stream.write(json.dumps(update, separators=(",", ":")).encode())
             body = update["body"]
             err_console.print(
-                f"wrote {out}: {len(body['add'])} added, {len(body['remove'])} removed, "
-                f"version {body['base']} to {body['serial']}"
+                f"wrote {where(out)}: {len(body['add'])} added, {len(body['remove'])} removed, "
+                f"version {body['base']} to {body['serial']}",
+                markup=False,
             )
             return
-        from hashwarden.blocking.rpz import RpzPolicy, rpz_delta, rpz_zone
-
         if [stop_host is not None, bool(stop_address), nxdomain].count(True) != 1:
             raise UsageError("give exactly one of --stop-host, --stop-address or --nxdomain")
         policy = RpzPolicy(zone=zone, stop_host=stop_host, stop_addresses=tuple(stop_address or ()))
-        if fmt == "rpz":
-            text = rpz_zone(store, policy)
-        elif fmt == "rpz-delta":
-            text = rpz_delta(store, policy, since=since)
-        else:
-            raise UsageError(f"--format must be hashed, rpz or rpz-delta, not {fmt!r}")
-        out.write_text(text)
-        err_console.print(f"wrote {out} (serial {store.version}); it names listed domains in clear")
+        text = rpz_zone(store, policy) if chosen == "rpz" else rpz_delta(store, policy, since=since)
+        with output(out) as stream:
+            stream.write(text.encode())
+        err_console.print(
+            f"wrote {where(out)} (serial {store.version}); it names listed domains in clear",
+            markup=False,
+        )
 
 
-@app.command("apply")
+@app.command("list", rich_help_panel=CURATOR)
+def list_command(
+    blocklist: AnyListArg,
+    kind: Annotated[
+        str | None, typer.Option(metavar="KIND", help="Only this kind: domain, prefix or url.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+) -> None:
+    """The entries of a list: expressions of the curator's list; digests of an applied one
+    (which holds no expressions)."""
+    from hashwarden.blocking.applied import AppliedList
+    from hashwarden.blocking.store import KINDS, BlockList
+
+    if kind is not None and kind.lower() not in KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    wanted = kind.lower() if kind else None
+    rows: list[dict[str, Any]] = []
+    if _is_store(blocklist):
+        with BlockList.open(blocklist, readonly=True) as store:
+            for entry in store.entries(wanted):
+                rows.append(
+                    {
+                        "kind": entry.kind,
+                        "expression": entry.expression,
+                        "digest": entry.digest.hex(),
+                        "source": entry.source,
+                        "reason": entry.reason,
+                        "added": entry.added,
+                        "expires": entry.expires,
+                    }
+                )
+    else:
+        for digest, record in sorted(AppliedList.load(blocklist).records.items()):
+            if wanted is None or record.kind == wanted:
+                rows.append(
+                    {
+                        "kind": record.kind,
+                        "digest": digest.hex(),
+                        "reason": record.reason,
+                        "expires": record.expires,
+                    }
+                )
+    for row in rows:
+        if as_json:
+            print(json.dumps(row, ensure_ascii=False))
+            continue
+        shown = row.get("expression") or row["digest"]
+        extra = "  ".join(
+            f"{k} {row[k]}" for k in ("source", "reason", "expires") if row.get(k) is not None
+        )
+        console.print(f"{row['kind']:7} {shown}  {extra}".rstrip(), markup=False)
+    if not as_json:
+        err_console.print(f"{len(rows)} {'entry' if len(rows) == 1 else 'entries'}")
+
+
+@app.command("apply", rich_help_panel=ISP)
 def apply_command(
-    applied: Annotated[Path, typer.Argument(help="The applied list to create or update.")],
-    update: Annotated[Path, typer.Argument(help="A hashed list or delta (`export`).")],
+    applied: Annotated[
+        Path, typer.Argument(metavar="APPLIED", help="The applied list to create or update.")
+    ],
+    update: Annotated[
+        Path, typer.Argument(metavar="UPDATE", help="A hashed list or delta (`export`).")
+    ],
     trust: Annotated[
-        Path | None, typer.Option(help="The curator's public key (NAME.pub); first time only.")
+        Path | None,
+        typer.Option(metavar="NAME.pub", help="The curator's public key; first time only."),
     ] = None,
 ) -> None:
     """Verify a signed hashed list or delta and apply it.
 
     Exit 5 when the signature does not verify, 9 for a replayed or out-of-order delta."""
+    from hashwarden.blocking.hashed import apply_update
+
     state = apply_update(applied, update, trust=trust)
-    console.print(f"{applied}: version {state.serial}, {len(state.records)} entries")
+    console.print(f"{applied}: version {state.serial}, {len(state.records)} entries", markup=False)
 
 
-@app.command("stats")
+@app.command("stats", rich_help_panel=CURATOR)
 def stats_command(
     blocklist: AnyListArg,
     counts: Annotated[
-        Path | None, typer.Option(help="A counts file: add the month's blocked attempts.")
+        Path | None,
+        typer.Option(metavar="FILE", help="A counts file: add the month's blocked attempts."),
     ] = None,
     month: Annotated[
-        str | None, typer.Option(help="YYYY-MM for the blocked attempts (default: this month).")
+        str | None,
+        typer.Option(
+            metavar="YYYY-MM", help="The month of the blocked attempts (default: this month)."
+        ),
     ] = None,
-    top: Annotated[int, typer.Option(min=0, help="Entries to list, most blocked first.")] = 10,
+    top: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Entries to list, most blocked first.")
+    ] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Entries by kind and the list's version; with --counts, a month's blocked attempts per
     day and per entry (by digest; the curator's own list also shows the expression)."""
+    from hashwarden.blocking.applied import AppliedList
+    from hashwarden.blocking.counts import BlockCounts, month_summary
+    from hashwarden.blocking.store import BlockList
+
     names: dict[str, str] = {}
     if _is_store(blocklist):
         with BlockList.open(blocklist, readonly=True) as store:
@@ -269,20 +402,32 @@ def stats_command(
             console.print(f"  {entry[:16]}  {n}  {names.get(entry, '')}".rstrip())
 
 
-@app.command("record-stats")
+@app.command("record-stats", rich_help_panel=ISP)
 def record_stats_command(
-    counts: Annotated[
-        Path, typer.Argument(help="A counts file (resolver, Squid helper, stop page).")
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="BANK COUNTS",
+            help="The bank whose statistics to add to, then a counts file (resolver, Squid "
+            "helper, stop page).",
+            show_default=False,
+        ),
     ],
-    bank: Annotated[str, typer.Option("--bank", help="The bank whose statistics to add to.")],
-    region: Annotated[str | None, typer.Option(help="Region for these events.")] = None,
+    region: Annotated[
+        str | None, typer.Option(metavar="REGION", help="Region for these events.")
+    ] = None,
+    old_bank: OldBankOpt = None,
 ) -> None:
     """Add each finished day's blocked attempts to the bank's statistics (channel isp_block,
     outcome blocked), once: days already recorded are skipped. Only totals per day leave the
     counts file, not entry digests."""
-    from hashwarden.bank import open_bank
+    from hashwarden.blocking.counts import BlockCounts
     from hashwarden.reports.statistics import Event, record_events
 
+    bank, rest = bank_and_rest("blocklist record-stats", args, old_bank, "COUNTS")
+    if len(rest) != 1:
+        raise UsageError("give the bank, then one counts file: blocklist record-stats BANK COUNTS")
+    counts = Path(rest[0])
     if not counts.exists():
         raise NotFoundError(f"no counts file at {counts}")
     with BlockCounts(counts) as c:
@@ -291,7 +436,7 @@ def record_stats_command(
             Event("isp_block", "blocked", region=region, count=n, at=f"{day}T12:00:00Z")
             for day, n in days
         ]
-        with open_bank(bank) as store:
+        with open_bank_first(bank) as store:
             record_events(store, events)
         c.mark_exported([day for day, _ in days])
     total = sum(n for _, n in days)
@@ -300,10 +445,14 @@ def record_stats_command(
 
 CountsOpt = Annotated[
     Path | None,
-    typer.Option(help="Count blocked attempts per entry per day in this file (no addresses)."),
+    typer.Option(
+        metavar="FILE",
+        help="Count blocked attempts per entry per day in this file (no addresses).",
+    ),
 ]
 StopHostOpt = Annotated[
-    str | None, typer.Option(help="Answer listed names with a CNAME to this host.")
+    str | None,
+    typer.Option(metavar="HOST", help="Answer listed names with a CNAME to this host."),
 ]
 NxdomainOpt = Annotated[bool, typer.Option(help="Answer listed names NXDOMAIN.")]
 
@@ -312,6 +461,7 @@ FlushOpt = Annotated[
     float,
     typer.Option(
         min=0.001,
+        metavar="SECONDS",
         help="Write the counts this often, in seconds (a crash loses at most this much); "
         "they are also written when stopped (SIGTERM, Ctrl-C).",
     ),
@@ -319,6 +469,8 @@ FlushOpt = Annotated[
 
 
 def _open_counts(path: Path | None, flush_every: float) -> BlockCounts | None:
+    from hashwarden.blocking.counts import BlockCounts
+
     return BlockCounts(path, flush_every=flush_every) if path is not None else None
 
 
@@ -342,33 +494,41 @@ def _serve_until_stopped(server: socketserver.BaseServer, counts: BlockCounts | 
             counts.close()
 
 
-@app.command("resolver")
+@app.command("resolver", rich_help_panel=ISP)
 def resolver_command(
-    applied: Annotated[Path, typer.Argument(help="The applied hashed list.")],
-    upstream: Annotated[str, typer.Option(help="The recursive resolver to forward to, IP[:port].")],
-    listen: Annotated[str, typer.Option(help="Address to answer on, IP[:port].")] = "127.0.0.1:53",
+    applied: AppliedArg,
+    upstream: Annotated[
+        str,
+        typer.Option(metavar="IP[:PORT]", help="The recursive resolver to forward to."),
+    ],
+    listen: ListenOpt = "127.0.0.1:53",
     stop_host: StopHostOpt = None,
     stop_address: Annotated[
         list[str] | None,
-        typer.Option(help="The stop page's address, answered with the CNAME (repeatable)."),
+        typer.Option(
+            metavar="IP", help="The stop page's address, answered with the CNAME (repeatable)."
+        ),
     ] = None,
     nxdomain: NxdomainOpt = False,
     counts: CountsOpt = None,
     flush_every: FlushOpt = 60.0,
     max_requests: Annotated[
-        int | None, typer.Option(min=1, help="Stop after this many queries (tests).")
+        int | None, typer.Option(min=1, metavar="N", help="Stop after this many queries (tests).")
     ] = None,
 ) -> None:
     """A DNS front holding only the hashed list: listed names get the stop page (or
     NXDOMAIN), others are forwarded. UDP. SIGHUP reloads the applied list; SIGTERM stops it
     and writes the counts."""
+    from hashwarden.blocking.applied import AppliedList
+    from hashwarden.blocking.resolver import DnsFront, FrontPolicy, serve_front
+
     if (stop_host is None) == (not nxdomain):
         raise UsageError("give exactly one of --stop-host HOST or --nxdomain")
-    host, port = parse_hostport(listen)
+    host, port = parse_listen(listen, default_port=53)
     matcher = AppliedList.load(applied).matcher()
     front = DnsFront(
         matcher,
-        parse_hostport(upstream),
+        parse_listen(upstream, default_port=53, flag="--upstream"),
         FrontPolicy(stop_host, tuple(stop_address or ())),
         counts=_open_counts(counts, flush_every),
     )
@@ -382,20 +542,26 @@ def resolver_command(
     _serve_until_stopped(server, front.counts)
 
 
-@app.command("squid-helper")
+@app.command("squid-helper", rich_help_panel=ISP)
 def squid_helper_command(
-    applied: Annotated[Path, typer.Argument(help="The applied hashed list.")],
+    applied: AppliedArg,
     mode: Annotated[
-        str, typer.Option(help="acl (external_acl_type) or rewrite (url_rewrite_program).")
+        str,
+        typer.Option(
+            metavar="MODE", help="acl (external_acl_type) or rewrite (url_rewrite_program)."
+        ),
     ] = "acl",
     stop_url: Annotated[
-        str | None, typer.Option(help="rewrite mode: where blocked URLs are sent.")
+        str | None, typer.Option(metavar="URL", help="rewrite mode: where blocked URLs are sent.")
     ] = None,
     counts: CountsOpt = None,
     flush_every: FlushOpt = 60.0,
 ) -> None:
     """Speak Squid's helper protocol on stdin/stdout (channel IDs when concurrency > 0): one
     answer per request line, in order; lines are read as bytes."""
+    from hashwarden.blocking.applied import AppliedList
+    from hashwarden.blocking.squid import SquidHelper
+
     helper = SquidHelper(
         AppliedList.load(applied).matcher(),
         mode=mode,
@@ -403,7 +569,7 @@ def squid_helper_command(
         counts=_open_counts(counts, flush_every),
     )
     # Squid ends a helper by closing its stdin; a SIGTERM ends it the same way, counts written.
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(EXIT_CLEAN))
     out = sys.stdout.buffer
     try:
         for reply in helper.run(sys.stdin.buffer):
@@ -414,31 +580,45 @@ def squid_helper_command(
             helper.counts.close()
 
 
+@app.command("stoppage", rich_help_panel=ISP)
 def stoppage_command(
-    listen: Annotated[str, typer.Option(help="Address to serve on, IP[:port].")] = "127.0.0.1:8080",
-    operator: Annotated[str, typer.Option(help="Your organisation's name on the page.")] = (
-        "Your internet provider"
-    ),
+    listen: ListenOpt = "127.0.0.1:8080",
+    operator: Annotated[
+        str, typer.Option(metavar="NAME", help="Your organisation's name on the page.")
+    ] = "Your internet provider",
     help_line: Annotated[
         str | None,
-        typer.Option(help="Help-line text for people worried about their own thoughts."),
+        typer.Option(
+            metavar="TEXT", help="Help-line text for people worried about their own thoughts."
+        ),
     ] = None,
-    law: Annotated[str | None, typer.Option(help="Text for the law paragraph.")] = None,
+    law: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="Text for the law paragraph.")
+    ] = None,
     templates: Annotated[
-        Path | None, typer.Option(help="Folder of stoppage.<lang>.html templates.")
+        Path | None,
+        typer.Option(metavar="DIR", help="Folder of stoppage.<lang>.html templates."),
     ] = None,
-    language: Annotated[str, typer.Option(help="Language when the browser's is absent.")] = "en",
+    language: Annotated[
+        str, typer.Option(metavar="LANG", help="Language when the browser's is absent.")
+    ] = "en",
     applied: Annotated[
-        Path | None, typer.Option("--list", help="Applied hashed list, to count visits.")
+        Path | None,
+        typer.Option("--list", metavar="APPLIED", help="Applied hashed list, to count visits."),
     ] = None,
     counts: CountsOpt = None,
     flush_every: FlushOpt = 60.0,
     max_requests: Annotated[
-        int | None, typer.Option(min=1, help="Stop after this many requests (tests).")
+        int | None,
+        typer.Option(min=1, metavar="N", help="Stop after this many requests (tests)."),
     ] = None,
 ) -> None:
-    """Serve the stop page blocked visitors see (no outside resources, nothing logged).
-    SIGTERM stops it and writes the counts."""
+    """Serve the stop page blocked visitors see.
+
+    No outside resources, nothing logged. SIGTERM stops it and writes the counts."""
+    from hashwarden.blocking.applied import AppliedList
+    from hashwarden.blocking.stoppage import StopPage, serve_stop_page
+
     if (applied is None) != (counts is None):
         raise UsageError("--list and --counts go together")
     page = StopPage(
@@ -450,7 +630,7 @@ def stoppage_command(
         matcher=AppliedList.load(applied).matcher() if applied is not None else None,
         counts=_open_counts(counts, flush_every),
     )
-    host, port = parse_hostport(listen, default_port=80)
+    host, port = parse_listen(listen, default_port=80)
     server = serve_stop_page(page, host, port, max_requests=max_requests)
     err_console.print(f"serving the stop page on http://{host}:{port}/ ({', '.join(page.pages)})")
     _serve_until_stopped(server, page.counts)

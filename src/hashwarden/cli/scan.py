@@ -1,33 +1,30 @@
-"""`hashwarden scan` (the investigator's triage) and `hashwarden demo`."""
+"""`hashwarden scan`: the investigator's triage of a case against a bank."""
 
 from __future__ import annotations
 
 import re
-import shutil
 import sqlite3
-from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from hashwarden.bank import open_bank
 from hashwarden.cli._app import console, err_console
-from hashwarden.cli._options import PdqModeOpt, WorkersOpt, check_pdq_mode
-from hashwarden.demo import build_demo_case, demo_history
-from hashwarden.errors import HashwardenError, NotFoundError, UsageError
-from hashwarden.reports.case import prepare_report_dir, write_case_report
-from hashwarden.reports.charts import write_statistics_report
-from hashwarden.reports.statistics import (
-    CHANNELS,
-    Event,
-    events_from_scan,
-    record_events,
-    summarise,
+from hashwarden.cli._options import (
+    OldBankOpt,
+    PdqModeOpt,
+    WorkersOpt,
+    bank_and_rest,
+    check_paths,
+    check_pdq_mode,
+    open_bank_first,
 )
-from hashwarden.scan import LIMIT_FLAGS, FileRecord, Limits, ScanResult, run_scan
+from hashwarden.errors import HashwardenError, UsageError
+from hashwarden.reports.statistics import CHANNELS, Event, events_from_scan, record_events
+from hashwarden.scan import LIMIT_FLAGS, Limits  # the limits' defaults are shown in --help
+
+if TYPE_CHECKING:
+    from hashwarden.scan import FileRecord, ScanResult
 
 #: Records go here as the scan makes them; removed once the report is written.
 SPOOL_NAME = ".records.jsonl"
@@ -66,12 +63,16 @@ def _scan_with_progress(
     limits: Limits | None = None,
     spool: Path | None = None,
 ) -> ScanResult:
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from hashwarden.scan import run_scan
+
     with Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         TextColumn("{task.completed} files"),
         TimeElapsedColumn(),
-        console=err_console,
+        console=err_console.rich(),
         transient=True,
     ) as bar:
         task = bar.add_task("scanning", total=None)
@@ -93,6 +94,8 @@ def _scan_with_progress(
 
 
 def _summary(result: ScanResult, out: Path) -> None:
+    from rich.table import Table
+
     table = Table(title="scan summary", show_header=True)
     table.add_column("status")
     table.add_column("files", justify="right")
@@ -124,73 +127,103 @@ def _summary(result: ScanResult, out: Path) -> None:
 
 
 def scan_command(
-    paths: Annotated[list[Path], typer.Argument(help="Folders, files or archives to scan.")],
-    bank: Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")],
-    out: Annotated[Path, typer.Option("--out", help="Folder for the report.")],
+    args: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="BANK PATH...",
+            help="The bank, then folders, files or archives to scan.",
+            show_default=False,
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the report.")],
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a report already in --out.")
     ] = False,
-    threshold: Annotated[int, typer.Option(min=0, max=128, help="PDQ match distance.")] = 31,
+    threshold: Annotated[
+        int, typer.Option(min=0, max=128, metavar="BITS", help="PDQ match distance.")
+    ] = 31,
     pdq_mode: PdqModeOpt = "fast",
     workers: WorkersOpt = None,
     record_stats: Annotated[
         bool, typer.Option(help="Record the findings (counts only) in the bank's statistics.")
     ] = True,
-    channel: Annotated[str, typer.Option(help="Where the evidence came from.")] = "device",
-    region: Annotated[str | None, typer.Option(help="Country or region, for statistics.")] = None,
+    channel: Annotated[
+        str, typer.Option(metavar="CHANNEL", help="Where the evidence came from.")
+    ] = "device",
+    region: Annotated[
+        str | None, typer.Option(metavar="REGION", help="Country or region, for statistics.")
+    ] = None,
     exclude_disputed: Annotated[
         bool, typer.Option(help="Entries more organisations dispute than confirm never match.")
     ] = False,
     max_records: Annotated[
         int,
-        typer.Option(min=1, rich_help_panel=_PANEL, help="Records in the report; then stop."),
+        typer.Option(
+            min=1, metavar="N", rich_help_panel=_PANEL, help="Records in the report; then stop."
+        ),
     ] = _DEFAULT.max_records,
     max_members: Annotated[
         int,
-        typer.Option(min=1, rich_help_panel=_PANEL, help="Archive members read, all depths."),
+        typer.Option(
+            min=1, metavar="N", rich_help_panel=_PANEL, help="Archive members read, all depths."
+        ),
     ] = _DEFAULT.max_members,
     max_expanded_bytes: Annotated[
         str,
-        typer.Option(rich_help_panel=_PANEL, help="Bytes expanded from archives, all depths."),
+        typer.Option(
+            metavar="SIZE", rich_help_panel=_PANEL, help="Bytes expanded from archives, all depths."
+        ),
     ] = _size_text(_DEFAULT.max_expanded_bytes),
     max_depth: Annotated[
         int,
-        typer.Option(min=0, rich_help_panel=_PANEL, help="Levels of archives in archives."),
+        typer.Option(
+            min=0, metavar="N", rich_help_panel=_PANEL, help="Levels of archives in archives."
+        ),
     ] = _DEFAULT.max_depth,
     max_archive_bytes: Annotated[
         str,
         typer.Option(
+            metavar="SIZE",
             rich_help_panel=_PANEL,
             help="Largest archive opened; also all bytes expanded from one archive on disk.",
         ),
     ] = _size_text(_DEFAULT.max_archive_bytes),
     max_archive_members: Annotated[
         int,
-        typer.Option(min=1, rich_help_panel=_PANEL, help="Members read from one archive."),
+        typer.Option(
+            min=1, metavar="N", rich_help_panel=_PANEL, help="Members read from one archive."
+        ),
     ] = _DEFAULT.max_archive_members,
     max_ratio: Annotated[
         int,
         typer.Option(
             min=1,
+            metavar="N",
             rich_help_panel=_PANEL,
             help="Expansion of one zip member, and of one archive on disk at all depths.",
         ),
     ] = _DEFAULT.max_ratio,
     max_member_bytes: Annotated[
         str,
-        typer.Option(rich_help_panel=_PANEL, help="Largest archive member read."),
+        typer.Option(metavar="SIZE", rich_help_panel=_PANEL, help="Largest archive member read."),
     ] = _size_text(_DEFAULT.max_member_bytes),
+    old_bank: OldBankOpt = None,
 ) -> None:
     """Triage evidence: matched, known-good, unknown (grouped into series) and errors.
 
     Exit codes: 0 nothing matched, 1 matches found, 6 some files could not be read,
     7 matches found and some files could not be read or the scan was cut short by a limit,
     11 the scan was cut short by a limit (nothing matched in what was read),
-    2 usage, 4 bank or input not found, 9 --out holds a report already (see --force).
+    2 usage, 4 bank or input not found (checked before anything is read), 9 --out holds a
+    report already (see --force).
     """
-    for path in paths:
-        if not path.exists() and not path.is_symlink():
-            raise NotFoundError(f"no such file or folder: {path}")
+    from hashwarden.reports.case import prepare_report_dir, write_case_report
+
+    bank, names = bank_and_rest("scan", args, old_bank, "PATH... --out DIR")
+    if not names:
+        raise UsageError("give the folders, files or archives to scan after the bank")
+    paths = check_paths(Path(name) for name in names)
+    open_bank_first(bank, readonly=True).close()
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     if record_stats and channel not in CHANNELS:
@@ -227,6 +260,8 @@ def scan_command(
 
 def _record(bank: str | Path, events: list[Event]) -> None:
     """Statistics are a by-product: failing to record them never fails the scan."""
+    from hashwarden.bank import open_bank
+
     try:
         with open_bank(bank) as b:
             count = record_events(b, events)
@@ -234,36 +269,3 @@ def _record(bank: str | Path, events: list[Event]) -> None:
         err_console.print(f"warning: statistics not recorded ({exc})")
         return
     console.print(f"recorded {count} statistics events")
-
-
-def demo_command(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the demo (replaced).")] = Path(
-        "demo-output"
-    ),
-) -> None:
-    """Build a synthetic, benign case and bank, scan it, and print where the report is."""
-    console.print(
-        "[bold]hashwarden demo[/]: everything below is SYNTHETIC TEST DATA: abstract generated "
-        "images (gradients and shapes); categories are demo labels only.",
-        markup=True,
-    )
-    if out.exists():
-        if not (out / "bank.db").exists() and any(out.iterdir()):
-            raise UsageError(f"{out} exists and is not a hashwarden demo folder; choose another")
-        shutil.rmtree(out)
-    case = build_demo_case(out)
-    console.print(
-        f"demo bank: {case.bank} ({case.known_originals} known entries, one known-good set)"
-    )
-    console.print(f"demo evidence: {case.evidence}")
-    spool = out / "report" / SPOOL_NAME
-    result = _scan_with_progress([case.evidence], case.bank, 31, spool=spool)
-    write_case_report(result, out / "report")
-    _summary(result, out / "report")
-    with open_bank(case.bank) as b:
-        record_events(b, demo_history())
-        record_events(b, events_from_scan(result, channel="device", region="SE"))
-        summary = summarise(b, date(2026, 1, 1), date.today())
-    spool.unlink(missing_ok=True)
-    report = write_statistics_report(summary, out / "statistics.html")
-    console.print(f"statistics report (with a synthetic year of events): {report}")

@@ -1,4 +1,6 @@
-"""`hashwarden serve`: run the match service over HTTP; `hashwarden apikey`: its keys."""
+"""`hashwarden serve`: run the match service over HTTP; `hashwarden apikey`: its keys.
+
+Imported only when one of these commands runs (FastAPI is heavy): see cli/__init__.py."""
 
 from __future__ import annotations
 
@@ -8,26 +10,34 @@ from typing import Annotated
 import typer
 
 from hashwarden.bank import open_bank
-from hashwarden.cli._app import console, err_console, new_typer
+from hashwarden.cli._app import console, err_console, new_typer, notice
+from hashwarden.cli._options import BANK_HELP, OldBankOpt, bank_given, parse_listen
 from hashwarden.errors import UsageError
 from hashwarden.service.keys import ROLES, create_key, list_keys, revoke_key
 
-BankOpt = Annotated[str, typer.Option("--bank", help="The bank file or postgresql:// DSN.")]
+#: The bank, first (docs/cli.md); optional here only so that the old `--bank` still works.
+BankOpt = Annotated[str | None, typer.Argument(metavar="BANK", help=BANK_HELP)]
 
 apikey_app = new_typer("API keys of the match service (stored hashed in the bank).")
 
 
 def serve_command(
-    bank: BankOpt,
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes.")] = 1,
+    bank: BankOpt = None,
+    listen: Annotated[
+        str, typer.Option(metavar="IP:PORT", help="Address to listen on.")
+    ] = "127.0.0.1:8000",
+    workers: Annotated[int, typer.Option(min=1, max=64, metavar="N", help="Worker processes.")] = 1,
     keyless_role: Annotated[
         str | None,
-        typer.Option(help="Grant this role to requests without a key (HMA clients; off)."),
+        typer.Option(
+            metavar="ROLE", help="Grant this role to requests without a key (HMA clients; off)."
+        ),
     ] = None,
+    old_bank: OldBankOpt = None,
+    host: Annotated[str | None, typer.Option(hidden=True)] = None,
+    port: Annotated[int | None, typer.Option(min=1, max=65535, hidden=True)] = None,
 ) -> None:
-    """Serve hashing, matching and bank management against BANK.
+    """Serve hashing, matching and bank management.
 
     Each worker holds its own index and catches up with the bank before every match, so a
     change made through any worker, or any replica sharing a PostgreSQL bank, counts at once.
@@ -38,6 +48,13 @@ def serve_command(
     from hashwarden.service.app import ServiceSettings
     from hashwarden.service.asgi import NoDelayHttpProtocol
 
+    bank = bank_given("serve", bank, old_bank, "--listen IP:PORT")
+    if host is not None or port is not None:
+        notice("`--host`/`--port` are the old spelling: write `--listen IP:PORT`")
+        default_host, default_port = parse_listen(listen, default_port=8000)
+        host, port = host or default_host, port or default_port
+    else:
+        host, port = parse_listen(listen, default_port=8000)
     if keyless_role is not None and keyless_role not in ROLES:
         raise UsageError(f"--keyless-role must be one of {', '.join(ROLES)}")
     if keyless_role is not None:
@@ -62,15 +79,18 @@ def serve_command(
 
 @apikey_app.command("create")
 def apikey_create(
-    bank: BankOpt,
-    role: Annotated[str, typer.Option(help=f"One of: {', '.join(ROLES)}.")],
-    name: Annotated[str, typer.Option(help="Who holds the key; named in the audit log.")],
+    role: Annotated[str, typer.Option(metavar="ROLE", help=f"One of: {', '.join(ROLES)}.")],
+    name: Annotated[
+        str, typer.Option(metavar="NAME", help="Who holds the key; named in the audit log.")
+    ],
+    bank: BankOpt = None,
     rate: Annotated[
-        int | None, typer.Option(min=1, help="Requests a minute this key may make.")
+        int | None, typer.Option(min=1, metavar="N", help="Requests a minute this key may make.")
     ] = None,
+    old_bank: OldBankOpt = None,
 ) -> None:
     """Create a key; it is printed once, alone on the last line (only its hash is kept)."""
-    store = open_bank(bank)
+    store = open_bank(bank_given("apikey create", bank, old_bank, "--role ROLE --name NAME"))
     try:
         token = create_key(store, name, role, rate_per_minute=rate)
     finally:
@@ -80,9 +100,9 @@ def apikey_create(
 
 
 @apikey_app.command("list")
-def apikey_list(bank: BankOpt) -> None:
+def apikey_list(bank: BankOpt = None, old_bank: OldBankOpt = None) -> None:
     """Keys by name, role, rate and state (never the keys themselves)."""
-    store = open_bank(bank)
+    store = open_bank(bank_given("apikey list", bank, old_bank, ""))
     try:
         for key in list_keys(store):
             state = f"revoked {key.revoked}" if key.revoked else "live"
@@ -94,10 +114,12 @@ def apikey_list(bank: BankOpt) -> None:
 
 @apikey_app.command("revoke")
 def apikey_revoke(
-    bank: BankOpt, name: Annotated[str, typer.Option(help="The key's name.")]
+    name: Annotated[str, typer.Option(metavar="NAME", help="The key's name.")],
+    bank: BankOpt = None,
+    old_bank: OldBankOpt = None,
 ) -> None:
     """Revoke a key; every worker refuses it within 5 seconds."""
-    store = open_bank(bank)
+    store = open_bank(bank_given("apikey revoke", bank, old_bank, "--name NAME"))
     try:
         revoke_key(store, name)
     finally:

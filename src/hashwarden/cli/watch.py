@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,68 +10,85 @@ from typing import Annotated, Any
 import typer
 
 from hashwarden.cli._app import console, err_console
-from hashwarden.errors import NotFoundError, UsageError
+from hashwarden.cli._options import check_paths
+from hashwarden.errors import EXIT_FAILURE, NotFoundError, UsageError
 
 
 def watch_command(
-    paths: Annotated[
-        list[Path] | None, typer.Argument(help="Folders (or files) to watch and sweep.")
-    ] = None,
-    bank: Annotated[
-        Path | None, typer.Option(help="The local bank (a file), kept current by sync.")
+    bank_and_paths: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[BANK PATH...]",
+            help="The local bank (a file, kept current by sync), then the folders (or files) "
+            "to watch and sweep; either may come from --config instead.",
+            show_default=False,
+        ),
     ] = None,
     report_to: Annotated[
-        str | None, typer.Option(help="The match service's URL, where alerts go.")
+        str | None, typer.Option(metavar="URL", help="The match service's URL, where alerts go.")
     ] = None,
     key: Annotated[
         str | None,
-        typer.Option(help="An API key of the agent role (better: key_file in the config)."),
+        typer.Option(
+            metavar="KEY", help="An API key of the agent role (better: --key-file, key_file)."
+        ),
     ] = None,
-    key_file: Annotated[Path | None, typer.Option(help="A file holding the API key.")] = None,
+    key_file: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="A file holding the API key.")
+    ] = None,
     state: Annotated[
         Path | None,
-        typer.Option(help="The state folder: seen files, outbox, checkpoint, status."),
+        typer.Option(metavar="DIR", help="The state folder: seen files, outbox, checkpoint."),
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", help="A TOML file of settings (flags win).")
+        Path | None,
+        typer.Option("--config", metavar="FILE", help="A TOML file of settings (flags win)."),
     ] = None,
     sweep_every: Annotated[
-        str | None, typer.Option(help="Sweep all paths this often (e.g. 12h; default 1d).")
+        str | None,
+        typer.Option(metavar="DURATION", help="Sweep all paths this often (e.g. 12h; default 1d)."),
     ] = None,
     max_cpu: Annotated[
         float | None,
-        typer.Option(help="Percent of one core to use at most over time (default 20)."),
+        typer.Option(metavar="PERCENT", help="Percent of one core to use at most (default 20)."),
     ] = None,
     sync_url: Annotated[
-        str | None, typer.Option(help="Pull the bank's signed bundles from this URL.")
+        str | None, typer.Option(metavar="URL", help="Pull the bank's signed bundles from here.")
     ] = None,
     sync_key: Annotated[
-        Path | None, typer.Option(help="The public key the bundles must be signed by.")
+        Path | None,
+        typer.Option(metavar="NAME.pub", help="The public key the bundles must be signed by."),
     ] = None,
-    sync_every: Annotated[str | None, typer.Option(help="Pull this often (default 1h).")] = None,
+    sync_every: Annotated[
+        str | None, typer.Option(metavar="DURATION", help="Pull this often (default 1h).")
+    ] = None,
     agent_id: Annotated[
-        str | None, typer.Option(help="This agent's name at the service (default: host name).")
+        str | None,
+        typer.Option(metavar="NAME", help="This agent's name at the service (default: host)."),
     ] = None,
     status: Annotated[
         bool, typer.Option("--status", help="Say what the agent of --state is doing, and exit.")
     ] = False,
 ) -> None:
-    """Watch PATHs for files that match the local bank and alert the match service.
+    """Watch folders for files that match the local bank and alert the match service.
 
     Files created, written, moved in or unpacked are hashed once complete, archives looked
     into as `scan` does; everything is swept at start and every --sweep-every; media mounted
     under /media, /run/media or /mnt are swept when they appear. Only hashes and metadata are
     sent, never a file. Runs until SIGTERM or SIGINT. See docs/agent.md."""
     if status:
-        folder = state or _config_state(config)
-        show_status(folder)
+        show_status(state or _config_state(config))
         return
-    from hashwarden.agent.config import load_config
+    import logging
 
+    from hashwarden.agent import Agent, load_config
+
+    given = list(bank_and_paths or [])
     flags: dict[str, Any] = {
-        "paths": [str(p) for p in paths or ()],
-        "bank": bank,
+        "bank": given[0] if given else None,
+        "paths": given[1:],
         "report_to": report_to,
+        "key": key,
         "key_file": key_file,
         "state": state,
         "sweep_every": sweep_every,
@@ -83,24 +98,11 @@ def watch_command(
         "sync_every": sync_every,
         "agent_id": agent_id,
     }
-    flags = {k: str(v) if isinstance(v, Path) else v for k, v in flags.items()}
-    settings = load_config(config, {**flags, "key": key})  # checked here: errors exit now
-    for path in settings.paths:
-        if not path.exists():
-            raise NotFoundError(f"{path} does not exist: nothing to watch there")
-    env = dict(os.environ)
-    if key is not None:
-        env["HASHWARDEN_AGENT_KEY"] = key
-    payload = {
-        "config": None if config is None else str(config.absolute()),
-        "flags": {k: v for k, v in flags.items() if v is not None and v != []},
-        "key_from_env": key is not None,
-    }
+    settings = load_config(config, flags)
+    check_paths([settings.bank, *settings.paths])  # exit 4 naming the first missing one
     err_console.print(f"watching {len(settings.paths)} path(s); state in {settings.state}")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    # The agent runs in a process that imports only what it needs (same process id).
-    os.execve(sys.executable, [sys.executable, "-m", "hashwarden.agent", json.dumps(payload)], env)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    Agent(settings).run()
 
 
 def _config_state(config: Path | None) -> Path:
@@ -162,4 +164,4 @@ def show_status(folder: Path) -> None:
     for line in lines:
         console.print(line, markup=False)
     if not running:
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILURE)

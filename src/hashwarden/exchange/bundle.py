@@ -2,7 +2,8 @@
 
 A bundle carries what changed in a bank after one audit sequence number and up to another:
 entries added or changed (with every field) and the signals of entries removed. Its body is
-canonical JSON signed with Ed25519. A receiving bank accepts a bundle only when:
+canonical JSON signed with Ed25519 (the envelope and the key files: hashwarden.signing; their
+functions are named here too, where the trust commands look). A receiving bank accepts a bundle only when:
 - it is well formed (every field of the type it should be: a malformed one is a DataError);
 - it is signed, by a key the bank trusts (`keys add`) and has not revoked;
 - the signature verifies over the body (any change to it breaks the signature);
@@ -11,7 +12,7 @@ canonical JSON signed with Ed25519. A receiving bank accepts a bundle only when:
 - it continues exactly where the last bundle from the same origin bank stopped (`since`
   equals the last sequence applied): an older one is a replay, a later one is out of order.
 Applying it is one transaction, so a refused or failed bundle changes nothing. The peer speaks
-only for itself: see `SqliteBank.apply_changes` and docs/exchange.md ("Trust model").
+only for itself: see `ChangeStore.apply` (bank/_changes.py) and docs/exchange.md ("Trust model").
 """
 
 from __future__ import annotations
@@ -19,23 +20,27 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-
-from hashwarden.bank.base import Entry, NewEntry
+from hashwarden._time import utc_now
+from hashwarden.bank.base import ORIGIN_KEY, Entry, NewEntry
 from hashwarden.bank.categories import CATEGORIES
-from hashwarden.bank.sqlite import ORIGIN_KEY, SqliteBank, utc_now
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, DataError, IntegrityError, NotFoundError, UsageError
 from hashwarden.exchange.base import signal_or_error
 from hashwarden.signals.base import Signal
+from hashwarden.signing import (
+    canonical_json,
+    generate_keys,
+    read_private_key,
+    read_public_key,
+    sign_envelope,
+    verify_signature,
+)
 
 __all__ = [
     "FORMAT",
@@ -62,58 +67,6 @@ _VERSION = 1
 _MAX_SEQUENCE = 2**63 - 1  # what SQLite and PostgreSQL integers hold
 
 
-def _canonical(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def generate_keys(name: str, folder: Path) -> tuple[Path, Path]:
-    """Write NAME.key (private, mode 600) and NAME.pub; refuses to overwrite."""
-    if not name or "/" in name or name.startswith("."):
-        raise UsageError(f"{name!r} is not a usable key name")
-    private_path, public_path = folder / f"{name}.key", folder / f"{name}.pub"
-    for path in (private_path, public_path):
-        if path.exists():
-            raise ConflictError(f"{path} already exists")
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    public_path.write_text(f"ed25519 {_b64(raw)} {name}\n")
-    return private_path, public_path
-
-
-def read_public_key(path: Path) -> tuple[str, str]:
-    """(name, base64 key) from a NAME.pub file."""
-    try:
-        kind, key, name = path.read_text().split()
-        if kind != "ed25519" or len(base64.b64decode(key, validate=True)) != 32:
-            raise ValueError
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"{path} is not a hashwarden public key ('ed25519 <base64> <name>')"
-        ) from exc
-    return name, key
-
-
-def read_private_key(path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 key in a NAME.key file."""
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{path} is not a private key file ({exc})") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise DataError(f"{path} is not an Ed25519 private key")
-    return key
-
-
 def _bank_id(text: str) -> str:
     """An origin as given on the command line, checked and in the form banks write it."""
     try:
@@ -123,7 +76,7 @@ def _bank_id(text: str) -> str:
 
 
 def add_trusted_key(
-    bank: SqliteBank, public_path: Path, *, origins: Iterable[str] = (), actor: str = "cli"
+    bank: BankStore, public_path: Path, *, origins: Iterable[str] = (), actor: str = "cli"
 ) -> str:
     """Trust bundles signed by this key; `origins` binds it to the banks it may sign for
     (none: it is bound to the origin of the first bundle it signs). An origin bound to
@@ -135,9 +88,9 @@ def add_trusted_key(
     marks = ",".join("?" * len(wanted))
     bindings = f"key_name = ? OR origin IN ({marks})" if wanted else "key_name = ?"
     with (
-        bank.transaction() as conn,
-        bank.tracked("trusted_keys", "name = ?", (name,)),
-        bank.tracked("trusted_key_origins", bindings, (name, *wanted)),
+        bank.db.transaction() as conn,
+        bank.audit.tracked("trusted_keys", "name = ?", (name,)),
+        bank.audit.tracked("trusted_key_origins", bindings, (name, *wanted)),
     ):
         if conn.execute(
             "SELECT 1 FROM trusted_keys WHERE name = ? OR public_key = ?", (name, key)
@@ -147,7 +100,7 @@ def add_trusted_key(
             )
         rebound: dict[str, str] = {}
         for origin in wanted:
-            holder = _bound_key(conn, origin)
+            holder = bank.trust.bound_key(origin)
             if holder is None:
                 continue
             revoked = conn.execute(
@@ -166,7 +119,7 @@ def add_trusted_key(
 
 
 def _trust(
-    bank: SqliteBank,
+    bank: BankStore,
     conn: Any,
     name: str,
     key: str,
@@ -183,45 +136,24 @@ def _trust(
             "INSERT INTO trusted_key_origins(origin, key_name, bound, how) VALUES (?,?,?,?)",
             (origin, name, now, "keys add"),
         )
-    bank.record(actor, "keys.add", {"name": name, "public_key": key, "origins": origins, **more})
+    bank.audit.record(
+        actor, "keys.add", {"name": name, "public_key": key, "origins": origins, **more}
+    )
 
 
-def revoke_trusted_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> None:
-    with bank.transaction() as conn, bank.tracked("trusted_keys", "name = ?", (name,)):
+def revoke_trusted_key(bank: BankStore, name: str, *, actor: str = "cli") -> None:
+    with bank.db.transaction() as conn, bank.audit.tracked("trusted_keys", "name = ?", (name,)):
         row = conn.execute("SELECT revoked FROM trusted_keys WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"no trusted key named {name!r}")
         conn.execute("UPDATE trusted_keys SET revoked = ? WHERE name = ?", (utc_now(), name))
-        bank.record(actor, "keys.revoke", {"name": name})
+        bank.audit.record(actor, "keys.revoke", {"name": name})
 
 
-def _bound_key(conn: Any, origin: str) -> tuple[str, bool] | None:
-    """(name of the key the origin is bound to, whether the binding is recorded), or None.
-    Banks from before bindings existed: the key that signed the origin's bundles so far."""
-    row = conn.execute(
-        "SELECT key_name FROM trusted_key_origins WHERE origin = ?", (origin,)
-    ).fetchone()
-    if row:
-        return str(row[0]), True
-    row = conn.execute("SELECT key_name FROM bundle_state WHERE origin = ?", (origin,)).fetchone()
-    return (str(row[0]), False) if row else None
-
-
-def _origins_of(fetch: Callable[[str, tuple[Any, ...]], list[Any]], key_name: str) -> list[str]:
-    """The origins a key is bound to (recorded, or from its bundles before bindings)."""
-    recorded = fetch("SELECT origin FROM trusted_key_origins WHERE key_name = ?", (key_name,))
-    earlier = fetch(
-        "SELECT origin FROM bundle_state WHERE key_name = ? AND origin NOT IN"
-        " (SELECT origin FROM trusted_key_origins)",
-        (key_name,),
-    )
-    return sorted({str(r[0]) for r in [*recorded, *earlier]})
-
-
-def key_origins(bank: SqliteBank) -> dict[str, list[str]]:
+def key_origins(bank: BankStore) -> dict[str, list[str]]:
     """Trusted key name -> the origins (bank ids) it is bound to; keys bound to none yet are
     left out (they are bound by the first bundle they sign)."""
-    found = {name: _origins_of(bank.query, name) for name, *_ in bank.trusted_keys()}
+    found = {name: bank.trust.origins_of(name) for name, *_ in bank.trust.all_keys()}
     return {name: origins for name, origins in found.items() if origins}
 
 
@@ -247,15 +179,11 @@ def _entry_json(entry: Entry, include_file_names: bool) -> dict[str, Any]:
 def sign_body(body: dict[str, Any], key_path: Path) -> dict[str, Any]:
     """A bundle document: the body, the signer's public key and its signature over the
     canonical body."""
-    key = read_private_key(key_path)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return {"body": body, "key": _b64(public), "signature": _b64(key.sign(_canonical(body)))}
+    return sign_envelope(body, read_private_key(key_path))
 
 
 def build_bundle(
-    bank: SqliteBank,
+    bank: BankStore,
     *,
     since: int,
     key_path: Path,
@@ -267,7 +195,7 @@ def build_bundle(
     entries flagged `do_not_share` (in extra) and, when given, other categories or sources
     stay home; so do the PERSONAL_FIELDS of extra unless `include_file_names`."""
     read_private_key(key_path)  # a bad key file is refused before any work
-    sequence, _ = bank.head()
+    sequence, _ = bank.audit.head()
     if since < 0 or since > sequence:
         raise UsageError(f"--since {since} is outside this bank's history (0 to {sequence})")
 
@@ -280,12 +208,14 @@ def build_bundle(
         )
 
     upserts = [
-        _entry_json(e, include_file_names) for e in bank.entries(since_version=since) if shared(e)
+        _entry_json(e, include_file_names)
+        for e in bank.entries.all(since_version=since)
+        if shared(e)
     ]
     # Only this bank's own removals: those it applied from peers are theirs to announce.
     removed = [
         event.detail["signals"]
-        for event in bank.audit_events(after=since)
+        for event in bank.audit.events(after=since)
         if event.action == "entry.remove"
     ]
     body = {
@@ -301,7 +231,7 @@ def build_bundle(
     return sign_body(body, key_path)
 
 
-def import_bundle(bank: SqliteBank, path: Path, *, actor: str = "cli") -> dict[str, int]:
+def import_bundle(bank: BankStore, path: Path, *, actor: str = "cli") -> dict[str, int]:
     """Verify and apply the bundle in a file (see `apply_bundle`)."""
     return apply_bundle(bank, path.read_bytes(), str(path), actor=actor)
 
@@ -316,7 +246,7 @@ class _Body:
 
 
 def apply_bundle(
-    bank: SqliteBank,
+    bank: BankStore,
     data: bytes,
     where: str,
     *,
@@ -343,7 +273,7 @@ def apply_bundle(
     public, signed = _decode(key, where, "key"), _decode(signature, where, "signature")
     if len(public) != 32 or len(signed) != 64:
         raise DataError(f"{where}: the key or signature is not of Ed25519's length")
-    row = bank.trusted_key(key)
+    row = bank.trust.key(key)
     if pinned is not None and key != pinned[1]:
         signer = f"key {row[0]!r}" if row else "a key this bank does not trust"
         raise IntegrityError(
@@ -358,15 +288,13 @@ def apply_bundle(
     if revoked:
         raise IntegrityError(f"{where} is signed by key {key_name!r}, revoked on {revoked}")
     try:
-        canonical = _canonical(body)
+        canonical = canonical_json(body)
     except (ValueError, RecursionError) as exc:  # UnicodeEncodeError: lone surrogates
         raise DataError(f"{where}: the body is not valid text ({exc})") from exc
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signed, canonical)
-    except (InvalidSignature, ValueError) as exc:
+    if not verify_signature(public, signed, canonical):
         raise IntegrityError(
             f"{where}: the signature does not verify: the bundle was altered after signing"
-        ) from exc
+        )
     parsed = _parse_body(body, where)
     origin = parsed.origin
     if origin == bank.bank_id:
@@ -380,16 +308,16 @@ def apply_bundle(
                 "SELECT 1 FROM trusted_keys WHERE name = ? OR public_key = ?", (key_name, key)
             ).fetchone():
                 raise ConflictError(f"{where}: a key named {key_name!r} is trusted already")
-            with bank.tracked("trusted_keys", "name = ?", (key_name,)):
+            with bank.audit.tracked("trusted_keys", "name = ?", (key_name,)):
                 _trust(bank, conn, key_name, key, [], actor, {"via": where})
-        bound = _bound_key(conn, origin)
+        bound = bank.trust.bound_key(origin)
         if bound is not None and bound[0] != key_name:
             raise IntegrityError(
                 f"{where} names origin {origin}, which is bound to key {bound[0]!r}: key "
                 f"{key_name!r} may not sign for it; refused"
             )
         if bound is None:
-            mine = _origins_of(lambda sql, args: conn.execute(sql, args).fetchall(), key_name)
+            mine = bank.trust.origins_of(key_name)
             if mine:
                 raise IntegrityError(
                     f"{where} names origin {origin}, but key {key_name!r} is bound to origin "
@@ -397,14 +325,16 @@ def apply_bundle(
                 )
         if bound is None or not bound[1]:
             how = "first use" if bound is None else "earlier bundles"
-            with bank.tracked("trusted_key_origins", "origin = ?", (origin,)):
+            with bank.audit.tracked("trusted_key_origins", "origin = ?", (origin,)):
                 conn.execute(
                     "INSERT INTO trusted_key_origins(origin, key_name, bound, how)"
                     " VALUES (?,?,?,?)",
                     (origin, key_name, utc_now(), how),
                 )
-                bank.record(actor, "keys.bind", {"name": key_name, "origin": origin, "how": how})
-        last = bank.bundle_sequence(origin)
+                bank.audit.record(
+                    actor, "keys.bind", {"name": key_name, "origin": origin, "how": how}
+                )
+        last = bank.trust.bundle_sequence(origin)
         if parsed.sequence <= last:
             raise ConflictError(
                 f"{where} was applied already (replay): this bank has {origin} up to "
@@ -415,7 +345,7 @@ def apply_bundle(
                 f"{where} is out of order: this bank has {origin} up to {last}, the "
                 f"bundle starts after {parsed.since}; apply the bundles in between first"
             )
-        with bank.tracked("bundle_state", "origin = ?", (origin,)):
+        with bank.audit.tracked("bundle_state", "origin = ?", (origin,)):
             conn.execute("DELETE FROM bundle_state WHERE origin = ?", (origin,))
             conn.execute(
                 "INSERT INTO bundle_state(origin, last_sequence, key_name, applied)"
@@ -423,7 +353,7 @@ def apply_bundle(
                 (origin, parsed.sequence, key_name, utc_now()),
             )
 
-    result = bank.apply_changes(
+    result = bank.changes.apply(
         parsed.upserts,
         parsed.removals,
         origin=origin,

@@ -26,7 +26,7 @@ from typing import Any
 
 import httpx
 
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import (
     ConflictError,
     DataError,
@@ -67,7 +67,7 @@ def _read_index(folder: Path) -> dict[str, Any]:
 
 
 def publish(
-    bank: SqliteBank, key_path: Path, folder: Path, *, include_file_names: bool = False
+    bank: BankStore, key_path: Path, folder: Path, *, include_file_names: bool = False
 ) -> Path | None:
     """Write the bank's changes since the last publish as a new bundle; None when none.
     File names and other personal fields stay home unless `include_file_names`."""
@@ -179,7 +179,7 @@ def _download(
 
 
 def pull(
-    bank: SqliteBank,
+    bank: BankStore,
     url: str,
     public_key: Path,
     *,
@@ -196,8 +196,8 @@ def pull(
     verifies and applies, never by a pull that fails before. `timeout` bounds each network
     wait, `deadline` each download in all."""
     name, key = read_public_key(public_key)
-    trusted = bank.trusted_key(key)
-    if trusted is None and any(row[0] == name for row in bank.trusted_keys()):
+    trusted = bank.trust.key(key)
+    if trusted is None and any(row[0] == name for row in bank.trust.all_keys()):
         raise ConflictError(
             f"{public_key} is named {name!r}, but another key is trusted under that name"
         )
@@ -213,7 +213,7 @@ def pull(
             client, index_url, cap=max_index_bytes, flag="--max-index-bytes", applied=0, **limits
         )
         origin, listed = _parse_index(data, index_url)
-        last = bank.bundle_sequence(origin)
+        last = bank.trust.bundle_sequence(origin)
         for item in listed:
             if item.sequence <= last:
                 continue

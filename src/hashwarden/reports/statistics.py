@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden._time import utc_now
+from hashwarden._types import ScanResult
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import UsageError
-from hashwarden.scan.pipeline import ScanResult
 
 __all__ = [
     "CHANNELS",
@@ -44,7 +45,7 @@ class Event:
     at: str | None = None
 
 
-def record_events(bank: SqliteBank, events: Iterable[Event], *, actor: str = "cli") -> int:
+def record_events(bank: BankStore, events: Iterable[Event], *, actor: str = "cli") -> int:
     """Store events in one transaction; returns how many."""
     rows = []
     for e in events:
@@ -66,14 +67,7 @@ def record_events(bank: SqliteBank, events: Iterable[Event], *, actor: str = "cl
         )
     if not rows:
         return 0
-    with bank.transaction() as conn:
-        conn.executemany(
-            "INSERT INTO events(at, channel, outcome, category, series, victim_identified,"
-            " region, count) VALUES (?,?,?,?,?,?,?,?)",
-            rows,
-        )
-        bank.record(actor, "events.record", {"count": len(rows)})
-    return len(rows)
+    return bank.events.add(rows, actor=actor)
 
 
 @dataclass
@@ -94,11 +88,11 @@ class Summary:
         return self.by_outcome["known"] + self.by_outcome["new"]
 
 
-def summarise(bank: SqliteBank, start: date, end: date) -> Summary:
+def summarise(bank: BankStore, start: date, end: date) -> Summary:
     """Count the events from `start` to `end` (both days included)."""
     if end < start:
         raise UsageError(f"--to {end} is before --from {start}")
-    rows = bank.events_between(start.isoformat(), f"{end.isoformat()}T99")
+    rows = bank.events.between(start.isoformat(), f"{end.isoformat()}T99")
     summary = Summary(
         start, end, Counter(), Counter(), {}, Counter(), Counter(), Counter(), 0, Counter()
     )

@@ -31,8 +31,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from hashwarden._time import parse_utc, utc_now, utc_text
 from hashwarden.bank.categories import most_severe, parse_category
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 from hashwarden.service.banks import DEFAULT_BANK, BankMatch
@@ -83,11 +84,6 @@ _REPORT_COLUMNS = (
 _DELIVERY_COLUMNS = (
     "id, rule_id, event, url, status, attempts, next_attempt, last_error, created, delivered"
 )
-
-
-def _stamp(moment: datetime) -> str:
-    """The bank's timestamp format (UTC, microseconds, `Z`), so text order is time order."""
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -274,7 +270,7 @@ class ActionEngine:
 
     def __init__(
         self,
-        bank: SqliteBank,
+        bank: BankStore,
         *,
         lock: threading.Lock | None = None,
         settings: DeliverySettings | None = None,
@@ -330,13 +326,13 @@ class ActionEngine:
 
     @contextmanager
     def _tx(self) -> Iterator[Any]:
-        with self.lock, self.bank.transaction() as conn:
+        with self.lock, self.bank.db.transaction() as conn:
             yield conn
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """A read outside any write transaction (no write lock, also on a read-only bank)."""
         with self.lock:
-            return self.bank.query(sql, params)
+            return self.bank.db.query(sql, params)
 
     # -- rules -------------------------------------------------------------------------------
     def add_rule(self, rule: NewRule, *, actor: str = "api") -> tuple[Rule, str | None]:
@@ -360,7 +356,7 @@ class ActionEngine:
         secret = None
         if rule.webhook_url is not None:
             secret = rule.webhook_secret or secrets.token_hex(32)
-        with self._tx() as conn, self.bank.tracked("action_rules", "name = ?", (name,)):
+        with self._tx() as conn, self.bank.audit.tracked("action_rules", "name = ?", (name,)):
             row = conn.execute(
                 "INSERT INTO action_rules(name, bank, categories, max_distance, webhook_url,"
                 " webhook_secret, report, enabled, created) VALUES (?,?,?,?,?,?,?,?,?)"
@@ -380,7 +376,7 @@ class ActionEngine:
             if row is None:
                 raise ConflictError(f"a rule named {name!r} already exists")
             rule_id = int(row[0])
-            self.bank.record(
+            self.bank.audit.record(
                 actor,
                 "action.rule.add",
                 {
@@ -407,7 +403,7 @@ class ActionEngine:
     def remove_rule(self, rule_id: int, *, actor: str = "api") -> Rule:
         """Delete a rule; its undelivered webhooks are marked failed, not dropped."""
         rule = self.rule(rule_id)
-        with self._tx() as conn, self.bank.tracked("action_rules", "id = ?", (rule_id,)):
+        with self._tx() as conn, self.bank.audit.tracked("action_rules", "id = ?", (rule_id,)):
             gone = conn.execute(
                 "DELETE FROM action_rules WHERE id = ? RETURNING id", (rule_id,)
             ).fetchone()
@@ -418,7 +414,7 @@ class ActionEngine:
                 " WHERE rule_id = ? AND status = 'pending'",
                 ("rule removed before delivery", rule_id),
             )
-            self.bank.record(actor, "action.rule.remove", {"id": rule_id, "name": rule.name})
+            self.bank.audit.record(actor, "action.rule.remove", {"id": rule_id, "name": rule.name})
         self._cached = None
         return rule
 
@@ -429,7 +425,7 @@ class ActionEngine:
             rows = self._read("SELECT webhook_url FROM action_rules WHERE id = ?", (rule_id,))
             if rows and rows[0][0] is not None:
                 self.settings.targets.check_url(str(rows[0][0]))
-        with self._tx() as conn, self.bank.tracked("action_rules", "id = ?", (rule_id,)):
+        with self._tx() as conn, self.bank.audit.tracked("action_rules", "id = ?", (rule_id,)):
             row = conn.execute(
                 "UPDATE action_rules SET enabled = ? WHERE id = ? RETURNING id",
                 (int(enabled), rule_id),
@@ -437,7 +433,7 @@ class ActionEngine:
             if row is None:
                 raise NotFoundError(f"no action rule {rule_id}")
             action = "action.rule.enable" if enabled else "action.rule.disable"
-            self.bank.record(actor, action, {"id": rule_id})
+            self.bank.audit.record(actor, action, {"id": rule_id})
         self._cached = None
         return self.rule(rule_id)
 
@@ -471,7 +467,7 @@ class ActionEngine:
             return None
         event = uuid.uuid4().hex
         now = utc_now()
-        incident = None if incident_time is None else _stamp(incident_time)
+        incident = None if incident_time is None else utc_text(incident_time)
         report_id: int | None = None
         deliveries: list[int] = []
         enabled = self._enabled_rules()
@@ -604,7 +600,7 @@ class ActionEngine:
         who = reviewer.strip()
         if not who:
             raise UsageError("a review needs the reviewer's name")
-        with self._tx() as conn, self.bank.tracked("action_reports", "id = ?", (report_id,)):
+        with self._tx() as conn, self.bank.audit.tracked("action_reports", "id = ?", (report_id,)):
             row = conn.execute(
                 "UPDATE action_reports SET status = ?, reviewer = ?, reviewed = ?,"
                 " review_note = ? WHERE id = ? AND status = 'pending' RETURNING id",
@@ -618,7 +614,7 @@ class ActionEngine:
                     raise NotFoundError(f"no report {report_id}")
                 raise ConflictError(f"report {report_id} is already {current[0]}")
             action = "report.confirm" if decision == "confirmed" else "report.reject"
-            self.bank.record(who, action, {"id": report_id})
+            self.bank.audit.record(who, action, {"id": report_id})
         return self.report(report_id)
 
     @staticmethod
@@ -679,7 +675,7 @@ class ActionEngine:
                 if found[0] == "failed":
                     raise ConflictError(f"delivery {delivery_id}'s rule was removed")
                 raise ConflictError(f"delivery {delivery_id} is {found[0]}, not failed")
-            self.bank.record(actor, "action.delivery.retry", {"id": delivery_id})
+            self.bank.audit.record(actor, "action.delivery.retry", {"id": delivery_id})
         with suppress(queue.Full):
             self.wakeups.put_nowait(delivery_id)
         (delivery,) = self.deliveries(after=delivery_id - 1, limit=1)
@@ -692,7 +688,7 @@ class ActionEngine:
         )
         if first is None:
             return None
-        due = datetime.fromisoformat(str(first).replace("Z", "+00:00"))
+        due = parse_utc(str(first))
         return max(0.0, (due - datetime.now(UTC)).total_seconds())
 
     def deliver_due(self, *, stop: threading.Event | None = None) -> int:
@@ -712,14 +708,14 @@ class ActionEngine:
         time, and a worker that dies mid-send leaves it to be retried."""
         while True:
             now = datetime.now(UTC)
-            lease = _stamp(now + timedelta(seconds=self.settings.timeout_s + 30))
+            lease = utc_text(now + timedelta(seconds=self.settings.timeout_s + 30))
             with self._tx() as conn:
                 row = conn.execute(
                     "SELECT d.id, d.url, d.body, d.event, d.attempts, r.webhook_secret"
                     " FROM action_deliveries d LEFT JOIN action_rules r ON r.id = d.rule_id"
                     " WHERE d.status = 'pending' AND d.next_attempt <= ?"
                     " ORDER BY d.next_attempt, d.id LIMIT 1",
-                    (_stamp(now),),
+                    (utc_text(now),),
                 ).fetchone()
                 if row is None:
                     return None
@@ -776,7 +772,7 @@ class ActionEngine:
                 conn.execute(
                     "UPDATE action_deliveries SET status = 'delivered', delivered = ?,"
                     " last_error = NULL WHERE id = ?",
-                    (_stamp(now), delivery_id),
+                    (utc_text(now), delivery_id),
                 )
             elif refused or attempts >= self.settings.max_attempts:
                 conn.execute(
@@ -787,7 +783,7 @@ class ActionEngine:
                 retry = now + timedelta(seconds=self.settings.backoff(attempts))
                 conn.execute(
                     "UPDATE action_deliveries SET next_attempt = ?, last_error = ? WHERE id = ?",
-                    (_stamp(retry), error, delivery_id),
+                    (utc_text(retry), error, delivery_id),
                 )
         if error is not None:
             final = refused or attempts >= self.settings.max_attempts

@@ -24,8 +24,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi import Path as PathParam
 from pydantic import AfterValidator, BaseModel, Field
 
+from hashwarden._time import utc_now, utc_text
 from hashwarden.bank.categories import most_severe, parse_category
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, HashwardenError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 from hashwarden.service.banks import DEFAULT_BANK, BankMatch
@@ -65,10 +66,10 @@ Id = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
 def stamp(moment: datetime) -> str:
-    """The bank's timestamp format (UTC, microseconds, `Z`): text order is time order."""
+    """The bank's timestamp format (`_time`); a time without an offset is UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return utc_text(moment)
 
 
 def _when(moment: datetime) -> datetime:
@@ -195,7 +196,7 @@ def _clean_hashes(hashes: dict[str, str]) -> dict[str, str]:
 class AlertStore:
     """The alerts and agents tables of a bank. Callers serialise use of the connection."""
 
-    def __init__(self, bank: SqliteBank) -> None:
+    def __init__(self, bank: BankStore) -> None:
         self.bank = bank
 
     def add(
@@ -214,7 +215,7 @@ class AlertStore:
         times = alert.times.model_dump()
         times = {k: None if v is None else stamp(v) for k, v in times.items()}
         detected = None if alert.detected is None else stamp(alert.detected)
-        with self.bank.transaction() as conn:
+        with self.bank.db.transaction() as conn:
             row = conn.execute(
                 "INSERT INTO alerts(idempotency_key, agent, key_name, host, os_user, path, size,"
                 " times, hashes, sha256, matches, category, noticed_by, agent_version,"
@@ -242,10 +243,12 @@ class AlertStore:
             ).fetchone()
             if row is not None:
                 alert_id = int(row[0])
-                self.bank.record(key_name, "alert.receive", {"id": alert_id, "agent": alert.agent})
+                self.bank.audit.record(
+                    key_name, "alert.receive", {"id": alert_id, "agent": alert.agent}
+                )
         if row is not None:
             return self.get(alert_id), True
-        rows = self.bank.query(
+        rows = self.bank.db.query(
             "SELECT id, agent, key_name FROM alerts WHERE idempotency_key = ?",
             (alert.idempotency_key,),
         )
@@ -257,7 +260,7 @@ class AlertStore:
         return self.get(int(alert_id)), False
 
     def get(self, alert_id: int) -> AlertOut:
-        rows = self.bank.query(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
+        rows = self.bank.db.query(f"SELECT {_ALERT_COLUMNS} FROM alerts WHERE id = ?", (alert_id,))
         if not rows:
             raise NotFoundError(f"no alert {alert_id}")
         return self._alert(rows[0])
@@ -291,7 +294,7 @@ class AlertStore:
                 sql += f" AND {column} {op} ?"
                 params.append(value)
         params.append(limit)
-        return [self._alert(r) for r in self.bank.query(sql + " ORDER BY id LIMIT ?", params)]
+        return [self._alert(r) for r in self.bank.db.query(sql + " ORDER BY id LIMIT ?", params)]
 
     def decide(
         self,
@@ -306,8 +309,8 @@ class AlertStore:
         allowed = ("open",) if decision == "acknowledged" else ("open", "acknowledged")
         marks = ",".join("?" * len(allowed))
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("alerts", "id = ?", (alert_id,)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("alerts", "id = ?", (alert_id,)),
         ):
             row = conn.execute(
                 f"UPDATE alerts SET status = ?, decided_by = ?, decided = ?, note = ?"
@@ -322,12 +325,12 @@ class AlertStore:
                     raise NotFoundError(f"no alert {alert_id}")
                 raise ConflictError(f"alert {alert_id} is already {current[0]}")
             action = "alert.acknowledge" if decision == "acknowledged" else "alert.close"
-            self.bank.record(who, action, {"id": alert_id})
+            self.bank.audit.record(who, action, {"id": alert_id})
         return self.get(alert_id)
 
     def heartbeat(self, beat: HeartbeatIn, *, key_name: str) -> None:
         now = utc_now()
-        with self.bank.transaction() as conn:
+        with self.bank.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO agents(agent, key_name, host, agent_version, bank_version,"
                 " interval_s, first_seen, last_heartbeat, report) VALUES (?,?,?,?,?,?,?,?,?)"
@@ -353,7 +356,7 @@ class AlertStore:
         stopped (none for `SILENT_INTERVALS` of its intervals, and `SILENT_AT_LEAST_S`)."""
         moment = now or datetime.now(UTC)
         out = []
-        for row in self.bank.query(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY agent"):
+        for row in self.bank.db.query(f"SELECT {_AGENT_COLUMNS} FROM agents ORDER BY agent"):
             agent, key, host, version, bank_version, interval, first, last, report = row
             last_at = datetime.fromisoformat(str(last).replace("Z", "+00:00"))
             quiet = (moment - last_at).total_seconds()
@@ -435,8 +438,6 @@ def _answers(exc: HashwardenError) -> HTTPException:
 def alerts_router(state: Any, require: Callable[[str], Any]) -> APIRouter:
     """Routes for agents (`alert` permission: post alerts and heartbeats) and reviewers
     (`review`: list, acknowledge, close). `state` is the service's `ServiceState`."""
-    from hashwarden.reports.statistics import Event, record_events
-
     router = APIRouter(tags=["alerts"])
     as_agent = Depends(require("alert"))
     as_reviewer = Depends(require("review"))
@@ -446,7 +447,7 @@ def alerts_router(state: Any, require: Callable[[str], Any]) -> APIRouter:
         with state.reading() as bank:
             for m in alert.matches:
                 if m.value and (m.kind, m.value) not in found:
-                    owner = bank.lookup(m.kind, [m.value]).get(m.value)
+                    owner = bank.entries.lookup(m.kind, [m.value]).get(m.value)
                     if owner is not None:
                         found[(m.kind, m.value)] = owner
         return found
@@ -462,14 +463,18 @@ def alerts_router(state: Any, require: Callable[[str], Any]) -> APIRouter:
                 alert, new = AlertStore(bank).add(body, key_name=key.name, central=central)
                 if new:
                     best = min(alert.matches, key=lambda m: (m["distance"], m["entry"]))
-                    event = Event(
+                    # A statistics event (reports/statistics.py's columns): no path, no host.
+                    event = (
+                        alert.received,
                         "device",
                         "known",
                         best["category"],
                         best["series"],
-                        bool(best["victim_identified"]),
+                        int(bool(best["victim_identified"])),
+                        None,
+                        1,
                     )
-                    record_events(bank, [event], actor=key.name)
+                    bank.events.add([event], actor=key.name)
         except HashwardenError as exc:
             raise _answers(exc) from exc
         if not new:

@@ -37,10 +37,11 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import AfterValidator, BaseModel, Field
 
+from hashwarden._time import parse_utc
 from hashwarden.bank import open_bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
-from hashwarden.bank.sqlite import SqliteBank
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import HashwardenError, NotFoundError, UsageError
 from hashwarden.index.matcher import BankMatcher, Match
 from hashwarden.service.actions import ActionEngine, DeliverySettings, WebhookWorker
@@ -278,8 +279,8 @@ class ServiceState:
     behind this worker's writes."""
 
     settings: ServiceSettings
-    bank: SqliteBank
-    reader: SqliteBank | None = None
+    bank: BankStore
+    reader: BankStore | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     started: float = field(default_factory=time.time)
 
@@ -308,12 +309,12 @@ class ServiceState:
         )
 
     @contextmanager
-    def locked(self) -> Iterator[SqliteBank]:
+    def locked(self) -> Iterator[BankStore]:
         with self.lock:
             yield self.bank
 
     @contextmanager
-    def reading(self) -> Iterator[SqliteBank]:
+    def reading(self) -> Iterator[BankStore]:
         """The connection matching reads through (never waits for a write lock)."""
         with self.read_lock:
             yield self.reader or self.bank
@@ -428,7 +429,7 @@ class ServiceState:
         until = self.privacy.suspended_until(viewer.name)
         if until is None:
             return
-        left = datetime.fromisoformat(until.replace("Z", "+00:00")) - datetime.now(UTC)
+        left = parse_utc(until) - datetime.now(UTC)
         raise HTTPException(
             429,
             f"key {viewer.name!r} is suspended until {until} for probing: too many distinct"
@@ -609,16 +610,16 @@ def add_hashes(
             source=actor,
             note=fields.get("note"),
         )
-        result = bank.add_entries([entry], actor=actor, action="entry.add")
+        result = bank.entries.add_many([entry], actor=actor, action="entry.add")
         ids = result.added or result.matched
         state.banks.add_members(bank_name, ids, actor=actor)
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
 
 
-def _require_in_bank(state: ServiceState, bank: SqliteBank, name: str, entry_id: int) -> None:
+def _require_in_bank(state: ServiceState, bank: BankStore, name: str, entry_id: int) -> None:
     """404 unless the entry is in the named bank (`default`: in none); caller holds the lock."""
     if name == DEFAULT_BANK:
-        bank.get_entry(entry_id)
+        bank.entries.get(entry_id)
         if state.banks.memberships([entry_id]):
             raise NotFoundError(f"entry {entry_id} is not in bank {name!r}")
         return
@@ -667,7 +668,7 @@ class Observe:
                 log.info(json.dumps(line))
 
 
-def _reader_for(store: SqliteBank) -> SqliteBank | None:
+def _reader_for(store: BankStore) -> BankStore | None:
     """A second, read-only connection to the bank for matching, or None (share `store`) when
     it cannot be opened again from its location (a PostgreSQL DSN whose password was taken out
     of it: pass `reader=` to `create_app`, or give the password by PGPASSWORD)."""
@@ -679,7 +680,7 @@ def _reader_for(store: SqliteBank) -> SqliteBank | None:
 
 
 def create_app(
-    settings: ServiceSettings, store: SqliteBank, *, reader: SqliteBank | None = None
+    settings: ServiceSettings, store: BankStore, *, reader: BankStore | None = None
 ) -> FastAPI:
     """Build the app; starts no background work (the server lifespan owns that; the action
     and decode threads start with the first request that needs them). `reader` is a second
@@ -867,7 +868,7 @@ def create_app(
             if name == DEFAULT_BANK:
                 raise HTTPException(422, "list the default bank with `hashwarden bank export`")
             members = state.banks.members(name, limit=limit, after=after)
-            entries = bank.entries_by_id([i for i, _ in members])
+            entries = bank.entries.by_id([i for i, _ in members])
         return [_entry_out(entries[i], until) for i, until in members if i in entries]
 
     @app.get("/v1/banks/{name}/export", tags=["banks"])
@@ -880,7 +881,7 @@ def create_app(
                 members = state.banks.members(name, limit=1000, after=after)
                 if not members:
                     break
-                entries = bank.entries_by_id([i for i, _ in members])
+                entries = bank.entries.by_id([i for i, _ in members])
                 lines += [_entry_out(entries[i], u).model_dump_json() for i, u in members]
                 after = members[-1][0]
         return Response(
@@ -890,7 +891,7 @@ def create_app(
     @app.get("/v1/entries/{entry_id}", response_model=EntryOut, tags=["banks"])
     def get_entry(entry_id: EntryId, key: ApiKey = need["read"]) -> EntryOut:
         with state.locked() as bank:
-            return _entry_out(bank.get_entry(entry_id))
+            return _entry_out(bank.entries.get(entry_id))
 
     @app.patch("/v1/banks/{name}/entries/{entry_id}", response_model=EntryOut, tags=["banks"])
     def update_entry(
@@ -907,11 +908,11 @@ def create_app(
                     if changes["category"] is None:
                         raise HTTPException(422, "category cannot be null")
                     changes["category"] = parse_category(changes["category"])
-                bank.update_entry(entry_id, actor=key.name, **changes)
+                bank.entries.update(entry_id, actor=key.name, **changes)
             if until is not ...:
                 state.banks.disable_member(name, entry_id, until or None, actor=key.name)
             memberships = dict(state.banks.memberships([entry_id]).get(entry_id, []))
-            return _entry_out(bank.get_entry(entry_id), memberships.get(name))
+            return _entry_out(bank.entries.get(entry_id), memberships.get(name))
 
     @app.delete("/v1/banks/{name}/entries/{entry_id}", status_code=204, tags=["banks"])
     def remove_entry(name: str, entry_id: EntryId, key: ApiKey = need["write"]) -> Response:
@@ -919,14 +920,16 @@ def create_app(
         with state.locked() as bank:
             state.banks.remove_member(name, entry_id, actor=key.name)
             if not state.banks.memberships([entry_id]):
-                bank.remove_entry(entry_id, actor=key.name)
+                bank.entries.remove(entry_id, actor=key.name)
         return Response(status_code=204)
 
     @app.post("/v1/entries/{entry_id}/votes", tags=["banks"])
     def vote(entry_id: EntryId, body: VoteIn, key: ApiKey = need["vote"]) -> dict[str, Any]:
         """Confirm or dispute an entry; kept with the voting key's name."""
         with state.locked() as bank:
-            category = bank.vote(entry_id, key.name, body.vote, reason=body.reason, actor=key.name)
+            category = bank.provenance.vote(
+                entry_id, key.name, body.vote, reason=body.reason, actor=key.name
+            )
         return {"id": entry_id, "vote": body.vote, "by": key.name, "category": category}
 
     # --- operations ---------------------------------------------------------------------------
@@ -935,7 +938,7 @@ def create_app(
     def status_json() -> dict[str, Any]:
         """Index loaded, its age (seconds since it last caught up with the bank), bank size."""
         with state.reading() as bank:
-            entries = int(bank.query("SELECT count(*) FROM entries")[0][0])
+            entries = bank.entries.count()
         return {
             "index_loaded": True,
             "index_age_s": round(time.time() - state.refreshed, 3),

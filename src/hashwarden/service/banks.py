@@ -12,10 +12,10 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden._time import as_stored, parse_utc, utc_now, utc_text
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 
@@ -27,21 +27,21 @@ _COLUMNS = "name, threshold, negative, enabled_ratio, disabled_until, created, n
 _MEMBER = "bank = ? AND entry_id = ?"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def parse_until(value: str | None) -> str | None:
-    """An ISO 8601 time (`2027-01-01` or `2027-01-01T12:00:00Z`) as UTC text, or None."""
+    """An ISO 8601 time (`2027-01-01` or `2027-01-01T12:00:00Z`; UTC unless it says
+    otherwise) as stored UTC text, or None."""
     if value is None:
         return None
     try:
-        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return utc_text(parse_utc(value))
     except ValueError as exc:
         raise UsageError(f"{value!r} is not an ISO 8601 date or time") from exc
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _until(stored: str | None) -> str | None:
+    """A stored `disabled_until` as today's format: rows written before it held whole
+    seconds (`...06Z`), which would compare as later than any `...06.xxxxxxZ`."""
+    return None if stored is None else as_stored(str(stored))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class NamedBank:
             "name": self.name,
             "threshold": self.threshold,
             "negative": self.negative,
-            "enabled": self.enabled(_now()),
+            "enabled": self.enabled(utc_now()),
             "matching_enabled_ratio": self.enabled_ratio,
             "disabled_until": self.disabled_until,
             "created": self.created,
@@ -91,21 +91,21 @@ class Resolved:
 class NamedBanks:
     """The named banks of one bank; callers serialise access (the service holds its lock)."""
 
-    def __init__(self, bank: SqliteBank) -> None:
+    def __init__(self, bank: BankStore) -> None:
         self.bank = bank
 
     def _row(self, row: tuple[Any, ...]) -> NamedBank:
         name, threshold, negative, ratio, until, created, note = row
         return NamedBank(
-            str(name), threshold, bool(negative), float(ratio), until, str(created), note
+            str(name), threshold, bool(negative), float(ratio), _until(until), str(created), note
         )
 
     def all(self) -> list[NamedBank]:
-        rows = self.bank.query(f"SELECT {_COLUMNS} FROM named_banks ORDER BY name")
+        rows = self.bank.db.query(f"SELECT {_COLUMNS} FROM named_banks ORDER BY name")
         return [self._row(r) for r in rows]
 
     def get(self, name: str) -> NamedBank:
-        rows = self.bank.query(f"SELECT {_COLUMNS} FROM named_banks WHERE name = ?", (name,))
+        rows = self.bank.db.query(f"SELECT {_COLUMNS} FROM named_banks WHERE name = ?", (name,))
         if not rows:
             raise NotFoundError(f"no bank named {name!r}")
         return self._row(rows[0])
@@ -125,7 +125,10 @@ class NamedBanks:
                 f"bank name {name!r}: letters, digits, _ and - only, up to 64, not {DEFAULT_BANK!r}"
             )
         self._check(threshold, enabled_ratio)
-        with self.bank.transaction() as conn, self.bank.tracked("named_banks", "name = ?", (name,)):
+        with (
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_banks", "name = ?", (name,)),
+        ):
             if conn.execute("SELECT 1 FROM named_banks WHERE name = ?", (name,)).fetchone():
                 raise ConflictError(f"a bank named {name!r} exists already")
             conn.execute(
@@ -133,7 +136,7 @@ class NamedBanks:
                 " VALUES (?,?,?,?,?,?)",
                 (name, threshold, int(negative), enabled_ratio, utc_now(), note),
             )
-            self.bank.record(
+            self.bank.audit.record(
                 actor, "bank.create", {"name": name, "threshold": threshold, "negative": negative}
             )
         return self.get(name)
@@ -156,38 +159,41 @@ class NamedBanks:
             changes["disabled_until"] = parse_until(changes["disabled_until"])
         if "negative" in changes:
             changes["negative"] = int(bool(changes["negative"]))
-        with self.bank.transaction() as conn, self.bank.tracked("named_banks", "name = ?", (name,)):
+        with (
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_banks", "name = ?", (name,)),
+        ):
             self.get(name)
             for column, value in changes.items():
                 conn.execute(f"UPDATE named_banks SET {column} = ? WHERE name = ?", (value, name))
-            self.bank.record(actor, "bank.update", {"name": name, **changes})
+            self.bank.audit.record(actor, "bank.update", {"name": name, **changes})
         return self.get(name)
 
     def delete(self, name: str, *, actor: str) -> None:
         """Delete the named bank; its entries stay in the bank (and in other named banks)."""
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("named_bank_entries", "bank = ?", (name,)),
-            self.bank.tracked("named_banks", "name = ?", (name,)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_bank_entries", "bank = ?", (name,)),
+            self.bank.audit.tracked("named_banks", "name = ?", (name,)),
         ):
             self.get(name)
             conn.execute("DELETE FROM named_bank_entries WHERE bank = ?", (name,))
             conn.execute("DELETE FROM named_banks WHERE name = ?", (name,))
-            self.bank.record(actor, "bank.delete", {"name": name})
+            self.bank.audit.record(actor, "bank.delete", {"name": name})
 
     def add_members(self, name: str, entry_ids: list[int], *, actor: str) -> None:
-        with self.bank.transaction() as conn:
+        with self.bank.db.transaction() as conn:
             self.get(name)
             now = utc_now()
             for entry_id in entry_ids:
                 # One row at a time: a large bank's other members are never read.
-                with self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)):
+                with self.bank.audit.tracked("named_bank_entries", _MEMBER, (name, entry_id)):
                     conn.execute(
                         "INSERT INTO named_bank_entries(bank, entry_id, added) VALUES (?,?,?)"
                         " ON CONFLICT (bank, entry_id) DO NOTHING",
                         (name, entry_id, now),
                     )
-            self.bank.record(actor, "bank.add_entries", {"name": name, "ids": entry_ids[:20]})
+            self.bank.audit.record(actor, "bank.add_entries", {"name": name, "ids": entry_ids[:20]})
 
     @staticmethod
     def _require_member(conn: Any, name: str, entry_id: int) -> None:
@@ -199,53 +205,53 @@ class NamedBanks:
 
     def remove_member(self, name: str, entry_id: int, *, actor: str) -> None:
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
         ):
             self._require_member(conn, name, entry_id)
             conn.execute(
                 "DELETE FROM named_bank_entries WHERE bank = ? AND entry_id = ?", (name, entry_id)
             )
-            self.bank.record(actor, "bank.remove_entry", {"name": name, "id": entry_id})
+            self.bank.audit.record(actor, "bank.remove_entry", {"name": name, "id": entry_id})
 
     def disable_member(self, name: str, entry_id: int, until: str | None, *, actor: str) -> None:
         """Stop an entry matching in this bank until a time (None: enable it again)."""
         when = parse_until(until)
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("named_bank_entries", _MEMBER, (name, entry_id)),
         ):
             self._require_member(conn, name, entry_id)
             conn.execute(
                 "UPDATE named_bank_entries SET disabled_until = ? WHERE bank = ? AND entry_id = ?",
                 (when, name, entry_id),
             )
-            self.bank.record(
+            self.bank.audit.record(
                 actor, "bank.disable_entry", {"name": name, "id": entry_id, "until": when}
             )
 
     def members(self, name: str, *, limit: int, after: int = 0) -> list[tuple[int, str | None]]:
         """(entry id, disabled until) of a named bank, in id order, for paging."""
         self.get(name)
-        rows = self.bank.query(
+        rows = self.bank.db.query(
             "SELECT entry_id, disabled_until FROM named_bank_entries WHERE bank = ?"
             " AND entry_id > ? ORDER BY entry_id LIMIT ?",
             (name, after, limit),
         )
-        return [(int(i), u) for i, u in rows]
+        return [(int(i), _until(u)) for i, u in rows]
 
     def memberships(self, entry_ids: list[int]) -> dict[int, list[tuple[str, str | None]]]:
         if not entry_ids:
             return {}
         marks = ",".join("?" * len(entry_ids))
-        rows = self.bank.query(
+        rows = self.bank.db.query(
             "SELECT entry_id, bank, disabled_until FROM named_bank_entries"
             f" WHERE entry_id IN ({marks})",
             entry_ids,
         )
         out: dict[int, list[tuple[str, str | None]]] = {}
         for entry_id, bank, until in rows:
-            out.setdefault(int(entry_id), []).append((str(bank), until))
+            out.setdefault(int(entry_id), []).append((str(bank), _until(until)))
         return out
 
     def resolve(
@@ -254,7 +260,7 @@ class NamedBanks:
         """Which named banks each match counts in: per-bank thresholds, disabled banks and
         entries, and negative banks applied. `only` restricts to those bank names; `coinflip`
         (default: a random draw) decides banks enabled for only part of the traffic."""
-        now = _now()
+        now = utc_now()
         flip = random.random() if coinflip is None else coinflip
         # One match an entry: the matcher reports each signal kind that hit; keep the closest,
         # an exact digest before a perceptual hash at the same distance.

@@ -15,7 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden._time import utc_now
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 
 __all__ = [
@@ -60,9 +61,7 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_key(
-    bank: SqliteBank, name: str, role: str, *, rate_per_minute: int | None = None
-) -> str:
+def create_key(bank: BankStore, name: str, role: str, *, rate_per_minute: int | None = None) -> str:
     """Store a new key and return it (the only time it is seen in clear)."""
     if role not in PERMISSIONS:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
@@ -71,7 +70,7 @@ def create_key(
     if rate_per_minute is not None and rate_per_minute < 1:
         raise UsageError("a rate must be at least 1 request a minute")
     token = _PREFIX + secrets.token_urlsafe(32)
-    with bank.transaction() as conn, bank.tracked("api_keys", "name = ?", (name,)):
+    with bank.db.transaction() as conn, bank.audit.tracked("api_keys", "name = ?", (name,)):
         if conn.execute("SELECT 1 FROM api_keys WHERE name = ?", (name,)).fetchone():
             raise ConflictError(f"a key named {name!r} exists already")
         conn.execute(
@@ -79,23 +78,23 @@ def create_key(
             " VALUES (?,?,?,?,?)",
             (name, role, _digest(token), rate_per_minute, utc_now()),
         )
-        bank.record("cli", "apikey.create", {"name": name, "role": role})
+        bank.audit.record("cli", "apikey.create", {"name": name, "role": role})
     return token
 
 
-def revoke_key(bank: SqliteBank, name: str, *, actor: str = "cli") -> None:
-    with bank.transaction() as conn, bank.tracked("api_keys", "name = ?", (name,)):
+def revoke_key(bank: BankStore, name: str, *, actor: str = "cli") -> None:
+    with bank.db.transaction() as conn, bank.audit.tracked("api_keys", "name = ?", (name,)):
         row = conn.execute(
             "SELECT 1 FROM api_keys WHERE name = ? AND revoked IS NULL", (name,)
         ).fetchone()
         if row is None:
             raise NotFoundError(f"no live key named {name!r}")
         conn.execute("UPDATE api_keys SET revoked = ? WHERE name = ?", (utc_now(), name))
-        bank.record(actor, "apikey.revoke", {"name": name})
+        bank.audit.record(actor, "apikey.revoke", {"name": name})
 
 
-def list_keys(bank: SqliteBank) -> list[ApiKey]:
-    rows = bank.query(
+def list_keys(bank: BankStore) -> list[ApiKey]:
+    rows = bank.db.query(
         "SELECT name, role, rate_per_minute, created, revoked FROM api_keys ORDER BY name"
     )
     return [ApiKey(str(n), str(r), rate, str(c), rev) for n, r, rate, c, rev in rows]
@@ -105,7 +104,7 @@ class KeyRing:
     """Answers "whose key is this?" from the bank, remembering answers for `ttl_s` seconds
     so a busy service does not read the bank on every request."""
 
-    def __init__(self, bank: SqliteBank, lock: threading.Lock, *, ttl_s: float = 5.0) -> None:
+    def __init__(self, bank: BankStore, lock: threading.Lock, *, ttl_s: float = 5.0) -> None:
         self.bank = bank
         self.lock = lock
         self.ttl_s = ttl_s
@@ -128,7 +127,7 @@ class KeyRing:
         digest = _digest(token)
         now = time.monotonic()
         with self.lock:
-            rows = self.bank.query(
+            rows = self.bank.db.query(
                 "SELECT name, role, rate_per_minute, created, revoked FROM api_keys"
                 " WHERE key_hash = ?",
                 (digest,),

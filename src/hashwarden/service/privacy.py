@@ -46,7 +46,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Response
 
-from hashwarden.bank.sqlite import SqliteBank, utc_now
+from hashwarden._time import utc_now, utc_text
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 
@@ -136,16 +137,12 @@ class Suspension:
 _SUSPENSION_COLUMNS = "key_name, entry_id, since, until, queries, strikes"
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
-
-
 class NearMatchPrivacy:
     """Decides and shows near matches for keys that may not read the bank, and watches their
     queries near each entry's edge. Callers serialise use of the bank's connection (the
     service calls it under its lock)."""
 
-    def __init__(self, bank: SqliteBank, settings: MatchPrivacy, threshold: int) -> None:
+    def __init__(self, bank: BankStore, settings: MatchPrivacy, threshold: int) -> None:
         self.bank = bank
         self.settings = settings
         self.threshold = threshold
@@ -157,13 +154,13 @@ class NearMatchPrivacy:
 
     def _bank_secret(self) -> str:
         """The deployment's noise key: one for every worker and replica of the bank."""
-        with self.bank.transaction() as conn:
+        with self.bank.db.transaction() as conn:
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES ('match_noise_key', ?)"
                 " ON CONFLICT(key) DO NOTHING",
                 (secrets.token_hex(32),),
             )
-        rows = self.bank.query("SELECT value FROM meta WHERE key = 'match_noise_key'")
+        rows = self.bank.db.query("SELECT value FROM meta WHERE key = 'match_noise_key'")
         return str(rows[0][0])
 
     @property
@@ -227,24 +224,24 @@ class NearMatchPrivacy:
     def _suspend(self, key: str, entry: int, queries: int) -> None:
         now = datetime.now(UTC)
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("match_suspensions", "key_name = ?", (key,)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("match_suspensions", "key_name = ?", (key,)),
         ):
             before = conn.execute(
                 "SELECT strikes FROM match_suspensions WHERE key_name = ?", (key,)
             ).fetchone()
             strikes = 1 if before is None else int(before[0]) + 1
             doublings = min(strikes - 1, MAX_DOUBLINGS)
-            until = _stamp(now + timedelta(seconds=self.settings.probe_window_s * 2**doublings))
+            until = utc_text(now + timedelta(seconds=self.settings.probe_window_s * 2**doublings))
             conn.execute(
                 "INSERT INTO match_suspensions(key_name, entry_id, since, until, queries, strikes)"
                 " VALUES (?,?,?,?,?,?) ON CONFLICT(key_name) DO UPDATE SET entry_id ="
                 " excluded.entry_id, since = excluded.since, until = excluded.until,"
                 " queries = excluded.queries, strikes = excluded.strikes",
-                (key, entry, _stamp(now), until, queries, strikes),
+                (key, entry, utc_text(now), until, queries, strikes),
             )
             detail = {"key": key, "entry": entry, "queries": queries, "until": until}
-            self.bank.record("service", "match.probe_suspend", {**detail, "strikes": strikes})
+            self.bank.audit.record("service", "match.probe_suspend", {**detail, "strikes": strikes})
         self._suspended[key] = until
         log.warning(
             "key %s suspended until %s (strike %d) for probing: %d distinct queries near entry"
@@ -262,7 +259,7 @@ class NearMatchPrivacy:
         once a second, so a suspension or a lift in any worker or replica applies at once."""
         now = time.monotonic()
         if now - self._read_at > 1.0:
-            rows = self.bank.query(
+            rows = self.bank.db.query(
                 "SELECT key_name, until FROM match_suspensions WHERE until > ?", (utc_now(),)
             )
             self._suspended = {str(k): str(u) for k, u in rows}
@@ -273,7 +270,7 @@ class NearMatchPrivacy:
     def suspensions(self) -> list[Suspension]:
         """Every key suspended now or before (its strikes count until an admin lifts them)."""
         now = utc_now()
-        rows = self.bank.query(
+        rows = self.bank.db.query(
             f"SELECT {_SUSPENSION_COLUMNS} FROM match_suspensions ORDER BY since"
         )
         return [
@@ -284,15 +281,15 @@ class NearMatchPrivacy:
     def lift(self, key: str, *, actor: str) -> None:
         """End a key's suspension now and forget its strikes (audited)."""
         with (
-            self.bank.transaction() as conn,
-            self.bank.tracked("match_suspensions", "key_name = ?", (key,)),
+            self.bank.db.transaction() as conn,
+            self.bank.audit.tracked("match_suspensions", "key_name = ?", (key,)),
         ):
             gone = conn.execute(
                 "DELETE FROM match_suspensions WHERE key_name = ? RETURNING key_name", (key,)
             ).fetchone()
             if gone is None:
                 raise NotFoundError(f"key {key!r} has no suspension")
-            self.bank.record(actor, "match.probe_lift", {"key": key})
+            self.bank.audit.record(actor, "match.probe_lift", {"key": key})
         self._suspended.pop(key, None)
         self._watched = {pair: v for pair, v in self._watched.items() if pair[0] != key}
 

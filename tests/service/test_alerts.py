@@ -1,4 +1,5 @@
-"""The central side of the endpoint agent: alerts and heartbeats in the match service."""
+"""The central side of the endpoint agent (`hashwarden watch`): alerts and heartbeats in the
+match service, on SQLite and PostgreSQL banks alike."""
 
 from __future__ import annotations
 
@@ -7,14 +8,12 @@ from typing import Any
 
 import pytest
 
-from hashwarden.bank import SqliteBank
+from hashwarden.bank import Bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.signals.builtin import default_registry
 from hashwarden.signals.hashing import hash_bytes
 
-from ..service.conftest import Service, bank, png, service
-
-__all__ = ["bank", "service"]  # fixtures
+from .conftest import Service, png
 
 SHA = "ab" * 32
 PDQ_BANKED = "f" * 16 + "0" * 48
@@ -51,8 +50,8 @@ def alert(key: str = "k-0000000000000001", **changes: Any) -> dict[str, Any]:
     return body
 
 
-def _events(bank: SqliteBank) -> list[tuple[Any, ...]]:
-    return bank.query("SELECT channel, outcome, category, series FROM events")
+def _events(bank: Bank) -> list[tuple[Any, ...]]:
+    return bank.db.query("SELECT channel, outcome, category, series FROM events")
 
 
 def test_the_agent_role_posts_alerts_and_heartbeats_only(service: Service) -> None:
@@ -83,7 +82,7 @@ def test_the_agent_role_posts_alerts_and_heartbeats_only(service: Service) -> No
     assert c.post("/v1/alerts", json=alert("k-0000000000000003")).status_code == 401
 
 
-def test_the_same_alert_sent_twice_is_stored_once(service: Service, bank: SqliteBank) -> None:
+def test_the_same_alert_sent_twice_is_stored_once(service: Service, bank: Bank) -> None:
     c, agent = service.client, service.as_("agent")
     first = c.post("/v1/alerts", json=alert(), headers=agent)
     again = c.post("/v1/alerts", json=alert(), headers=agent)
@@ -99,9 +98,9 @@ def test_the_same_alert_sent_twice_is_stored_once(service: Service, bank: Sqlite
     assert other.status_code == 409, other.text
 
 
-def test_an_alert_lists_what_a_reviewer_needs(service: Service, bank: SqliteBank) -> None:
+def test_an_alert_lists_what_a_reviewer_needs(service: Service, bank: Bank) -> None:
     registry = default_registry()
-    entry = bank.add_entry(NewEntry([registry.signal("pdq", PDQ_BANKED)], category="csam-a"))
+    entry = bank.entries.add(NewEntry([registry.signal("pdq", PDQ_BANKED)], category="csam-a"))
     c = service.client
     made = c.post("/v1/alerts", json=alert(), headers=service.as_("agent"))
     (item,) = c.get("/v1/alerts", headers=service.as_("reviewer")).json()
@@ -140,7 +139,7 @@ def test_alerts_are_filtered_by_agent_status_and_time(service: Service) -> None:
     assert c.get("/v1/alerts", params={"status": "gone"}, headers=reviewer).status_code == 422
 
 
-def test_acknowledge_and_close_with_a_note_audited(service: Service, bank: SqliteBank) -> None:
+def test_acknowledge_and_close_with_a_note_audited(service: Service, bank: Bank) -> None:
     c, reviewer = service.client, service.as_("reviewer")
     alert_id = c.post("/v1/alerts", json=alert(), headers=service.as_("agent")).json()["id"]
     acked = c.post(
@@ -156,7 +155,7 @@ def test_acknowledge_and_close_with_a_note_audited(service: Service, bank: Sqlit
     assert c.post(f"/v1/alerts/{alert_id}/close", headers=reviewer).status_code == 409
     assert c.post(f"/v1/alerts/{alert_id}/acknowledge", headers=reviewer).status_code == 409
     assert c.post("/v1/alerts/999/close", headers=reviewer).status_code == 404
-    actions = [(e.actor, e.action) for e in bank.audit_events() if e.action.startswith("alert.")]
+    actions = [(e.actor, e.action) for e in bank.audit.events() if e.action.startswith("alert.")]
     assert actions == [
         ("agent-key", "alert.receive"),
         ("reviewer-key", "alert.acknowledge"),
@@ -187,7 +186,7 @@ def test_an_alert_runs_the_action_rules(service: Service) -> None:
     assert len(c.get("/v1/reports", headers=service.as_("reviewer")).json()) == 1
 
 
-def test_heartbeats_list_agents_and_flag_silent_ones(service: Service, bank: SqliteBank) -> None:
+def test_heartbeats_list_agents_and_flag_silent_ones(service: Service, bank: Bank) -> None:
     c, agent, reviewer = service.client, service.as_("agent"), service.as_("reviewer")
     for name in ("laptop-17", "desktop-2"):
         beat = {
@@ -199,7 +198,7 @@ def test_heartbeats_list_agents_and_flag_silent_ones(service: Service, bank: Sql
             "report": {"queued": 0, "state": "idle"},
         }
         assert c.post("/v1/agents/heartbeat", json=beat, headers=agent).status_code == 204
-    with bank.transaction() as conn:
+    with bank.db.transaction() as conn:
         conn.execute(
             "UPDATE agents SET last_heartbeat = '2020-01-01T00:00:00.000000Z'"
             " WHERE agent = 'desktop-2'"
@@ -247,14 +246,12 @@ def c_post(service: Service, body: dict[str, Any]) -> Any:
     return service.client.post("/v1/alerts", json=body, headers=service.as_("agent"))
 
 
-def test_a_decision_changed_behind_the_log_is_named_by_verify(
-    service: Service, bank: SqliteBank
-) -> None:
+def test_a_decision_changed_behind_the_log_is_named_by_verify(service: Service, bank: Bank) -> None:
     c, reviewer = service.client, service.as_("reviewer")
     alert_id = c.post("/v1/alerts", json=alert(), headers=service.as_("agent")).json()["id"]
     c.post(f"/v1/alerts/{alert_id}/close", json={"note": "police informed"}, headers=reviewer)
     assert bank.verify().ok
-    with bank.transaction() as conn:  # reopened behind the audit log's back
+    with bank.db.transaction() as conn:  # reopened behind the audit log's back
         conn.execute("UPDATE alerts SET status = 'open', note = NULL")
     assert bank.verify().problems == [
         "alerts changed outside hashwarden: its rows do not add up to what the audit log recorded"

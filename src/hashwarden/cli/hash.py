@@ -1,0 +1,66 @@
+"""`hashwarden hash`: the fingerprints of files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from hashwarden.cli._app import console
+from hashwarden.cli._options import PdqModeOpt, WorkersOpt, check_paths, check_pdq_mode
+from hashwarden.cli._progress import hashed_files
+from hashwarden.errors import EXIT_ERRORS
+
+
+def hash_command(
+    paths: Annotated[
+        list[Path], typer.Argument(metavar="PATH...", help="Files or folders (recursively).")
+    ],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+    pdq_mode: PdqModeOpt = "fast",
+    workers: WorkersOpt = None,
+    p2p: Annotated[
+        bool, typer.Option("--p2p", help="Also print the P2P identifiers (ed2k, tth, btih...).")
+    ] = False,
+) -> None:
+    """Print the fingerprints of files.
+
+    md5, sha1, sha256 and, for images, pdq and pdq_quality (vpdq for videos). Exit 6 when some
+    files could not be read; 4 when a path is not there (before hashing anything). With
+    --p2p also ed2k, tth, btih, btmh and bt_root (computed only when asked)."""
+    from hashwarden.p2p.kinds import P2P_KINDS
+
+    failed = False
+    mode = check_pdq_mode(pdq_mode)
+    extra = tuple(k.name for k in P2P_KINDS) if p2p else ()
+    for path, hashes, error in hashed_files(
+        check_paths(paths), "hashing", workers=workers, pdq_mode=mode, extra_kinds=extra
+    ):
+        record: dict[str, Any] = {"path": str(path)}
+        if hashes is None:
+            failed = True
+            record["error"] = error
+        else:
+            record.update(
+                md5=hashes.md5,
+                sha1=hashes.sha1,
+                sha256=hashes.sha256,
+                pdq=hashes.pdq,
+                pdq_quality=hashes.pdq_quality,
+            )
+            if hashes.vpdq is not None:
+                record["vpdq"] = hashes.vpdq
+            record.update((k, hashes.extra[k]) for k in extra if k in hashes.extra)
+            if hashes.image_error:
+                record["error"] = hashes.image_error
+        if as_json:
+            print(json.dumps(record, ensure_ascii=False), flush=True)
+        else:
+            fields = "  ".join(
+                f"{k}={v}" for k, v in record.items() if k != "path" and v is not None
+            )
+            console.print(f"{path}  {fields}", markup=False)
+    if failed:
+        raise typer.Exit(EXIT_ERRORS)
