@@ -3,6 +3,7 @@ a real `hashwarden serve` on loopback. Images are generated and benign."""
 
 from __future__ import annotations
 
+import base64
 import getpass
 import hashlib
 import io
@@ -16,9 +17,10 @@ import threading
 import zipfile
 from collections.abc import Iterator
 from functools import partial
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, ClassVar
 
 import pytest
 from PIL import Image, ImageOps
@@ -51,7 +53,9 @@ def central(tmp_path: Path) -> Iterator[Service]:
         service.stop()
 
 
-def _agent(tmp_path: Path, central: Service, **settings: Any) -> tuple[AgentProcess, Path]:
+def _agent(
+    tmp_path: Path, central: Service | SimpleNamespace, **settings: Any
+) -> tuple[AgentProcess, Path]:
     """An agent watching tmp_path/watched with its own copy of the bank."""
     watched, state = tmp_path / "watched", tmp_path / "state"
     watched.mkdir(exist_ok=True)
@@ -342,3 +346,52 @@ def _replace_bundle(folder: Path, bundle: Path, data: bytes) -> None:
         if item["file"] == bundle.name:
             item["sha256"] = hashlib.sha256(data).hexdigest()
     (folder / "index.json").write_text(json.dumps(index))
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Stands in for the service on loopback and keeps every request body it is sent."""
+
+    bodies: ClassVar[list[bytes]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        type(self).bodies.append(body)
+        alert = self.path == "/v1/alerts"
+        self.send_response(201 if alert else 204)
+        answer = b'{"id": 1, "duplicate": false}' if alert else b""
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_nothing_of_a_matched_file_leaves_the_machine(tmp_path: Path) -> None:
+    """Everything the agent sends is recorded: hashes and metadata, never a piece of the file
+    (raw, base64 or hex), never more bytes than a few kilobytes an alert."""
+    _Recorder.bodies = []
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    recorder = SimpleNamespace(url=f"http://127.0.0.1:{httpd.server_address[1]}", agent_key="k")
+    agent, state = _agent(tmp_path, recorder)
+    banked = image(BANKED)
+    agent.start()
+    try:
+        wait_for("the first sweep", lambda: status(state).get("sweep", {}).get("finished"))
+        (tmp_path / "watched" / "copy.png").write_bytes(banked)
+        wait_for("the alert delivered", lambda: status(state).get("outbox", {}).get("delivered"))
+    finally:
+        agent.stop()
+        httpd.shutdown()
+        thread.join(timeout=10)
+        httpd.server_close()
+    alerts = [json.loads(b) for b in _Recorder.bodies if b and "idempotency_key" in json.loads(b)]
+    assert len(alerts) == 1 and alerts[0]["path"].endswith("copy.png")
+    sent = b"".join(_Recorder.bodies)
+    pieces = [banked[i : i + 24] for i in range(0, len(banked) - 24, 997)]
+    for piece in pieces:
+        for form in (piece, base64.b64encode(piece)[:24], piece.hex().encode()):
+            assert form not in sent
+    assert all(len(b) < 8192 for b in _Recorder.bodies)
