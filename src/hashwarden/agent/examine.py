@@ -123,7 +123,7 @@ class Examiner:
         if Seen.of(after) != seen:
             return Examined("changing")
         queued = 0
-        with self.db.transaction() as conn:
+        with self.db.transaction(durable=bool(alerts)) as conn:
             StateDb.mark_seen(conn, seen, self.version, sweep)
             for key, body in alerts:
                 queued += Outbox.add(conn, key, body)

@@ -89,8 +89,12 @@ class StateDb:
         self.conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """All or nothing, on disk when it ends."""
+    def transaction(self, *, durable: bool = True) -> Iterator[sqlite3.Connection]:
+        """All or nothing. `durable`: on disk when it ends (an alert queued); otherwise it
+        survives the agent's end however abrupt (`kill -9`) and is on disk with the next
+        durable one, or a checkpoint: a power cut may undo it, and only it (the write-ahead log
+        keeps transactions in order), which costs a file examined again, never an alert."""
+        self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -120,7 +124,7 @@ class StateDb:
 
     def touch(self, seens: list[Seen], sweep: int) -> None:
         """Mark files found unchanged by sweep `sweep` (so `forget_before` keeps them)."""
-        with self.transaction() as conn:
+        with self.transaction(durable=False) as conn:
             conn.executemany(
                 "UPDATE seen SET touched = ? WHERE dev = ? AND ino = ?",
                 [(sweep, s.dev, s.ino) for s in seens],
