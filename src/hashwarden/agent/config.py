@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from hashwarden.errors import DataError, NotFoundError, UsageError
 from hashwarden.scan import Limits
 
-__all__ = ["DEFAULT_MEDIA_ROOTS", "AgentConfig", "load_config", "parse_duration"]
+__all__ = ["DEFAULT_MEDIA_ROOTS", "AgentConfig", "load_config", "parse_duration", "state_folder"]
 
 #: Where desktops and udisks mount removable media.
 DEFAULT_MEDIA_ROOTS = (Path("/media"), Path("/run/media"), Path("/mnt"))
@@ -201,6 +201,15 @@ def load_config(file: Path | None, flags: dict[str, Any]) -> AgentConfig:
         if needed not in settings:
             raise UsageError(f"{flag} is needed (on the command line or in the config file)")
     return AgentConfig(**settings)
+
+
+def state_folder(file: Path) -> Path:
+    """The state folder a config file names (for `watch --status --config FILE`), without
+    checking the rest of it."""
+    raw = _from_file(file)
+    if "state" not in raw:
+        raise UsageError(f"{file} names no state folder; give --state")
+    return _absolute(raw["state"], "state", file.parent.absolute())
 
 
 def _setting(name: str, value: object, base: Path) -> Any:

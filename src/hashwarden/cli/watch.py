@@ -108,12 +108,9 @@ def watch_command(
 def _config_state(config: Path | None) -> Path:
     if config is None:
         raise UsageError("--status needs --state DIR (or --config FILE naming it)")
-    from hashwarden.agent.config import _absolute, _from_file
+    from hashwarden.agent.config import state_folder
 
-    raw = _from_file(config)
-    if "state" not in raw:
-        raise UsageError(f"{config} names no state folder; give --state")
-    return _absolute(raw["state"], "state", config.parent.absolute())
+    return state_folder(config)
 
 
 def _alive(pid: int) -> bool:
