@@ -265,6 +265,20 @@ def hash_seconds(folder: Path, workers: int | None) -> tuple[float, float]:
     return wall, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
 
 
+def first_sweep(work: Path, watched: Path, **settings: Any) -> tuple[dict[str, Any], float]:
+    """An agent's first sweep of `watched` (its status record) and the agent's CPU seconds
+    from the sweep's start to its end."""
+    work.mkdir()
+    run = Running(work, [photo(1)], [watched], status_every=0.1, **settings)
+    try:
+        wait_for("the first sweep to start", lambda: run.status().get("sweep", {}).get("started"))
+        cpu_started = proc_cpu_s(run.agent.pid)
+        sweep = wait_for("the first sweep", run.first_sweep_done, 7200)
+        return sweep, proc_cpu_s(run.agent.pid) - cpu_started
+    finally:
+        run.close()
+
+
 def sweep_rate(work: Path, images: int) -> dict[str, Any]:
     watched = work / "watched"
     watched.mkdir(parents=True)
@@ -278,17 +292,16 @@ def sweep_rate(work: Path, images: int) -> dict[str, Any]:
     default = hash_seconds(watched, None)
     # not held back: no CPU budget and no lower niceness (under load, nice 10 alone leaves the
     # agent a fraction of a core), as `hash` runs
-    run = Running(work, [photo(1)], [watched], max_cpu=100, nice=0, status_every=0.1)
-    try:
-        wait_for("the first sweep to start", lambda: run.status().get("sweep", {}).get("started"))
-        cpu_started = proc_cpu_s(run.agent.pid)
-        sweep = wait_for("the first sweep", run.first_sweep_done, 7200)
-        agent_cpu = proc_cpu_s(run.agent.pid) - cpu_started
-    finally:
-        run.close()
+    sweep, agent_cpu = first_sweep(work / "free", watched, max_cpu=100, nice=0)
     agent = float(sweep["finished"]) - float(sweep["started"])
+    # held back by the default budget (20% of a core): the share it used over the sweep
+    held, held_cpu = first_sweep(work / "held", watched)
+    held_wall = float(held["finished"]) - float(held["started"])
     print(f"  {load()}", flush=True)
     return {
+        "held_back_default_max_cpu_percent": 20,
+        "held_back_cpu_percent_of_a_core": 100 * held_cpu / held_wall,
+        "held_back_per_s": images / held_wall,
         "images": images,
         "hash_startup_s": startup[0],
         "hash_workers_1_per_s": images / (one[0] - startup[0]),
@@ -344,6 +357,10 @@ def main() -> int:
             f" {rate['hash_workers_1_per_s']:.1f}/s ({rate['agent_vs_hash_workers_1']:.2f}x);"
             f" CPU {rate['agent_sweep_cpu_ms_per_image']:.0f} vs"
             f" {rate['hash_workers_1_cpu_ms_per_image']:.0f} ms an image"
+        )
+        print(
+            f"held back by --max-cpu 20                 {rate['held_back_per_s']:.1f}/s at"
+            f" {rate['held_back_cpu_percent_of_a_core']:.0f}% of a core"
         )
     return 0
 
