@@ -135,7 +135,9 @@ def test_watch_cli_refuses_what_it_cannot_run(tmp_path: Path, cli_runner: CliRun
 def test_status_finds_the_state_folder_in_the_config(tmp_path: Path, cli_runner: CliRunner) -> None:
     named = _file(tmp_path, 'state = "run"\npaths = 3\n')  # the rest is not checked
     r = cli_runner.invoke(app, ["watch", "--status", "--config", str(named)])
-    assert r.exit_code == 4 and f"no agent status in {tmp_path / 'etc' / 'run'}" in r.output, r.output
+    assert r.exit_code == 4 and f"no agent status in {tmp_path / 'etc' / 'run'}" in r.output, (
+        r.output
+    )
     unnamed = _file(tmp_path, 'bank = "b.db"\n')
     r = cli_runner.invoke(app, ["watch", "--status", "--config", str(unnamed)])
     assert r.exit_code == 2 and "names no state folder" in r.output, r.output

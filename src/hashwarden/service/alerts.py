@@ -10,24 +10,23 @@ to the SOC's SIEM, a report draft) like a match does, and adds a statistics even
 
 Agents post with keys of the `agent` role, which may do nothing else; reviewers (and admins)
 list alerts and agents and acknowledge or close alerts with a note, audited. An alert's
-decision columns are guarded like report decisions (`bank verify`).
+decision columns are guarded like report decisions (`bank verify`). The routes are in
+`routes/alerts.py`; this module is the store and its models.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Response
-from fastapi import Path as PathParam
 from pydantic import AfterValidator, BaseModel, Field
 
 from hashwarden._time import utc_now, utc_text
 from hashwarden.bank.categories import most_severe, parse_category
 from hashwarden.bank.protocols import BankStore
-from hashwarden.errors import ConflictError, HashwardenError, NotFoundError, UsageError
+from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 from hashwarden.service.banks import DEFAULT_BANK, BankMatch
 from hashwarden.signals.builtin import default_registry
@@ -36,10 +35,14 @@ __all__ = [
     "AgentOut",
     "AlertIn",
     "AlertOut",
+    "AlertStatus",
     "AlertStore",
+    "AlertStored",
+    "DecisionIn",
     "HeartbeatIn",
-    "alerts_router",
+    "When",
     "bank_matches",
+    "device_event",
     "stamp",
 ]
 
@@ -61,8 +64,6 @@ _AGENT_COLUMNS = (
     "agent, key_name, host, agent_version, bank_version, interval_s, first_seen,"
     " last_heartbeat, report"
 )
-
-Id = Annotated[int, PathParam(ge=1, le=2**62)]
 
 
 def stamp(moment: datetime) -> str:
@@ -430,145 +431,18 @@ def bank_matches(
     return found
 
 
-def _answers(exc: HashwardenError) -> HTTPException:
-    status = 422 if exc.http_status == 400 else exc.http_status
-    return HTTPException(status, str(exc))
-
-
-def alerts_router(state: Any, require: Callable[[str], Any]) -> APIRouter:
-    """Routes for agents (`alert` permission: post alerts and heartbeats) and reviewers
-    (`review`: list, acknowledge, close). `state` is the service's `ServiceState`."""
-    router = APIRouter(tags=["alerts"])
-    as_agent = Depends(require("alert"))
-    as_reviewer = Depends(require("review"))
-
-    def central_entries(alert: AlertIn) -> dict[tuple[str, str], int]:
-        found: dict[tuple[str, str], int] = {}
-        with state.reading() as bank:
-            for m in alert.matches:
-                if m.value and (m.kind, m.value) not in found:
-                    owner = bank.entries.lookup(m.kind, [m.value]).get(m.value)
-                    if owner is not None:
-                        found[(m.kind, m.value)] = owner
-        return found
-
-    @router.post("/v1/alerts", response_model=AlertStored, status_code=201)
-    def post_alert(body: AlertIn, response: Response, key: Any = as_agent) -> AlertStored:
-        """Store an agent's alert (201), or answer 200 with the stored one when its
-        idempotency key was stored before; a new alert runs the action rules and counts in
-        the statistics (channel `device`)."""
-        central = central_entries(body)
-        try:
-            with state.locked() as bank:
-                alert, new = AlertStore(bank).add(body, key_name=key.name, central=central)
-                if new:
-                    best = min(alert.matches, key=lambda m: (m["distance"], m["entry"]))
-                    # A statistics event (reports/statistics.py's columns): no path, no host.
-                    event = (
-                        alert.received,
-                        "device",
-                        "known",
-                        best["category"],
-                        best["series"],
-                        int(bool(best["victim_identified"])),
-                        None,
-                        1,
-                    )
-                    bank.events.add([event], actor=key.name)
-        except HashwardenError as exc:
-            raise _answers(exc) from exc
-        if not new:
-            response.status_code = 200
-            return AlertStored(id=alert.id, duplicate=True)
-        with state.reading():
-            members = state.match_banks.memberships(
-                sorted({int(m["central_entry"]) for m in alert.matches if m["central_entry"]})
-            )
-        user = alert.user or "unknown user"
-        state.actions.record(
-            bank_matches(alert, members),
-            alert.hashes,
-            uploader_ref=f"alert {alert.id}: {user}@{alert.host}",
-            incident_time=body.detected,
-        )
-        return AlertStored(id=alert.id, duplicate=False)
-
-    @router.post("/v1/agents/heartbeat", status_code=204)
-    def heartbeat(body: HeartbeatIn, key: Any = as_agent) -> Response:
-        """An agent says it is alive, its versions and what it is doing."""
-        with state.locked() as bank:
-            AlertStore(bank).heartbeat(body, key_name=key.name)
-        return Response(status_code=204)
-
-    @router.get("/v1/agents", response_model=list[AgentOut])
-    def list_agents(
-        silent: Annotated[
-            bool | None, Query(description="Only silent (or only live) agents")
-        ] = None,
-        key: Any = as_reviewer,
-    ) -> list[AgentOut]:
-        """Every agent that reported: its last heartbeat, versions, and whether it went
-        silent (no heartbeat for three of its intervals)."""
-        with state.reading() as bank:
-            agents = AlertStore(bank).agents()
-        return [a for a in agents if silent is None or a.silent == silent]
-
-    @router.get("/v1/alerts", response_model=list[AlertOut])
-    def list_alerts(
-        agent: Annotated[str | None, Query(max_length=200)] = None,
-        host: Annotated[str | None, Query(max_length=255)] = None,
-        status: AlertStatus | None = None,
-        since: When | None = None,
-        until: When | None = None,
-        after: Annotated[int, Query(ge=0, le=2**62, description="The last id seen")] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        key: Any = as_reviewer,
-    ) -> list[AlertOut]:
-        """Alerts oldest first: by agent, host, status, and time received (`since`
-        included, `until` not); page with `after`."""
-        with state.reading() as bank:
-            return AlertStore(bank).find(
-                agent=agent,
-                host=host,
-                status=status,
-                since=None if since is None else stamp(since),
-                until=None if until is None else stamp(until),
-                after=after,
-                limit=limit,
-            )
-
-    @router.get("/v1/alerts/{alert_id}", response_model=AlertOut)
-    def get_alert(alert_id: Id, key: Any = as_reviewer) -> AlertOut:
-        try:
-            with state.reading() as bank:
-                return AlertStore(bank).get(alert_id)
-        except HashwardenError as exc:
-            raise _answers(exc) from exc
-
-    def decide(
-        alert_id: int,
-        decision: Literal["acknowledged", "closed"],
-        body: DecisionIn | None,
-        key: Any,
-    ) -> AlertOut:
-        try:
-            with state.locked() as bank:
-                return AlertStore(bank).decide(
-                    alert_id, decision, who=key.name, note=body.note if body else None
-                )
-        except HashwardenError as exc:
-            raise _answers(exc) from exc
-
-    @router.post("/v1/alerts/{alert_id}/acknowledge", response_model=AlertOut)
-    def acknowledge(
-        alert_id: Id, body: DecisionIn | None = None, key: Any = as_reviewer
-    ) -> AlertOut:
-        """Someone is looking into it (409 unless open); kept with the key's name."""
-        return decide(alert_id, "acknowledged", body, key)
-
-    @router.post("/v1/alerts/{alert_id}/close", response_model=AlertOut)
-    def close(alert_id: Id, body: DecisionIn | None = None, key: Any = as_reviewer) -> AlertOut:
-        """Done with it, with a note of what was done (409 if closed already)."""
-        return decide(alert_id, "closed", body, key)
-
-    return router
+def device_event(alert: AlertOut) -> tuple[Any, ...]:
+    """The statistics event of a new alert (the columns of `bank.events`, as
+    reports/statistics.py records them): channel `device`, the closest match's category and
+    series; no path, no host, no user."""
+    best = min(alert.matches, key=lambda m: (m["distance"], m["entry"]))
+    return (
+        alert.received,
+        "device",
+        "known",
+        best["category"],
+        best["series"],
+        int(bool(best["victim_identified"])),
+        None,
+        1,
+    )
