@@ -16,6 +16,7 @@ The allowed dependencies (docs/architecture.md draws them), bottom to top:
     reports                 scan results (from _types) and bank statistics, never the pipeline
     service                 the HTTP service
     demo                    the demo case
+    agent                   the endpoint agent: scan's reading, the index, sync into its bank
     cli, __main__           on top: may import anything
 
 An import under `if TYPE_CHECKING:` loads nothing at run time and is not counted. Imports inside
@@ -56,6 +57,7 @@ ALLOWED: dict[str, set[str]] = {
     "service": {"hashwarden", "errors", "_time", "_types", "signing", "signals", "bank"}
     | {"index", "exchange"},
     "demo": {"errors", "synthetic", "signals", "bank", "index", "scan", "reports"},
+    "agent": {"hashwarden", "errors", "_time", "signals", "bank", "index", "scan", "exchange"},
 }
 #: Everything may import these; the top (cli, __main__) may import anything.
 TOP = {"cli", "__main__"}
@@ -242,7 +244,8 @@ def test_exit_codes_are_named_in_errors_only() -> None:
 #: module imports only its own layer and those below, so the state never reaches for a route
 #: and no route for the app. The first layer knows nothing of HTTP routing.
 SERVICE_LAYERS = [
-    {"actions", "banks", "keys", "metrics", "privacy", "ratelimit", "offload", "settings"}
+    {"actions", "alerts", "banks", "keys", "metrics", "privacy", "ratelimit", "offload"}
+    | {"settings"}
     | {"observe", "http_errors"},
     {"state"},
     {"auth", "inputs"},
