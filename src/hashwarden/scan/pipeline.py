@@ -314,12 +314,17 @@ def run_scan(
     exclude_disputed: bool = False,
     spool: Path | None = None,
     max_cluster_images: int = MAX_CLUSTER_IMAGES,
+    on_hashes: Callable[[FileRecord, ContentHashes | None], None] | None = None,
+    hasher: Callable[..., Iterator[tuple[Item, ContentHashes | None, str | None]]] | None = None,
 ) -> ScanResult:
     """Scan the inputs against the bank (opened read-only) within `limits` for the whole scan.
 
     Each file's record goes to `on_item` as it is made. With `spool`, records are written to
     that JSON-lines file as they arrive and `files` reads them back from it, so memory does
-    not grow with the case; without, they are held in a list.
+    not grow with the case; without, they are held in a list. `on_hashes` gets each record
+    with all its hashes (PDQ variants, P2P identifiers), e.g. to keep them in a case store.
+    `hasher` hashes in place of `hash_in_parallel` (same arguments and results), e.g. on a
+    Dask cluster (`hashwarden.cluster`).
     """
     paths = list(inputs)
     bounds = limits or Limits()
@@ -335,7 +340,7 @@ def run_scan(
             matcher = BankMatcher(bank, threshold=threshold, exclude_disputed=exclude_disputed)
             if spool is not None:  # only now: a bank that cannot be opened leaves nothing
                 files = RecordSpool(spool)
-            hashed = hash_in_parallel(
+            hashed = (hasher or hash_in_parallel)(
                 read_items(paths, bounds, stats),
                 _source,
                 workers=workers,
@@ -352,6 +357,8 @@ def run_scan(
                     unknown.add(number, record.pdq or "")
                 if on_item is not None:
                     on_item(record)
+                if on_hashes is not None:
+                    on_hashes(record, hashes)
     finally:
         if isinstance(files, RecordSpool):
             files.close()
