@@ -2,28 +2,42 @@
 kept per case so that hashes banked later can be matched against old evidence (`retro`)."""
 
 from hashwarden.cases._log import LogEvent, StoreLog
+from hashwarden.cases.report import write_retro_report
+from hashwarden.cases.retro import (
+    NewEntries,
+    Part,
+    RetroResult,
+    match_part,
+    new_entries,
+    plan_parts,
+    retro_hunt,
+    run_locally,
+)
 from hashwarden.cases.store import (
     ENV,
-    ROW_GROUP,
-    SCHEMA,
     CaseStore,
     CaseSummary,
     CaseWriter,
-    Part,
     check_case_name,
     store_location,
 )
 
 __all__ = [
     "ENV",
-    "ROW_GROUP",
-    "SCHEMA",
     "CaseStore",
     "CaseSummary",
     "CaseWriter",
     "LogEvent",
+    "NewEntries",
     "Part",
+    "RetroResult",
     "StoreLog",
     "check_case_name",
+    "match_part",
+    "new_entries",
+    "plan_parts",
+    "retro_hunt",
+    "run_locally",
     "store_location",
+    "write_retro_report",
 ]

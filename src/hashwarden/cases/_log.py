@@ -79,10 +79,16 @@ class StoreLog:
             at = utc_now()
             text = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
             event = LogEvent(
-                seq + 1, at, actor, action, detail, prev, _digest(prev, seq + 1, at, actor, action, text)
+                seq + 1,
+                at,
+                actor,
+                action,
+                detail,
+                prev,
+                _digest(prev, seq + 1, at, actor, action, text),
             )
-            line = {**event.__dict__, "detail": text}
-            stream.write(json.dumps(line, ensure_ascii=False) + "\n")
+            row: dict[str, Any] = {**event.__dict__, "detail": text}
+            stream.write(json.dumps(row, ensure_ascii=False) + "\n")
             stream.flush()
             os.fsync(stream.fileno())
             return event

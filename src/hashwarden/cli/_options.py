@@ -73,6 +73,21 @@ WorkersOpt = Annotated[
         min=1, metavar="N", help="Hashing processes (default: one per core; none for a few files)."
     ),
 ]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Run the heavy part on this Dask scheduler (tcp://HOST:PORT); see docs/scale.md.",
+    ),
+]
+CasesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cases",
+        metavar="DIR",
+        help="The case store (default: $HASHWARDEN_CASES, else BANK.cases/ beside the bank).",
+    ),
+]
 
 
 def check_pdq_mode(mode: str) -> str:
