@@ -18,11 +18,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from hashwarden._time import utc_now
 from hashwarden.bank.protocols import BankStore
-from hashwarden.cases.store import CaseStore
+from hashwarden.cases.store import CaseStore, StoredHash
 from hashwarden.index.matcher import MIN_PDQ_QUALITY
-from hashwarden.index.pdq import PdqIndex
+from hashwarden.index.pdq import PdqIndex, hex_to_words
 
 __all__ = [
     "Hit",
@@ -37,7 +39,7 @@ __all__ = [
 ]
 
 #: Files per part: what one process (or one cluster task) matches at a time.
-PART_FILES = 200_000
+PART_FILES = 100_000
 
 
 @dataclass(frozen=True)
@@ -95,25 +97,34 @@ def match_part(part: Part, new: NewEntries, threshold: int) -> list[Hit]:
                 for entry_id in values[stored.value]:
                     keep((stored.file_id, entry_id, kind, stored.variant, stored.value, 0))
         if new.pdq_ids:
-            index = PdqIndex(new.pdq_ids, new.pdq_values)
             batches = store.hashes_of_kind(
                 "pdq", part.case_ids, part.lo, part.hi, min_quality=MIN_PDQ_QUALITY
             )
-            for batch in batches:
-                found = index.query_many([h.value for h in batch], threshold)
-                for stored, hits in zip(batch, found, strict=True):
-                    for entry_id, distance in hits:
-                        keep(
-                            (
-                                stored.file_id,
-                                entry_id,
-                                "pdq",
-                                stored.variant,
-                                stored.value,
-                                distance,
-                            )
-                        )
+            for hit in _match_pdq([h for batch in batches for h in batch], new, threshold):
+                keep(hit)
     return sorted(nearest.values())
+
+
+def _match_pdq(stored: list[StoredHash], new: NewEntries, threshold: int) -> list[Hit]:
+    """PDQ hits between a part's stored hashes and the new entries, through an index over
+    the smaller side (queried with the other)."""
+    if not stored:
+        return []
+    hits: list[Hit] = []
+    if len(stored) <= len(new.pdq_ids):
+        index = PdqIndex(new.pdq_ids, new.pdq_values)
+        found = index.query_many([h.value for h in stored], threshold)
+        for h, near in zip(stored, found, strict=True):
+            hits += [(h.file_id, e, "pdq", h.variant, h.value, d) for e, d in near]
+        return hits
+    rows = np.arange(len(stored), dtype=np.int64)
+    index = PdqIndex.from_words(rows, hex_to_words(h.value for h in stored))
+    found = index.query_many(new.pdq_values, threshold)
+    for entry_id, near in zip(new.pdq_ids, found, strict=True):
+        for row, distance in near:
+            h = stored[row]
+            hits.append((h.file_id, entry_id, "pdq", h.variant, h.value, distance))
+    return hits
 
 
 def new_entries(bank: BankStore, since: int) -> tuple[NewEntries, dict[int, Any]]:
