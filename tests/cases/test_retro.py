@@ -108,3 +108,21 @@ def test_the_hits_do_not_depend_on_how_the_work_is_cut(
         assert {h[2] for h in one} == {"md5", "pdq"}
         result = retro_hunt(bank, store, part_files=1)
     assert result.parts == 4 and result.matched == 2
+
+
+def test_bundle_import_with_retro_hunts_what_it_applied(
+    evidence: Evidence, cli_runner: CliRunner, tmp_path: Path
+) -> None:
+    run(cli_runner, "scan", evidence.bank, evidence.folder, "--out", tmp_path / "k")
+    partner = tmp_path / "partner.db"
+    run(cli_runner, "bank", "init", partner)
+    run(cli_runner, "bank", "add", partner, "--md5", evidence.exact_md5, "-c", "A")
+    run(cli_runner, "keys", "generate", "partner", "--folder", tmp_path)
+    run(cli_runner, "keys", "add", evidence.bank, tmp_path / "partner.pub")
+    bundle = tmp_path / "delta.json"
+    key = tmp_path / "partner.key"
+    assert run(cli_runner, "bundle", "export", partner, "--sign", key, "--out", bundle)[0] == 0
+    out = tmp_path / "retro"
+    code, output = run(cli_runner, "bundle", "import", evidence.bank, bundle, "--retro", out)
+    assert code == 1, output  # applied, and the hunt found a.jpg
+    assert set(_found(out)["k"]) == {"a.jpg"}

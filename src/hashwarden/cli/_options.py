@@ -89,6 +89,16 @@ CasesOpt = Annotated[
     ),
 ]
 
+RetroOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--retro",
+        metavar="DIR",
+        help="Then retro-hunt the stored cases against what was applied; report into DIR"
+        " (docs/retro.md).",
+    ),
+]
+
 
 def check_pdq_mode(mode: str) -> str:
     from hashwarden.signals.hashing import PDQ_MODES

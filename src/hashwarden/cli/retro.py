@@ -51,6 +51,33 @@ def retro_command(
     matches found, 4 no bank, case store or case, 8 the --cluster scheduler cannot be reached,
     9 --out holds a report already (see --force).
     """
+    code = run_retro(
+        bank,
+        out,
+        since=since,
+        case=case,
+        threshold=threshold,
+        force=force,
+        record_stats=record_stats,
+        cases=cases,
+        cluster=cluster,
+    )
+    raise typer.Exit(code)
+
+
+def run_retro(
+    bank: str,
+    out: Path,
+    *,
+    since: int | None = None,
+    case: list[str] | None = None,
+    threshold: int = 31,
+    force: bool = False,
+    record_stats: bool = True,
+    cases: Path | None = None,
+    cluster: str | None = None,
+) -> int:
+    """Hunt, write the report, print the summary, record statistics; the exit code."""
     from hashwarden.cases import CaseStore, retro_hunt, run_locally, store_location
     from hashwarden.cases.report import prepare_out, write_retro_report
 
@@ -70,7 +97,18 @@ def retro_command(
     _summary(result, out)
     if record_stats and result.matched:
         _record(bank, _events(result))
-    raise typer.Exit(result.exit_code)
+    return result.exit_code
+
+
+def retro_after_import(bank: str, out: Path) -> int:
+    """`--retro DIR` of `bundle import` and `sync pull`: hunt every stored case (a report in
+    DIR is replaced: the hunt runs after every import); nothing to do without a case store."""
+    from hashwarden.cases import store_location
+
+    if not (store_location(bank) / "cases.db").exists():
+        console.print("no case store: nothing to retro-hunt", markup=False)
+        return 0
+    return run_retro(bank, out, force=True)
 
 
 def _summary(result: RetroResult, out: Path) -> None:
