@@ -89,6 +89,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         );
         CREATE INDEX hashes_value ON hashes(kind, value);
         CREATE INDEX hashes_file ON hashes(file_id);
+        CREATE INDEX hashes_kind_file ON hashes(kind, file_id);
         CREATE TABLE found (
             file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
             entry_id INTEGER NOT NULL,
@@ -301,7 +302,8 @@ class CaseStore:
             for file_id, variant, value in self.db.query(
                 "SELECT h.file_id, h.variant, h.value FROM hashes h"
                 " JOIN files f ON f.id = h.file_id JOIN scans s ON s.id = f.scan_id"
-                f" WHERE h.kind = ? AND h.value IN ({marks}) AND h.file_id BETWEEN ? AND ?"
+                # (`+ 0`: the range is a filter here; the (kind, value) index finds the rows)
+                f" WHERE h.kind = ? AND h.value IN ({marks}) AND h.file_id + 0 BETWEEN ? AND ?"
                 f" AND s.kept IS NOT NULL AND s.case_id IN ({cases})",
                 (kind, *chunk, lo, hi, *case_ids),
             ):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hashwarden._types import Match, MatchResult
+from hashwarden.bank.base import Entry
 from hashwarden.bank.protocols import BankStore
 from hashwarden.index.exact import ExactIndex, KnownGoodIndex
 from hashwarden.index.pdq import PdqIndex
@@ -35,6 +36,8 @@ class BankMatcher:
         #: Policy: entries more organisations dispute than confirm never match.
         self.exclude_disputed = exclude_disputed
         self.indexes = BankIndexes.open(bank)
+        #: The entries added or changed that the last `refresh` applied.
+        self.changed: list[Entry] = []
         self._load_videos()
 
     @property
@@ -59,10 +62,12 @@ class BankMatcher:
     def refresh(self) -> int:
         """Apply the bank's changes since the index was built or last refreshed: added entries
         become searchable, removed ones are never returned, known-good sets are reloaded when
-        they changed. Returns the changes applied."""
+        they changed. Returns the changes applied; `changed` holds the entries added or
+        changed."""
         changes = self.indexes.refresh(self.bank)
         if changes.removed or any(e.signal("vpdq") for e in changes.changed):
             self._load_videos()
+        self.changed = list(changes.changed)
         return len(changes)
 
     def match(

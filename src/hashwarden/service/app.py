@@ -51,6 +51,7 @@ from hashwarden.service.keys import ROLES, ApiKey, KeyRing, RateLimiter
 from hashwarden.service.metrics import Metrics
 from hashwarden.service.offload import ActionQueue, DecodePool, parse_json, skipped_reason
 from hashwarden.service.privacy import MatchPrivacy, NearMatchPrivacy, privacy_router
+from hashwarden.service.recent import RecentLookups
 from hashwarden.signals.builtin import default_registry
 from hashwarden.signals.hashing import MAX_IMAGE_PIXELS, ContentHashes
 
@@ -103,6 +104,8 @@ class ServiceSettings:
     webhooks: DeliverySettings = field(default_factory=DeliverySettings)
     #: What keys that may not read the bank learn from near matches (see `privacy`).
     privacy: MatchPrivacy = field(default_factory=MatchPrivacy)
+    #: Seconds the hashes of look-ups are kept to match entries added later (None: off).
+    keep_recent_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.keyless_role is not None and self.keyless_role not in ROLES:
@@ -112,6 +115,8 @@ class ServiceSettings:
             )
         if not 0 <= self.threshold <= 256:
             raise UsageError("HASHWARDEN_THRESHOLD must be between 0 and 256")
+        if self.keep_recent_s is not None and not 0 < self.keep_recent_s <= 366 * 86400:
+            raise UsageError("HASHWARDEN_KEEP_RECENT_S (--keep-recent) must be 1 s to 366 days")
         if not 1 <= self.max_upload_pixels <= MAX_IMAGE_PIXELS:
             raise UsageError(
                 f"HASHWARDEN_MAX_UPLOAD_PIXELS must be between 1 and {MAX_IMAGE_PIXELS}"
@@ -151,6 +156,7 @@ class ServiceSettings:
             action_queue=_env("HASHWARDEN_ACTION_QUEUE", cls.action_queue, int),
             webhooks=DeliverySettings.from_env(),
             privacy=MatchPrivacy.from_env(),
+            keep_recent_s=_env("HASHWARDEN_KEEP_RECENT_S", None, float),
         )
 
 
@@ -306,6 +312,29 @@ class ServiceState:
         self.decodes = DecodePool(
             self.settings.max_decodes, self.settings.decode_queue, self.metrics
         )
+        keep = self.settings.keep_recent_s
+        self.recent = RecentLookups(keep) if keep else None
+
+    def _refresh(self) -> None:
+        """Catch up with the bank (the caller holds `read_lock`); with `--keep-recent`, fire
+        the rules for recent look-ups the entries added or changed now match."""
+        self.matcher.refresh()
+        self.refreshed = time.time()
+        if self.recent is None or not self.matcher.changed:
+            return
+        for lookup, matches in self.recent.matches(self.matcher.changed, self.settings.threshold):
+            self.actions.record(
+                self.match_banks.resolve(matches).matches,
+                lookup.signals,
+                uploader_ref=lookup.uploader_ref,
+                incident_time=lookup.incident_time,
+                retro=True,
+            )
+
+    def catch_up(self) -> None:
+        """Apply the bank's changes now (after a write), not at the next match."""
+        with self.read_lock:
+            self._refresh()
 
     @contextmanager
     def locked(self) -> Iterator[BankStore]:
@@ -338,8 +367,7 @@ class ServiceState:
         with self.read_lock:
             if private is not None:
                 self._refuse_if_suspended(private)
-            self.matcher.refresh()
-            self.refreshed = time.time()
+            self._refresh()
             result = self.matcher.match(
                 signals,
                 pdq_quality=quality,
@@ -379,6 +407,15 @@ class ServiceState:
     ) -> tuple[Resolved, list[str]]:
         """`match`, then hand its actions to the queue, waiting for them only briefly."""
         resolved, known_good = self.match(signals, quality, variants, only=only, viewer=viewer)
+        if self.recent is not None:
+            self.recent.add(
+                signals,
+                quality,
+                variants,
+                [found.match for found in resolved.matches],
+                uploader_ref=uploader_ref,
+                incident_time=incident_time,
+            )
         self.actions.record(
             resolved.matches, signals, uploader_ref=uploader_ref, incident_time=incident_time
         )
@@ -393,8 +430,7 @@ class ServiceState:
         with self.read_lock:
             if private:
                 self._refuse_if_suspended(viewer)
-            self.matcher.refresh()
-            self.refreshed = time.time()
+            self._refresh()
             radius = self.privacy.radius if private else None
             matches = self.matcher.match(signals, threshold=radius).matches
             if private:
@@ -612,6 +648,8 @@ def add_hashes(
         result = bank.entries.add_many([entry], actor=actor, action="entry.add")
         ids = result.added or result.matched
         state.banks.add_members(bank_name, ids, actor=actor)
+    if state.recent is not None:
+        state.catch_up()
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
 
 
