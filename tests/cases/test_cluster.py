@@ -104,7 +104,7 @@ def test_a_scan_through_the_cluster_equals_the_local_scan(
 def test_a_worker_killed_mid_scan_loses_nothing(
     scheduler: str, evidence: Evidence, tmp_path: Path
 ) -> None:
-    _more_evidence(evidence.folder, 24)
+    _more_evidence(evidence.folder, 60)  # 4 batches: the kill lands while some run
     local = run_scan([evidence.folder], evidence.bank, workers=1)
     with connect(scheduler) as cluster:
         pids = cluster.client.run(os.getpid)
@@ -122,7 +122,7 @@ def test_a_worker_killed_mid_scan_loses_nothing(
             hasher=cluster.hash_in_parallel,
         )
         assert cluster.client.run(os.getpid) != pids  # the nanny started a new worker
-    assert len(seen) == len(local.files) == 28
+    assert len(seen) == len(local.files) == 64
     strip = ("cluster",)
     assert [{k: v for k, v in f.to_json().items() if k not in strip} for f in remote.files] == [
         {k: v for k, v in f.to_json().items() if k not in strip} for f in local.files

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from hashwarden.cases.retro import Hit, NewEntries, Part, match_part
 from hashwarden.errors import ClusterUnavailableError, UsageError
 from hashwarden.signals.hashing import ContentHashes
-from hashwarden.signals.parallel import Source, _hash_one
+from hashwarden.signals.parallel import Outcome, Source, _hash_one
 
 __all__ = ["CONNECT_TIMEOUT", "Cluster", "connect"]
 
@@ -27,6 +27,8 @@ T = TypeVar("T")
 
 #: Seconds to wait for the scheduler when connecting.
 CONNECT_TIMEOUT = 10
+#: Files hashed by one task.
+BATCH = 16
 #: Tasks retried on another worker when theirs fails (on top of Dask's own rescheduling of
 #: tasks whose worker died).
 RETRIES = 2
@@ -49,6 +51,19 @@ def _lost(exc: BaseException) -> bool:
     return isinstance(exc, OSError | TimeoutError | CommClosedError) or (
         type(exc).__name__ == "CancelledError"
     )
+
+
+def _hash_batch(
+    sources: list[Source | None],
+    pdq_mode: str,
+    variants: bool,
+    extra_kinds: list[str] | None,
+) -> list[Outcome]:
+    """Run on a worker: each source's hashes (an item not to hash: neither hashes nor error)."""
+    return [
+        (None, None) if what is None else _hash_one(what, pdq_mode, variants, extra_kinds)
+        for what in sources
+    ]
 
 
 class Cluster:
@@ -90,53 +105,58 @@ class Cluster:
         extra_kinds: Collection[str] | None = None,
     ) -> Iterator[tuple[T, ContentHashes | None, str | None]]:
         """`signals.parallel.hash_in_parallel` on the cluster: (item, hashes, error) for each
-        item, in order. Paths are read by the workers (shared storage), archive members are
-        sent to them. `workers` and `timeout` are the local pool's and ignored here."""
+        item, in order. Files go to the workers in batches of `BATCH` (one task each, so the
+        cluster's per-task cost is shared); paths are read by the workers (shared storage),
+        archive members are sent to them. A batch whose worker died every time it ran is
+        hashed again file by file, so only the file that kills workers is reported as an
+        error. `workers` and `timeout` are the local pool's and ignored here."""
         from distributed import KilledWorker
 
-        window: deque[tuple[T, Any]] = deque()
-        limit = max(4, 4 * self.workers())
+        kinds = None if extra_kinds is None else sorted(extra_kinds)
+        options = (pdq_mode, variants, kinds)
+        window: deque[tuple[list[tuple[T, Source | None]], Any]] = deque()
+        limit = max(2, 2 * self.workers())
 
-        def collect() -> tuple[T, ContentHashes | None, str | None]:
-            item, future = window.popleft()
-            if future is None:
-                return item, None, None
+        def submit(batch: list[tuple[T, Source | None]]) -> Any:
+            sources = [what for _, what in batch]
+            return self.client.submit(_hash_batch, sources, *options, pure=False, retries=RETRIES)
+
+        def outcomes(batch: list[tuple[T, Source | None]], future: Any) -> list[Outcome]:
             try:
-                hashes, error = future.result()
+                return list(future.result())
             except KilledWorker:
-                return item, None, "the hashing worker died each time it was given this file"
+                if len(batch) == 1:
+                    return [(None, "the hashing worker died each time it was given this file")]
+                return [o for one in batch for o in outcomes([one], submit([one]))]
             except Exception as exc:
                 if _lost(exc):
                     raise self._unavailable(exc) from exc
-                return item, None, f"could not be hashed ({type(exc).__name__}: {exc})"
+                reason = f"could not be hashed ({type(exc).__name__}: {exc})"
+                return [(None, reason)] * len(batch)
             finally:
-                if future is not None:
-                    future.release()
-            return item, hashes, error
+                future.release()
 
+        def collect() -> Iterator[tuple[T, ContentHashes | None, str | None]]:
+            batch, future = window.popleft()
+            for (item, _), (hashes, error) in zip(batch, outcomes(batch, future), strict=True):
+                yield item, hashes, error
+
+        pending: list[tuple[T, Source | None]] = []
         try:
             for item in items:
-                what = source(item)
-                future = None
-                if what is not None:
-                    future = self.client.submit(
-                        _hash_one,
-                        what,
-                        pdq_mode,
-                        variants,
-                        None if extra_kinds is None else sorted(extra_kinds),
-                        pure=False,
-                        retries=RETRIES,
-                    )
-                window.append((item, future))
-                if len(window) >= limit:
-                    yield collect()
+                pending.append((item, source(item)))
+                if len(pending) >= BATCH:
+                    window.append((pending, submit(pending)))
+                    pending = []
+                    if len(window) >= limit:
+                        yield from collect()
+            if pending:
+                window.append((pending, submit(pending)))
             while window:
-                yield collect()
+                yield from collect()
         finally:
             for _, future in window:
-                if future is not None:
-                    future.cancel()
+                future.cancel()
 
     # -- retro-hunting ----------------------------------------------------------------------
     def run_parts(self, parts: list[Part], new: NewEntries, threshold: int) -> list[Hit]:
