@@ -236,8 +236,8 @@ def scan_command(
     Exit codes: 0 nothing matched, 1 matches found, 6 some files could not be read,
     7 matches found and some files could not be read or the scan was cut short by a limit,
     11 the scan was cut short by a limit (nothing matched in what was read),
-    2 usage, 4 bank or input not found (checked before anything is read), 9 --out holds a
-    report already (see --force).
+    2 usage, 4 bank or input not found (checked before anything is read), 8 the --cluster
+    scheduler cannot be reached, 9 --out holds a report already (see --force).
     """
     from hashwarden.reports.case import prepare_report_dir, write_case_report
 
