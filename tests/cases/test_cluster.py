@@ -154,6 +154,37 @@ def test_a_retro_hunt_on_the_cluster_equals_the_local_one(
     assert code == 0, out  # all reported already
 
 
+def test_a_scheduler_going_away_mid_scan_is_exit_8_not_file_errors(
+    evidence: Evidence, tmp_path: Path
+) -> None:
+    _more_evidence(evidence.folder, 60)
+    own = distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    )
+    seen: list[str] = []
+
+    def close_the_cluster(record: Any) -> None:
+        seen.append(record.path)
+        if len(seen) == 3:
+            own.close()
+
+    try:
+        with (
+            connect(own.scheduler_address) as cluster,
+            pytest.raises(ClusterUnavailableError, match="went away") as err,
+        ):
+            run_scan(
+                [evidence.folder],
+                evidence.bank,
+                on_item=close_the_cluster,
+                hasher=cluster.hash_in_parallel,
+            )
+    finally:
+        own.close()
+    assert err.value.exit_code == 8
+    assert len(seen) < 64  # it stopped: no file was reported as an error of its own
+
+
 def _closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

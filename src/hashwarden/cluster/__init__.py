@@ -45,12 +45,14 @@ def _client_class() -> Any:
 
 
 def _lost(exc: BaseException) -> bool:
-    """Whether an error means the scheduler went away (not one task's failure)."""
+    """Whether an error means the scheduler went away, not one task's failure: the client
+    cancels every pending task when its connection to the scheduler is lost (this module
+    cancels tasks only once it stops waiting for them)."""
+    from concurrent.futures import CancelledError
+
     from distributed.comm.core import CommClosedError
 
-    return isinstance(exc, OSError | TimeoutError | CommClosedError) or (
-        type(exc).__name__ == "CancelledError"
-    )
+    return isinstance(exc, OSError | TimeoutError | CommClosedError | CancelledError)
 
 
 def _hash_batch(
