@@ -190,7 +190,9 @@ class CaseStore:
             fd = os.open(root / DB_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
             os.close(fd)
         try:
-            db = Database.sqlite(root / DB_NAME, readonly=readonly)
+            # No WAL: its shared memory does not work over network file systems, where the
+            # workers of a cluster read the store (docs/scale.md).
+            db = Database.sqlite(root / DB_NAME, readonly=readonly, wal=False)
             # Inserts land all over the (kind, value) index: a larger page cache than
             # SQLite's 2 MiB keeps its pages in memory (docs/retro.md, measured figures).
             db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
