@@ -126,3 +126,23 @@ def test_where_the_store_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         CaseStore.open(tmp_path / "none")
     with pytest.raises(UsageError):
         CaseStore.open(tmp_path / "s", create=True).writer("bad\nname")
+
+
+def test_a_store_that_cannot_be_made_stops_the_scan_before_any_work(
+    evidence: Evidence, cli_runner: CliRunner, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("x")
+    out = tmp_path / "r"
+    code, output = run(
+        cli_runner,
+        "scan",
+        evidence.bank,
+        evidence.folder,
+        "--out",
+        out,
+        "--cases",
+        not_a_folder / "s",
+    )
+    assert code == 2 and "--no-keep-hashes" in output
+    assert not out.exists()

@@ -185,10 +185,15 @@ class CaseStore:
         if not (root / DB_NAME).exists():
             if not create:
                 raise NotFoundError(f"no case store at {root} (a scan keeps one)")
-            root.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(root, 0o700)
-            fd = os.open(root / DB_NAME, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
+            try:
+                root.mkdir(mode=0o700, parents=True, exist_ok=True)
+                os.chmod(root, 0o700)
+                os.close(os.open(root / DB_NAME, os.O_WRONLY | os.O_CREAT, 0o600))
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot make the case store {root} ({exc.strerror or exc}): give another"
+                    " with --cases DIR, or keep no hashes with --no-keep-hashes"
+                ) from exc
         try:
             # No WAL: its shared memory does not work over network file systems, where the
             # workers of a cluster read the store (docs/scale.md).

@@ -262,15 +262,17 @@ def scan_command(
     )
     mode = check_pdq_mode(pdq_mode)
     case_name = _case_name(case, out) if keep_hashes else None
-    prepare_report_dir(out, SPOOL_NAME, force=force)
     spool = out / SPOOL_NAME
-    with ExitStack() as stack:
+    with ExitStack() as stack:  # the cluster and the case store first: nothing made if not
         engine = stack.enter_context(_cluster(cluster)) if cluster else None
-        keep = None
+        store = None
         if case_name is not None:
             from hashwarden.cases import CaseStore, store_location
 
             store = stack.enter_context(CaseStore.open(store_location(bank, cases), create=True))
+        prepare_report_dir(out, SPOOL_NAME, force=force)
+        keep = None
+        if store is not None and case_name is not None:
             keep = store.writer(case_name, channel=channel, region=region)
         try:
             result = _scan_with_progress(
