@@ -279,10 +279,15 @@ def test_a_hostile_file_list_is_a_clear_error_or_read(tmp_path: Path, body: byte
 
 def test_an_older_bank_read_only_has_no_exchanges(tmp_path: Path, cli_runner: CliRunner) -> None:
     """Opened read-only, a bank from before exchanges reads as it did (no migration needed)."""
-    import shutil
+    import sqlite3
 
     old = tmp_path / "old.db"
-    shutil.copyfile(Path(__file__).parents[1] / "data" / "old_bank" / "bank.db", old)
+    create_bank(old).close()
+    with sqlite3.connect(old) as conn:  # as a bank from before 0600-programme-exchanges
+        conn.executescript(
+            "DROP TABLE programme_records; DROP TABLE programme_exchanges;"
+            " DELETE FROM schema_migrations WHERE name = '0600-programme-exchanges';"
+        )
     r = cli_runner.invoke(app, ["exchange", "list", str(old)])
     assert r.exit_code == 0 and r.stdout == "", r.output
     r = cli_runner.invoke(app, ["exchange", "fetch", str(old), "absent"])  # opens for writing
