@@ -283,10 +283,10 @@ def test_an_older_bank_read_only_has_no_exchanges(tmp_path: Path, cli_runner: Cl
 
     old = tmp_path / "old.db"
     create_bank(old).close()
-    with sqlite3.connect(old) as conn:  # as a bank from before 0600-programme-exchanges
+    with sqlite3.connect(old) as conn:  # as a bank from before 0700-programme-exchanges
         conn.executescript(
             "DROP TABLE programme_records; DROP TABLE programme_exchanges;"
-            " DELETE FROM schema_migrations WHERE name = '0600-programme-exchanges';"
+            " DELETE FROM schema_migrations WHERE name = '0700-programme-exchanges';"
         )
     r = cli_runner.invoke(app, ["exchange", "list", str(old)])
     assert r.exit_code == 0 and r.stdout == "", r.output

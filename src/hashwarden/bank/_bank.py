@@ -119,6 +119,8 @@ class Bank:
             raise DataError(
                 f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"
             )
+        # A table a read-optional migration has not made yet holds nothing to guard.
+        self.audit.guarded = tuple(g for g in self.audit.guarded if self.db.has_table(g.table))
         unsealed = [g.table for g in self.audit.unsealed()]
         if unsealed:
             raise DataError(

@@ -13,7 +13,7 @@ SCHEMA_FAMILY = "hashwarden-bank"
 
 #: Migrations that only add tables whose readers check for them first: a bank opened read-only
 #: without them reads as before (they are applied when it is next opened for writing).
-READ_OPTIONAL = frozenset({"0600-programme-exchanges"})
+READ_OPTIONAL = frozenset({"0600-agents", "0700-programme-exchanges"})
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -265,7 +265,7 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0600-programme-exchanges",
+        "0700-programme-exchanges",
         """
         CREATE TABLE programme_exchanges (
             name TEXT PRIMARY KEY,
