@@ -39,8 +39,10 @@ def _write(path: Path, values: list[str], **options: object) -> int:
 
 
 def _flor(path: Path) -> FlorFilter:
-    """The filter as DCSO's Python library reads it (a dev dependency: skipped without it)."""
-    bloom = pytest.importorskip("flor").BloomFilter()
+    """The filter as DCSO's Python library reads it (a dev dependency)."""
+    import flor
+
+    bloom = flor.BloomFilter()
     with path.open("rb") as stream:
         bloom.read(stream)
     return bloom

@@ -516,7 +516,6 @@ def test_hma_reads_what_python_threatexchange_writes_and_writes_what_it_reads(
     pytx knows, with values its types accept."""
     import csv as csv_module
 
-    pytest.importorskip("threatexchange")
     from threatexchange.cli.dataset_cmd import DatasetCommand
     from threatexchange.exchanges.fetch_state import FetchedSignalMetadata
     from threatexchange.signal_type.md5 import VideoMD5Signal

@@ -14,8 +14,6 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
-
-pytest.importorskip("threatexchange")  # a dev dependency: these tests drive it
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from threatexchange.exchanges import fetch_state as state
