@@ -217,4 +217,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        "1500-entry-views",
+        """
+        CREATE TABLE entry_views (
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            view TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (entry_id, view)
+        )
+        """,
+    ),
 ]

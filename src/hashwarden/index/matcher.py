@@ -8,6 +8,7 @@ from hashwarden.index.exact import ExactIndex, KnownGoodIndex
 from hashwarden.index.pdq import PdqIndex
 from hashwarden.index.saved import BankIndexes
 from hashwarden.signals.video import parse_vpdq, vpdq_match_percentages
+from hashwarden.signals.views import FULL, comparable
 
 __all__ = ["MIN_PDQ_QUALITY", "BankMatcher", "Match", "MatchResult"]
 
@@ -49,6 +50,12 @@ class BankMatcher:
     def known_good_index(self) -> KnownGoodIndex:
         return self.indexes.known_good
 
+    @property
+    def has_views(self) -> bool:
+        """Whether some entries have views banked, so a query's views are worth hashing
+        (signals/views.py QUERY_VIEWS)."""
+        return len(self.indexes.views) > 0
+
     def _load_videos(self) -> None:
         self.videos = {
             entry_id: parse_vpdq(value) for entry_id, value in self.bank.entries.signals("vpdq")
@@ -72,23 +79,28 @@ class BankMatcher:
         pdq_quality: int | None = None,
         pdq_variants: dict[str, str] | None = None,
         threshold: int | None = None,
+        pdq_views: dict[str, str] | None = None,
     ) -> MatchResult:
         """Every entry the content matches: exact kinds by value, PDQ (and its turned or
         trimmed variants) within the threshold unless the hash is of low quality.
+        Entries banked with views are also matched view against view: the query's PDQ and
+        variants against every banked view, each of `pdq_views` (the query's views, by name)
+        against the banked views of its kind (`signals.views.comparable`); the match says which
+        in `view`.
         `threshold`: a wider PDQ image distance for this call (videos keep the matcher's):
         matches within the matcher's own threshold are all found, those further nearly all
         (the index verifies the same candidates further: see `PdqIndex.query`'s `complete`)."""
         radius = self.threshold if threshold is None else threshold
-        # (entry, kind) -> (value, distance, orientation); the nearest wins.
-        found: dict[tuple[int, str], tuple[str, int, str]] = {}
+        # (entry, kind) -> (value, distance, orientation, view); the nearest wins.
+        found: dict[tuple[int, str], tuple[str, int, str, str | None]] = {}
         for kind, value in signals.items():
             if kind == "vpdq":
                 continue
             for owner in self._owners(kind, value):
-                found[(owner, kind)] = (value, 0, "original")
+                found[(owner, kind)] = (value, 0, "original", None)
         video = self._match_video(signals["vpdq"]) if "vpdq" in signals else {}
         for entry_id in video:
-            found[(entry_id, "vpdq")] = (signals["vpdq"], 0, "original")
+            found[(entry_id, "vpdq")] = (signals["vpdq"], 0, "original", None)
         pdq = signals.get("pdq")
         if pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY):
             candidates = {"original": pdq, **(pdq_variants or {})}
@@ -97,20 +109,27 @@ class BankMatcher:
                 for entry_id, distance in hits:
                     best = found.get((entry_id, "pdq"))
                     if best is None or distance < best[1]:
-                        found[(entry_id, "pdq")] = (value, distance, orientation)
+                        found[(entry_id, "pdq")] = (value, distance, orientation, None)
+            if self.has_views:
+                for key, hit in self._match_views(candidates, pdq_views or {}, radius).items():
+                    best = found.get(key)
+                    if best is None or hit[1] < best[1]:
+                        found[key] = hit
         if self.exclude_disputed:
             disputed = self.bank.provenance.disputed()
             found = {key: hit for key, hit in found.items() if key[0] not in disputed}
         entries = self.bank.entries.by_id(eid for eid, _ in found)
         matches: list[Match] = []
-        for (eid, kind), (value, distance, orientation) in sorted(
+        for (eid, kind), (value, distance, orientation, view) in sorted(
             found.items(), key=lambda i: (i[1][1], i[0])
         ):
             entry = entries.get(eid)
             if entry is None:
                 continue
             banked = entry.signal(kind) or value
-            shares = video.get(eid, (None, None)) if kind == "vpdq" else (None, None)
+            query_match, compared_match = (
+                video.get(eid, (None, None)) if kind == "vpdq" else (None, None)
+            )
             matches.append(
                 Match(
                     eid,
@@ -121,13 +140,40 @@ class BankMatcher:
                     entry.series,
                     entry.victim_identified,
                     orientation,
-                    *shares,
+                    query_match,
+                    compared_match,
+                    view,
                 )
             )
         known_good: set[str] = set()
         for kind, value in signals.items():
             known_good.update(self._known_good_sets(kind, value))
         return MatchResult(matches, sorted(known_good))
+
+    def _match_views(
+        self, candidates: dict[str, str], views: dict[str, str], radius: int
+    ) -> dict[tuple[int, str], tuple[str, int, str, str | None]]:
+        """The nearest view match of each entry banked with views: the query's whole picture
+        (and turns, trims) against every banked view but the whole picture (matched above),
+        each query view against the banked views of its kind, all at the matcher's distance
+        (docs/bench/pdq_recall_real.md measured no false positive at 31)."""
+        queries = [(orientation, FULL, value) for orientation, value in candidates.items()]
+        queries += [("original", name, value) for name, value in views.items()]
+        hits = self.indexes.views.query_many(
+            [q[2] for q in queries], radius, complete=self.threshold
+        )
+        found: dict[tuple[int, str], tuple[str, int, str, str | None]] = {}
+        for (orientation, query_view, value), near in zip(queries, hits, strict=True):
+            for entry_id, banked_view, distance in near:
+                if query_view == FULL and banked_view == FULL:
+                    continue
+                if not comparable(query_view, banked_view):
+                    continue
+                best = found.get((entry_id, "pdq"))
+                if best is None or distance < best[1]:
+                    label = f"{query_view}/{banked_view}"
+                    found[(entry_id, "pdq")] = (value, distance, orientation, label)
+        return found
 
     def holds(self, kind: str) -> bool:
         """Whether entries or known-good sets may hold values of `kind`, so content is worth
