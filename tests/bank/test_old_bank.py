@@ -31,13 +31,21 @@ def test_an_old_bank_verifies_and_reads_alike(old_bank: Path, readonly: bool) ->
     with open_bank(old_bank, readonly=readonly) as bank:
         report = bank.verify()
         assert report.ok, report.problems
+        # Opened for writing, it gains the tables guarded since (entry_views) and the event
+        # that seals them; read-only, it reads as it was (without views).
+        since = 0 if readonly else 1
         assert [report.events, report.entries, report.guarded] == [
-            EXPECTED["verify"][k] for k in ("events", "entries", "guarded")
+            EXPECTED["verify"][k] + (since if k != "entries" else 0)
+            for k in ("events", "entries", "guarded")
         ]
         stats = bank.stats()
-        assert {k: getattr(stats, k) for k in EXPECTED["stats"]} == EXPECTED["stats"]
+        expected = {**EXPECTED["stats"]}
+        expected["audit_events"] += since
+        assert {k: getattr(stats, k) for k in EXPECTED["stats"]} == expected
         assert bank.bank_id == EXPECTED["bank_id"]
-        assert bank.fingerprint() == EXPECTED["fingerprint"]
+        if readonly:  # the seal event moves the audit head of a bank opened for writing
+            assert bank.fingerprint() == EXPECTED["fingerprint"]
+        assert bank.views.count() == (0, 0)
         entries = [
             [e.id, sorted([s.kind, s.value] for s in e.signals), e.category, e.series, e.version]
             for e in bank.entries.all()
@@ -81,3 +89,17 @@ def test_times_stored_in_whole_seconds_still_compare(old_bank: Path) -> None:
         fp = banks.get("fp")  # stored as 2031-02-03T04:05:06Z
         assert not fp.enabled("2031-02-03T04:05:05.999999Z")
         assert fp.enabled("2031-02-03T04:05:06.000000Z")  # not a second late
+
+
+def test_an_old_bank_gains_views_when_opened_for_writing(old_bank: Path) -> None:
+    """Read-only it has no views and scans as before; opened for writing it is migrated, its
+    old entries can be given views, and it still verifies."""
+    with open_bank(old_bank, readonly=True) as bank:
+        assert list(bank.views.all()) == []
+    with open_bank(old_bank) as bank:
+        assert bank.views.add({1: {"c3": "a" * 64, "-B12": "b" * 64}}) == [1]
+        assert bank.views.of([1]) == {1: {"c3": "a" * 64, "-B12": "b" * 64}}
+        report = bank.verify()
+        assert report.ok, report.problems
+    with open_bank(old_bank, readonly=True) as bank:
+        assert bank.views.count() == (1, 2)

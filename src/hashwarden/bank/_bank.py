@@ -21,7 +21,7 @@ from hashwarden.bank._known_good import SqlKnownGood
 from hashwarden.bank._provenance import SqlProvenance
 from hashwarden.bank._trust import SqlTrust
 from hashwarden.bank._verify import verify
-from hashwarden.bank._views import SqlViews
+from hashwarden.bank._views import VIEWS_MIGRATION, SqlViews
 from hashwarden.bank.base import BankStats, VerifyReport
 from hashwarden.bank.guarded import GUARDED
 from hashwarden.bank.schema import MIGRATIONS, SCHEMA_FAMILY
@@ -117,6 +117,12 @@ class Bank:
             return
         applied = self.db.applied_migrations()
         missing = [n for n, _ in MIGRATIONS if n not in applied]
+        if VIEWS_MIGRATION in missing:
+            # A bank from before views reads as one without views (scans and matches of it
+            # work as they did); they come with the first open for writing.
+            missing.remove(VIEWS_MIGRATION)
+            self.views = SqlViews(self.db, self.audit, present=False)
+            self.audit.guarded = tuple(g for g in self.audit.guarded if g.table != "entry_views")
         if missing:
             raise DataError(
                 f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"

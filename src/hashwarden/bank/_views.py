@@ -19,7 +19,10 @@ from hashwarden.bank._audit import SqlAudit
 from hashwarden.bank._rows import chunks
 from hashwarden.errors import InvalidSignalError, NotFoundError
 
-__all__ = ["SqlViews"]
+__all__ = ["VIEWS_MIGRATION", "SqlViews"]
+
+#: The migration that made `entry_views` (bank/schema.py).
+VIEWS_MIGRATION = "1500-entry-views"
 
 _HEX = set("0123456789abcdef")
 #: A view's name as signals/views.py spells them ("c3", "L4", "-B12", "c3-B12"); checked here
@@ -37,9 +40,11 @@ def _check(entry_id: int, name: str, value: str) -> None:
 class SqlViews:
     """The view hashes of a bank's entries (implements `ViewStore`)."""
 
-    def __init__(self, db: Database, audit: SqlAudit) -> None:
+    def __init__(self, db: Database, audit: SqlAudit, *, present: bool = True) -> None:
         self._db = db
         self._audit = audit
+        #: False for a bank opened read-only before its views migration: it has none.
+        self._present = present
 
     def add(
         self,
@@ -125,6 +130,8 @@ class SqlViews:
     def of(self, ids: Iterable[int]) -> dict[int, dict[str, str]]:
         """The views of these entries (those that have some), by entry id."""
         found: dict[int, dict[str, str]] = {}
+        if not self._present:
+            return found
         for chunk in chunks(sorted(set(ids))):
             marks = ",".join("?" * len(chunk))
             rows = self._db.execute(
@@ -137,6 +144,8 @@ class SqlViews:
 
     def all(self) -> Iterator[tuple[int, str, str]]:
         """(entry id, view, value) of every banked view, streamed in entry order."""
+        if not self._present:
+            return
         cursor = self._db.execute(
             "SELECT entry_id, view, value FROM entry_views ORDER BY entry_id, view"
         )
@@ -146,6 +155,8 @@ class SqlViews:
 
     def count(self) -> tuple[int, int]:
         """(entries with views, view hashes banked)."""
+        if not self._present:
+            return 0, 0
         row = self._db.execute(
             "SELECT COUNT(DISTINCT entry_id), COUNT(*) FROM entry_views"
         ).fetchone()

@@ -111,10 +111,10 @@ class BankMatcher:
                     if best is None or distance < best[1]:
                         found[(entry_id, "pdq")] = (value, distance, orientation, None)
             if self.has_views:
+                # Views only find what the whole picture missed: a match today's rule finds
+                # is reported as it always was.
                 for key, hit in self._match_views(candidates, pdq_views or {}, radius).items():
-                    best = found.get(key)
-                    if best is None or hit[1] < best[1]:
-                        found[key] = hit
+                    found.setdefault(key, hit)
         if self.exclude_disputed:
             disputed = self.bank.provenance.disputed()
             found = {key: hit for key, hit in found.items() if key[0] not in disputed}
