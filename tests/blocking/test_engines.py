@@ -35,6 +35,9 @@ from hashwarden.exchange.bundle import generate_keys
 from ._dns import LOOPBACK, answers, ask, free_port, rcode, wait_ready
 from ._unbound import running_unbound, unbound_bin, unbound_conf
 
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
+
 __all__ = ["unbound_bin"]  # a fixture
 
 HELPER = [sys.executable, "-m", "hashwarden", "blocklist", "squid-helper"]
