@@ -16,6 +16,7 @@ The allowed dependencies (docs/architecture.md draws them), bottom to top:
     reports                 scan results (from _types) and bank statistics, never the pipeline
     service                 the HTTP service
     demo                    the demo case
+    agent                   the endpoint agent: scan's reading, the index, sync into its bank
     cli, __main__           on top: may import anything
 
 An import under `if TYPE_CHECKING:` loads nothing at run time and is not counted. Imports inside
@@ -56,6 +57,7 @@ ALLOWED: dict[str, set[str]] = {
     "service": {"hashwarden", "errors", "_time", "_types", "signing", "signals", "bank"}
     | {"index", "exchange"},
     "demo": {"errors", "synthetic", "signals", "bank", "index", "scan", "reports"},
+    "agent": {"hashwarden", "errors", "_time", "signals", "bank", "index", "scan", "exchange"},
 }
 #: Everything may import these; the top (cli, __main__) may import anything.
 TOP = {"cli", "__main__"}
@@ -189,6 +191,23 @@ def test_signal_kinds_load_neither_hashing_nor_p2p() -> None:
     assert not any(m.startswith("hashwarden.p2p") for m in loaded)
 
 
+def test_hashing_loads_the_image_libraries_only_to_decode_an_image() -> None:
+    loaded = _loaded_after("import hashwarden.signals.hashing, hashwarden.signals.video")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
+def test_the_small_bank_matcher_loads_no_numpy() -> None:
+    loaded = _loaded_after("import hashwarden.index.small, hashwarden.index")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+    assert "hashwarden.index.matcher" not in loaded
+
+
+def test_the_file_walk_loads_neither_the_pipeline_nor_the_matcher() -> None:
+    loaded = _loaded_after("import hashwarden.scan.walk")
+    assert not {"hashwarden.scan.pipeline", "hashwarden.index", "hashwarden.bank"} & loaded
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
 def test_reports_use_scan_results_without_the_pipeline() -> None:
     loaded = _loaded_after("import hashwarden.reports.case")
     assert "hashwarden.scan.pipeline" not in loaded and "hashwarden.index" not in loaded
@@ -225,7 +244,8 @@ def test_exit_codes_are_named_in_errors_only() -> None:
 #: module imports only its own layer and those below, so the state never reaches for a route
 #: and no route for the app. The first layer knows nothing of HTTP routing.
 SERVICE_LAYERS = [
-    {"actions", "banks", "keys", "metrics", "privacy", "ratelimit", "offload", "settings"}
+    {"actions", "alerts", "banks", "keys", "metrics", "privacy", "ratelimit", "offload"}
+    | {"settings"}
     | {"observe", "http_errors"},
     {"state"},
     {"auth", "inputs"},

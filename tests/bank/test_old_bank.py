@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hashwarden.bank import open_bank
+from hashwarden.bank.guarded import GUARDED
 from hashwarden.exchange.bundle import key_origins
 from hashwarden.index.matcher import Match
 from hashwarden.service.banks import NamedBanks
@@ -31,16 +32,18 @@ def test_an_old_bank_verifies_and_reads_alike(old_bank: Path, readonly: bool) ->
     with open_bank(old_bank, readonly=readonly) as bank:
         report = bank.verify()
         assert report.ok, report.problems
-        # Opened for writing, it gains the tables guarded since (entry_views) and the event
-        # that seals them; read-only, it reads as it was (without views).
-        since = 0 if readonly else 1
+        # Opened for writing, it gains the tables guarded since (entry_views, alerts) and the
+        # event that seals them; read-only, it reads as it was (without views or alerts).
+        sealed = 0 if readonly else 1
+        guarded = 0 if readonly else len(GUARDED) - EXPECTED["verify"]["guarded"]
         assert [report.events, report.entries, report.guarded] == [
-            EXPECTED["verify"][k] + (since if k != "entries" else 0)
-            for k in ("events", "entries", "guarded")
+            EXPECTED["verify"]["events"] + sealed,
+            EXPECTED["verify"]["entries"],
+            EXPECTED["verify"]["guarded"] + guarded,
         ]
         stats = bank.stats()
         expected = {**EXPECTED["stats"]}
-        expected["audit_events"] += since
+        expected["audit_events"] += sealed
         assert {k: getattr(stats, k) for k in EXPECTED["stats"]} == expected
         assert bank.bank_id == EXPECTED["bank_id"]
         if readonly:  # the seal event moves the audit head of a bank opened for writing

@@ -42,7 +42,9 @@ def test_an_entry_added_by_file_matches_its_cropped_copies(bank: Bank, service: 
     assert made.status_code == 201, made.text
     matcher = service.as_("matcher")
     for copy in (cropped, captioned):  # nothing banked yet
-        assert client.post("/v1/match/upload", content=copy, headers=matcher).json()["matches"] == []
+        assert (
+            client.post("/v1/match/upload", content=copy, headers=matcher).json()["matches"] == []
+        )
 
     up = client.post(
         "/v1/banks/known/entries/upload?category=A",

@@ -29,6 +29,10 @@ from hashwarden.errors import ConflictError, DataError, NotFoundError
 
 __all__ = ["Bank", "create_bank", "open_bank"]
 
+#: Migrations a read-only open can do without, and the guarded tables they make: no reader
+#: of a bank (match, scan, verify) needs their rows (views; the agents' alerts).
+READABLE_WITHOUT = {VIEWS_MIGRATION: ("entry_views",), "0600-agents": ("alerts",)}
+
 
 class Bank:
     """A hash bank. Get one from `open_bank` or `create_bank`; use it as a context manager."""
@@ -117,12 +121,14 @@ class Bank:
             return
         applied = self.db.applied_migrations()
         missing = [n for n, _ in MIGRATIONS if n not in applied]
-        if VIEWS_MIGRATION in missing:
-            # A bank from before views reads as one without views (scans and matches of it
-            # work as they did); they come with the first open for writing.
-            missing.remove(VIEWS_MIGRATION)
-            self.views = SqlViews(self.db, self.audit, present=False)
-            self.audit.guarded = tuple(g for g in self.audit.guarded if g.table != "entry_views")
+        # A bank from before these migrations reads as one without their rows (scans and
+        # matches of it work as they did); the tables come with the first open for writing.
+        for name in [n for n in missing if n in READABLE_WITHOUT]:
+            missing.remove(name)
+            absent = READABLE_WITHOUT[name]
+            self.audit.guarded = tuple(g for g in self.audit.guarded if g.table not in absent)
+            if name == VIEWS_MIGRATION:
+                self.views = SqlViews(self.db, self.audit, present=False)
         if missing:
             raise DataError(
                 f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"

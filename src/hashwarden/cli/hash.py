@@ -30,11 +30,13 @@ def hash_command(
     md5, sha1, sha256 and, for images, pdq and pdq_quality (vpdq for videos). Exit 6 when some
     files could not be read; 4 when a path is not there (before hashing anything). With
     --p2p also ed2k, tth, btih, btmh and bt_root (computed only when asked)."""
-    from hashwarden.p2p.kinds import P2P_KINDS
-
     failed = False
     mode = check_pdq_mode(pdq_mode)
-    extra = tuple(k.name for k in P2P_KINDS) if p2p else ()
+    extra: tuple[str, ...] = ()
+    if p2p:
+        from hashwarden.p2p.kinds import P2P_KINDS
+
+        extra = tuple(k.name for k in P2P_KINDS)
     for path, hashes, error in hashed_files(
         check_paths(paths), "hashing", workers=workers, pdq_mode=mode, extra_kinds=extra
     ):

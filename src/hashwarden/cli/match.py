@@ -25,7 +25,8 @@ from hashwarden.cli._options import (
 from hashwarden.errors import EXIT_MATCHES, UsageError
 
 if TYPE_CHECKING:
-    from hashwarden.index import BankMatcher, MatchResult
+    from hashwarden.index import MatchResult
+    from hashwarden.index._matching import Matcher
 
 
 def match_command(
@@ -55,7 +56,7 @@ def match_command(
 
     Exit 0: no match; 1: matched (known-good sets are named, and are not matches); 4: the
     file is not there."""
-    from hashwarden.index import BankMatcher
+    from hashwarden.index.small import open_matcher
 
     usage = "--md5|--sha1|--sha256|--pdq VALUE | --file PATH"
     location = bank_given("match", bank, old_bank, usage)
@@ -67,7 +68,7 @@ def match_command(
     else:
         signals = {s.kind: s.value for s in signals_given(**given)}
     with open_bank_first(location, readonly=True) as b:
-        matcher = BankMatcher(b, threshold=threshold, exclude_disputed=exclude_disputed)
+        matcher = open_matcher(b, threshold=threshold, exclude_disputed=exclude_disputed)
         if file is None:
             result = matcher.match(signals)
         else:
@@ -99,7 +100,7 @@ def match_command(
         raise typer.Exit(EXIT_MATCHES)
 
 
-def _match_file(matcher: BankMatcher, path: Path) -> tuple[dict[str, str], MatchResult]:
+def _match_file(matcher: Matcher, path: Path) -> tuple[dict[str, str], MatchResult]:
     """(the file's signals, its matches): hashed as a scan hashes a file, with its turned and
     trimmed variants and, where the bank has views, its views."""
     from hashwarden.errors import DataError

@@ -24,8 +24,10 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # imported where views are hashed: naming views and pairing them need none
+    import numpy as np
 
 __all__ = [
     "BANK_VIEWS",
@@ -148,6 +150,8 @@ def comparable(query_view: str, banked_view: str) -> bool:
 def _axis_weights(length: int) -> tuple[np.ndarray, np.ndarray]:
     """PDQ's blur-and-decimate along an axis of this length, as weights: 64 samples, a box of
     (length + 127) // 128 applied twice."""
+    import numpy as np
+
     samples = (((np.arange(64) + 0.5) * length) / 64).astype(int)
     return _box_then_box(length, (length + 127) // 128, samples)
 
@@ -158,6 +162,8 @@ def _box_then_box(length: int, window: int, samples: np.ndarray) -> tuple[np.nda
 
     The box is the reference's box1DFloat: output o averages inputs o - (w - h) .. o + h - 1,
     h = (w + 2) // 2, clipped to the vector (so fewer inputs near its ends)."""
+    import numpy as np
+
     half = (window + 2) // 2
     before, after = window - half, half - 1
 
@@ -178,13 +184,14 @@ def _box_then_box(length: int, window: int, samples: np.ndarray) -> tuple[np.nda
     return indices, weights
 
 
+@functools.cache
 def _dct_matrix() -> np.ndarray:
+    """PDQ's 16 x 64 DCT matrix."""
+    import numpy as np
+
     i = np.arange(1, 17)[:, None]
     j = np.arange(64)[None, :]
     return np.sqrt(2 / 64) * np.cos(np.pi / 2 / 64 * i * (2 * j + 1))
-
-
-_DCT = _dct_matrix()
 
 
 class ViewHasher:
@@ -192,6 +199,8 @@ class ViewHasher:
     work: the luminance once, then two small weighted sums a view."""
 
     def __init__(self, pixels: np.ndarray) -> None:
+        import numpy as np
+
         # Channel by channel: no float copy of the whole RGB array.
         luma = pixels[:, :, 0] * 0.299
         luma += pixels[:, :, 1] * 0.587
@@ -209,6 +218,8 @@ class ViewHasher:
     def hash(self, name: str) -> tuple[str, int]:
         """(hex, quality) of the named view's PDQ."""
         top, bottom, left, right = self.bounds(name)
+        import numpy as np
+
         part = self.luma[top:bottom, left:right]
         row_index, row_w = _axis_weights(part.shape[0])
         col_index, col_w = _axis_weights(part.shape[1])
@@ -224,13 +235,18 @@ class ViewHasher:
 
 
 def _quality(small: np.ndarray) -> int:
+    import numpy as np
+
     down = np.trunc((small[:-1, :] - small[1:, :]) * np.float32(100) / np.float32(255))
     across = np.trunc((small[:, :-1] - small[:, 1:]) * np.float32(100) / np.float32(255))
     return min(100, int(np.abs(down).sum() + np.abs(across).sum()) // 90)
 
 
 def _bits_hex(small: np.ndarray) -> str:
-    coefficients = _DCT @ small.astype(np.float64) @ _DCT.T  # (16, 16)
+    import numpy as np
+
+    dct = _dct_matrix()
+    coefficients = dct @ small.astype(np.float64) @ dct.T  # (16, 16)
     flat = coefficients.ravel()
     median = np.sort(flat)[127]  # the reference's torben: the lower median
     bits = (flat > median)[::-1]  # bit k of the hash is coefficient 255 - k, as pdqhash reads
