@@ -14,7 +14,9 @@ from PIL import Image, ImageDraw
 
 from hashwarden.bank import Bank, NewEntry, create_bank, open_bank
 from hashwarden.index import BankMatcher
+from hashwarden.index._matching import Matcher
 from hashwarden.index.saved import keep_index_current
+from hashwarden.index.small import SmallBankMatcher
 from hashwarden.signals import ContentHashes, Signal, hash_bytes
 from hashwarden.signals.views import BANK_VIEWS, QUERY_VIEWS
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
@@ -99,7 +101,7 @@ def _query(data: bytes) -> ContentHashes:
     return hash_bytes(data, variants=True, views=QUERY_VIEWS)
 
 
-def _match(matcher: BankMatcher, hashes: ContentHashes) -> dict[int, str | None]:
+def _match(matcher: Matcher, hashes: ContentHashes) -> dict[int, str | None]:
     """Matched entry -> the view that matched."""
     result = matcher.match(
         hashes.signals(),
@@ -223,3 +225,16 @@ def test_views_added_later_are_matched_and_saved(tmp_path: Path, bridge: Image.I
         bank.entries.remove(entry)
         matcher.refresh()
         assert _match(matcher, crop) == {}
+
+
+def test_a_small_bank_matches_views_as_the_indexes_do(
+    banked: tuple[Path, int], bridge: Image.Image
+) -> None:
+    """`SmallBankMatcher` (no numpy, a plain scan) answers as `BankMatcher`, views included."""
+    path, _ = banked
+    with open_bank(path, readonly=True) as bank:
+        small, indexed = SmallBankMatcher(bank), BankMatcher(bank)
+        assert small.has_views and indexed.has_views
+        for edit in ("crop 5% every side", "crop 6% left", "caption banner", "corner logo"):
+            copy = _query(_jpeg(EDITS[edit](bridge)))
+            assert _match(small, copy) == _match(indexed, copy), edit
