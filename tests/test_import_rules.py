@@ -11,6 +11,8 @@ The allowed dependencies (docs/architecture.md draws them), bottom to top:
     bank                    stores of entries and signals
     index                   matching against a bank
     scan                    read -> hash -> match -> classify
+    cases                   the case hash store and retro-hunting: bank and index, never scan
+    cluster                 hashing and retro-hunting on a Dask cluster (optional dependency)
     exchange                list formats and signed bundles
     blocking                the URL block list: signing only, never bank or exchange
     reports                 scan results (from _types) and bank statistics, never the pipeline
@@ -51,6 +53,8 @@ ALLOWED: dict[str, set[str]] = {
     "bank": {"errors", "_time", "_sql", "signals"},
     "index": {"errors", "_time", "_types", "_arrayfile", "signals", "bank"},
     "scan": {"hashwarden", "errors", "_time", "_types", "signals", "bank", "index"},
+    "cases": {"errors", "_time", "_sql", "bank", "index"},
+    "cluster": {"errors", "signals", "cases"},
     "exchange": {"errors", "_time", "signing", "signals", "bank"},
     "blocking": {"errors", "_time", "_sql", "_arrayfile", "signing"},
     "reports": {"errors", "_time", "_types", "bank"},
@@ -246,7 +250,7 @@ def test_exit_codes_are_named_in_errors_only() -> None:
 SERVICE_LAYERS = [
     {"actions", "alerts", "banks", "keys", "metrics", "privacy", "ratelimit", "offload"}
     | {"settings"}
-    | {"observe", "http_errors"},
+    | {"observe", "http_errors", "recent"},
     {"state"},
     {"auth", "inputs"},
     {"routes"},

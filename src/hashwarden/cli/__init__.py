@@ -66,6 +66,20 @@ COMMANDS = [
         "Triage evidence: matched, known-good, unknown (grouped into series) and errors.",
     ),
     Listed(
+        "retro",
+        "retro",
+        "retro_command",
+        MATCHING,
+        "Match stored cases against the hashes banked since: new hits per case.",
+    ),
+    Listed(
+        "cases",
+        "cases",
+        "app",
+        MATCHING,
+        "The case store: list, show and delete the hashes scans kept per case.",
+    ),
+    Listed(
         "p2p",
         "p2p",
         "app",

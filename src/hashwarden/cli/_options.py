@@ -73,6 +73,31 @@ WorkersOpt = Annotated[
         min=1, metavar="N", help="Hashing processes (default: one per core; none for a few files)."
     ),
 ]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Run the heavy part on this Dask scheduler (tcp://HOST:PORT); see docs/scale.md.",
+    ),
+]
+CasesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cases",
+        metavar="DIR",
+        help="The case store (default: $HASHWARDEN_CASES, else BANK.cases/ beside the bank).",
+    ),
+]
+
+RetroOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--retro",
+        metavar="DIR",
+        help="Then retro-hunt the stored cases against what was applied; report into DIR"
+        " (docs/retro.md).",
+    ),
+]
 
 
 def check_pdq_mode(mode: str) -> str:

@@ -76,18 +76,20 @@ def hashed_files(
     leave_out: Callable[[Path], bool] = lambda path: False,
     extra_kinds: Collection[str] | None = None,
     views: Sequence[str] = (),
+    hasher: Callable[..., Iterator[Any]] | None = None,
 ) -> Iterator[tuple[Path, ContentHashes | None, str | None]]:
     """(path, hashes, error) for every file under the paths but those `leave_out` names,
     hashed on all cores, with a progress bar; a skipped path comes with the reason.
     `extra_kinds`, `views` as `hash_stream` takes them (`extra_kinds` None: every kind a
-    registered hasher computes)."""
+    registered hasher computes). `hasher` hashes in place of `hash_in_parallel`, e.g. on a
+    Dask cluster."""
     from hashwarden.scan.walk import walk_files
     from hashwarden.signals.parallel import hash_in_parallel
 
     found = [f for f in walk_files(paths) if not leave_out(f.path)]
     with progress_bar() if len(found) > 1 and _draws_on_stderr() else _NoBar() as bar:
         task = bar.add_task(label, total=len(found))
-        results = hash_in_parallel(
+        results = (hasher or hash_in_parallel)(
             found,
             lambda f: None if f.error else f.path,
             workers=workers,

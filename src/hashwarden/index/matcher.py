@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from hashwarden._types import Match, MatchResult
+from hashwarden.bank.base import Entry
 from hashwarden.bank.protocols import BankStore
 from hashwarden.index._matching import MIN_PDQ_QUALITY, Matcher
 from hashwarden.index.exact import ExactIndex, KnownGoodIndex
@@ -27,6 +28,8 @@ class BankMatcher(Matcher):
     ) -> None:
         super().__init__(bank, threshold=threshold, exclude_disputed=exclude_disputed)
         self.indexes = BankIndexes.open(bank)
+        #: The entries added or changed that the last `refresh` applied.
+        self.changed: list[Entry] = []
         self._load_videos()
 
     @property
@@ -55,10 +58,12 @@ class BankMatcher(Matcher):
     def refresh(self) -> int:
         """Apply the bank's changes since the index was built or last refreshed: added entries
         become searchable, removed ones are never returned, known-good sets are reloaded when
-        they changed. Returns the changes applied."""
+        they changed. Returns the changes applied; `changed` holds the entries added or
+        changed."""
         changes = self.indexes.refresh(self.bank)
         if changes.removed or any(e.signal("vpdq") for e in changes.changed):
             self._load_videos()
+        self.changed = list(changes.changed)
         return len(changes)
 
     def holds(self, kind: str) -> bool:

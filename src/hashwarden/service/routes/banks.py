@@ -160,6 +160,8 @@ def add_hashes(
             if views and ids:
                 bank.views.add({ids[0]: views}, replace=False, actor=actor)
         state.banks.add_members(bank_name, ids, actor=actor)
+    if state.recent is not None:
+        state.catch_up()
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
 
 
