@@ -12,7 +12,6 @@ pending and is refused at commit if it changed a guarded table without recording
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -21,18 +20,12 @@ from typing import Any
 
 from hashwarden._sql import Database
 from hashwarden._time import utc_now
-from hashwarden.bank.base import AuditEvent
+from hashwarden.bank.base import GENESIS, AuditEvent, event_hash
 from hashwarden.bank.guarded import Guarded, row_digest
 
 __all__ = ["GENESIS", "MOD", "SqlAudit", "event_hash"]
 
-GENESIS = "0" * 64
 MOD = 2**256
-
-
-def event_hash(prev: str, seq: int, at: str, actor: str, action: str, detail: str) -> str:
-    text = json.dumps([seq, at, actor, action, detail], separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
 
 
 def rows_sum(

@@ -10,6 +10,7 @@ from typing import Any
 from hashwarden.signals.base import Signal
 
 __all__ = [
+    "GENESIS",
     "ORIGIN_KEY",
     "AddResult",
     "AuditEvent",
@@ -19,6 +20,7 @@ __all__ = [
     "NewEntry",
     "VerifyReport",
     "entry_digest",
+    "event_hash",
 ]
 
 #: In an entry's extra: the peer bank (its `bank_id`) that owns an entry received in a bundle.
@@ -114,6 +116,17 @@ class BankStats:
     audit_events: int
     bank_id: str
     fingerprint: str
+
+
+#: The `prev` of a hash chain's first event.
+GENESIS = "0" * 64
+
+
+def event_hash(prev: str, seq: int, at: str, actor: str, action: str, detail: str) -> str:
+    """The SHA-256 that chains an event to the one before it: the bank's audit log and the
+    case store's log are the same kind of chain."""
+    text = json.dumps([seq, at, actor, action, detail], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
 
 
 @dataclass

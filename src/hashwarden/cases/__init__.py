@@ -1,7 +1,7 @@
 """The case hash store: what every scan saw (hashes, paths, sizes, statuses; never content),
 kept per case so that hashes banked later can be matched against old evidence (`retro`)."""
 
-from hashwarden.cases._log import LogEvent, StoreLog
+from hashwarden.cases._log import StoreLog
 from hashwarden.cases.report import write_retro_report
 from hashwarden.cases.retro import (
     NewEntries,
@@ -27,7 +27,6 @@ __all__ = [
     "CaseStore",
     "CaseSummary",
     "CaseWriter",
-    "LogEvent",
     "NewEntries",
     "Part",
     "RetroResult",

@@ -9,37 +9,18 @@ recorded in the bank's audit log by `hashwarden cases delete` (docs/retro.md).
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from hashwarden._time import utc_now
+from hashwarden.bank.base import GENESIS, AuditEvent, event_hash
 from hashwarden.errors import DataError
 
-__all__ = ["GENESIS", "LogEvent", "StoreLog", "locked"]
-
-GENESIS = "0" * 64
-
-
-@dataclass(frozen=True)
-class LogEvent:
-    seq: int
-    at: str
-    actor: str
-    action: str
-    detail: dict[str, Any]
-    prev: str
-    hash: str
-
-
-def _digest(prev: str, seq: int, at: str, actor: str, action: str, detail: str) -> str:
-    text = json.dumps([seq, at, actor, action, detail], separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(f"{prev}\n{text}".encode()).hexdigest()
+__all__ = ["StoreLog", "locked"]
 
 
 @contextmanager
@@ -61,7 +42,7 @@ class StoreLog:
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def record(self, actor: str, action: str, detail: dict[str, Any]) -> LogEvent:
+    def record(self, actor: str, action: str, detail: dict[str, Any]) -> AuditEvent:
         """Append an event after the last one; returns it."""
         with locked(self.path) as stream:
             stream.seek(0)
@@ -78,14 +59,14 @@ class StoreLog:
                     raise DataError(f"{self.path}: the last line is not a log event") from exc
             at = utc_now()
             text = json.dumps(detail, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-            event = LogEvent(
+            event = AuditEvent(
                 seq + 1,
                 at,
                 actor,
                 action,
                 detail,
                 prev,
-                _digest(prev, seq + 1, at, actor, action, text),
+                event_hash(prev, seq + 1, at, actor, action, text),
             )
             row: dict[str, Any] = {**event.__dict__, "detail": text}
             stream.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -93,12 +74,12 @@ class StoreLog:
             os.fsync(stream.fileno())
             return event
 
-    def events(self) -> Iterator[LogEvent]:
+    def events(self) -> Iterator[AuditEvent]:
         """The events, oldest first."""
         for event, _ in self._read():
             yield event
 
-    def _read(self) -> Iterator[tuple[LogEvent, str]]:
+    def _read(self) -> Iterator[tuple[AuditEvent, str]]:
         """Each event with its detail as recorded (the text its hash covers)."""
         if not self.path.exists():
             return
@@ -109,7 +90,7 @@ class StoreLog:
                 try:
                     raw = json.loads(line)
                     text = str(raw["detail"])
-                    event = LogEvent(
+                    event = AuditEvent(
                         int(raw["seq"]),
                         str(raw["at"]),
                         str(raw["actor"]),
@@ -131,7 +112,7 @@ class StoreLog:
                 problems.append(f"log event {expected_seq} is missing (next is {event.seq})")
             if event.prev != expected_prev:
                 problems.append(f"log event {event.seq}: its link to the one before is broken")
-            digest = _digest(event.prev, event.seq, event.at, event.actor, event.action, text)
+            digest = event_hash(event.prev, event.seq, event.at, event.actor, event.action, text)
             if digest != event.hash:
                 problems.append(f"log event {event.seq} ({event.action}) was altered")
             expected_prev, expected_seq = event.hash, event.seq + 1
