@@ -685,6 +685,7 @@ def create_app(
     and decode threads start with the first request that needs them). `reader` is a second
     connection to the same bank for matching; without one the app opens it (and closes it
     with the app)."""
+    from hashwarden.service.console import console_router
     from hashwarden.service.hma import hma_router
 
     owned = _reader_for(store) if reader is None else None
@@ -968,5 +969,6 @@ def create_app(
     app.include_router(
         privacy_router(state.privacy, state.lock, lambda role: requirement(state, "admin"))
     )
+    app.include_router(console_router())
     app.add_middleware(Observe, metrics=state.metrics)
     return app
