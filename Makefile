@@ -1,12 +1,13 @@
 # make demo: set up and run the demo scan on a generated, benign case.
 # make test: set up and run every check (ruff, mypy, pytest).
+# make test-fast: the same checks without the tests marked slow (real servers and processes).
 # make bench: set up and run the benchmarks against python-threatexchange.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMPS := .stamps
 
-.PHONY: demo test lint typecheck pytest bench system clean
+.PHONY: demo test test-fast lint typecheck pytest bench system clean
 
 $(STAMPS)/venv: pyproject.toml
 	@mkdir -p $(STAMPS)
@@ -41,6 +42,9 @@ pytest: $(STAMPS)/venv $(STAMPS)/system
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+test-fast: lint typecheck $(STAMPS)/venv
+	$(BIN)/pytest -m 'not slow'
 
 bench: $(STAMPS)/bench
 	$(BIN)/python benchmarks/run_all.py

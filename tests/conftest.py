@@ -22,6 +22,22 @@ CONFORMANCE = Path(
 )
 
 
+#: Fixtures that start a real server (PostgreSQL, Unbound); tests using one are `slow`.
+REAL_SERVER_FIXTURES = {"pg_server", "unbound_bin"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark as `slow` every test that runs against a real server, so `make test-fast` skips them:
+    those on the PostgreSQL engine and those using a real-server fixture (modules that start
+    their own servers mark themselves with `pytestmark`)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and "postgres" in callspec.params.values()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if on_postgres or fixtures & REAL_SERVER_FIXTURES:
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def conformance() -> Path:
     if not (CONFORMANCE / "pdq" / "expected.csv").is_file():

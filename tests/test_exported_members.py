@@ -12,6 +12,8 @@ from hashwarden import errors
 PACKAGES = [
     "hashwarden",
     "hashwarden.errors",
+    "hashwarden._types",
+    "hashwarden.signing",
     "hashwarden.signals",
     "hashwarden.bank",
     "hashwarden.index",

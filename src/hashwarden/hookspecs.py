@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
-if TYPE_CHECKING:
-    from hashwarden.signals.base import SignalKind
+if TYPE_CHECKING:  # names for the type checker only: plugins.py imports this module at run time
+    from hashwarden.signals.base import Hasher, SignalKind
 
 __all__ = ["hookimpl", "hookspec"]
 
@@ -18,3 +18,8 @@ hookimpl = pluggy.HookimplMarker("hashwarden")
 @hookspec
 def hashwarden_signal_kinds() -> list[type[SignalKind]]:  # type: ignore[empty-body]
     """Signal kinds the plugin adds (names must not clash with any other kind)."""
+
+
+@hookspec
+def hashwarden_hashers() -> list[Hasher]:  # type: ignore[empty-body]
+    """Hashers the plugin adds: each computes some registered kinds from content's bytes."""

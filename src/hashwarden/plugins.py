@@ -1,8 +1,10 @@
 """The plugin manager: built-ins and installed plugins, loaded on first use, never at import.
 
-Installed plugins announce themselves in the `hashwarden` entry-point group. Setting
-HASHWARDEN_DISABLE_PLUGINS=1 loads the built-ins only (for a clean-room run or to rule a plugin
-out); HASHWARDEN_TRACE_PLUGINS=1 prints every hook call to standard error.
+The built-ins are plain plugins named by module (imported when the manager is built), so this
+module imports nothing of hashwarden but the hook specifications. Installed plugins announce
+themselves in the `hashwarden` entry-point group. Setting HASHWARDEN_DISABLE_PLUGINS=1 loads the
+built-ins only (for a clean-room run or to rule a plugin out); HASHWARDEN_TRACE_PLUGINS=1 prints
+every hook call to standard error.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hashwarden import hookspecs
 __all__ = ["DEFAULT_PLUGINS", "plugin_manager", "reset_plugin_manager"]
 
 #: Modules of hashwarden itself that register exactly as an outside plugin would.
-DEFAULT_PLUGINS = ["hashwarden.signals.builtin", "hashwarden.p2p.kinds"]
+DEFAULT_PLUGINS = ["hashwarden.signals.builtin", "hashwarden.p2p.plugin"]
 
 _MANAGER: pluggy.PluginManager | None = None
 
@@ -40,9 +42,7 @@ def plugin_manager() -> pluggy.PluginManager:
 
 
 def reset_plugin_manager() -> None:
-    """Forget the manager (and what was built from it), e.g. after registering a test plugin."""
+    """Forget the manager: the next use builds a new one, and everything built from the old
+    one (the signal registry) is built again from it."""
     global _MANAGER
     _MANAGER = None
-    from hashwarden.signals import builtin
-
-    builtin.reset_default_registry()

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import assume, example, given, reject, settings
 from hypothesis import strategies as st
 
+from hashwarden.blocking.applied import Matcher
 from hashwarden.blocking.canonical import (
     CanonicalUrl,
     _canonicalize_general,
@@ -18,7 +19,6 @@ from hashwarden.blocking.canonical import (
     prefix_expression,
     url_expression,
 )
-from hashwarden.blocking.hashed import Matcher
 from hashwarden.errors import UsageError
 
 # Safe Browsing's own examples ("URLs and hashing", v4), input -> canonical URL.

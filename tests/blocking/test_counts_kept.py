@@ -24,6 +24,9 @@ from hashwarden.errors import DataError, UsageError
 from ._dns import LOOPBACK, ask, free_port
 from .test_engines import LISTED, FakeUpstream, applied, upstream
 
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
+
 __all__ = ["applied", "upstream"]  # fixtures
 
 HASHWARDEN = [sys.executable, "-m", "hashwarden"]

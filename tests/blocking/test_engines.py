@@ -21,8 +21,9 @@ import pytest
 from typer.testing import CliRunner
 
 from hashwarden.bank import create_bank, open_bank
+from hashwarden.blocking.applied import AppliedList, Matcher
 from hashwarden.blocking.counts import BlockCounts, month_summary
-from hashwarden.blocking.hashed import AppliedList, Matcher, apply_update, build_update
+from hashwarden.blocking.hashed import apply_update, build_update
 from hashwarden.blocking.resolver import DnsFront, FrontPolicy, serve_front
 from hashwarden.blocking.squid import SquidHelper
 from hashwarden.blocking.stoppage import StopPage, choose_language, serve_stop_page
@@ -33,6 +34,9 @@ from hashwarden.exchange.bundle import generate_keys
 
 from ._dns import LOOPBACK, answers, ask, free_port, rcode, wait_ready
 from ._unbound import running_unbound, unbound_bin, unbound_conf
+
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
 
 __all__ = ["unbound_bin"]  # a fixture
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from hashwarden.blocking.applied import AppliedList, Matcher
 from hashwarden.blocking.canonical import digest
-from hashwarden.blocking.hashed import AppliedList, Matcher, apply_update, build_update
+from hashwarden.blocking.hashed import apply_update, build_update
 from hashwarden.blocking.store import BlockList, parse_expiry
 from hashwarden.cli import app
 from hashwarden.errors import ConflictError, IntegrityError, NotFoundError, UsageError

@@ -34,6 +34,9 @@ from hashwarden.blocking.counts import BlockCounts, month_summary
 from ._dns import LOOPBACK, free_port
 from .test_engines import LISTED, PREFIX_HOST, applied
 
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
+
 __all__ = ["applied"]  # a fixture
 
 SQUID = shutil.which("squid") or ("/usr/sbin/squid" if Path("/usr/sbin/squid").exists() else None)

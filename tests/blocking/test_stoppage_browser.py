@@ -14,6 +14,9 @@ from hashwarden.blocking.stoppage import StopPage, serve_stop_page
 
 from ._dns import LOOPBACK, free_port
 
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = shutil.which("chromium")
 # Flags for a sandboxed root user on a closed network (no background connections at all).
 FLAGS = [

@@ -77,12 +77,17 @@ def test_save_load_and_damage(tmp_path: Path) -> None:
     index.add([1000], [_flip(bank[3], 5, rng)])
     index.save(tmp_path / "idx", {"bank_id": "x"})
     loaded, meta = PdqIndex.load(tmp_path / "idx")
+    assert not loaded._words.flags.writeable  # mapped, not read into memory
     assert meta["bank_id"] == "x" and len(loaded) == 501
     query = _flip(bank[3], 2, rng)
     assert loaded.query(query, 31) == index.query(query, 31)
     assert [i for i, _ in loaded.query(query, 31)] == [3, 1000]
-    (tmp_path / "idx" / "order.npy").write_bytes(b"garbage")
-    with pytest.raises(DataError, match="missing or damaged"):
+    data = (tmp_path / "idx").read_bytes()
+    (tmp_path / "idx").write_bytes(data[: len(data) // 2])  # cut short
+    with pytest.raises(DataError, match="runs past the end"):
+        PdqIndex.load(tmp_path / "idx")
+    (tmp_path / "idx").write_bytes(b"garbage")
+    with pytest.raises(DataError, match="not a hashwarden array file"):
         PdqIndex.load(tmp_path / "idx")
 
 
@@ -112,7 +117,8 @@ def test_index_cli(tmp_path: Path, cli_runner: CliRunner) -> None:
     bank = tmp_path / "b.db"
     with create_bank(bank) as b:
         b.entries.add(NewEntry([Signal("pdq", "ab" * 32)], "csam"))
-    assert cli_runner.invoke(app, ["index", "status", str(bank)]).exit_code == 4
+    result = cli_runner.invoke(app, ["index", "status", str(bank)])
+    assert result.exit_code == 4 and "not usable" in result.output
     result = cli_runner.invoke(app, ["index", "build", str(bank)])
     assert result.exit_code == 0 and "indexed 1 PDQ hashes" in result.output
     result = cli_runner.invoke(app, ["index", "status", str(bank)])

@@ -47,6 +47,23 @@ def test_identifiers_agree_with_rhash(tmp_path: Path, size: int) -> None:
     assert ours["sha1"] == sha1
 
 
+def test_hash_prints_p2p_identifiers_only_when_asked(tmp_path: Path, cli_runner: CliRunner) -> None:
+    path = tmp_path / "shared.avi"
+    path.write_bytes(os.urandom(CHUNK + 1))
+    plain = cli_runner.invoke(app, ["hash", "--json", str(path)])
+    assert plain.exit_code == 0, plain.output
+    assert list(json.loads(plain.stdout)) == ["path", "md5", "sha1", "sha256", "pdq", "pdq_quality"]
+    asked = cli_runner.invoke(app, ["hash", "--json", "--p2p", str(path)])
+    assert asked.exit_code == 0, asked.output
+    record = json.loads(asked.stdout)
+    assert {k: record[k] for k in json.loads(plain.stdout)} == json.loads(plain.stdout)
+    assert list(record)[6:] == ["ed2k", "tth", "btih", "btmh", "bt_root"]
+    ed2k, tth, btih = _rhash(path, "%{ed2k} %{tth} %{btih}").split()
+    assert (record["ed2k"], record["tth"], record["btih"]) == (ed2k, tth.upper(), btih)
+    text = cli_runner.invoke(app, ["hash", "--p2p", str(path)])
+    assert f"ed2k={ed2k}" in text.stdout and "btmh=" in text.stdout
+
+
 def _bank_with(tmp_path: Path, paths: list[Path]) -> Path:
     bank = tmp_path / "b.db"
     with create_bank(bank) as b:

@@ -156,3 +156,32 @@ def test_scan_against_a_postgres_bank(tmp_path: Path, pg_server: ThrowawayPostgr
         "other.jpg": "unknown",
     }
     assert result.record["bank"].startswith("postgresql://")
+
+
+def test_p2p_identifiers_are_computed_only_for_a_bank_that_holds_some(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hashwarden.scan.pipeline as pipeline
+
+    asked: list[list[str]] = []
+    hash_in_parallel = pipeline.hash_in_parallel
+
+    def spy(*args: object, extra_kinds: list[str], **options: object) -> object:
+        asked.append(sorted(extra_kinds))
+        return hash_in_parallel(*args, extra_kinds=extra_kinds, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(pipeline, "hash_in_parallel", spy)
+    case = tmp_path / "case"
+    case.mkdir()
+    shared = case / "shared.avi"
+    shared.write_bytes(os.urandom(70_000))
+    ed2k = hash_bytes(shared.read_bytes()).signals()["ed2k"]
+    with create_bank(tmp_path / "digests.db") as b:
+        b.entries.add(NewEntry([Signal("md5", "0" * 32)], "csam-b"))
+    with create_bank(tmp_path / "p2p.db") as b:
+        b.entries.add(NewEntry([Signal("ed2k", ed2k)], "csam-b"))
+
+    assert run_scan([case], tmp_path / "digests.db").counts["unknown"] == 1
+    result = run_scan([case], tmp_path / "p2p.db")
+    assert asked == [[], ["ed2k"]]  # the kinds the bank holds; their hasher computes all
+    assert [m.kind for m in result.files[0].matches] == ["ed2k"]

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from hashwarden.bank import Bank, open_bank
 from hashwarden.service.actions import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
@@ -19,6 +20,9 @@ from hashwarden.signals.hashing import hash_bytes
 
 from .conftest import png
 from .test_actions import Receiver, receiver
+
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
 
 __all__ = ["receiver"]  # a fixture
 

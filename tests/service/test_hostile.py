@@ -36,6 +36,9 @@ from hashwarden.signals.hashing import hash_bytes
 from .conftest import Service, png
 from .test_e2e import _cli, _free_port
 
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
+
 FAR_OUT = "9999-12-31T23:59:59-14:00"
 
 

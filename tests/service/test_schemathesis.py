@@ -9,12 +9,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from hashwarden.bank import create_bank
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import create_key
+
+#: Starts real servers or processes: skipped by `make test-fast`.
+pytestmark = pytest.mark.slow
 
 # Built at import, as schemathesis parametrizes by the schema's operations at collection.
 _folder = Path(tempfile.mkdtemp(prefix="hashwarden-schemathesis-"))

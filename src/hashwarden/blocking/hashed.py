@@ -9,6 +9,8 @@ Distribution file (`export --format hashed`), JSON:
               "remove": ["<sha256 hex>", ...]},
      "key": "<base64 Ed25519 public key>", "signature": "<base64 over the canonical body>"}
 
+(the envelope of hashwarden.signing, its canonical JSON ASCII-only.)
+
 `base` 0 is a full list; otherwise the file is a delta that applies only to a copy at exactly
 version `base` and brings it to `serial`. Each digest is SHA-256 of the canonical expression's
 UTF-8 bytes (the full 32 bytes; no prefix scheme). The host key is the first 8 bytes of
@@ -16,57 +18,35 @@ SHA-256 of the entry's host: a look-up hashes a URL's host names first and hashe
 host/path pairs only for a host that has entries, which keeps misses cheap. (It shows which
 hashed entries share a host, nothing more.) No expression, source or comment leaves.
 
-The receiving side keeps an *applied list* (`apply`): a JSON file with the list id, the key it
-trusts, its version and the records; `Matcher` loads its digests into a set of bytes and answers
-a URL or a DNS name by hashing the candidate expressions Safe Browsing derives from it.
+The receiving side keeps an *applied list* (`apply_update`): see `hashwarden.blocking.applied`
+for its binary, memory-mapped form and the `Matcher` that answers a URL or a DNS name by
+hashing the candidate expressions Safe Browsing derives from it.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
-import os
-import tempfile
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from hashwarden.blocking.canonical import (
-    HOST_KEY_BYTES,
-    MAX_HOST_LABELS,
-    CanonicalUrl,
-    canonicalize,
-    digest,
-    host_key,
-    host_suffixes,
-    path_prefixes,
-)
+from hashwarden.blocking.applied import AppliedList, Record
+from hashwarden.blocking.canonical import host_key
 from hashwarden.blocking.store import BlockList
 from hashwarden.errors import ConflictError, DataError, IntegrityError, UsageError
-from hashwarden.exchange.bundle import read_private_key, read_public_key
+from hashwarden.signing import (
+    canonical_json,
+    read_private_key,
+    read_public_key,
+    sign_envelope,
+    verify_signature,
+)
 
-__all__ = [
-    "FORMAT",
-    "AppliedList",
-    "Hit",
-    "Matcher",
-    "apply_update",
-    "build_update",
-]
+__all__ = ["FORMAT", "apply_update", "build_update"]
 
 FORMAT = "hashwarden-blocklist"
-STATE_FORMAT = "hashwarden-blocklist-applied"
 _VERSION = 1
-
-
-def _canonical_json(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode()
 
 
 def build_update(store: BlockList, key_path: Path, *, since: int = 0) -> dict[str, Any]:
@@ -107,74 +87,7 @@ def build_update(store: BlockList, key_path: Path, *, since: int = 0) -> dict[st
         "add": add,
         "remove": remove,
     }
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    signature = key.sign(_canonical_json(body))
-    return {
-        "body": body,
-        "key": base64.b64encode(public).decode(),
-        "signature": base64.b64encode(signature).decode(),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    kind: str
-    reason: str | None
-    expires: str | None
-    host: bytes
-
-
-@dataclass
-class AppliedList:
-    """The receiving side's copy: digests and their records, at one version of one list."""
-
-    list_id: str | None
-    key: str
-    serial: int
-    records: dict[bytes, Record]
-
-    @classmethod
-    def load(cls, path: Path) -> AppliedList:
-        try:
-            doc = json.loads(path.read_bytes())
-            if doc.get("format") != STATE_FORMAT:
-                raise ValueError("not an applied block list")
-            records = {
-                bytes.fromhex(h): Record(kind, reason, expires, bytes.fromhex(host))
-                for h, kind, reason, expires, host in doc["records"]
-            }
-            return cls(doc["list"], doc["key"], int(doc["serial"]), records)
-        except FileNotFoundError:
-            raise
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise DataError(f"{path} is not an applied hashwarden block list ({exc})") from exc
-
-    def save(self, path: Path) -> None:
-        """Write atomically (a resolver may be reading the old file meanwhile)."""
-        doc = {
-            "format": STATE_FORMAT,
-            "list": self.list_id,
-            "key": self.key,
-            "serial": self.serial,
-            "records": sorted(
-                [d.hex(), r.kind, r.reason, r.expires, r.host.hex()]
-                for d, r in self.records.items()
-            ),
-        }
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".blocklist-")
-        with os.fdopen(fd, "w") as out:
-            json.dump(doc, out, separators=(",", ":"))
-        os.replace(tmp, path)
-
-    def matcher(self) -> Matcher:
-        """A matcher over the records that have not expired."""
-        today = datetime.now(UTC).date().isoformat()
-        live = [
-            (d, r.host) for d, r in self.records.items() if r.expires is None or r.expires > today
-        ]
-        return Matcher({d for d, _ in live}, {h for _, h in live})
+    return sign_envelope(body, key, ascii_only=True)
 
 
 def _verified_body(document: Any, trusted_key: str, where: str) -> dict[str, Any]:
@@ -186,10 +99,14 @@ def _verified_body(document: Any, trusted_key: str, where: str) -> dict[str, Any
     if document.get("key") != trusted_key:
         raise IntegrityError(f"{where} is signed by a key this list does not trust")
     try:
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(trusted_key))
-        public.verify(base64.b64decode(str(document.get("signature"))), _canonical_json(body))
-    except (InvalidSignature, ValueError) as exc:
-        raise IntegrityError(f"{where}: the signature does not verify (tampered?)") from exc
+        signature = base64.b64decode(str(document.get("signature")))
+        verified = verify_signature(
+            base64.b64decode(trusted_key), signature, canonical_json(body, ascii_only=True)
+        )
+    except ValueError:  # not base64
+        verified = False
+    if not verified:
+        raise IntegrityError(f"{where}: the signature does not verify (tampered?)")
     return body
 
 
@@ -197,7 +114,7 @@ def apply_update(state_path: Path, update_path: Path, *, trust: Path | None = No
     """Verify `update_path` and apply it to the applied list at `state_path` (created from a
     full list when missing, trusting the key file `trust`). Deltas must continue exactly where
     the copy stands: an older one is a replay, a later one leaves a gap (ConflictError)."""
-    state: AppliedList | None = AppliedList.load(state_path) if state_path.exists() else None
+    state = AppliedList.load(state_path) if state_path.exists() else None
     if state is None and trust is None:
         raise UsageError(f"{state_path} does not exist yet: give --trust KEY.pub for a first list")
     trusted = read_public_key(trust)[1] if trust is not None else state.key  # type: ignore[union-attr]
@@ -223,75 +140,21 @@ def apply_update(state_path: Path, update_path: Path, *, trust: Path | None = No
             f"{update_path} applies to version {base}, the copy is at {state.serial} ({what})"
         )
     try:
-        for h in body["remove"]:
-            state.records.pop(bytes.fromhex(h), None)
-        for h, kind, reason, expires, host in body["add"]:
-            state.records[bytes.fromhex(h)] = Record(kind, reason, expires, bytes.fromhex(host))
+        removed = [bytes.fromhex(h) for h in body["remove"]]
+        added = {
+            bytes.fromhex(h): Record(kind, reason, expires, bytes.fromhex(host))
+            for h, kind, reason, expires, host in body["add"]
+        }
+        texts = [(r.kind, r.reason, r.expires) for r in added.values()]
+        if not all(
+            isinstance(k, str) and all(isinstance(t, str | None) for t in rest)
+            for k, *rest in texts
+        ):
+            raise TypeError("kind, reason and expiry must be text")
     except (ValueError, TypeError) as exc:
         raise DataError(f"{update_path}: malformed record ({exc})") from exc
-    state.serial = serial
     state_path.parent.mkdir(parents=True, exist_ok=True)
-    state.save(state_path)
-    return state
-
-
-@dataclass(frozen=True, slots=True)
-class Hit:
-    """Which candidate expression matched (derived from the query, never stored)."""
-
-    expression: str
-    digest: bytes
-
-
-class Matcher:
-    """Answers "is this URL / name blocked?" from SHA-256 digests and host keys.
-
-    A miss costs one SHA-256 per host name of the URL (its host and parent domains); only a
-    host with entries has its host/path expressions hashed and looked up."""
-
-    def __init__(self, digests: set[bytes], hosts: set[bytes]) -> None:
-        self.digests = digests
-        self.hosts = hosts
-
-    @classmethod
-    def from_file(cls, path: Path) -> Matcher:
-        return AppliedList.load(path).matcher()
-
-    @classmethod
-    def from_expressions(cls, expressions: list[str]) -> Matcher:
-        return cls({digest(e) for e in expressions}, {host_key(e) for e in expressions})
-
-    def __len__(self) -> int:
-        return len(self.digests)
-
-    def check_url(self, url: str | bytes | CanonicalUrl) -> Hit | None:
-        """The first matching expression of `url` (exact host first), or None."""
-        digests, hosts, sha256 = self.digests, self.hosts, hashlib.sha256
-        canonical = url if isinstance(url, CanonicalUrl) else canonicalize(url)
-        paths: list[str] | None = None
-        for host in host_suffixes(canonical):
-            if sha256(host.encode()).digest()[:HOST_KEY_BYTES] not in hosts:
-                continue
-            if paths is None:
-                paths = path_prefixes(canonical)
-            for path in paths:
-                expression = host + path
-                d = sha256(expression.encode()).digest()
-                if d in digests:
-                    return Hit(expression, d)
-        return None
-
-    def check_name(self, name: str) -> Hit | None:
-        """Whether a DNS name falls under a domain entry (the name or one of its parents)."""
-        digests, hosts, sha256 = self.digests, self.hosts, hashlib.sha256
-        labels = name.lower().rstrip(".").split(".")
-        for n in range(len(labels), 1, -1):
-            if n > MAX_HOST_LABELS and n != len(labels):
-                continue
-            host = ".".join(labels[-n:])
-            if sha256(host.encode()).digest()[:HOST_KEY_BYTES] in hosts:
-                expression = host + "/"
-                d = sha256(expression.encode()).digest()
-                if d in digests:
-                    return Hit(expression, d)
-        return None
+    AppliedList(state.list_id, state.key, serial, state.records).save(
+        state_path, remove=removed, add=added
+    )
+    return AppliedList.load(state_path)

@@ -26,8 +26,8 @@ import dns.rdatatype
 import dns.rrset
 
 from hashwarden.blocking._serving import BoundedQuietServer
+from hashwarden.blocking.applied import Matcher
 from hashwarden.blocking.counts import BlockCounts
-from hashwarden.blocking.hashed import Matcher
 from hashwarden.errors import UsageError
 
 __all__ = ["DnsFront", "FrontPolicy", "parse_hostport", "serve_front"]

@@ -26,8 +26,8 @@ import re
 from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
+from hashwarden.blocking.applied import Matcher
 from hashwarden.blocking.counts import BlockCounts
-from hashwarden.blocking.hashed import Matcher
 from hashwarden.errors import HashwardenError, UsageError
 
 __all__ = ["MODES", "SquidHelper"]

@@ -23,8 +23,8 @@ from pathlib import Path
 from string import Template
 
 from hashwarden.blocking._serving import BoundedQuietServer
+from hashwarden.blocking.applied import Matcher
 from hashwarden.blocking.counts import BlockCounts
-from hashwarden.blocking.hashed import Matcher
 from hashwarden.errors import DataError
 
 __all__ = ["DEFAULT_TEXTS", "StopPage", "choose_language", "serve_stop_page"]

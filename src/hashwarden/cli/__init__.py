@@ -48,7 +48,7 @@ BLOCKING = "URL blocking for ISPs"
 #: docs/cli.md. The summary is the command's own first help line (a test keeps them equal).
 COMMANDS = [
     Listed("bank", "bank", "app", BANKS, "Create, fill, search, inspect and verify a hash bank."),
-    Listed("index", "index", "app", BANKS, "Build and inspect the PDQ index saved next to a bank."),
+    Listed("index", "index", "app", BANKS, "Build and inspect the indexes saved next to a bank."),
     Listed("hash", "hash", "hash_command", MATCHING, "Print the fingerprints of files."),
     Listed("match", "match", "match_command", MATCHING, "Look one hash up in the bank."),
     Listed(

@@ -38,6 +38,7 @@ __all__ = [
     "check_pdq_mode",
     "choose_format",
     "is_stdio",
+    "keep_index_current",
     "open_bank_first",
     "output",
     "parse_listen",
@@ -68,7 +69,9 @@ PdqModeOpt = Annotated[
 ]
 WorkersOpt = Annotated[
     int | None,
-    typer.Option(min=1, metavar="N", help="Hashing processes (default: one per core)."),
+    typer.Option(
+        min=1, metavar="N", help="Hashing processes (default: one per core; none for a few files)."
+    ),
 ]
 
 
@@ -137,6 +140,14 @@ def open_bank_first(location: str, *, readonly: bool = False) -> Bank:
     from hashwarden.bank import open_bank
 
     return open_bank(location, readonly=readonly)
+
+
+def keep_index_current(bank: Bank) -> None:
+    """Leave a bank a command changed ready to match at once: its saved index brought up to
+    date (a separate `index build` is never needed)."""
+    from hashwarden.index.saved import keep_index_current as bring_up_to_date
+
+    bring_up_to_date(bank)
 
 
 def choose_format(

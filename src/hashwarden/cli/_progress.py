@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,9 +41,11 @@ def hashed_files(
     workers: int | None = None,
     pdq_mode: str = "fast",
     leave_out: Callable[[Path], bool] = lambda path: False,
+    extra_kinds: Collection[str] | None = None,
 ) -> Iterator[tuple[Path, ContentHashes | None, str | None]]:
     """(path, hashes, error) for every file under the paths but those `leave_out` names,
-    hashed on all cores, with a progress bar; a skipped path comes with the reason."""
+    hashed on all cores, with a progress bar; a skipped path comes with the reason.
+    `extra_kinds` as `hash_stream` takes them (None: every kind a registered hasher computes)."""
     from hashwarden.scan.walk import walk_files
     from hashwarden.signals.parallel import hash_in_parallel
 
@@ -55,6 +57,7 @@ def hashed_files(
             lambda f: None if f.error else f.path,
             workers=workers,
             pdq_mode=pdq_mode,
+            extra_kinds=extra_kinds,
         )
         for item, hashes, error in results:
             yield item.path, hashes, error or item.error

@@ -24,6 +24,7 @@ from hashwarden.cli._options import (
     check_paths,
     check_pdq_mode,
     choose_format,
+    keep_index_current,
     open_bank_first,
     output,
     signals_given,
@@ -98,6 +99,7 @@ def add(
     )
     with open_bank_first(bank) as b:
         result = b.entries.add_many([entry], action="entry.add", on_duplicate="error")
+        keep_index_current(b)
     if result.added:
         console.print(f"added entry {result.added[0]}")
         return
@@ -163,6 +165,7 @@ def add_files(
         else:
             result = b.entries.add_many(entries, action="entries.add_files")
             console.print(_added_message("added", result))
+        keep_index_current(b)
     if failed:
         raise typer.Exit(EXIT_ERRORS)
 
@@ -216,6 +219,7 @@ def remove(
     (signal,) = signals_given(**given)
     with open_bank_first(bank) as b:
         removed = b.entries.remove_by_signal(signal, reason=reason)
+        keep_index_current(b)
     kinds = ", ".join(f"{s.kind} {s.value}" for s in removed.signals)
     console.print(f"removed entry {removed.id} ({kinds})", markup=False)
 
@@ -334,6 +338,7 @@ def import_list(
             if known_good:
                 signals = (signal for entry in entries for signal in entry.signals)
                 count = b.known_good.add(known_good, signals, source=source)
+                keep_index_current(b)
                 console.print(
                     f"imported {count} hashes into known-good set {known_good}", markup=False
                 )
@@ -343,6 +348,7 @@ def import_list(
                 action="entries.import",
                 detail={"format": fmt.name, "file": Path(name).name},
             )
+            keep_index_current(b)
     console.print(_added_message("imported", result))
 
 
@@ -377,6 +383,7 @@ def _import_nsrl(b: Bank, file: Path, set_name: str, source: str | None) -> None
         task = bar.add_task("reading NSRL", total=None)
         signals = read_nsrl(file, on_rows=lambda n: bar.advance(task, n))
         count = b.known_good.add(set_name, signals, source=source or "NIST NSRL")
+        keep_index_current(b)
     console.print(f"imported {count} hashes into known-good set {set_name}", markup=False)
 
 

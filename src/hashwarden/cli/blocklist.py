@@ -126,7 +126,7 @@ def check_command(
     """Say for each URL whether it is blocked and by which expression.
 
     Exit 0 when none is blocked, 1 when any is (a result, not an error)."""
-    from hashwarden.blocking.hashed import AppliedList
+    from hashwarden.blocking.applied import AppliedList
     from hashwarden.blocking.store import BlockList
 
     results: list[dict[str, Any]] = []
@@ -267,7 +267,7 @@ def list_command(
 ) -> None:
     """The entries of a list: expressions of the curator's list; digests of an applied one
     (which holds no expressions)."""
-    from hashwarden.blocking.hashed import AppliedList
+    from hashwarden.blocking.applied import AppliedList
     from hashwarden.blocking.store import KINDS, BlockList
 
     if kind is not None and kind.lower() not in KINDS:
@@ -354,8 +354,8 @@ def stats_command(
 ) -> None:
     """Entries by kind and the list's version; with --counts, a month's blocked attempts per
     day and per entry (by digest; the curator's own list also shows the expression)."""
+    from hashwarden.blocking.applied import AppliedList
     from hashwarden.blocking.counts import BlockCounts, month_summary
-    from hashwarden.blocking.hashed import AppliedList
     from hashwarden.blocking.store import BlockList
 
     names: dict[str, str] = {}
@@ -519,7 +519,7 @@ def resolver_command(
     """A DNS front holding only the hashed list: listed names get the stop page (or
     NXDOMAIN), others are forwarded. UDP. SIGHUP reloads the applied list; SIGTERM stops it
     and writes the counts."""
-    from hashwarden.blocking.hashed import AppliedList
+    from hashwarden.blocking.applied import AppliedList
     from hashwarden.blocking.resolver import DnsFront, FrontPolicy, serve_front
 
     if (stop_host is None) == (not nxdomain):
@@ -559,7 +559,7 @@ def squid_helper_command(
 ) -> None:
     """Speak Squid's helper protocol on stdin/stdout (channel IDs when concurrency > 0): one
     answer per request line, in order; lines are read as bytes."""
-    from hashwarden.blocking.hashed import AppliedList
+    from hashwarden.blocking.applied import AppliedList
     from hashwarden.blocking.squid import SquidHelper
 
     helper = SquidHelper(
@@ -616,7 +616,7 @@ def stoppage_command(
     """Serve the stop page blocked visitors see.
 
     No outside resources, nothing logged. SIGTERM stops it and writes the counts."""
-    from hashwarden.blocking.hashed import AppliedList
+    from hashwarden.blocking.applied import AppliedList
     from hashwarden.blocking.stoppage import StopPage, serve_stop_page
 
     if (applied is None) != (counts is None):

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from hashwarden.cli._app import console, err_console, new_typer
-from hashwarden.cli._options import BankArg, open_bank_first, output, where
+from hashwarden.cli._options import BankArg, keep_index_current, open_bank_first, output, where
 
 app = new_typer("Signed delta bundles between banks.")
 
@@ -92,4 +92,5 @@ def bundle_import(
 
     with open_bank_first(bank) as b:
         counts = import_bundle(b, file)
+        keep_index_current(b)
     console.print(f"applied {file}: {counts_text(counts)}", markup=False)

@@ -21,15 +21,22 @@ def hash_command(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
     pdq_mode: PdqModeOpt = "fast",
     workers: WorkersOpt = None,
+    p2p: Annotated[
+        bool, typer.Option("--p2p", help="Also print the P2P identifiers (ed2k, tth, btih...).")
+    ] = False,
 ) -> None:
     """Print the fingerprints of files.
 
     md5, sha1, sha256 and, for images, pdq and pdq_quality (vpdq for videos). Exit 6 when some
-    files could not be read; 4 when a path is not there (before hashing anything)."""
+    files could not be read; 4 when a path is not there (before hashing anything). With
+    --p2p also ed2k, tth, btih, btmh and bt_root (computed only when asked)."""
+    from hashwarden.p2p.kinds import P2P_KINDS
+
     failed = False
     mode = check_pdq_mode(pdq_mode)
+    extra = tuple(k.name for k in P2P_KINDS) if p2p else ()
     for path, hashes, error in hashed_files(
-        check_paths(paths), "hashing", workers=workers, pdq_mode=mode
+        check_paths(paths), "hashing", workers=workers, pdq_mode=mode, extra_kinds=extra
     ):
         record: dict[str, Any] = {"path": str(path)}
         if hashes is None:
@@ -45,6 +52,7 @@ def hash_command(
             )
             if hashes.vpdq is not None:
                 record["vpdq"] = hashes.vpdq
+            record.update((k, hashes.extra[k]) for k in extra if k in hashes.extra)
             if hashes.image_error:
                 record["error"] = hashes.image_error
         if as_json:

@@ -1,4 +1,4 @@
-"""`hashwarden index ...`: build and inspect the PDQ index saved next to a bank."""
+"""`hashwarden index ...`: the indexes saved next to a bank."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from hashwarden.cli._app import console, new_typer
 from hashwarden.cli._options import BankArg, open_bank_first
 from hashwarden.errors import EXIT_NOT_FOUND
 
-app = new_typer("Build and inspect the PDQ index saved next to a bank.")
+app = new_typer("Build and inspect the indexes saved next to a bank.")
 
 
 @app.command()
 def build(bank: BankArg) -> None:
-    """Build the bank's PDQ index and exact-kind tables and save them beside the bank
-    (BANK.pdqidx/)."""
+    """Build the bank's PDQ index and exact-kind tables, the known-good tables in full, and
+    save them beside the bank (BANK.index/). Imports and other changes keep them current."""
     from hashwarden.index.saved import save_index
 
     started = time.perf_counter()
@@ -30,21 +30,28 @@ def build(bank: BankArg) -> None:
 
 @app.command()
 def status(bank: BankArg) -> None:
-    """Say whether a saved index exists and how far behind the bank it is (exit 4: none)."""
-    from hashwarden.index.saved import index_folder, load_saved_index
+    """Say whether the saved indexes are usable and how far behind the bank they are.
+    Exit 4 when one is missing or unusable (matching then rebuilds and saves it)."""
+    from hashwarden.index.saved import index_folder, saved_state
 
     with open_bank_first(bank, readonly=True) as b:
         folder = index_folder(b)
-        saved = load_saved_index(b)
+        state = saved_state(b)
         head, _ = b.audit.head()
-    if saved is None:
-        console.print(
-            f"no usable saved index at {folder}: matching builds one in memory", markup=False
+    for part, saved in state.items():
+        if saved.seq is None:
+            console.print(
+                f"{part}: not usable ({saved.text}); the next match rebuilds and saves it",
+                markup=False,
+            )
+            continue
+        behind = (
+            f"{saved.changes} changes since, applied on load" if saved.changes else "up to date"
         )
+        console.print(
+            f"{part}: {saved.text}, saved at audit event {saved.seq} of {head} ({behind})",
+            markup=False,
+        )
+    console.print(f"saved in {folder}", markup=False)
+    if any(saved.seq is None for saved in state.values()):
         raise typer.Exit(EXIT_NOT_FOUND)
-    index, seq = saved
-    console.print(
-        f"{folder}: {len(index)} hashes, at audit event {seq} of {head}"
-        f"{' (up to date)' if seq == head else '; newer changes are applied on load'}",
-        markup=False,
-    )

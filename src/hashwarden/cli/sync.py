@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hashwarden.cli._app import console, err_console, new_typer
-from hashwarden.cli._options import BankArg, open_bank_first
+from hashwarden.cli._options import BankArg, keep_index_current, open_bank_first
 from hashwarden.cli._progress import progress_bar
 from hashwarden.cli.bundle import FileNamesOpt, counts_text
 from hashwarden.errors import UsageError
@@ -89,4 +89,5 @@ def sync_pull(
             max_index_bytes=max_index_bytes,
             deadline=deadline,
         )
+        keep_index_current(b)
     console.print(f"{applied} bundle(s) applied" if applied else "already up to date")

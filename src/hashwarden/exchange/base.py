@@ -16,7 +16,7 @@ from hashwarden.bank.base import Entry, NewEntry
 from hashwarden.bank.categories import CATEGORIES, PROJECT_VIC, PROJECT_VIC_LEGACY, UK
 from hashwarden.errors import DataError, HashwardenError, UsageError
 from hashwarden.signals.base import Signal
-from hashwarden.signals.builtin import default_registry
+from hashwarden.signals.registry import default_registry
 
 __all__ = [
     "CATEGORY_SCHEMES",

@@ -2,7 +2,8 @@
 
 A bundle carries what changed in a bank after one audit sequence number and up to another:
 entries added or changed (with every field) and the signals of entries removed. Its body is
-canonical JSON signed with Ed25519. A receiving bank accepts a bundle only when:
+canonical JSON signed with Ed25519 (the envelope and the key files: hashwarden.signing; their
+functions are named here too, where the trust commands look). A receiving bank accepts a bundle only when:
 - it is well formed (every field of the type it should be: a malformed one is a DataError);
 - it is signed, by a key the bank trusts (`keys add`) and has not revoked;
 - the signature verifies over the body (any change to it breaks the signature);
@@ -19,16 +20,11 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from hashwarden._time import utc_now
 from hashwarden.bank.base import ORIGIN_KEY, Entry, NewEntry
@@ -37,6 +33,14 @@ from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, DataError, IntegrityError, NotFoundError, UsageError
 from hashwarden.exchange.base import signal_or_error
 from hashwarden.signals.base import Signal
+from hashwarden.signing import (
+    canonical_json,
+    generate_keys,
+    read_private_key,
+    read_public_key,
+    sign_envelope,
+    verify_signature,
+)
 
 __all__ = [
     "FORMAT",
@@ -61,58 +65,6 @@ FORMAT = "hashwarden-bundle"
 PERSONAL_FIELDS = ("file_name", "MediaFiles", "Exifs", "Comments", "vics:case")
 _VERSION = 1
 _MAX_SEQUENCE = 2**63 - 1  # what SQLite and PostgreSQL integers hold
-
-
-def _canonical(body: dict[str, Any]) -> bytes:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def generate_keys(name: str, folder: Path) -> tuple[Path, Path]:
-    """Write NAME.key (private, mode 600) and NAME.pub; refuses to overwrite."""
-    if not name or "/" in name or name.startswith("."):
-        raise UsageError(f"{name!r} is not a usable key name")
-    private_path, public_path = folder / f"{name}.key", folder / f"{name}.pub"
-    for path in (private_path, public_path):
-        if path.exists():
-            raise ConflictError(f"{path} already exists")
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    fd = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(pem)
-    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    public_path.write_text(f"ed25519 {_b64(raw)} {name}\n")
-    return private_path, public_path
-
-
-def read_public_key(path: Path) -> tuple[str, str]:
-    """(name, base64 key) from a NAME.pub file."""
-    try:
-        kind, key, name = path.read_text().split()
-        if kind != "ed25519" or len(base64.b64decode(key, validate=True)) != 32:
-            raise ValueError
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DataError(
-            f"{path} is not a hashwarden public key ('ed25519 <base64> <name>')"
-        ) from exc
-    return name, key
-
-
-def read_private_key(path: Path) -> Ed25519PrivateKey:
-    """The Ed25519 key in a NAME.key file."""
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise DataError(f"{path} is not a private key file ({exc})") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise DataError(f"{path} is not an Ed25519 private key")
-    return key
 
 
 def _bank_id(text: str) -> str:
@@ -227,11 +179,7 @@ def _entry_json(entry: Entry, include_file_names: bool) -> dict[str, Any]:
 def sign_body(body: dict[str, Any], key_path: Path) -> dict[str, Any]:
     """A bundle document: the body, the signer's public key and its signature over the
     canonical body."""
-    key = read_private_key(key_path)
-    public = key.public_key().public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw
-    )
-    return {"body": body, "key": _b64(public), "signature": _b64(key.sign(_canonical(body)))}
+    return sign_envelope(body, read_private_key(key_path))
 
 
 def build_bundle(
@@ -340,15 +288,13 @@ def apply_bundle(
     if revoked:
         raise IntegrityError(f"{where} is signed by key {key_name!r}, revoked on {revoked}")
     try:
-        canonical = _canonical(body)
+        canonical = canonical_json(body)
     except (ValueError, RecursionError) as exc:  # UnicodeEncodeError: lone surrogates
         raise DataError(f"{where}: the body is not valid text ({exc})") from exc
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(signed, canonical)
-    except (InvalidSignature, ValueError) as exc:
+    if not verify_signature(public, signed, canonical):
         raise IntegrityError(
             f"{where}: the signature does not verify: the bundle was altered after signing"
-        ) from exc
+        )
     parsed = _parse_body(body, where)
     origin = parsed.origin
     if origin == bank.bank_id:

@@ -12,7 +12,7 @@ from typing import TextIO
 
 from hashwarden.errors import DataError, HashwardenError
 from hashwarden.signals.base import Signal, SignalRegistry
-from hashwarden.signals.builtin import default_registry
+from hashwarden.signals.registry import default_registry
 
 __all__ = ["read_plain", "write_plain"]
 

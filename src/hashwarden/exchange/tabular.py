@@ -19,7 +19,7 @@ from hashwarden.exchange.base import (
     text_stream,
 )
 from hashwarden.exchange.plain import read_plain, write_plain
-from hashwarden.signals.builtin import default_registry
+from hashwarden.signals.registry import default_registry
 
 __all__ = ["CsvFormat", "HmaFormat", "IcseFormat", "PlainFormat"]
 

@@ -12,28 +12,30 @@ normalisation never stores) are kept aside in a small dict and compared as text,
 answer is the one a SQL `value IN (...)` would give.
 
 Like `PdqIndex`, additions go to a small sorted delta merged past 5%, removals hide rows at
-once, and the tables are saved as plain .npy files and loaded memory-mapped.
+once, and the tables are saved in one array file (`hashwarden._arrayfile`) and loaded
+memory-mapped.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
 import numpy as np
 
+from hashwarden._arrayfile import ArrayFile, Column, write_array_file
 from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import DataError
+from hashwarden.index._arrays import column, mapped
 from hashwarden.signals import default_registry
 from hashwarden.signals.base import HexDigestKind
 
 __all__ = ["ExactIndex", "ExactTable", "KnownGoodIndex", "exact_kinds"]
 
-_FORMAT = "hashwarden-exact-index"
-_VERSION = 1
+FORMAT = "hashwarden-exact-index"
+VERSION = 2
 _KEY_BYTES = 8
 
 
@@ -232,22 +234,19 @@ class ExactTable:
         return labels
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, folder: Path) -> None:
+    def columns(self, prefix: str) -> dict[str, Column]:
+        """The table (delta merged) as columns of an array file, names under `prefix`."""
         self.compact()
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("keys", "rows", "labels"):
-            np.save(folder / f"{name}.npy", getattr(self._main, name), allow_pickle=False)
+        return {f"{prefix}{n}": column(getattr(self._main, n)) for n in ("keys", "rows", "labels")}
 
     @classmethod
-    def load(cls, folder: Path, digits: int | None, mode: Literal["r"] | None) -> ExactTable:
+    def from_file(cls, file: ArrayFile, prefix: str, digits: int | None) -> ExactTable:
         table = cls(digits)
-        arrays = [
-            np.load(folder / f"{n}.npy", mmap_mode=mode, allow_pickle=False)
-            for n in ("keys", "rows", "labels")
-        ]
-        keys, rows, labels = arrays
+        keys = mapped(file, f"{prefix}keys", "<u8", 1)
+        rows = mapped(file, f"{prefix}rows", "|u1", 2)
+        labels = mapped(file, f"{prefix}labels", "<i8", 1)
         if rows.shape != (len(keys), table.width) or len(labels) != len(keys):
-            raise DataError(f"{folder}: the index files do not agree in size")
+            raise DataError(f"{file.path}: the {prefix} arrays do not agree in size")
         table._main = _Sorted(keys, rows, labels)
         return table
 
@@ -271,41 +270,40 @@ class ExactIndex:
         table = self.tables.get(kind)
         return None if table is None else table.find(values)
 
-    def save(self, folder: Path, header: dict[str, object] | None = None) -> None:
-        """Write every table (and the header, e.g. known-good set names) into `folder`."""
-        folder.mkdir(parents=True, exist_ok=True)
-        odd: dict[str, dict[str, list[int]]] = {}
+    def columns(self, prefix: str = "") -> tuple[dict[str, object], dict[str, Column]]:
+        """(meta, columns): the tables for an array file, names under `prefix`."""
+        columns: dict[str, Column] = {}
         for kind, table in self.tables.items():
-            table.save(folder / kind)
-            odd[kind] = table._odd
+            columns |= table.columns(f"{prefix}{kind}/")
         meta = {
-            "format": _FORMAT,
-            "version": _VERSION,
             "digits": {k: t.digits for k, t in self.tables.items()},
-            "odd": odd,
-            **(header or {}),
+            "odd": {k: t._odd for k, t in self.tables.items() if t._odd},
         }
-        (folder / "header.json").write_text(json.dumps(meta, indent=1))
+        return meta, columns
 
     @classmethod
-    def load(cls, folder: Path, *, mmap: bool = True) -> tuple[ExactIndex, dict[str, object]]:
-        """The tables saved in `folder` (memory-mapped) and the header they were saved with."""
-        try:
-            meta = json.loads((folder / "header.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{folder} holds no readable exact index: {exc}") from exc
-        if meta.get("format") != _FORMAT or meta.get("version") != _VERSION:
-            raise DataError(f"{folder} holds an index of another format or version")
+    def from_file(cls, file: ArrayFile, meta: Mapping[str, Any], prefix: str = "") -> ExactIndex:
+        """The tables saved under `prefix` in a mapped array file, described by `meta`."""
         index = cls({})
-        mode: Literal["r"] | None = "r" if mmap else None
         try:
             for kind, digits in meta["digits"].items():
-                table = ExactTable.load(folder / kind, digits, mode)
+                table = ExactTable.from_file(file, f"{prefix}{kind}/", digits)
                 table._odd = {v: list(ls) for v, ls in meta["odd"].get(kind, {}).items()}
                 index.tables[kind] = table
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DataError(f"{folder}: a file of the index is missing or damaged: {exc}") from exc
-        return index, meta
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise DataError(f"{file.path}: the exact tables are described badly: {exc}") from exc
+        return index
+
+    def save(self, path: Path, header: dict[str, object] | None = None) -> None:
+        """Write every table (and `header`, e.g. known-good set names) to one file."""
+        meta, columns = self.columns()
+        write_array_file(path, FORMAT, VERSION, {**(header or {}), "tables": meta}, columns)
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[ExactIndex, dict[str, Any]]:
+        """The tables saved in `path` (memory-mapped) and the header they were saved with."""
+        file = ArrayFile(path, FORMAT, VERSION)
+        return cls.from_file(file, file.meta.get("tables") or {}), file.meta
 
 
 def exact_kinds() -> dict[str, int | None]:
@@ -350,13 +348,14 @@ class KnownGoodIndex:
             table.compact()
         return cls(index, list(numbers))
 
-    def save(self, folder: Path) -> None:
-        self.index.save(folder, {"sets": self.names})
+    def columns(self) -> tuple[dict[str, object], dict[str, Column]]:
+        """(meta, columns) for an array file: the tables and the set names."""
+        meta, columns = self.index.columns()
+        return {**meta, "sets": self.names}, columns
 
     @classmethod
-    def load(cls, folder: Path) -> KnownGoodIndex:
-        index, meta = ExactIndex.load(folder)
+    def from_file(cls, file: ArrayFile, meta: Mapping[str, Any]) -> KnownGoodIndex:
         names = meta.get("sets")
         if not isinstance(names, list):
-            raise DataError(f"{folder}: the known-good index names no sets")
-        return cls(index, [str(n) for n in names])
+            raise DataError(f"{file.path}: the known-good index names no sets")
+        return cls(ExactIndex.from_file(file, meta), [str(n) for n in names])

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
-
+from hashwarden._types import Match, MatchResult
 from hashwarden.bank.protocols import BankStore
-from hashwarden.index.exact import ExactIndex, KnownGoodIndex, entries_index
+from hashwarden.index.exact import ExactIndex, KnownGoodIndex
 from hashwarden.index.pdq import PdqIndex
-from hashwarden.index.saved import load_saved_exact, load_saved_index
+from hashwarden.index.saved import BankIndexes
 from hashwarden.signals.video import parse_vpdq, vpdq_match_percentages
 
 __all__ = ["MIN_PDQ_QUALITY", "BankMatcher", "Match", "MatchResult"]
@@ -19,42 +17,13 @@ MIN_PDQ_QUALITY = 50
 #: this share of the banked video's frames is found in it (python-threatexchange's defaults).
 VPDQ_QUERY_MATCH = 80.0
 VPDQ_COMPARED_MATCH = 0.0
-#: Known-good values of one kind read into memory when a matcher starts without a saved index
-#: (or reloads after a change to the sets); a larger kind is looked up in the bank per file
-#: until `hashwarden index build` saves its table.
-KNOWN_GOOD_IN_MEMORY = 1_000_000
-
-
-@dataclass
-class Match:
-    entry: int
-    kind: str
-    value: str
-    distance: int
-    category: str
-    series: str | None
-    victim_identified: bool
-    #: How the content matched: "original", or the turn or trim that made it match.
-    orientation: str = "original"
-    #: For vPDQ: the share (%) of the query's frames found in the entry, and of the entry's
-    #: frames found in the query.
-    query_match: float | None = None
-    compared_match: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass
-class MatchResult:
-    matches: list[Match]
-    #: Known-good set names the content belongs to.
-    known_good: list[str]
 
 
 class BankMatcher:
     """Holds a bank's indexes in memory (PDQ, exact kinds of entries and of known-good sets), so
-    a match asks the bank only for the entries it found."""
+    a match asks the bank only for the entries it found. They are loaded from the copy saved
+    beside the bank and caught up with it, or built from the bank and saved for the next
+    start (see `hashwarden.index.saved`)."""
 
     def __init__(
         self, bank: BankStore, *, threshold: int = 31, exclude_disputed: bool = False
@@ -65,25 +34,20 @@ class BankMatcher:
         self.threshold = threshold
         #: Policy: entries more organisations dispute than confirm never match.
         self.exclude_disputed = exclude_disputed
-        head_before, _ = bank.audit.head()
-        saved = load_saved_index(bank)
-        exact = load_saved_exact(bank) if saved is not None else None
-        if saved is not None:
-            self.pdq_index, since = saved
-        else:
-            pairs = list(bank.entries.signals("pdq"))
-            self.pdq_index = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
-            since = head_before
-        if exact is not None:
-            self.exact_index, self.known_good_index = exact
-        else:
-            # Built at the bank's present state: the refresh below re-applies the changes
-            # since `since`, which is harmless (removed then added again).
-            self.exact_index = entries_index(bank)
-            self.known_good_index = KnownGoodIndex.from_bank(bank, limit=KNOWN_GOOD_IN_MEMORY)
-        self._seq = since
+        self.indexes = BankIndexes.open(bank)
         self._load_videos()
-        self.refresh()
+
+    @property
+    def pdq_index(self) -> PdqIndex:
+        return self.indexes.pdq
+
+    @property
+    def exact_index(self) -> ExactIndex:
+        return self.indexes.exact
+
+    @property
+    def known_good_index(self) -> KnownGoodIndex:
+        return self.indexes.known_good
 
     def _load_videos(self) -> None:
         self.videos = {
@@ -96,26 +60,10 @@ class BankMatcher:
         """Apply the bank's changes since the index was built or last refreshed: added entries
         become searchable, removed ones are never returned, known-good sets are reloaded when
         they changed. Returns the changes applied."""
-        head, _ = self.bank.audit.head()
-        if head <= self._seq:
-            return 0
-        events = list(self.bank.audit.events(after=self._seq))
-        removed = [int(e.detail["id"]) for e in events if e.action == "entry.remove"]
-        changed = list(self.bank.entries.all(since_version=self._seq))
-        added = [(e.id, e.signal("pdq")) for e in changed if e.signal("pdq")]
-        self.pdq_index.remove(removed + [e.id for e in changed])
-        self.pdq_index.add([a[0] for a in added], [a[1] or "" for a in added])
-        self.exact_index.remove_labels(removed + [e.id for e in changed])
-        for kind in self.exact_index.tables:
-            signals = [(e.id, value) for e in changed if (value := e.signal(kind)) is not None]
-            self.exact_index.add(kind, [s[1] for s in signals], [s[0] for s in signals])
-        known_good = sum(e.action.startswith("known_good") for e in events)
-        if known_good:
-            self.known_good_index = KnownGoodIndex.from_bank(self.bank, limit=KNOWN_GOOD_IN_MEMORY)
-        if (self._seq and any(e.signal("vpdq") for e in changed)) or removed:
+        changes = self.indexes.refresh(self.bank)
+        if changes.removed or any(e.signal("vpdq") for e in changes.changed):
             self._load_videos()
-        self._seq = head
-        return len(removed) + len(changed) + known_good
+        return len(changes)
 
     def match(
         self,
@@ -180,6 +128,15 @@ class BankMatcher:
         for kind, value in signals.items():
             known_good.update(self._known_good_sets(kind, value))
         return MatchResult(matches, sorted(known_good))
+
+    def holds(self, kind: str) -> bool:
+        """Whether entries or known-good sets may hold values of `kind`, so content is worth
+        hashing for it (True for a kind without a table in memory: only the bank knows)."""
+        for index in (self.exact_index, self.known_good_index.index):
+            table = index.tables.get(kind)
+            if table is None or len(table):
+                return True
+        return False
 
     def _owners(self, kind: str, value: str) -> list[int]:
         """Entries holding this exact value: from memory; the bank is asked only for kinds

@@ -14,24 +14,25 @@ Storage is numpy arrays only: the hashes as (N, 4) uint64 sorted by their first 
 chunk's buckets are plain row ranges), ids (int32 when they fit), and for each other chunk a
 permutation (uint32) sorted by chunk value, with bucket offsets: about 96 bytes a hash. A hash
 found through several chunks is reported once, through the first chunk that reaches it. The
-index is saved as plain .npy files with a JSON header (no pickle) and loaded memory-mapped.
+index is saved as one array file (`hashwarden._arrayfile`: a JSON header and the raw arrays,
+no pickle) and loaded memory-mapped.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 
+from hashwarden._arrayfile import ArrayFile, Column, write_array_file
 from hashwarden.errors import DataError
+from hashwarden.index._arrays import column, mapped
 
-__all__ = ["FORMAT", "MIH_MAX_THRESHOLD", "PdqIndex", "hex_to_words", "pdq_distance"]
+__all__ = ["FORMAT", "MIH_MAX_THRESHOLD", "VERSION", "PdqIndex", "hex_to_words", "pdq_distance"]
 
 FORMAT = "hashwarden-pdq-index"
-_VERSION = 2
+VERSION = 3
 _CHUNKS = 16
 _BUCKETS = 1 << 16
 #: Thresholds up to this use the multi-index; above it, brute force.
@@ -99,7 +100,7 @@ class PdqIndex:
         chunks = _chunks(words)
         order = np.empty((_CHUNKS - 1, count), dtype=np.uint32)
         offsets = np.zeros((_CHUNKS, _BUCKETS + 1), dtype=np.int64)
-        for c in range(_CHUNKS):
+        for c in range(_CHUNKS if count else 0):  # (an empty index: every bucket empty)
             offsets[c, 1:] = np.cumsum(np.bincount(chunks[:, c], minlength=_BUCKETS))
             if c:  # chunk 0 needs no permutation: the rows are in its order
                 order[c - 1] = np.argsort(chunks[:, c].astype(np.uint16), kind="stable")
@@ -235,39 +236,43 @@ class PdqIndex:
         return np.concatenate(rows_all), np.concatenate(labels_all), np.concatenate(dist_all)
 
     # -- persistence -------------------------------------------------------------------------
-    def save(self, folder: Path, header: dict[str, object] | None = None) -> None:
-        """Write the index (delta merged) as .npy files and a JSON header into `folder`."""
+    def columns(self, prefix: str = "") -> dict[str, Column]:
+        """The index (delta merged) as columns of an array file, names under `prefix`."""
         self.compact()
-        folder.mkdir(parents=True, exist_ok=True)
-        for name in ("ids", "words", "order", "offsets"):
-            np.save(folder / f"{name}.npy", getattr(self, f"_{name}"), allow_pickle=False)
-        meta = {"format": FORMAT, "version": _VERSION, "count": len(self._ids), **(header or {})}
-        (folder / "header.json").write_text(json.dumps(meta, indent=1))
+        return {
+            f"{prefix}{name}": column(getattr(self, f"_{name}"))
+            for name in ("ids", "words", "order", "offsets")
+        }
 
     @classmethod
-    def load(cls, folder: Path, *, mmap: bool = True) -> tuple[PdqIndex, dict[str, object]]:
-        """The index saved in `folder` (memory-mapped) and its header."""
-        try:
-            meta = json.loads((folder / "header.json").read_text())
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{folder} holds no readable PDQ index: {exc}") from exc
-        if meta.get("format") != FORMAT or meta.get("version") != _VERSION:
-            raise DataError(f"{folder} holds an index of another format or version")
+    def from_file(cls, file: ArrayFile, prefix: str = "") -> PdqIndex:
+        """The index saved under `prefix` in a mapped array file (nothing is copied)."""
         index = cls.__new__(cls)
-        mode: Literal["r"] | None = "r" if mmap else None
-        try:
-            arrays = {
-                n: np.load(folder / f"{n}.npy", mmap_mode=mode, allow_pickle=False)
-                for n in ("ids", "words", "order", "offsets")
-            }
-        except (OSError, ValueError) as exc:
-            raise DataError(f"{folder}: a file of the index is missing or damaged: {exc}") from exc
-        index._ids, index._words = arrays["ids"], arrays["words"]
-        index._order, index._offsets = arrays["order"], arrays["offsets"]
+        ids_type = file.raw(f"{prefix}ids")[0]
+        if ids_type not in ("<i4", "<i8"):
+            raise DataError(f"{file.path}: the index's ids are {ids_type}")
+        index._ids = mapped(file, f"{prefix}ids", ids_type, 1)
+        index._words = mapped(file, f"{prefix}words", "<u8", 2)
+        index._order = mapped(file, f"{prefix}order", "<u4", 1)
+        index._offsets = mapped(file, f"{prefix}offsets", "<i8", 2)
         count = len(index._ids)
-        if index._words.shape != (count, 4) or len(index._order) != (_CHUNKS - 1) * count:
-            raise DataError(f"{folder}: the index files do not agree in size")
-        index._live = np.ones(len(index._ids), dtype=bool)
+        if (
+            index._words.shape != (count, 4)
+            or len(index._order) != (_CHUNKS - 1) * count
+            or index._offsets.shape != (_CHUNKS, _BUCKETS + 1)
+        ):
+            raise DataError(f"{file.path}: the index's arrays do not agree in size")
+        index._live = np.ones(count, dtype=bool)
         index._delta_ids = np.zeros(0, dtype=np.int64)
         index._delta_words = np.zeros((0, 4), dtype=np.uint64)
-        return index, meta
+        return index
+
+    def save(self, path: Path, header: dict[str, object] | None = None) -> None:
+        """Write the index (delta merged) to one file, atomically, with `header` as its meta."""
+        write_array_file(path, FORMAT, VERSION, header or {}, self.columns())
+
+    @classmethod
+    def load(cls, path: Path) -> tuple[PdqIndex, dict[str, object]]:
+        """The index saved in `path` (memory-mapped) and its header."""
+        file = ArrayFile(path, FORMAT, VERSION)
+        return cls.from_file(file), file.meta

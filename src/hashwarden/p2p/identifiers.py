@@ -19,7 +19,7 @@ from typing import Any
 
 from hashwarden.errors import UsageError
 
-__all__ = ["P2PHasher", "bencode", "btih_piece_length"]
+__all__ = ["RhashHasher", "TorrentHasher", "bencode", "btih_piece_length"]
 
 _ED2K, _TTH = 0x80, 0x20
 _HEX, _BASE32, _UPPER = 2, 3, 8
@@ -89,14 +89,36 @@ def bencode(value: Any) -> bytes:
     raise TypeError(f"cannot bencode {type(value).__name__}")
 
 
-class P2PHasher:
-    """Feed the content's chunks in order; `result()` gives ed2k, tth and (with a name and
-    the size known up front) btih."""
+class RhashHasher:
+    """ed2k and tth, from librhash: a `StreamHasher` (signals/base.py). librhash runs without
+    the GIL, so in a thread of its own it hashes beside the other digests."""
 
     def __init__(self, *, size: int | None, name: str | None) -> None:
         self._lib = _librhash()
         self._ctx = self._lib.rhash_init(_ED2K | _TTH)
+
+    def update(self, chunk: bytes) -> None:
+        self._lib.rhash_update(self._ctx, chunk, len(chunk))
+
+    def result(self) -> dict[str, str]:
+        lib, out = self._lib, ctypes.create_string_buffer(130)
+        lib.rhash_final(self._ctx, None)
+        lib.rhash_print(out, self._ctx, _ED2K, _HEX)
+        found = {"ed2k": out.value.decode()}
+        lib.rhash_print(out, self._ctx, _TTH, _BASE32 | _UPPER)
+        found["tth"] = out.value.decode()
+        lib.rhash_free(self._ctx)
+        self._ctx = None
+        return found
+
+
+class TorrentHasher:
+    """btih, btmh and bt_root of a single-file torrent of the content: a `StreamHasher` that
+    needs the file's name and size up front (without them it gives nothing)."""
+
+    def __init__(self, *, size: int | None, name: str | None) -> None:
         self._name, self._size = name, size
+        self._fed = 0
         self._piece = btih_piece_length(size) if size is not None and name else 0
         self._pieces: list[bytes] = []
         self._current = hashlib.sha1()
@@ -108,7 +130,7 @@ class P2PHasher:
         self._piece_roots: list[bytes] = []
 
     def update(self, chunk: bytes) -> None:
-        self._lib.rhash_update(self._ctx, chunk, len(chunk))
+        self._fed += len(chunk)
         if not self._piece:
             return
         self._update_v2(chunk)
@@ -166,14 +188,7 @@ class P2PHasher:
         return found
 
     def result(self) -> dict[str, str]:
-        lib, out = self._lib, ctypes.create_string_buffer(130)
-        lib.rhash_final(self._ctx, None)
-        lib.rhash_print(out, self._ctx, _ED2K, _HEX)
-        found = {"ed2k": out.value.decode()}
-        lib.rhash_print(out, self._ctx, _TTH, _BASE32 | _UPPER)
-        found["tth"] = out.value.decode()
-        lib.rhash_free(self._ctx)
-        self._ctx = None
+        found: dict[str, str] = {}
         if self._piece and self._name is not None and self._size is not None:
             if self._filled:
                 self._pieces.append(self._current.digest())
@@ -185,4 +200,6 @@ class P2PHasher:
             }
             found["btih"] = hashlib.sha1(bencode(info)).hexdigest()
             found.update(self._v2(self._name, self._size))
+            if self._fed != self._size:  # the file changed while read: its pieces are off
+                del found["btih"]
         return found

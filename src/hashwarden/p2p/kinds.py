@@ -12,10 +12,9 @@ import re
 from typing import ClassVar
 
 from hashwarden.errors import InvalidSignalError
-from hashwarden.hookspecs import hookimpl
 from hashwarden.signals.base import HexDigestKind, SignalKind
 
-__all__ = ["BTIH", "BTMH", "ED2K", "TTH", "BTRoot", "base32_to_hex"]
+__all__ = ["BTIH", "BTMH", "ED2K", "P2P_KINDS", "TTH", "BTRoot", "base32_to_hex"]
 
 _BASE32 = re.compile(r"^[A-Z2-7]+=*$")
 
@@ -87,6 +86,5 @@ class TTH(SignalKind):
         return ["HGHPJWCDKPF6B6BRUZCBR4YBFJKBSSKHE4MG53I"]
 
 
-@hookimpl
-def hashwarden_signal_kinds() -> list[type[SignalKind]]:
-    return [ED2K, TTH, BTIH, BTMH, BTRoot]
+#: Every P2P kind, in the order `hash --p2p` prints them.
+P2P_KINDS: list[type[SignalKind]] = [ED2K, TTH, BTIH, BTMH, BTRoot]

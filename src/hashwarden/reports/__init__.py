@@ -1,4 +1,4 @@
-"""Reports: the case report of a scan (and, later, statistics)."""
+"""Reports: the case report of a scan, and statistics of a bank with charts (`reports.statistics`)."""
 
 from hashwarden.reports.case import write_case_report
 

@@ -21,10 +21,8 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Any
 
+from hashwarden._types import LIMIT_FLAGS, STATUSES, FileRecord, Match, ScanResult
 from hashwarden.errors import ConflictError
-from hashwarden.index.matcher import Match
-from hashwarden.scan.pipeline import STATUSES, FileRecord, ScanResult
-from hashwarden.scan.reader import LIMIT_FLAGS
 
 __all__ = [
     "CSV_COLUMNS",

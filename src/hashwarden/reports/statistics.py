@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from datetime import date
 
 from hashwarden._time import utc_now
+from hashwarden._types import ScanResult
 from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import UsageError
-from hashwarden.scan.pipeline import ScanResult
 
 __all__ = [
     "CHANNELS",

@@ -1,20 +1,24 @@
-"""Triage seized files against the bank: known, known-good, unknown, and candidate new series."""
+"""Triage seized files against the bank: known, known-good, unknown, and candidate new series.
 
-from hashwarden.scan.pipeline import (
+The result types (`FileRecord`, `ScanResult`, ...) live in `hashwarden._types`, where the reports
+import them without the pipeline; the exit codes in `hashwarden.errors`.
+"""
+
+from hashwarden._types import LIMIT_FLAGS, STATUSES, FileRecord, Limits, RecordSpool, ScanResult
+from hashwarden.errors import (
     EXIT_CLEAN,
     EXIT_CUT_SHORT,
     EXIT_ERRORS,
     EXIT_MATCHES,
     EXIT_MATCHES_AND_ERRORS,
+)
+from hashwarden.scan.pipeline import (
     MAX_CLUSTER_IMAGES,
-    FileRecord,
-    RecordSpool,
-    ScanResult,
     cluster_unknown,
     run_scan,
     strongest_first,
 )
-from hashwarden.scan.reader import LIMIT_FLAGS, Item, Limits, ReadStats, read_items
+from hashwarden.scan.reader import Item, ReadStats, read_items
 
 __all__ = [
     "EXIT_CLEAN",
@@ -24,6 +28,7 @@ __all__ = [
     "EXIT_MATCHES_AND_ERRORS",
     "LIMIT_FLAGS",
     "MAX_CLUSTER_IMAGES",
+    "STATUSES",
     "FileRecord",
     "Item",
     "Limits",

@@ -15,41 +15,31 @@ the clustering (at most `max_cluster_images` of them).
 
 from __future__ import annotations
 
-import json
 import platform
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from hashwarden import __version__
 from hashwarden._time import utc_now
+from hashwarden._types import STATUSES, FileRecord, Limits, Match, RecordSpool, ScanResult
 from hashwarden.bank import open_bank
-from hashwarden.errors import (  # named once, in errors.py; re-exported for callers
-    EXIT_CLEAN,
-    EXIT_CUT_SHORT,
-    EXIT_ERRORS,
-    EXIT_MATCHES,
-    EXIT_MATCHES_AND_ERRORS,
-    UsageError,
-)
-from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher, Match
-from hashwarden.scan.reader import Item, Limits, ReadStats, read_items
-from hashwarden.signals.builtin import default_registry
+from hashwarden.errors import UsageError
+from hashwarden.index.matcher import MIN_PDQ_QUALITY, BankMatcher
+from hashwarden.scan.reader import Item, ReadStats, read_items
 from hashwarden.signals.hashing import ContentHashes
 from hashwarden.signals.parallel import hash_in_parallel
+from hashwarden.signals.registry import default_registry
 
+# STATUSES, FileRecord, RecordSpool and ScanResult live in hashwarden._types (for the reports,
+# which must not import the pipeline) and are named here too, where a scan's caller looks.
 __all__ = [
-    "EXIT_CLEAN",
-    "EXIT_CUT_SHORT",
-    "EXIT_ERRORS",
-    "EXIT_MATCHES",
-    "EXIT_MATCHES_AND_ERRORS",
     "MAX_CLUSTER_IMAGES",
+    "STATUSES",
     "FileRecord",
     "RecordSpool",
     "ScanResult",
@@ -58,12 +48,9 @@ __all__ = [
     "strongest_first",
 ]
 
-
 #: Unknown images beyond this many are classified but not grouped into series: their PDQ
 #: hashes (32 bytes each) are the one thing a scan keeps per file until it ends.
 MAX_CLUSTER_IMAGES = 1_000_000
-
-STATUSES = ("matched", "known_good", "unknown", "error", "container")
 
 #: The cryptographic hashes, strongest first: what investigators and courts look for.
 CRYPTO_KINDS = ("sha256", "sha1", "md5")
@@ -89,103 +76,6 @@ def strongest_first(matches: Iterable[Match]) -> list[Match]:
         return tier, order, match.distance, match.kind, match.entry
 
     return sorted(matches, key=rank)
-
-
-@dataclass
-class FileRecord:
-    path: str
-    status: str
-    size: int | None = None
-    md5: str | None = None
-    sha1: str | None = None
-    sha256: str | None = None
-    pdq: str | None = None
-    pdq_quality: int | None = None
-    media_type: str | None = None
-    vpdq: str | None = None
-    matches: list[Match] = field(default_factory=list)
-    known_good: list[str] = field(default_factory=list)
-    error: str | None = None
-    notes: list[str] = field(default_factory=list)
-    cluster: int | None = None
-    #: The `Limits` field that cut this file, or the rest of the archive, short.
-    limit: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        record = dict(self.__dict__)
-        record["matches"] = [m.to_json() for m in self.matches]
-        return record
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> FileRecord:
-        fields = dict(data)
-        fields["matches"] = [Match(**m) for m in data.get("matches", [])]
-        return cls(**fields)
-
-
-class RecordSpool:
-    """A scan's records as JSON lines on disk, each written (and flushed) as it is made, and
-    read back in order as often as needed: a case of millions of files is reported without
-    holding it in memory, and an interrupted scan leaves every record it made."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._count = 0
-        #: Record number → cluster number, set when the scan ends.
-        self.clusters: dict[int, int] = {}
-        self._out = path.open("w", encoding="utf-8", errors="backslashreplace", buffering=1)
-
-    def append(self, record: FileRecord) -> None:
-        self._out.write(json.dumps(record.to_json(), ensure_ascii=False) + "\n")
-        self._count += 1
-
-    def close(self) -> None:
-        self._out.close()
-
-    def __len__(self) -> int:
-        return self._count
-
-    def __iter__(self) -> Iterator[FileRecord]:
-        if not self._out.closed:
-            self._out.flush()
-        with self.path.open(encoding="utf-8") as lines:
-            for number, line in enumerate(lines):
-                record = FileRecord.from_json(json.loads(line))
-                record.cluster = self.clusters.get(number)
-                yield record
-
-
-@dataclass
-class ScanResult:
-    """A scan's record (tool, bank, inputs, counts, limits...), its files (held, or spooled on
-    disk) and its clusters of unknown images (record numbers, in the order files are read)."""
-
-    record: dict[str, Any]
-    files: list[FileRecord] | RecordSpool
-    clusters: list[list[int]]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        if "counts" in self.record:
-            return dict(self.record["counts"])
-        found = Counter(f.status for f in self.files)
-        return {s: found.get(s, 0) for s in STATUSES}
-
-    @property
-    def cut_short(self) -> dict[str, int]:
-        """How many records each limit cut short; empty when the scan read everything."""
-        return dict(self.record.get("cut_short", {}))
-
-    @property
-    def exit_code(self) -> int:
-        counts = self.counts
-        if counts["matched"]:
-            incomplete = counts["error"] or self.cut_short
-            return EXIT_MATCHES_AND_ERRORS if incomplete else EXIT_MATCHES
-        if self.cut_short:
-            return EXIT_CUT_SHORT
-        return EXIT_ERRORS if counts["error"] else EXIT_CLEAN
 
 
 def _source(item: Item) -> Path | bytes | None:
@@ -335,12 +225,15 @@ def run_scan(
             matcher = BankMatcher(bank, threshold=threshold, exclude_disputed=exclude_disputed)
             if spool is not None:  # only now: a bank that cannot be opened leaves nothing
                 files = RecordSpool(spool)
+            # Kinds beyond the digests (the P2P identifiers) only where the bank holds some.
+            extra = [k for k in default_registry().computed_kinds() if matcher.holds(k)]
             hashed = hash_in_parallel(
                 read_items(paths, bounds, stats),
                 _source,
                 workers=workers,
                 pdq_mode=pdq_mode,
                 variants=True,
+                extra_kinds=extra,
             )
             for number, (item, hashes, error) in enumerate(hashed):
                 record = _classify(item, hashes, error or item.error, matcher)

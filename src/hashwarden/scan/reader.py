@@ -21,61 +21,23 @@ import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from hashwarden._types import LIMIT_FLAGS, Limits
 from hashwarden.scan.walk import walk_files
 from hashwarden.signals.hashing import open_readonly
 
 __all__ = ["LIMIT_FLAGS", "MEMBER_COST", "Item", "Limits", "ReadStats", "read_items"]
 
 KiB = 1024
-MiB = 1024 * KiB
-GiB = 1024 * MiB
 
 #: What one member counts against its archive's budget on top of its size: its record, hash and
 #: look-up cost more than hashing a few kilobytes. Every member takes at least ~76 bytes of its
 #: archive (headers), so at the default ratio a flat archive never runs short through it; only
 #: members multiplied by nesting do.
 MEMBER_COST = 4 * KiB
-
-
-@dataclass(frozen=True)
-class Limits:
-    """Bounds that keep hostile evidence from exhausting memory, disk or time.
-
-    The first four count the whole scan, at every depth; the rest one archive or one member.
-    docs/scan.md gives the reasons for each default.
-    """
-
-    #: Records in the report (files, members, and the records of cuts); the scan stops here.
-    max_records: int = 10_000_000
-    #: Archive members read or reported, at every depth, over the whole scan.
-    max_members: int = 10_000_000
-    #: Bytes of archive members expanded (decompressed or read), at every depth, whole scan.
-    max_expanded_bytes: int = 256 * GiB
-    #: Archives inside archives are opened down to this many levels.
-    max_depth: int = 8
-    #: An archive on disk larger than this is not opened, and everything expanded from one
-    #: archive on disk, at every depth together, stays within it.
-    max_archive_bytes: int = 4 * GiB
-    #: Members read from one archive file (its directory is held in memory while it is read).
-    max_archive_members: int = 100_000
-    #: One zip member may expand at most this many times its compressed size, and everything
-    #: expanded from one archive on disk at most this many times the archive's size.
-    max_ratio: int = 200
-    #: One member larger than this is not read (members are held in memory to be hashed).
-    max_member_bytes: int = 512 * MiB
-
-    def __post_init__(self) -> None:
-        for name, value in asdict(self).items():
-            if value < (0 if name == "max_depth" else 1):
-                raise ValueError(f"{name} must be at least {0 if name == 'max_depth' else 1}")
-
-
-#: The `hashwarden scan` flag that sets each limit, named in every record a limit cuts.
-LIMIT_FLAGS = {name: "--" + name.replace("_", "-") for name in Limits.__dataclass_fields__}
 
 
 @dataclass

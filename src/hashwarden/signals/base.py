@@ -1,25 +1,32 @@
 """What a signal kind is: a name, how its values are written, and whether it matches by distance.
 
-A kind knows nothing about hashing content or indexing; hashers live in `hashing`, indexes in
+A kind knows nothing about hashing content or indexing; hashing lives in `hashing`, indexes in
 `hashwarden.index`. New kinds (vPDQ, P2P identifiers, fingerprints we cannot compute) register
-here so every store, format and matcher sees them.
+here so every store, format and matcher sees them; a `Hasher` registers the same way to compute
+kinds beyond the built-in digests (the P2P identifiers) in the single read of the content.
+
+This module imports nothing of hashwarden but its errors, so any package may name kinds.
 """
 
 from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from hashwarden.errors import InvalidSignalError, UsageError
 
 __all__ = [
+    "Hasher",
     "HexDigestKind",
     "OpaqueKind",
     "Signal",
     "SignalKind",
     "SignalRegistry",
+    "StartHasher",
+    "StreamHasher",
 ]
 
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -96,11 +103,38 @@ class OpaqueKind(SignalKind):
         return ["AAAA", "x" * 16]
 
 
+class StreamHasher(Protocol):
+    """Fed one piece of content's bytes in order, once; then gives its values by kind name."""
+
+    def update(self, chunk: bytes) -> None: ...
+
+    def result(self) -> dict[str, str]: ...
+
+
+class StartHasher(Protocol):
+    """Starts a `StreamHasher` for one piece of content: its size and file name when known (a
+    BitTorrent info-hash needs both, so a hasher may leave a kind out without them)."""
+
+    def __call__(self, *, size: int | None, name: str | None) -> StreamHasher: ...
+
+
+@dataclass(frozen=True)
+class Hasher:
+    """Computes `kinds` from content's bytes, fed from the same read as the built-in digests
+    (in a thread of its own for large files: update should release the GIL where it can)."""
+
+    name: str
+    kinds: tuple[str, ...]
+    start: StartHasher
+
+
 class SignalRegistry:
-    """The kinds known to this process; refuses two kinds of one name."""
+    """The kinds and hashers known to this process; refuses two kinds of one name, and two
+    hashers of one kind."""
 
     def __init__(self) -> None:
         self._kinds: dict[str, type[SignalKind]] = {}
+        self._hashers: dict[str, Hasher] = {}
 
     def register(self, kind: type[SignalKind]) -> type[SignalKind]:
         if kind.name in self._kinds and self._kinds[kind.name] is not kind:
@@ -120,6 +154,38 @@ class SignalRegistry:
 
     def signal(self, kind: str, value: str) -> Signal:
         return self.get(kind).signal(value)
+
+    def register_hasher(self, hasher: Hasher) -> Hasher:
+        """Add a hasher of registered kinds (register the kinds first)."""
+        if hasher.name in self._hashers and self._hashers[hasher.name] != hasher:
+            raise UsageError(f"hasher {hasher.name!r} is registered twice")
+        for kind in hasher.kinds:
+            self.get(kind)
+            other = self.hasher_of(kind)
+            if other is not None and other.name != hasher.name:
+                raise UsageError(f"signal kind {kind!r} is computed by two hashers")
+        self._hashers[hasher.name] = hasher
+        return hasher
+
+    def hasher(self, name: str) -> Hasher:
+        try:
+            return self._hashers[name]
+        except KeyError:
+            known = ", ".join(sorted(self._hashers)) or "none"
+            raise UsageError(f"unknown hasher {name!r} (known: {known})") from None
+
+    def hasher_of(self, kind: str) -> Hasher | None:
+        """The registered hasher that computes `kind`, or None."""
+        return next((h for h in self._hashers.values() if kind in h.kinds), None)
+
+    def hashers_for(self, kinds: Iterable[str]) -> list[Hasher]:
+        """The hashers that compute any of `kinds` (kinds no hasher computes are left out)."""
+        wanted = set(kinds)
+        return [h for _, h in sorted(self._hashers.items()) if wanted.intersection(h.kinds)]
+
+    def computed_kinds(self) -> list[str]:
+        """Every kind a registered hasher computes."""
+        return sorted({k for h in self._hashers.values() for k in h.kinds})
 
     def hex_kinds_of_length(self, digits: int) -> list[str]:
         """Names of hex kinds whose values have `digits` digits (to detect a bare hash's kind)."""

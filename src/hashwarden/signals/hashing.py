@@ -1,5 +1,10 @@
 """Hash content: the three cryptographic digests from one pass, and PDQ for images.
 
+One read feeds every digest. For a large file each digest (and each extra hasher a plugin
+registers, such as the P2P identifiers) is updated in a thread of its own while the next chunk
+is read: hashlib and librhash release the GIL on large buffers, so the digests run side by side
+on the cores. Extra kinds are computed only when asked for (`extra_kinds`).
+
 PDQ follows the reference exactly: Pillow decodes the file to RGB (no EXIF rotation) and the
 C++ PDQ of the `pdqhash` package hashes it. Decoding is defensive: pixel limits stop
 decompression bombs, and any decoder failure becomes a per-file reason, never an exception.
@@ -12,14 +17,18 @@ import hashlib
 import io
 import os
 import warnings
+from collections.abc import Callable, Collection
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from types import TracebackType
 from typing import BinaryIO, NamedTuple, cast
 
 import numpy as np
 import pdqhash
 from PIL import Image
 
-from hashwarden.p2p.identifiers import P2PHasher
+from hashwarden.signals.base import StreamHasher
+from hashwarden.signals.registry import default_registry
 from hashwarden.signals.video import IMAGE_BRANDS, looks_like_video, vpdq_from_video
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_IMAGE_PIXELS",
     "ORIENTATIONS",
+    "PARALLEL_FROM_BYTES",
     "PDQ_MODES",
     "ContentHashes",
     "hash_bytes",
@@ -40,7 +50,11 @@ __all__ = [
 MAX_IMAGE_PIXELS = 120_000_000
 #: Image files above this size are hashed cryptographically but not decoded.
 MAX_IMAGE_BYTES = 256 * 1024 * 1024
+#: Bytes read at a time: measured as fast as any larger size (docs/bench/hashing_speed.md).
 _CHUNK = 1024 * 1024
+#: Content of this size or more has its digests computed in parallel threads (below it,
+#: starting threads costs more than they save: docs/bench/hashing_speed.md).
+PARALLEL_FROM_BYTES = 8 * 1024 * 1024
 #: In fast mode images are decoded (JPEG: DCT-scaled) or reduced to no less than this many
 #: pixels on the shorter side; docs/hashing.md gives the measured distance to the reference.
 FAST_MIN_SIDE = 512
@@ -257,6 +271,54 @@ def _vpdq_of(source: str | os.PathLike[str] | bytes) -> tuple[str | None, str | 
     return ",".join(f"{f.quality}:{f.pdq}" for f in frames), None
 
 
+class _Lanes:
+    """Updates each digest with every chunk, in order. In parallel, each digest has a thread
+    of its own and `feed` returns as soon as the chunk is handed over, so the next one is read
+    while this one is digested; otherwise `feed` updates them one after the other."""
+
+    def __init__(self, updates: list[Callable[[bytes], object]], *, parallel: bool) -> None:
+        self._updates = updates
+        self._pool = (
+            ThreadPoolExecutor(len(updates), thread_name_prefix="hashwarden-digest")
+            if parallel
+            else None
+        )
+        self._running: list[Future[object]] = []
+
+    def feed(self, chunk: bytes) -> None:
+        if self._pool is None:
+            for update in self._updates:
+                update(chunk)
+            return
+        self.wait()
+        self._running = [self._pool.submit(update, chunk) for update in self._updates]
+
+    def wait(self) -> None:
+        running, self._running = self._running, []
+        for future in running:
+            future.result()
+
+    def __enter__(self) -> _Lanes:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _extra_hashers(
+    kinds: Collection[str] | None, size: int | None, name: str | None
+) -> list[StreamHasher]:
+    """Started hashers of the registered hashers that compute `kinds` (None: every one)."""
+    if kinds is not None and not kinds:
+        return []
+    registry = default_registry()
+    wanted = registry.computed_kinds() if kinds is None else kinds
+    return [h.start(size=size, name=name) for h in registry.hashers_for(wanted)]
+
+
 def hash_stream(
     stream: BinaryIO,
     *,
@@ -264,7 +326,7 @@ def hash_stream(
     pdq_mode: str = "fast",
     variants: bool = False,
     video_path: str | os.PathLike[str] | None = None,
-    p2p: bool = True,
+    extra_kinds: Collection[str] | None = None,
     name: str | None = None,
     expected_size: int | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
@@ -275,36 +337,42 @@ def hash_stream(
     stays within the bound in docs/hashing.md. `variants` adds the rotated, mirrored and
     border-trimmed PDQ hashes a matcher uses to find turned or re-framed copies. An image of
     more than `max_pixels` (read from its header) is not decoded: `image_over_limit` says so.
+    `extra_kinds`: kinds registered hashers compute besides the digests (the P2P identifiers
+    ed2k, tth, btih, btmh, bt_root; btih and the v2 ones need `name` and `expected_size`): None
+    computes every one, an empty collection none. `expected_size` of PARALLEL_FROM_BYTES or
+    more hashes in parallel threads.
     """
     if pdq_mode not in PDQ_MODES:
         raise ValueError(f"pdq_mode must be one of {PDQ_MODES}")
     md5, sha1, sha256 = hashlib.md5(), hashlib.sha1(), hashlib.sha256()
-    # P2P identifiers (ed2k, tth; btih when the name and size are known) from the same pass.
-    peer = P2PHasher(size=expected_size, name=name) if p2p else None
+    extras = _extra_hashers(extra_kinds, expected_size, name)
+    updates: list[Callable[[bytes], object]] = [
+        md5.update,
+        sha1.update,
+        sha256.update,
+        *(e.update for e in extras),
+    ]
+    big = expected_size is not None and expected_size >= PARALLEL_FROM_BYTES
     total = 0
     head = b""
     kept: list[bytes] | None = None
-    while chunk := stream.read(_CHUNK):
-        if total == 0:
-            head = chunk[:16]
-            media = looks_like_image(head) or (None if video_path else looks_like_video(head))
-            kept = [] if perceptual and media else None
-        md5.update(chunk)
-        sha1.update(chunk)
-        sha256.update(chunk)
-        if peer is not None:
-            peer.update(chunk)
-        total += len(chunk)
-        if kept is not None:
-            if total > MAX_IMAGE_BYTES:
-                kept = None
-            else:
-                kept.append(chunk)
+    with _Lanes(updates, parallel=big) as lanes:
+        while chunk := stream.read(_CHUNK):
+            if total == 0:
+                head = chunk[:16]
+                media = looks_like_image(head) or (None if video_path else looks_like_video(head))
+                kept = [] if perceptual and media else None
+            lanes.feed(chunk)
+            total += len(chunk)
+            if kept is not None:
+                if total > MAX_IMAGE_BYTES:
+                    kept = None
+                else:
+                    kept.append(chunk)
+        lanes.wait()
     result = ContentHashes(total, md5.hexdigest(), sha1.hexdigest(), sha256.hexdigest())
-    if peer is not None:
-        result.extra.update(peer.result())
-        if expected_size is not None and total != expected_size:
-            result.extra.pop("btih", None)  # the file changed while read: its pieces are off
+    for extra in extras:
+        result.extra.update(extra.result())
     video = looks_like_video(head)
     result.media_type = looks_like_image(head) or video
     if video and perceptual:
@@ -341,14 +409,16 @@ def hash_bytes(
     perceptual: bool = True,
     pdq_mode: str = "fast",
     variants: bool = False,
+    extra_kinds: Collection[str] | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> ContentHashes:
-    """Hash content held in memory (an upload, an archive member)."""
+    """Hash content held in memory (an upload, an archive member); see `hash_stream`."""
     return hash_stream(
         io.BytesIO(data),
         perceptual=perceptual,
         pdq_mode=pdq_mode,
         variants=variants,
+        extra_kinds=extra_kinds,
         max_pixels=max_pixels,
     )
 
@@ -359,14 +429,16 @@ def hash_file(
     perceptual: bool = True,
     pdq_mode: str = "fast",
     variants: bool = False,
+    extra_kinds: Collection[str] | None = None,
 ) -> ContentHashes:
-    """Hash a file, opened read-only; OSError propagates for the caller to report."""
+    """Hash a file, opened read-only (see `hash_stream`); OSError propagates for the caller."""
     with open_readonly(path) as stream:
         return hash_stream(
             stream,
             perceptual=perceptual,
             pdq_mode=pdq_mode,
             variants=variants,
+            extra_kinds=extra_kinds,
             video_path=path,
             name=os.path.basename(os.fspath(path)),
             expected_size=os.fstat(stream.fileno()).st_size,

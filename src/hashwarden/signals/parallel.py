@@ -4,14 +4,20 @@ A process pool (decoding and PDQ hold the GIL for long stretches) works through 
 at most a few jobs per worker, so memory stays bounded however large the input. A job not done
 within the time limit becomes a per-file error and the pool is replaced, so one hostile image
 cannot hang a scan.
+
+A pool costs its start-up (each worker imports numpy, Pillow and pdqhash): a small job (one
+file, or up to SMALL_JOB_FILES files under SMALL_JOB_BYTES) runs in the calling process when
+the number of workers is left to us, where a large file still hashes on every core (see `hashing`). There is
+no time limit there; asking for workers (`--workers 2`) always gets a pool, and the limit.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
@@ -20,14 +26,26 @@ from typing import TypeVar
 
 from hashwarden.signals.hashing import ContentHashes, hash_bytes, hash_file
 
-__all__ = ["DEFAULT_TIMEOUT", "default_workers", "hash_in_parallel"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "SMALL_JOB_BYTES",
+    "SMALL_JOB_FILES",
+    "default_workers",
+    "hash_in_parallel",
+]
 
 T = TypeVar("T")
 Source = Path | bytes
 Outcome = tuple[ContentHashes | None, str | None]
 
-#: Seconds one file may take before it is reported as an error.
+#: Seconds one file may take before it is reported as an error (in a pool).
 DEFAULT_TIMEOUT = 120.0
+#: A job of one file, or of at most this many files of together fewer bytes than
+#: SMALL_JOB_BYTES, is hashed in the calling process unless workers are asked for: a pool's
+#: start-up (about 2 s, each worker importing numpy, Pillow and pdqhash) costs more than it
+#: saves on it; measured in docs/bench/hashing_speed.md.
+SMALL_JOB_FILES = 32
+SMALL_JOB_BYTES = 128 * 1024 * 1024
 
 
 def default_workers() -> int:
@@ -37,17 +55,52 @@ def default_workers() -> int:
     )
 
 
-def _hash_one(source: Source, pdq_mode: str, variants: bool) -> Outcome:
+def _hash_one(
+    source: Source, pdq_mode: str, variants: bool, extra_kinds: Collection[str] | None
+) -> Outcome:
     try:
         if isinstance(source, bytes):
-            return hash_bytes(source, pdq_mode=pdq_mode, variants=variants), None
-        return hash_file(source, pdq_mode=pdq_mode, variants=variants), None
+            return hash_bytes(
+                source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds
+            ), None
+        return hash_file(
+            source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds
+        ), None
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
     except MemoryError:
         return None, "out of memory while hashing"
     except Exception as exc:  # one file's surprise must not stop a scan of thousands
         return None, f"could not be hashed ({type(exc).__name__}: {exc})"
+
+
+def _size(what: Source | None) -> int:
+    if what is None:
+        return 0
+    if isinstance(what, bytes):
+        return len(what)
+    try:
+        return what.stat().st_size
+    except OSError:
+        return 0  # reported when it is hashed
+
+
+def _look_ahead(
+    pairs: Iterator[tuple[T, Source | None]],
+) -> tuple[list[tuple[T, Source | None]], bool]:
+    """(the first items, whether they are the whole of a small job): one file (a large one
+    hashes on every core anyway), or at most SMALL_JOB_FILES of together fewer than
+    SMALL_JOB_BYTES. Reads no further than the item that makes the job large."""
+    first: list[tuple[T, Source | None]] = []
+    hashed = total = 0
+    for pair in pairs:
+        first.append(pair)
+        if pair[1] is not None:
+            hashed += 1
+            total += _size(pair[1])
+        if len(first) > SMALL_JOB_FILES or (hashed > 1 and total >= SMALL_JOB_BYTES):
+            return first, False
+    return first, True
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
@@ -68,15 +121,25 @@ def hash_in_parallel(
     pdq_mode: str = "fast",
     variants: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    extra_kinds: Collection[str] | None = None,
 ) -> Iterator[tuple[T, ContentHashes | None, str | None]]:
     """(item, hashes, error) for each item in order; `source` gives a path or bytes to hash,
-    or None for an item not to hash (yielded with neither hashes nor error)."""
+    or None for an item not to hash (yielded with neither hashes nor error). `workers`: the
+    processes of the pool (1: none); None: one per core, or none for a small job.
+    `extra_kinds`: as `hash_stream` takes them (None: every kind a registered hasher computes)."""
     count = workers or default_workers()
+    pairs: Iterator[tuple[T, Source | None]] = ((item, source(item)) for item in items)
+    if workers is None and count > 1:
+        first, small = _look_ahead(pairs)
+        if small:
+            count = 1
+        pairs = itertools.chain(first, pairs)
     if count == 1:
-        for item in items:
-            what = source(item)
+        for item, what in pairs:
             yield (
-                (item, None, None) if what is None else (item, *_hash_one(what, pdq_mode, variants))
+                (item, None, None)
+                if what is None
+                else (item, *_hash_one(what, pdq_mode, variants, extra_kinds))
             )
         return
     pool = _new_pool(count)
@@ -84,7 +147,9 @@ def hash_in_parallel(
     limit = count * 3
 
     def submit(item: T, what: Source | None) -> None:
-        future = None if what is None else pool.submit(_hash_one, what, pdq_mode, variants)
+        future = (
+            None if what is None else pool.submit(_hash_one, what, pdq_mode, variants, extra_kinds)
+        )
         window.append((item, what, future))
 
     def collect() -> tuple[T, ContentHashes | None, str | None]:
@@ -109,8 +174,8 @@ def hash_in_parallel(
             return item, None, reason
 
     try:
-        for item in items:
-            submit(item, source(item))
+        for item, what in pairs:
+            submit(item, what)
             while len(window) >= limit:
                 yield collect()
         while window:

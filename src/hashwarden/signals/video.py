@@ -1,24 +1,21 @@
 """vPDQ: PDQ of video frames sampled once a second, as the reference vPDQ does.
 
 A vPDQ value is stored as text, one `quality:pdq` pair a sampled frame, joined by `,`:
-compact, exact, and readable by eye. Two videos match when enough of the query's frames find
-a near frame in the banked video (`query_match`) and, optionally, enough of the banked video's
-frames are found (`compared_match`): the reference's two percentages.
+compact, exact, and readable by eye (the kind and its parser are in `kinds`). Two videos match
+when enough of the query's frames find a near frame in the banked video (`query_match`) and,
+optionally, enough of the banked video's frames are found (`compared_match`): the reference's
+two percentages.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import re
-from dataclasses import dataclass
-from typing import ClassVar
 
 import numpy as np
 import pdqhash
 
-from hashwarden.errors import InvalidSignalError
-from hashwarden.signals.base import SignalKind
+from hashwarden.signals.kinds import MAX_VPDQ_FRAMES, VPDQ, VideoFrame, parse_vpdq
 
 __all__ = [
     "IMAGE_BRANDS",
@@ -32,45 +29,6 @@ __all__ = [
 ]
 
 SECONDS_PER_HASH = 1.0
-MAX_FRAMES = 100_000
-_PAIR = re.compile(r"^(\d{1,3}):([0-9a-f]{64})$")
-
-
-@dataclass(frozen=True)
-class VideoFrame:
-    quality: int
-    pdq: str
-
-
-class VPDQ(SignalKind):
-    name = "vpdq"
-    description = "vPDQ: PDQ of frames sampled once a second, `quality:pdq` pairs joined by ','"
-    exact: ClassVar[bool] = False
-
-    @classmethod
-    def normalize(cls, value: str) -> str:
-        return ",".join(f"{f.quality}:{f.pdq}" for f in parse_vpdq(value))
-
-    @classmethod
-    def examples(cls) -> list[str]:
-        return ["100:" + "0" * 64, "90:" + "f" * 64 + ",80:" + "0123456789abcdef" * 4]
-
-
-def parse_vpdq(value: str) -> list[VideoFrame]:
-    """The frames of a vPDQ value; InvalidSignalError naming the first bad frame."""
-    parts = value.strip().lower().split(",")
-    if not value.strip() or len(parts) > MAX_FRAMES:
-        raise InvalidSignalError(f"a vpdq value holds 1 to {MAX_FRAMES} frames")
-    frames = []
-    for number, part in enumerate(parts):
-        found = _PAIR.match(part.strip())
-        if not found or int(found.group(1)) > 100:
-            raise InvalidSignalError(
-                f"vpdq frame {number}: {part[:80]!r} is not 'quality:64 hex digits'"
-            )
-        frames.append(VideoFrame(int(found.group(1)), found.group(2)))
-    return frames
-
 
 #: ISO-BMFF brands of still images (HEIF/HEIC, AVIF): an `ftyp` box, but not a video.
 IMAGE_BRANDS = (b"heic", b"heix", b"hevc", b"heim", b"heis", b"mif1", b"msf1", b"avif", b"avis")
@@ -114,7 +72,7 @@ def vpdq_from_video(
                 VideoFrame(int(quality), np.packbits(bits.astype(np.uint8)).tobytes().hex())
             )
             next_time += seconds_per_hash
-            if len(frames) >= MAX_FRAMES:
+            if len(frames) >= MAX_VPDQ_FRAMES:
                 break
     return frames
 

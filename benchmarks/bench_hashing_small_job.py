@@ -1,0 +1,47 @@
+"""`hashwarden hash` of one photo, whole process, against `hashwarden --help` (the start-up every
+command pays): a small job runs in the calling process, without a pool's start-up. Also shown:
+the same with `--workers 2`, a pool of two processes (what one photo cost before). Target
+(issue 14): under twice `--help`.
+
+    python benchmarks/bench_hashing_small_job.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from _hashing_common import HASHWARDEN, compare, load
+
+from hashwarden.synthetic import jpeg_bytes, synthetic_photo
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-hashing-") as folder:
+        photo = Path(folder) / "IMG_0001.jpg"
+        photo.write_bytes(jpeg_bytes(synthetic_photo(14, 4000, 3000), 88))  # 12 MP, generated
+        print(f"one 12-megapixel JPEG of {photo.stat().st_size / 1e6:.1f} MB; {load()}")
+        timings = compare(
+            {
+                "hashwarden --help": [[*HASHWARDEN, "--help"]],
+                "hashwarden hash photo.jpg (in process)": [[*HASHWARDEN, "hash", str(photo)]],
+                "hashwarden hash --workers 2 photo.jpg (a pool)": [
+                    [*HASHWARDEN, "hash", "--workers", "2", str(photo)]
+                ],
+            },
+            args.runs,
+        )
+        helped, hashed = (
+            timings["hashwarden --help"],
+            timings["hashwarden hash photo.jpg (in process)"],
+        )
+        print(f"ratio: hash of one photo {hashed[0] / helped[0]:.2f}x --help (target: < 2x)")
+        print(load())
+
+
+if __name__ == "__main__":
+    main()
