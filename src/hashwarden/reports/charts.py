@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import re
 from collections import Counter
-from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from matplotlib.figure import Figure
 
 from hashwarden.reports.statistics import Summary
 
-__all__ = ["Chart", "charts", "write_statistics_report"]
+__all__ = ["write_statistics_report"]
 
 _COLOURS = ["#1f4e79", "#c0504d", "#9bbb59", "#8064a2", "#4bacc6", "#f79646", "#7f7f7f"]
 
@@ -87,56 +85,12 @@ def _figures(s: Summary) -> list[tuple[str, Figure, list[tuple[str, int]]]]:
     ]
 
 
-_STYLE = re.compile(r' style="([^"]*)"')
-_ID = re.compile(r' id="([^"]+)"')
-
-
-def _attributes(match: re.Match[str]) -> str:
-    """A style attribute as SVG presentation attributes (`fill: #fff` → `fill="#fff"`)."""
-    pairs = (part.split(":", 1) for part in match.group(1).split(";") if ":" in part)
-    return "".join(f' {name.strip()}="{escape(value.strip())}"' for name, value in pairs)
-
-
-def _svg(figure: Figure, prefix: str = "") -> str:
-    """The figure as inline SVG that a page with a strict Content-Security-Policy shows as it
-    is: no style element or attributes (presentation attributes instead), no metadata, and
-    its ids prefixed so that several charts on one page never share one."""
+def _svg(figure: Figure) -> str:
     buffer = io.StringIO()
-    figure.savefig(buffer, format="svg", metadata={"Date": None})
+    figure.savefig(buffer, format="svg")
     plt.close(figure)
     text = buffer.getvalue()
-    text = text[text.index("<svg") :]
-    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, flags=re.DOTALL)
-    # The style element only set these two on everything: the root's attributes inherit.
-    text = re.sub(r"\s*<style[^>]*>.*?</style>", "", text, flags=re.DOTALL)
-    text = text.replace("<svg ", '<svg stroke-linejoin="round" stroke-linecap="butt" ', 1)
-    text = _STYLE.sub(_attributes, text)
-    if prefix:
-        for name in set(_ID.findall(text)):
-            text = text.replace(f' id="{name}"', f' id="{prefix}{name}"')
-            text = text.replace(f'"#{name}"', f'"#{prefix}{name}"')
-            text = text.replace(f"url(#{name})", f"url(#{prefix}{name})")
-    return text
-
-
-@dataclass(frozen=True)
-class Chart:
-    """One chart of the statistics report: its title, inline SVG and the figures it draws."""
-
-    title: str
-    svg: str
-    rows: list[tuple[str, int]]
-
-
-def charts(summary: Summary) -> list[Chart]:
-    """The report's charts, each SVG with ids of its own (`chart1-...`) and its title as its
-    accessible name, for a page."""
-    made = []
-    for index, (title, figure, rows) in enumerate(_figures(summary), 1):
-        svg = _svg(figure, f"chart{index}-")
-        svg = svg.replace("<svg ", f'<svg role="img" aria-label="{escape(title)}" ', 1)
-        made.append(Chart(title, svg, rows))
-    return made
+    return text[text.index("<svg") :]
 
 
 def _table(rows: list[tuple[str, int]]) -> str:
@@ -157,9 +111,10 @@ padding:.7rem 1.1rem}.card b{display:block;font-size:1.5rem}.note{color:#57606a}
 
 def write_statistics_report(summary: Summary, out: Path, *, fmt: str = "html") -> Path:
     """Write the report as one self-contained HTML file (no outside resources) or a PDF."""
+    figures = _figures(summary)
     if fmt == "pdf":
         with PdfPages(out) as pdf:
-            for _, figure, _ in _figures(summary):
+            for _, figure, _ in figures:
                 pdf.savefig(figure)
                 plt.close(figure)
         return out
@@ -176,8 +131,8 @@ def write_statistics_report(summary: Summary, out: Path, *, fmt: str = "html") -
         ]
     )
     sections = "".join(
-        f"<h2>{escape(c.title)}</h2><div class=row>{c.svg}{_table(c.rows)}</div>"
-        for c in charts(summary)
+        f"<h2>{escape(title)}</h2><div class=row>{_svg(figure)}{_table(rows)}</div>"
+        for title, figure, rows in figures
     )
     series = _table(s.series.most_common())
     out.write_text(

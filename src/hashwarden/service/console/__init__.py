@@ -17,10 +17,10 @@ __all__ = ["ConsoleSettings", "console_router"]
 
 def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
     """The console's routes (the app keeps its state in `app.state.hashwarden`)."""
-    from hashwarden.service.console.pages import dashboard, signin
+    from hashwarden.service.console.pages import banks, dashboard, entries, keys, reports, signin
     from hashwarden.service.console.web import Site
 
     site = Site(settings or ConsoleSettings.from_env())
-    for pages in (signin, dashboard):
+    for pages in (signin, dashboard, banks, entries, reports, keys):
         pages.routes(site)
     return site.router

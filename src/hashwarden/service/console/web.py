@@ -73,10 +73,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("Banks", f"{PREFIX}/banks", "read"),
     ("Entries", f"{PREFIX}/entries", "read"),
     ("Reports", f"{PREFIX}/reports", "review"),
-    ("Rules", f"{PREFIX}/rules", "admin"),
     ("Keys", f"{PREFIX}/keys", "admin"),
-    ("Block list", f"{PREFIX}/blocklist", "write"),
-    ("Statistics", f"{PREFIX}/statistics", "read"),
 ]
 
 #: Permissions of people at work; a role with none of them (a matcher, an agent) is a
@@ -220,6 +217,7 @@ class Site:
         for name, media in (("console.css", "text/css"), ("console.js", "text/javascript")):
             self.static[name] = ((_HERE / "static" / name).read_bytes(), media)
         self.templates.globals["asset"] = self.asset
+        self.templates.filters["zip_self"] = lambda items: [(item, item) for item in items]
         self.router.add_api_route("/static/{name}", self._asset, methods=["GET"])
 
     def asset(self, name: str) -> str:
@@ -266,7 +264,9 @@ class Site:
     ) -> Response:
         if visit is not None:
             return visit.render("error.html", status=status, title="Not possible", message=message)
-        return self.render("error.html", request, status=status, title="Not possible", message=message)
+        return self.render(
+            "error.html", request, status=status, title="Not possible", message=message
+        )
 
     # -- pages -----------------------------------------------------------------------------
     def page(
@@ -308,9 +308,7 @@ class Site:
                 content_type = request.headers.get("content-type", "")
                 if upload:
                     body = await read_limited(request, state.settings.max_upload_bytes)
-                    form = multipart_fields(
-                        content_type, body, state.settings.max_multipart_parts
-                    )
+                    form = multipart_fields(content_type, body, state.settings.max_multipart_parts)
                 else:
                     form = Form.urlencoded(
                         await read_limited(request, state.settings.max_json_bytes)
@@ -329,7 +327,7 @@ class Site:
                     " Open the page again and send the form from there.",
                 )
             if inspect.iscoroutinefunction(handler):
-                return await handler(visit)  # type: ignore[no-any-return]
+                return await handler(visit)
             return await run_in_threadpool(handler, visit)  # type: ignore[arg-type]
         except Refused as exc:
             return self.error(request, exc.status, exc.message, visit)
@@ -341,9 +339,7 @@ class Site:
                 return await run_in_threadpool(visit.done, back, message, "error")
             return self.error(request, 422 if status == 400 else status, message, visit)
 
-    def _visit(
-        self, request: Request, state: ServiceState, post: bool
-    ) -> Visit | Response:
+    def _visit(self, request: Request, state: ServiceState, post: bool) -> Visit | Response:
         """The signed-in visit, or the answer for a visitor who is not: to the sign-in page."""
         token = request.cookies.get(SESSION_COOKIE)
         going = request.url.path if not post else f"{PREFIX}/"
