@@ -219,3 +219,40 @@ def test_exit_codes_are_named_in_errors_only() -> None:
         for where in _literal_exit_codes(path)
     ]
     assert not literal
+
+
+#: The service's own layers, bottom to top (docs/service.md, "How the service is built"): a
+#: module imports only its own layer and those below, so the state never reaches for a route
+#: and no route for the app. The first layer knows nothing of HTTP routing.
+SERVICE_LAYERS = [
+    {"actions", "banks", "keys", "metrics", "privacy", "ratelimit", "offload", "settings"}
+    | {"observe", "http_errors"},
+    {"state"},
+    {"auth", "inputs"},
+    {"routes"},
+    {"fastlane"},
+    {"app"},
+    {"asgi"},
+    {"server", ""},
+]
+
+
+def _service_layer(module: str) -> int:
+    """The layer of a module of hashwarden.service (`""`: the package itself)."""
+    parts = module.split(".")[2:3]
+    name = parts[0] if parts else ""
+    (layer,) = [i for i, names in enumerate(SERVICE_LAYERS) if name in names]
+    return layer
+
+
+def test_service_modules_import_only_their_layer_and_below() -> None:
+    """A new module of the service gets a layer here (an unplaced one fails the lookup)."""
+    service = SRC / "service"
+    upward = [
+        f"{_module_name(path)} -> {module} (line {line})"
+        for path in sorted(service.rglob("*.py"))
+        for module, line in _imports(path)
+        if module.startswith("hashwarden.service")
+        and _service_layer(module) > _service_layer(_module_name(path))
+    ]
+    assert not upward, upward

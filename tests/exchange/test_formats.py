@@ -286,6 +286,7 @@ print(count, re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
 """
 
 
+@pytest.mark.slow
 def test_nsrl_million_rows_in_bounded_memory(tmp_path: Path) -> None:
     rows = 1_000_000
     _rdsv3(tmp_path / "rds.db", rows)

@@ -10,6 +10,8 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
 from hashwarden.bank import Bank
 from hashwarden.demo import build_demo_case
 from hashwarden.reports import write_case_report
@@ -114,6 +116,7 @@ def _peak_kib(tmp_path: Path, bank: Path, members: int) -> int:
     return peak
 
 
+@pytest.mark.slow
 def test_memory_does_not_grow_with_the_number_of_records(tmp_path: Path, bank: Bank) -> None:
     small = _peak_kib(tmp_path, bank.path, 3_000)
     large = _peak_kib(tmp_path, bank.path, 25_000)

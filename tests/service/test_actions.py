@@ -42,10 +42,10 @@ from hashwarden.service.actions import (
     sign,
     verify_signature,
 )
-from hashwarden.service.actions_api import actions_router
+from hashwarden.service.actions.targets import REFUSED, TargetPolicy
 from hashwarden.service.banks import BankMatch
 from hashwarden.service.keys import create_key
-from hashwarden.service.webhook_targets import REFUSED, TargetPolicy
+from hashwarden.service.routes.actions import actions_router
 from hashwarden.signals.base import Signal
 from hashwarden.signals.hashing import hash_bytes
 from hashwarden.synthetic import png_bytes, synthetic_photo
@@ -465,9 +465,9 @@ def test_a_claimed_delivery_is_leased_to_one_worker(location: str, receiver: Rec
         engine = ActionEngine(store, settings=FAST)
         engine.add_rule(NewRule("hook", webhook_url=receiver.url, webhook_secret=SECRET))
         engine.on_match([_match()], {"pdq": PDQ})
-        claimed = engine._claim()
+        claimed = engine.outbox.claim()
         assert claimed is not None and claimed[-1] == 1
-        assert engine._claim() is None  # leased: another worker finds nothing due
+        assert engine.outbox.claim() is None  # leased: another worker finds nothing due
         due = engine.next_due()
         assert due is not None and due > 30
         engine.close()
@@ -559,8 +559,8 @@ def test_a_delivery_left_mid_send_at_its_last_attempt_fails(bank: Bank) -> None:
     engine.settings = DeliverySettings(
         max_attempts=1, timeout_s=-30.5, trust_env=False, targets=LOOPBACK
     )
-    assert engine._claim() is not None  # the worker "dies" here, before any answer
-    assert engine._claim() is None  # its lease ran out: given up, not sent again
+    assert engine.outbox.claim() is not None  # the worker "dies" here, before any answer
+    assert engine.outbox.claim() is None  # its lease ran out: given up, not sent again
     (delivery,) = engine.deliveries()
     assert delivery.status == "failed" and "worker stopped" in (delivery.last_error or "")
 

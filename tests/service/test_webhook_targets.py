@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from hashwarden.errors import UsageError
-from hashwarden.service.webhook_targets import (
+from hashwarden.service.actions.targets import (
     REFUSED,
     TargetPolicy,
     TargetRefused,

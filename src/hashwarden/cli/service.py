@@ -41,12 +41,11 @@ def serve_command(
 
     Each worker holds its own index and catches up with the bank before every match, so a
     change made through any worker, or any replica sharing a PostgreSQL bank, counts at once.
+    Workers listen on sockets of their own (SO_REUSEPORT) and share rate limits and metrics.
     Logs are one JSON line a request, with no client address; the access log is off. Limits
     come from HASHWARDEN_* variables (docs/service.md), checked here: a wrong one exits 2."""
-    import uvicorn
-
-    from hashwarden.service.app import ServiceSettings
-    from hashwarden.service.asgi import NoDelayHttpProtocol
+    from hashwarden.service.server import serve
+    from hashwarden.service.settings import ServiceSettings
 
     bank = bank_given("serve", bank, old_bank, "--listen IP:PORT")
     if host is not None or port is not None:
@@ -65,16 +64,7 @@ def serve_command(
     store.close()
     os.environ["HASHWARDEN_BANK"] = bank
     err_console.print(f"serving {location} on http://{host}:{port} with {workers} worker(s)")
-    uvicorn.run(
-        "hashwarden.service.asgi:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=False,  # it would log each client's address
-        http=NoDelayHttpProtocol,
-        log_level="warning",
-    )
+    serve(host, port, workers)
 
 
 @apikey_app.command("create")

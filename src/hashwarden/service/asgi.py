@@ -13,7 +13,8 @@ from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from hashwarden.bank import open_bank
-from hashwarden.service.app import ServiceSettings, create_app
+from hashwarden.service.app import create_app
+from hashwarden.service.settings import ServiceSettings
 
 __all__ = ["NoDelayHttpProtocol", "app_from_env"]
 

@@ -1,4 +1,4 @@
-"""API keys, their roles, and per-key rate limits.
+"""API keys and their roles (their rate limits are counted by `ratelimit`).
 
 A key is `hw_` plus 43 random URL-safe characters, shown once when created. The bank keeps only
 its SHA-256 (a key has 256 bits of entropy, so a slow password hash would add nothing but
@@ -24,7 +24,6 @@ __all__ = [
     "ROLES",
     "ApiKey",
     "KeyRing",
-    "RateLimiter",
     "create_key",
     "key_named",
     "list_keys",
@@ -159,25 +158,3 @@ class KeyRing:
             self._cache.clear()
         self._cache[digest] = (now, key)
         return key
-
-
-class RateLimiter:
-    """A token bucket per key name, in this worker's memory (each worker counts its own)."""
-
-    def __init__(self) -> None:
-        self._buckets: dict[str, tuple[float, float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, name: str, rate_per_minute: int) -> float | None:
-        """None when the request may go ahead, else seconds until it could."""
-        per_second = rate_per_minute / 60.0
-        burst = max(1.0, per_second)  # up to one second's worth at once
-        now = time.monotonic()
-        with self._lock:
-            tokens, last = self._buckets.get(name, (burst, now))
-            tokens = min(burst, tokens + (now - last) * per_second)
-            if tokens < 1.0:
-                self._buckets[name] = (tokens, now)
-                return (1.0 - tokens) / per_second
-            self._buckets[name] = (tokens - 1.0, now)
-            return None

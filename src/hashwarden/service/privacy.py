@@ -37,14 +37,10 @@ import logging
 import math
 import os
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-from fastapi import APIRouter, Depends, HTTPException, Response
 
 from hashwarden._time import utc_now, utc_text
 from hashwarden.bank.protocols import BankStore
@@ -57,7 +53,6 @@ __all__ = [
     "NearMatchPrivacy",
     "Suspension",
     "acceptance",
-    "privacy_router",
     "reach",
 ]
 
@@ -267,6 +262,11 @@ class NearMatchPrivacy:
         until = self._suspended.get(key)
         return until if until is not None and until > utc_now() else None
 
+    def known_unsuspended(self, key: str) -> bool:
+        """True when, without asking the bank, this key is known not to be suspended (the
+        copy read from the bank is under a second old and does not name it)."""
+        return time.monotonic() - self._read_at <= 1.0 and key not in self._suspended
+
     def suspensions(self) -> list[Suspension]:
         """Every key suspended now or before (its strikes count until an admin lifts them)."""
         now = utc_now()
@@ -292,31 +292,3 @@ class NearMatchPrivacy:
             self.bank.audit.record(actor, "match.probe_lift", {"key": key})
         self._suspended.pop(key, None)
         self._watched = {pair: v for pair, v in self._watched.items() if pair[0] != key}
-
-
-def privacy_router(
-    privacy: NearMatchPrivacy, lock: threading.Lock, require: Callable[[str], Any]
-) -> APIRouter:
-    """Admin routes: list the keys suspended for probing, lift a suspension."""
-    router = APIRouter(tags=["matching"])
-    as_admin = Depends(require("admin"))
-
-    @router.get("/v1/match/suspensions", response_model=list[Suspension])
-    def list_suspensions(principal: Any = as_admin) -> list[Suspension]:
-        """Keys suspended for probing an entry's match threshold: until when, and their
-        strikes (each suspension lasts twice the one before, until an admin lifts it)."""
-        with lock:
-            return privacy.suspensions()
-
-    @router.delete("/v1/match/suspensions/{key_name}", status_code=204)
-    def lift_suspension(key_name: str, principal: Any = as_admin) -> Response:
-        """Lift a key's suspension now and forget its strikes (audited); 404 if it has none."""
-        actor = getattr(principal, "name", None) or "api"
-        try:
-            with lock:
-                privacy.lift(key_name, actor=actor)
-        except NotFoundError as exc:
-            raise HTTPException(404, str(exc)) from exc
-        return Response(status_code=204)
-
-    return router

@@ -11,8 +11,8 @@ from httpx import Response
 
 from hashwarden.bank import Bank
 from hashwarden.service import ServiceSettings, create_app
-from hashwarden.service.console.web import CSP
 from hashwarden.service.keys import ROLES, create_key
+from hashwarden.service.routes.console.web import CSP
 
 from ..conftest import png
 

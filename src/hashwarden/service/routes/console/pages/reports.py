@@ -9,7 +9,7 @@ import json
 
 from fastapi.responses import Response
 
-from hashwarden.service.console.web import PREFIX, Refused, Site, Visit
+from hashwarden.service.routes.console.web import PREFIX, Refused, Site, Visit
 
 __all__ = ["routes"]
 

@@ -6,10 +6,10 @@ from fastapi import Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 
-from hashwarden.service.app import ServiceState, read_limited
-from hashwarden.service.console.forms import Form
-from hashwarden.service.console.sessions import csrf_token, new_token, same_token
-from hashwarden.service.console.web import (
+from hashwarden.service.inputs import read_limited
+from hashwarden.service.routes.console.forms import Form
+from hashwarden.service.routes.console.sessions import csrf_token, new_token, same_token
+from hashwarden.service.routes.console.web import (
     PREFIX,
     SIGN_IN_COOKIE,
     Site,
@@ -19,6 +19,7 @@ from hashwarden.service.console.web import (
     secure,
     set_cookie,
 )
+from hashwarden.service.state import ServiceState
 
 __all__ = ["routes"]
 

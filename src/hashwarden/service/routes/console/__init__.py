@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from hashwarden.service.console.settings import ConsoleSettings
+from hashwarden.service.routes.console.settings import ConsoleSettings
 
 __all__ = ["ConsoleSettings", "console_router"]
 
 
 def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
     """The console's routes (the app keeps its state in `app.state.hashwarden`)."""
-    from hashwarden.service.console.pages import banks, dashboard, entries, keys, reports, signin
-    from hashwarden.service.console.web import Site
+    from hashwarden.service.routes.console.pages import (
+        banks,
+        dashboard,
+        entries,
+        keys,
+        reports,
+        signin,
+    )
+    from hashwarden.service.routes.console.web import Site
 
     site = Site(settings or ConsoleSettings.from_env())
     for pages in (signin, dashboard, banks, entries, reports, keys):

@@ -2,21 +2,21 @@
 
 Authorisation is the caller's: `require(role)` returns the FastAPI dependency that admits that
 role. If the dependency returns the caller's identity (a string, or an object with a `name`),
-that name is kept as the reviewer and in the audit log.
+that name is kept as the reviewer and in the audit log. The engine's errors are answered by
+the app's error handlers (`http_errors`): a rule or review the library refuses is 422.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
-from hashwarden.errors import HashwardenError
 from hashwarden.service.actions import ActionEngine, Delivery, NewRule, Report, Rule
+from hashwarden.service.http_errors import CheckedBodyRoute
 
 __all__ = ["ReviewIn", "RuleCreated", "RuleIn", "RulePatch", "actions_router"]
 
@@ -68,16 +68,6 @@ class ReviewIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
-@contextmanager
-def _answers() -> Iterator[None]:
-    """The library's deliberate errors as HTTP answers (404, 409, 422 ...)."""
-    try:
-        yield
-    except HashwardenError as exc:
-        status = 422 if exc.http_status == 400 else exc.http_status
-        raise HTTPException(status, str(exc)) from exc
-
-
 def _name(principal: Any) -> str | None:
     if isinstance(principal, str):
         return principal
@@ -87,7 +77,7 @@ def _name(principal: Any) -> str | None:
 
 def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRouter:
     """Routes for rules (admin), report drafts (reviewer) and deliveries (admin)."""
-    router = APIRouter(tags=["actions"])
+    router = APIRouter(tags=["actions"], route_class=CheckedBodyRoute)
     as_admin = Depends(require("admin"))
     as_reviewer = Depends(require("reviewer"))
 
@@ -108,26 +98,22 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
             report=body.report,
             enabled=body.enabled,
         )
-        with _answers():
-            rule, secret = engine.add_rule(new, actor=_name(principal) or "api")
+        rule, secret = engine.add_rule(new, actor=_name(principal) or "api")
         return RuleCreated(rule=rule, webhook_secret=secret)
 
     @router.get("/v1/actions/rules/{rule_id}", response_model=Rule)
     def get_rule(rule_id: Id, principal: Any = as_admin) -> Rule:
-        with _answers():
-            return engine.rule(rule_id)
+        return engine.rule(rule_id)
 
     @router.patch("/v1/actions/rules/{rule_id}", response_model=Rule)
     def update_rule(rule_id: Id, body: RulePatch, principal: Any = as_admin) -> Rule:
         """Turn a rule on or off (its webhook secret is kept)."""
-        with _answers():
-            return engine.set_enabled(rule_id, body.enabled, actor=_name(principal) or "api")
+        return engine.set_enabled(rule_id, body.enabled, actor=_name(principal) or "api")
 
     @router.delete("/v1/actions/rules/{rule_id}", response_model=Rule)
     def remove_rule(rule_id: Id, principal: Any = as_admin) -> Rule:
         """Delete a rule; its undelivered webhooks are marked failed."""
-        with _answers():
-            return engine.remove_rule(rule_id, actor=_name(principal) or "api")
+        return engine.remove_rule(rule_id, actor=_name(principal) or "api")
 
     @router.get("/v1/actions/deliveries", response_model=list[Delivery])
     def list_deliveries(
@@ -142,8 +128,7 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
     @router.post("/v1/actions/deliveries/{delivery_id}/retry", response_model=Delivery)
     def retry_delivery(delivery_id: Id, principal: Any = as_admin) -> Delivery:
         """Send a failed delivery again, from a fresh attempt count (409 unless failed)."""
-        with _answers():
-            return engine.retry(delivery_id, actor=_name(principal) or "api")
+        return engine.retry(delivery_id, actor=_name(principal) or "api")
 
     @router.get("/v1/reports", response_model=list[Report])
     def list_reports(
@@ -157,8 +142,7 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
 
     @router.get("/v1/reports/{report_id}", response_model=Report)
     def get_report(report_id: Id, principal: Any = as_reviewer) -> Report:
-        with _answers():
-            return engine.report(report_id)
+        return engine.report(report_id)
 
     def review(
         report_id: Id,
@@ -169,10 +153,7 @@ def actions_router(engine: ActionEngine, require: Callable[[str], Any]) -> APIRo
         who = _name(principal) or (body.reviewer if body else None)
         if not who or not who.strip():
             raise HTTPException(422, "a review needs the reviewer's name")
-        with _answers():
-            return engine.review(
-                report_id, decision, reviewer=who, note=body.note if body else None
-            )
+        return engine.review(report_id, decision, reviewer=who, note=body.note if body else None)
 
     @router.post("/v1/reports/{report_id}/confirm", response_model=Report)
     def confirm_report(

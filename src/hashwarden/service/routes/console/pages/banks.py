@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.responses import Response
 
 from hashwarden.service.banks import parse_until
-from hashwarden.service.console.web import PREFIX, Site, Visit
+from hashwarden.service.routes.console.web import PREFIX, Site, Visit
 
 __all__ = ["routes"]
 

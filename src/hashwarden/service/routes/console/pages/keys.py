@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from fastapi.responses import Response
 
-from hashwarden.service.console.web import PREFIX, Site, Visit
 from hashwarden.service.keys import ROLES, create_key, list_keys, revoke_key
+from hashwarden.service.routes.console.web import PREFIX, Site, Visit
 
 __all__ = ["routes"]
 

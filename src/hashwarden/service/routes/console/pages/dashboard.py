@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
-from hashwarden.service.console.web import Site, Visit
+from hashwarden.service.routes.console.web import Site, Visit
 
 __all__ = ["routes"]
 
@@ -22,7 +22,7 @@ def routes(site: Site) -> None:
     def dashboard(v: Visit) -> Response:
         state = v.state
         facts: dict[str, Any] = {
-            "pdq_hashes": len(state.matcher.pdq_index),
+            "pdq_hashes": state.pdq_hashes,
             "index_age_s": round(time.time() - state.refreshed),
         }
         with v.locked() as bank:

@@ -13,9 +13,10 @@ from fastapi.responses import Response
 from hashwarden.bank.categories import CATEGORIES, parse_category
 from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import HashwardenError, UsageError
-from hashwarden.service.app import add_hashes, clean_signals
 from hashwarden.service.banks import DEFAULT_BANK, parse_until
-from hashwarden.service.console.web import PREFIX, Refused, Site, Visit
+from hashwarden.service.inputs import clean_signals
+from hashwarden.service.routes.banks import add_hashes
+from hashwarden.service.routes.console.web import PREFIX, Refused, Site, Visit
 from hashwarden.signals.registry import default_registry
 
 __all__ = ["routes"]

@@ -26,17 +26,18 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import HashwardenError
-from hashwarden.service.app import ServiceState, read_limited
-from hashwarden.service.console.forms import Form, multipart_fields
-from hashwarden.service.console.sessions import (
+from hashwarden.service.inputs import read_limited
+from hashwarden.service.keys import ApiKey, key_named
+from hashwarden.service.routes.console.forms import Form, multipart_fields
+from hashwarden.service.routes.console.sessions import (
     Session,
     SessionStore,
     csrf_token,
     new_token,
     same_token,
 )
-from hashwarden.service.console.settings import ConsoleSettings
-from hashwarden.service.keys import ApiKey, key_named
+from hashwarden.service.routes.console.settings import ConsoleSettings
+from hashwarden.service.state import ServiceState
 
 __all__ = [
     "NAV",

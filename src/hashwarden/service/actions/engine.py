@@ -1,0 +1,192 @@
+"""The action engine: runs the rules on one content's matches and writes what they set off (a
+report draft, webhook deliveries) in one transaction; the one object the service and the
+CLI hold for rules, report queue and outbox."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from hashwarden._time import utc_now, utc_text
+from hashwarden.bank.protocols import BankStore
+from hashwarden.index.matcher import Match
+from hashwarden.service.actions._tables import Tables
+from hashwarden.service.actions.outbox import Claimed, Delivery, DeliveryStatus, Outbox
+from hashwarden.service.actions.reports import Decision, Report, ReportQueue, ReportStatus
+from hashwarden.service.actions.rules import NewRule, Rule, RuleBook
+from hashwarden.service.actions.settings import DeliverySettings
+from hashwarden.service.actions.targets import Resolver
+from hashwarden.service.actions.worker import Sender
+from hashwarden.service.banks import DEFAULT_BANK, BankMatch
+
+__all__ = ["ActionEngine", "Triggered"]
+
+
+@dataclass(frozen=True)
+class Triggered:
+    """What one match set off."""
+
+    event: str
+    report: int | None
+    deliveries: list[int]
+
+
+class ActionEngine:
+    """Rules (`rules`), report drafts (`reports`) and the webhook outbox (`outbox`, sent by
+    `sender`) in the bank's own tables, with the methods the service's routes call.
+
+    `lock` serialises this engine's use of the bank's connection with other threads sharing
+    it (the service passes its own); it is never held while a webhook is sent.
+    """
+
+    def __init__(
+        self,
+        bank: BankStore,
+        *,
+        lock: threading.Lock | None = None,
+        settings: DeliverySettings | None = None,
+        default_bank: str = DEFAULT_BANK,
+        resolver: Resolver | None = None,
+    ) -> None:
+        self.tables = Tables(bank, lock or threading.Lock(), settings or DeliverySettings())
+        self.rulebook = RuleBook(self.tables, default_bank)
+        self.queue = ReportQueue(self.tables)
+        self.outbox = Outbox(self.tables)
+        self.sender = Sender(self.tables, self.outbox, resolver)
+
+    @property
+    def bank(self) -> BankStore:
+        return self.tables.bank
+
+    @property
+    def settings(self) -> DeliverySettings:
+        return self.tables.settings
+
+    @settings.setter
+    def settings(self, settings: DeliverySettings) -> None:
+        self.tables.settings = settings
+
+    def close(self) -> None:
+        self.sender.close()
+
+    # -- matching ----------------------------------------------------------------------------
+    def on_match(
+        self,
+        matches: Sequence[BankMatch | Match],
+        hashes: Mapping[str, str],
+        *,
+        uploader_ref: str | None = None,
+        incident_time: datetime | None = None,
+    ) -> Triggered | None:
+        """Run the enabled rules on one content's matches: write a report draft and queue the
+        webhooks in one transaction, then wake the worker. Returns None if nothing matched;
+        a match no rule selects writes nothing."""
+        if not matches:
+            return None
+        event = uuid.uuid4().hex
+        now = utc_now()
+        incident = None if incident_time is None else utc_text(incident_time)
+        enabled = self.rulebook.enabled()
+        urls = {rule.id: url for rule, url in enabled}
+        fired = [(rule, self.rulebook.selected(rule, matches)) for rule, _ in enabled]
+        fired = [(rule, chosen) for rule, chosen in fired if chosen]
+        if not fired:
+            return Triggered(event, None, [])
+        reporting = [(rule, chosen) for rule, chosen in fired if rule.report]
+        report_id: int | None = None
+        deliveries: list[int] = []
+        with self.tables.tx() as conn:
+            if reporting:
+                report_id = self.queue.draft(
+                    conn,
+                    event=event,
+                    created=now,
+                    incident_time=incident,
+                    uploader_ref=uploader_ref,
+                    hashes=hashes,
+                    matches=[m for _, chosen in reporting for m in chosen],
+                    rules=[rule.id for rule, _ in reporting],
+                )
+            for rule, chosen in fired:
+                url = urls[rule.id]
+                if url is None:
+                    continue
+                body = {
+                    "type": "match",
+                    "event": event,
+                    "at": now,
+                    "rule": {"id": rule.id, "name": rule.name},
+                    "incident_time": incident,
+                    "uploader_ref": uploader_ref,
+                    "hashes": dict(hashes),
+                    "matches": chosen,
+                    "report": report_id,
+                }
+                deliveries.append(
+                    self.outbox.add(conn, rule_id=rule.id, event=event, url=url, body=body, now=now)
+                )
+        for delivery in deliveries:
+            if not self.outbox.wake(delivery):
+                break  # the worker is busy and will find these in the outbox
+        return Triggered(event, report_id, deliveries)
+
+    def deliver_due(self, *, stop: threading.Event | None = None) -> int:
+        """Send every delivery that is due, one at a time; returns the attempts made."""
+        attempts = 0
+        while stop is None or not stop.is_set():
+            claimed: Claimed | None = self.outbox.claim()
+            if claimed is None:
+                return attempts
+            self.sender.attempt(claimed)
+            attempts += 1
+        return attempts
+
+    # -- what the routes call ------------------------------------------------------------------
+    def add_rule(self, rule: NewRule, *, actor: str = "api") -> tuple[Rule, str | None]:
+        """Store a rule; returns it with its webhook secret (the only time it is shown)."""
+        return self.rulebook.add(rule, actor=actor)
+
+    def rules(self) -> list[Rule]:
+        return self.rulebook.all()
+
+    def rule(self, rule_id: int) -> Rule:
+        return self.rulebook.get(rule_id)
+
+    def remove_rule(self, rule_id: int, *, actor: str = "api") -> Rule:
+        """Delete a rule; its undelivered webhooks are marked failed, not dropped."""
+        return self.rulebook.remove(rule_id, actor=actor)
+
+    def set_enabled(self, rule_id: int, enabled: bool, *, actor: str = "api") -> Rule:
+        """Turn a rule on or off (a rule turned on has its URL checked again)."""
+        return self.rulebook.set_enabled(rule_id, enabled, actor=actor)
+
+    def reports(
+        self, *, status: ReportStatus | None = None, after: int = 0, limit: int = 100
+    ) -> list[Report]:
+        """Report drafts oldest first, optionally of one status; page with `after` (an id)."""
+        return self.queue.page(status=status, after=after, limit=limit)
+
+    def report(self, report_id: int) -> Report:
+        return self.queue.get(report_id)
+
+    def review(
+        self, report_id: int, decision: Decision, *, reviewer: str, note: str | None = None
+    ) -> Report:
+        """Confirm or reject a pending draft, keeping who decided and when (audited)."""
+        return self.queue.review(report_id, decision, reviewer=reviewer, note=note)
+
+    def deliveries(
+        self, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 100
+    ) -> list[Delivery]:
+        return self.outbox.page(status=status, after=after, limit=limit)
+
+    def retry(self, delivery_id: int, *, actor: str = "api") -> Delivery:
+        """Send a failed delivery again (after its receiver is fixed), from a fresh count."""
+        return self.outbox.retry(delivery_id, actor=actor)
+
+    def next_due(self) -> float | None:
+        """Seconds until the earliest pending delivery is due (0 if overdue), None if none."""
+        return self.outbox.next_due()

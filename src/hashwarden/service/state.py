@@ -1,0 +1,284 @@
+"""What one worker of the service holds, and how it matches: the bank's connections, the
+matcher, keys, limits, metrics, and the pools that keep work off the event loop.
+
+Routes reach it through `StateDep` (the app keeps it in `app.state.hashwarden`); nothing here
+knows of routes.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from hashwarden._time import parse_utc
+from hashwarden.bank.protocols import BankStore
+from hashwarden.index.matcher import BankMatcher, Match, MatchResult
+from hashwarden.service.actions import ActionEngine
+from hashwarden.service.banks import BankMatch, NamedBanks, Resolved
+from hashwarden.service.keys import ApiKey, KeyRing
+from hashwarden.service.metrics import Metrics
+from hashwarden.service.offload import ActionQueue, DecodePool
+from hashwarden.service.privacy import NearMatchPrivacy
+from hashwarden.service.ratelimit import RateLimiter, SharedRateLimiter
+from hashwarden.service.settings import ServiceSettings
+
+__all__ = ["ServiceState", "StateDep", "service_state"]
+
+#: Signal kinds a quick match handles (a vPDQ may compare many frames: never on the loop).
+_QUICK_KINDS = frozenset({"pdq", "md5", "sha1", "sha256"})
+
+
+@dataclass
+class ServiceState:
+    """What one worker holds: the bank (one connection, so one lock) for changes, a second,
+    read-only connection (`reader`, its own lock) for matching and keys, the matcher, and the
+    pools that keep work off the event loop.
+
+    With no `reader` both roles share `bank` and its lock, as before: matching then waits
+    behind this worker's writes."""
+
+    settings: ServiceSettings
+    bank: BankStore
+    reader: BankStore | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    started: float = field(default_factory=time.time)
+
+    def __post_init__(self) -> None:
+        reader = self.reader or self.bank
+        self.read_lock = threading.Lock() if self.reader is not None else self.lock
+        self.matcher = BankMatcher(reader, threshold=self.settings.threshold)
+        #: When the index was last known to be current with the bank, and its PDQ hashes.
+        self.refreshed = time.time()
+        self.pdq_hashes = len(self.matcher.pdq_index)
+        #: SQLite's count of other connections' commits when the index last caught up (None:
+        #: not known, or a PostgreSQL bank): unchanged, the index is current without a query.
+        self._local = self.reader is not None and reader.db.dialect.name == "sqlite"
+        self._seen_version: int | None = None
+        self.keys = KeyRing(reader, self.read_lock)
+        node_dir = self.settings.node_dir
+        self.limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(Path(node_dir) / "rate-limits") if node_dir else RateLimiter()
+        )
+        self.banks = NamedBanks(self.bank)
+        self.match_banks = NamedBanks(reader)
+        self.metrics = Metrics()
+        self.privacy = NearMatchPrivacy(self.bank, self.settings.privacy, self.settings.threshold)
+        #: Named banks' thresholds as shown for a near match (the service's when unset).
+        self._shown: dict[str, int] = {}
+        self.engine = ActionEngine(self.bank, lock=self.lock, settings=self.settings.webhooks)
+        self.actions = ActionQueue(
+            self.engine,
+            self.metrics,
+            wait_s=self.settings.action_wait_s,
+            capacity=self.settings.action_queue,
+        )
+        self.decodes = DecodePool(
+            self.settings.max_decodes, self.settings.decode_queue, self.metrics
+        )
+
+    @contextmanager
+    def locked(self) -> Iterator[BankStore]:
+        with self.lock:
+            yield self.bank
+
+    @contextmanager
+    def reading(self) -> Iterator[BankStore]:
+        """The connection matching reads through (never waits for a write lock)."""
+        with self.read_lock:
+            yield self.reader or self.bank
+
+    # -- matching ------------------------------------------------------------------------------
+    def _data_version(self) -> int | None:
+        if not self._local:
+            return None
+        return int((self.reader or self.bank).db.query("PRAGMA data_version")[0][0])
+
+    def _catch_up(self) -> None:
+        """Apply the bank's changes since the last look (from any worker, replica or the
+        CLI); the caller holds the read lock."""
+        version = self._data_version()  # read first: a commit meanwhile shows next time
+        if self.matcher.refresh():
+            self.pdq_hashes = len(self.matcher.pdq_index)  # a count over the whole index
+        self._seen_version = version
+        self.refreshed = time.time()
+        self.metrics.index(self.pdq_hashes, self.refreshed)
+
+    def quick_match(
+        self, signals: dict[str, str], viewer: ApiKey, quality: int | None = None
+    ) -> MatchResult | None:
+        """The matcher's answer now, on the caller's thread (the event loop), or None when
+        getting it could wait: the bank is not a local SQLite file with a reader of its own
+        (whose reads never wait for a writer), another thread reads through it, the bank
+        changed since the index last caught up (SQLite's `data_version`, no table read), the
+        viewer's suspension is not known without the bank, or a kind is not quick (vPDQ).
+        A caller answers from it only when it found nothing: matches need the bank's rules,
+        which the full path (`match`, `match_raw`) applies in a thread."""
+        if not self._local or not signals.keys() <= _QUICK_KINDS:
+            return None
+        private = not viewer.may("read")
+        if private and not self.privacy.known_unsuspended(viewer.name):
+            return None
+        if not self.read_lock.acquire(blocking=False):
+            return None
+        try:
+            if self._seen_version is None or self._data_version() != self._seen_version:
+                return None
+            result = self.matcher.match(
+                signals,
+                pdq_quality=quality,
+                threshold=self.privacy.radius if private else None,
+            )
+        finally:
+            self.read_lock.release()
+        self.refreshed = time.time()
+        self.metrics.index(self.pdq_hashes, self.refreshed)
+        return result
+
+    def match(
+        self,
+        signals: dict[str, str],
+        quality: int | None,
+        variants: dict[str, str] | None = None,
+        *,
+        only: set[str] | None = None,
+        coinflip: float | None = None,
+        viewer: ApiKey | None = None,
+    ) -> tuple[Resolved, list[str]]:
+        """Apply the bank's changes since the last request (from any worker or replica), then
+        match and resolve the named banks. Reads only: a write lock held elsewhere (a long
+        import) does not stop it (SQLite's readers in WAL mode, PostgreSQL's MVCC). For a
+        `viewer` that may not read the bank, near matches are decided with the noisy edge and
+        its queries watched (`privacy`); the matches returned keep their true distances (for
+        the action rules)."""
+        private = viewer if viewer is not None and not viewer.may("read") else None
+        with self.read_lock:
+            if private is not None:
+                self._refuse_if_suspended(private)
+            self._catch_up()
+            result = self.matcher.match(
+                signals,
+                pdq_quality=quality,
+                pdq_variants=variants,
+                threshold=None if private is None else self.privacy.radius,
+            )
+            matches = result.matches
+            if private is not None:
+                queries = {"original": signals.get("pdq", ""), **(variants or {})}
+                matches = self._decide_privately(private, matches, queries)
+            resolved = self.match_banks.resolve(matches, only=only, coinflip=coinflip)
+            if private is not None:
+                truth = {(m.entry, m.kind): m for m in result.matches}
+                resolved.matches = [
+                    BankMatch(truth[(found.match.entry, found.match.kind)], found.banks)
+                    for found in resolved.matches
+                ]
+                if any(found.match.distance for found in resolved.matches):
+                    self._shown = {
+                        b.name: min(b.threshold, self.settings.threshold)
+                        for b in self.match_banks.all()
+                        if b.threshold is not None
+                    }
+        self.metrics.matched(len(resolved.matches))
+        return resolved, result.known_good
+
+    def match_and_act(
+        self,
+        signals: dict[str, str],
+        quality: int | None,
+        variants: dict[str, str] | None = None,
+        *,
+        only: set[str] | None = None,
+        viewer: ApiKey | None = None,
+        uploader_ref: str | None = None,
+        incident_time: datetime | None = None,
+    ) -> tuple[Resolved, list[str]]:
+        """`match`, then hand its actions to the queue, waiting for them only briefly."""
+        resolved, known_good = self.match(signals, quality, variants, only=only, viewer=viewer)
+        self.actions.record(
+            resolved.matches, signals, uploader_ref=uploader_ref, incident_time=incident_time
+        )
+        return resolved, known_good
+
+    def match_raw(
+        self, signals: dict[str, str], viewer: ApiKey
+    ) -> tuple[list[Match], dict[int, list[tuple[str, str | None]]]]:
+        """Every match and the named banks of its entry, ignoring the banks' state (HMA's raw
+        look-up); near matches decided as in `match` for a viewer that may not read."""
+        private = not viewer.may("read")
+        with self.read_lock:
+            if private:
+                self._refuse_if_suspended(viewer)
+            self._catch_up()
+            radius = self.privacy.radius if private else None
+            matches = self.matcher.match(signals, threshold=radius).matches
+            if private:
+                decided = self._decide_privately(
+                    viewer, matches, {"original": signals.get("pdq", "")}
+                )
+                kept = {(m.entry, m.kind) for m in decided}
+                matches = [m for m in matches if (m.entry, m.kind) in kept]
+            members = self.match_banks.memberships(sorted({m.entry for m in matches}))
+        return matches, members
+
+    def _decide_privately(
+        self, viewer: ApiKey, matches: list[Match], queries: dict[str, str]
+    ) -> list[Match]:
+        self.privacy.watch(viewer.name, matches, queries, self._lowest_thresholds)
+        return self.privacy.decide(matches, queries)
+
+    def _lowest_thresholds(self, entry_ids: list[int]) -> dict[int, int]:
+        """Each entry's lowest threshold: the service's, or a stricter named bank's."""
+        members = self.match_banks.memberships(entry_ids)
+        own = {b.name: b.threshold for b in self.match_banks.all() if b.threshold is not None}
+        return {
+            entry: min(
+                [self.settings.threshold]
+                + [own[name] for name, _ in members.get(entry, []) if name in own]
+            )
+            for entry in entry_ids
+        }
+
+    def _refuse_if_suspended(self, viewer: ApiKey) -> None:
+        until = self.privacy.suspended_until(viewer.name)
+        if until is None:
+            return
+        left = parse_utc(until) - datetime.now(UTC)
+        raise HTTPException(
+            429,
+            f"key {viewer.name!r} is suspended until {until} for probing: too many distinct"
+            " queries near one banked entry's match threshold (an admin can lift it:"
+            f" DELETE /v1/match/suspensions/{viewer.name})",
+            headers={"Retry-After": str(max(1, int(left.total_seconds())))},
+        )
+
+    def shown_distance(self, found: BankMatch, bank: str | None = None) -> int:
+        """The distance a key that may not read the bank sees: 0 for an exact match, else the
+        threshold the match was within (`bank`'s, or the strictest of its banks')."""
+        if found.match.distance == 0:
+            return 0
+        names = [bank] if bank is not None else found.banks
+        service = self.settings.threshold
+        return min([self._shown.get(name, service) for name in names] or [service])
+
+    def close(self) -> None:
+        """Stop the background work: queued actions are written first (for a while)."""
+        self.actions.close()
+        self.decodes.close()
+        self.engine.close()
+
+
+async def service_state(request: Request) -> ServiceState:
+    """The worker's state, for a route (async: no thread is used to fetch it)."""
+    state: ServiceState = request.app.state.hashwarden
+    return state
+
+
+StateDep = Annotated[ServiceState, Depends(service_state)]

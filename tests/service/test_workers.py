@@ -1,0 +1,206 @@
+"""`hashwarden serve --workers 2` on loopback: connections spread over both workers, metrics
+and rate limits shared by them, and the node's private directory removed at the end."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from hashwarden.bank import create_bank
+from hashwarden.service.ratelimit import SharedRateLimiter
+
+from .test_e2e import _cli, _free_port
+
+CONNECTIONS = 32
+
+
+@dataclass
+class Node:
+    url: str
+    keys: dict[str, str]
+    process: subprocess.Popen[bytes]
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One server with two workers for the module (each start takes seconds); a `matcher` key
+    without a rate and a `limited` one of 600 a minute (10 a second, 10 at once)."""
+    folder = tmp_path_factory.mktemp("node")
+    location = str(folder / "bank.db")
+    create_bank(location).close()
+    keys = {
+        "matcher": _cli("apikey", "create", "--bank", location, "--role", "matcher", "--name", "m"),
+        "limited": _cli(
+            *("apikey", "create", "--bank", location, "--role", "matcher"),
+            *("--name", "limited", "--rate", "600"),
+        ),
+    }
+    port = _free_port()
+    log = folder / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "hashwarden", "serve", "--bank", location),
+                *("--port", str(port), "--workers", "2"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while b"2 workers listening" not in log.read_bytes():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        yield Node(
+            f"http://127.0.0.1:{port}",
+            {role: k.strip().splitlines()[-1] for role, k in keys.items()},
+            process,
+            log,
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+
+
+def _clients(node: Node, count: int = CONNECTIONS) -> list[httpx.Client]:
+    """Keep-alive connections, each opened by its first request (so each is placed once)."""
+    return [httpx.Client(base_url=node.url, timeout=30) for _ in range(count)]
+
+
+def _worker(client: httpx.Client) -> int:
+    return int(client.get("/v1/status").json()["worker"])
+
+
+def test_connections_spread_over_both_workers(node: Node) -> None:
+    """Each worker listens on its own SO_REUSEPORT socket: of 32 connections (all on one
+    worker with a chance of 2**-31), both workers get some."""
+    clients = _clients(node)
+    try:
+        placed = Counter(_worker(c) for c in clients)
+        assert len(placed) == 2, placed
+        # keep-alive: a connection stays with its worker
+        assert all(_worker(c) == _worker(c) for c in clients[:4])
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_metrics_are_the_totals_of_both_workers(node: Node) -> None:
+    clients = _clients(node)
+    auth = {"Authorization": f"Bearer {node.keys['matcher']}"}
+    query = {"signal_type": "pdq", "signal": "a5" * 32}
+    pattern = re.compile(
+        r'^hashwarden_requests_total\{method="GET",route="/m/raw_lookup",status="200"\} (\S+)$',
+        re.MULTILINE,
+    )
+    try:
+        by_worker = {_worker(c): c for c in clients}
+        assert len(by_worker) == 2
+
+        def total(client: httpx.Client) -> float:
+            found = pattern.search(client.get("/metrics").text)
+            return float(found.group(1)) if found else 0.0
+
+        before = {pid: total(c) for pid, c in by_worker.items()}
+        assert len(set(before.values())) == 1, before  # every worker shows the same total
+        for client in clients:
+            for _ in range(3):
+                assert client.get("/m/raw_lookup", params=query, headers=auth).status_code == 200
+        after = {pid: total(c) for pid, c in by_worker.items()}
+        assert set(after.values()) == {next(iter(before.values())) + 3 * CONNECTIONS}, after
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_a_rate_limit_counts_the_requests_of_both_workers(node: Node) -> None:
+    """600 a minute: 10 at once and 10 a second. Counted per worker, two workers would let
+    about twice as many through; shared, no more than the bucket and its refill over the
+    time the requests took."""
+    clients = _clients(node, 16)
+    auth = {"Authorization": f"Bearer {node.keys['limited']}"}
+    query = {"signal_type": "pdq", "signal": "5a" * 32}
+    try:
+        assert len({_worker(c) for c in clients}) == 2
+        statuses: Counter[int] = Counter()
+        started = time.monotonic()
+        for _ in range(8):
+            for client in clients:
+                statuses[client.get("/m/raw_lookup", params=query, headers=auth).status_code] += 1
+        elapsed = time.monotonic() - started
+    finally:
+        for client in clients:
+            client.close()
+    assert set(statuses) == {200, 429}, statuses
+    assert statuses[200] >= 10
+    assert statuses[200] <= 10 + 10 * elapsed + 1, (statuses, elapsed)
+
+
+def test_shared_buckets_are_one_bucket(tmp_path: Path) -> None:
+    """Two limiters on one file (as two workers hold it) draw from the same bucket."""
+    first, second = SharedRateLimiter(tmp_path / "rates"), SharedRateLimiter(tmp_path / "rates")
+    try:
+        assert first.allow("k", 60) is None
+        wait = second.allow("k", 60)
+        assert wait is not None and 0 < wait <= 1.0
+        assert second.allow("other", 60) is None
+    finally:
+        first.close()
+        second.close()
+
+
+def test_many_keys_reuse_buckets_that_filled_up(tmp_path: Path) -> None:
+    """More keys than slots: a bucket that has filled up again is as good as free, so new keys
+    find room and an active key keeps its count."""
+    limiter = SharedRateLimiter(tmp_path / "rates")
+    try:
+        assert limiter.allow("busy", 1) is None  # empty for a minute
+        for n in range(20_000):
+            limiter.allow(f"key-{n}", 6_000_000)  # full again within microseconds
+        assert limiter.allow("busy", 1) is not None
+    finally:
+        limiter.close()
+
+
+def test_the_node_directory_is_removed_at_stop(tmp_path: Path) -> None:
+    location = str(tmp_path / "bank.db")
+    create_bank(location).close()
+    port = _free_port()
+    log = tmp_path / "serve.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "hashwarden", "serve", "--bank", location),
+                *("--port", str(port), "--workers", "2"),
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "TMPDIR": str(tmp_path)},
+        )
+    try:
+        deadline = time.monotonic() + 120
+        while b"2 workers listening" not in log.read_bytes():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        (node_dir,) = tmp_path.glob("hashwarden-node-*")
+        assert (node_dir / "metrics").is_dir() and (node_dir / "rate-limits").is_file()
+        assert node_dir.stat().st_mode & 0o077 == 0  # private to its owner
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    assert process.returncode == 0, log.read_text()
+    assert list(tmp_path.glob("hashwarden-node-*")) == []
