@@ -115,10 +115,10 @@ def test_the_session_cookie_is_strict(client: TestClient, keys: dict[str, str]) 
 @pytest.mark.parametrize(
     ("role", "shown", "hidden"),
     [
-        ("reviewer", {"Dashboard", "Reports"}, {"Banks", "Entries", "Keys"}),
-        ("curator", {"Dashboard", "Banks", "Entries"}, {"Reports", "Keys"}),
-        ("peer", {"Dashboard", "Banks", "Entries"}, {"Reports", "Keys"}),
-        ("admin", {"Dashboard", "Banks", "Entries", "Reports", "Keys"}, set()),
+        ("reviewer", {"Dashboard", "Reports"}, {"Banks", "Entries", "Rules", "Keys"}),
+        ("curator", {"Dashboard", "Banks", "Entries"}, {"Reports", "Rules", "Keys"}),
+        ("peer", {"Dashboard", "Banks", "Entries"}, {"Reports", "Rules", "Keys"}),
+        ("admin", {"Dashboard", "Banks", "Entries", "Reports", "Rules", "Keys"}, set()),
     ],
 )
 def test_each_role_sees_only_its_pages(
@@ -129,7 +129,7 @@ def test_each_role_sees_only_its_pages(
     links = set(re.findall(r">([A-Za-z ]+)</a>", nav))
     assert shown <= links and not hidden & links
     paths = {"Banks": "/ui/banks", "Entries": "/ui/entries", "Reports": "/ui/reports"}
-    paths["Keys"] = "/ui/keys"
+    paths |= {"Keys": "/ui/keys", "Rules": "/ui/rules"}
     for label in hidden:
         answer = browser.get(paths[label])
         assert answer.status_code == 403, label
@@ -157,7 +157,7 @@ def test_every_answer_carries_a_strict_content_security_policy(
     client: TestClient, keys: dict[str, str]
 ) -> None:
     browser = signed_in(client, keys["admin"])
-    for path in ("/ui/", "/ui/entries", "/ui/banks", "/ui/reports", "/ui/keys", "/ui/sign-in"):
+    for path in ("/ui/", "/ui/entries", "/ui/banks", "/ui/reports", "/ui/rules", "/ui/keys"):
         answer = browser.get(path)
         assert answer.headers["content-security-policy"] == CSP, path
         assert answer.headers["x-frame-options"] == "DENY"
@@ -283,3 +283,21 @@ def test_next_never_leaves_the_console(client: TestClient, keys: dict[str, str])
         follow_redirects=False,
     )
     assert answer.headers["location"] == "/ui/"
+
+
+def test_admin_turns_a_rule_off_and_on(client: TestClient, keys: dict[str, str]) -> None:
+    made = client.post(
+        "/v1/actions/rules",
+        json={"name": "to review", "report": True},
+        headers={"Authorization": f"Bearer {keys['admin']}"},
+    )
+    assert made.status_code == 201, made.text
+    rule_id = made.json()["rule"]["id"]
+    admin = signed_in(client, keys["admin"])
+    page = admin.get("/ui/rules")
+    assert "to review" in page.text and "On: turn off" in page.text
+    page = admin.post(f"/ui/rules/{rule_id}", {"enabled": "0"})
+    assert "Rule to review is off." in page.text and "Off: turn on" in page.text
+    assert admin.get("/ui/rules", params={"status": "lost"}).status_code == 422
+    page = admin.post("/ui/rules/deliveries/999/retry")
+    assert 'class="flash flash-error"' in page.text  # no such delivery: a message

@@ -193,7 +193,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
         "reviewer": {"Dashboard", "Reports"},
         "peer": {"Dashboard", "Banks", "Entries"},
         "curator": {"Dashboard", "Banks", "Entries"},
-        "admin": {"Dashboard", "Banks", "Entries", "Reports", "Keys"},
+        "admin": {"Dashboard", "Banks", "Entries", "Reports", "Rules", "Keys"},
     }
     for role, links in seen.items():
         page = open_page(browser, served)

@@ -23,11 +23,12 @@ def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
         entries,
         keys,
         reports,
+        rules,
         signin,
     )
     from hashwarden.service.routes.console.web import Site
 
     site = Site(settings or ConsoleSettings.from_env())
-    for pages in (signin, dashboard, banks, entries, reports, keys):
+    for pages in (signin, dashboard, banks, entries, reports, rules, keys):
         pages.routes(site)
     return site.router

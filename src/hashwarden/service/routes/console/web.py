@@ -74,6 +74,7 @@ NAV: list[tuple[str, str, str | None]] = [
     ("Banks", f"{PREFIX}/banks", "read"),
     ("Entries", f"{PREFIX}/entries", "read"),
     ("Reports", f"{PREFIX}/reports", "review"),
+    ("Rules", f"{PREFIX}/rules", "admin"),
     ("Keys", f"{PREFIX}/keys", "admin"),
 ]
 
