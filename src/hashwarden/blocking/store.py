@@ -261,19 +261,6 @@ class BlockList:
         for row in self._db.execute(sql + " ORDER BY expression", params):
             yield BlockEntry(*row)
 
-    def search(self, text: str = "", *, after: str = "", limit: int = 100) -> list[BlockEntry]:
-        """A page of the entries whose expression, source or reason holds `text` (any case),
-        in expression order after the expression `after`."""
-        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self._db.execute(
-            "SELECT kind, expression, digest, source, reason, added, expires FROM entries"
-            " WHERE expression > ? AND (expression LIKE ? ESCAPE '\\'"
-            " OR source LIKE ? ESCAPE '\\' OR reason LIKE ? ESCAPE '\\')"
-            " ORDER BY expression LIMIT ?",
-            (after, pattern, pattern, pattern, limit),
-        ).fetchall()
-        return [BlockEntry(*row) for row in rows]
-
     def changes(self, since: int = 0) -> list[Change]:
         """The changes after version `since`, oldest first."""
         if since < 0 or since > self.version:

@@ -1,11 +1,10 @@
-"""The console's settings, from `HASHWARDEN_CONSOLE_*` variables and `HASHWARDEN_BLOCKLIST`,
-checked when made (a UsageError naming the variable stops `serve` before it answers)."""
+"""The console's settings, from `HASHWARDEN_CONSOLE_*` variables, checked when made (a
+UsageError naming the variable stops `serve` before it answers)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 
 from hashwarden.errors import UsageError
 
@@ -27,14 +26,12 @@ def _seconds(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class ConsoleSettings:
-    """How long a session lasts, and where the curator's block list is."""
+    """How long a session lasts."""
 
     #: A session ends after this long without a request (seconds).
     idle_s: int = 15 * 60
     #: and this long after it began, whatever it did since.
     max_age_s: int = 12 * 60 * 60
-    #: The curator's block list file (LIST of `hashwarden blocklist add LIST`), or None.
-    blocklist: Path | None = None
 
     def __post_init__(self) -> None:
         if self.idle_s < 1 or self.max_age_s < 1:
@@ -42,9 +39,7 @@ class ConsoleSettings:
 
     @classmethod
     def from_env(cls) -> ConsoleSettings:
-        blocklist = os.environ.get("HASHWARDEN_BLOCKLIST", "").strip()
         return cls(
             idle_s=_seconds("HASHWARDEN_CONSOLE_IDLE_S", cls.idle_s),
             max_age_s=_seconds("HASHWARDEN_CONSOLE_MAX_AGE_S", cls.max_age_s),
-            blocklist=Path(blocklist) if blocklist else None,
         )
