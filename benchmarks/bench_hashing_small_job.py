@@ -4,16 +4,21 @@ the same with `--workers 2`, a pool of two processes (what one photo cost before
 (issue 14): under twice `--help`.
 
     python benchmarks/bench_hashing_small_job.py [--runs 5]
+
+The sources are compiled first (`compileall`), as pip compiles a package it installs (with
+PYTHONDONTWRITEBYTECODE set every run would otherwise compile them again).
 """
 
 from __future__ import annotations
 
 import argparse
+import compileall
 import tempfile
 from pathlib import Path
 
 from _hashing_common import HASHWARDEN, compare, load
 
+import hashwarden
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
 
@@ -21,6 +26,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
+    compileall.compile_dir(str(Path(hashwarden.__file__).parent), quiet=1)
     with tempfile.TemporaryDirectory(prefix="bench-hashing-") as folder:
         photo = Path(folder) / "IMG_0001.jpg"
         photo.write_bytes(jpeg_bytes(synthetic_photo(14, 4000, 3000), 88))  # 12 MP, generated

@@ -101,6 +101,14 @@ def cli_runner() -> CliRunner:
     return CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _data_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Scans keep case hashes by default; for a PostgreSQL bank in the user's data folder,
+    which in tests is a temporary one, never the real home."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("data-home")))
+    monkeypatch.delenv("HASHWARDEN_CASES", raising=False)
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[ThrowawayPostgres]:
     """A real PostgreSQL server on loopback for the whole session."""

@@ -11,11 +11,14 @@ The allowed dependencies (docs/architecture.md draws them), bottom to top:
     bank                    stores of entries and signals
     index                   matching against a bank
     scan                    read -> hash -> match -> classify
+    cases                   the case hash store and retro-hunting: bank and index, never scan
+    cluster                 hashing and retro-hunting on a Dask cluster (optional dependency)
     exchange                list formats and signed bundles
     blocking                the URL block list: signing only, never bank or exchange
     reports                 scan results (from _types) and bank statistics, never the pipeline
     service                 the HTTP service
     demo                    the demo case
+    agent                   the endpoint agent: scan's reading, the index, sync into its bank
     cli, __main__           on top: may import anything
 
 An import under `if TYPE_CHECKING:` loads nothing at run time and is not counted. Imports inside
@@ -50,12 +53,15 @@ ALLOWED: dict[str, set[str]] = {
     "bank": {"errors", "_time", "_sql", "signals"},
     "index": {"errors", "_time", "_types", "_arrayfile", "signals", "bank"},
     "scan": {"hashwarden", "errors", "_time", "_types", "signals", "bank", "index"},
+    "cases": {"errors", "_time", "_sql", "bank", "index"},
+    "cluster": {"errors", "signals", "cases"},
     "exchange": {"errors", "_time", "signing", "signals", "bank"},
     "blocking": {"errors", "_time", "_sql", "_arrayfile", "signing"},
     "reports": {"errors", "_time", "_types", "bank"},
     "service": {"hashwarden", "errors", "_time", "_types", "signing", "signals", "bank"}
     | {"index", "exchange"},
     "demo": {"errors", "synthetic", "signals", "bank", "index", "scan", "reports"},
+    "agent": {"hashwarden", "errors", "_time", "signals", "bank", "index", "scan", "exchange"},
 }
 #: Everything may import these; the top (cli, __main__) may import anything.
 TOP = {"cli", "__main__"}
@@ -189,6 +195,23 @@ def test_signal_kinds_load_neither_hashing_nor_p2p() -> None:
     assert not any(m.startswith("hashwarden.p2p") for m in loaded)
 
 
+def test_hashing_loads_the_image_libraries_only_to_decode_an_image() -> None:
+    loaded = _loaded_after("import hashwarden.signals.hashing, hashwarden.signals.video")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
+def test_the_small_bank_matcher_loads_no_numpy() -> None:
+    loaded = _loaded_after("import hashwarden.index.small, hashwarden.index")
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+    assert "hashwarden.index.matcher" not in loaded
+
+
+def test_the_file_walk_loads_neither_the_pipeline_nor_the_matcher() -> None:
+    loaded = _loaded_after("import hashwarden.scan.walk")
+    assert not {"hashwarden.scan.pipeline", "hashwarden.index", "hashwarden.bank"} & loaded
+    assert not HEAVY & loaded, sorted(HEAVY & loaded)
+
+
 def test_reports_use_scan_results_without_the_pipeline() -> None:
     loaded = _loaded_after("import hashwarden.reports.case")
     assert "hashwarden.scan.pipeline" not in loaded and "hashwarden.index" not in loaded
@@ -225,8 +248,9 @@ def test_exit_codes_are_named_in_errors_only() -> None:
 #: module imports only its own layer and those below, so the state never reaches for a route
 #: and no route for the app. The first layer knows nothing of HTTP routing.
 SERVICE_LAYERS = [
-    {"actions", "banks", "keys", "metrics", "privacy", "ratelimit", "offload", "settings"}
-    | {"observe", "http_errors"},
+    {"actions", "alerts", "banks", "keys", "metrics", "privacy", "ratelimit", "offload"}
+    | {"settings"}
+    | {"observe", "http_errors", "recent"},
     {"state"},
     {"auth", "inputs"},
     {"routes"},

@@ -13,6 +13,7 @@ and a JSON body; anything else escaping is a bug (exit 70, HTTP 500).
     ├── PermissionDeniedError          exit 10  HTTP 403   a key or role that may not do this
     ├── LimitExceededError             exit 11  HTTP 413   content over a size, pixel or time limit
     └── ExchangeUnavailableError       exit 8   HTTP 502   a peer or remote list not reachable
+        └── ClusterUnavailableError    exit 8   HTTP 502   a Dask scheduler not reachable, or lost
 
 Exit codes 1, 6 and 7 are also given by `scan` and `match` as results, not errors, and 11 by a
 scan that a limit cut short: see docs/exit-codes.md. Every exit code is named once, below
@@ -38,6 +39,7 @@ __all__ = [
     "EXIT_PERMISSION",
     "EXIT_UNAVAILABLE",
     "EXIT_USAGE",
+    "ClusterUnavailableError",
     "ConflictError",
     "DataError",
     "ExchangeUnavailableError",
@@ -113,6 +115,10 @@ class IntegrityError(HashwardenError):
 class ExchangeUnavailableError(HashwardenError):
     exit_code = EXIT_UNAVAILABLE
     http_status = 502
+
+
+class ClusterUnavailableError(ExchangeUnavailableError):
+    """The Dask scheduler of `--cluster` cannot be reached, or went away during the work."""
 
 
 class ConflictError(HashwardenError):

@@ -117,6 +117,16 @@ def test_every_frame_or_page_is_matched(tmp_path: Path, fmt: str) -> None:
 def test_image_formats_hash_near_the_jpeg(fmt: str, media_type: str) -> None:
     picture = synthetic_photo(50)
     jpeg = hash_bytes(jpeg_bytes(picture, 95))
-    other = hash_bytes(_save([picture], fmt, quality=90) if fmt != "BMP" else _save([picture], fmt))
+    if fmt == "HEIF":  # written by pillow-heif itself: hashing teaches Pillow HEIF when it meets it
+        import io
+
+        import pillow_heif
+
+        buffer = io.BytesIO()
+        pillow_heif.from_pillow(picture).save(buffer, quality=90)
+        data = buffer.getvalue()
+    else:
+        data = _save([picture], fmt, quality=90) if fmt != "BMP" else _save([picture], fmt)
+    other = hash_bytes(data)
     assert other.media_type == media_type and other.image_error is None
     assert pdq_distance(jpeg.pdq or "", other.pdq or "") <= 16

@@ -42,6 +42,7 @@ GUARDED: tuple[Guarded, ...] = (
     Guarded("action_rules"),  # where matches are sent (webhook URL and secret), on or off
     Guarded("action_reports", "status <> 'pending'"),  # decided reports; drafts are free
     Guarded("match_suspensions"),  # matcher keys suspended for probing near-match edges
+    Guarded("alerts", "status <> 'open'"),  # endpoint alerts acknowledged or closed
 )
 
 

@@ -218,7 +218,50 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0500-console-sessions",
+        "0600-agents",
+        """
+        CREATE TABLE alerts (
+            id INTEGER PRIMARY KEY,
+            idempotency_key TEXT NOT NULL UNIQUE,
+            agent TEXT NOT NULL,
+            key_name TEXT NOT NULL,
+            host TEXT NOT NULL,
+            os_user TEXT,
+            path TEXT NOT NULL,
+            size INTEGER,
+            times TEXT NOT NULL,
+            hashes TEXT NOT NULL,
+            sha256 TEXT,
+            matches TEXT NOT NULL,
+            category TEXT NOT NULL,
+            noticed_by TEXT,
+            agent_version TEXT,
+            bank_version TEXT,
+            detected TEXT,
+            received TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'open',
+            decided_by TEXT,
+            decided TEXT,
+            note TEXT
+        );
+        CREATE INDEX alerts_agent ON alerts(agent, id);
+        CREATE INDEX alerts_received ON alerts(received);
+        CREATE INDEX alerts_status ON alerts(status, id);
+        CREATE TABLE agents (
+            agent TEXT PRIMARY KEY,
+            key_name TEXT NOT NULL,
+            host TEXT NOT NULL,
+            agent_version TEXT,
+            bank_version TEXT,
+            interval_s REAL NOT NULL,
+            first_seen TEXT NOT NULL,
+            last_heartbeat TEXT NOT NULL,
+            report TEXT NOT NULL DEFAULT '{}'
+        )
+        """,
+    ),
+    (
+        "0700-console-sessions",
         """
         CREATE TABLE console_sessions (
             token_hash TEXT PRIMARY KEY,

@@ -43,6 +43,7 @@ REPORTS = "Reports and the demo"
 EXCHANGE = "Sharing between banks"
 SERVICE = "The match service"
 BLOCKING = "URL blocking for ISPs"
+AGENTS = "Endpoint agents"
 
 #: Every top-level command, in the order and under the headings of `hashwarden --help` and
 #: docs/cli.md. The summary is the command's own first help line (a test keeps them equal).
@@ -57,6 +58,20 @@ COMMANDS = [
         "scan_command",
         MATCHING,
         "Triage evidence: matched, known-good, unknown (grouped into series) and errors.",
+    ),
+    Listed(
+        "retro",
+        "retro",
+        "retro_command",
+        MATCHING,
+        "Match stored cases against the hashes banked since: new hits per case.",
+    ),
+    Listed(
+        "cases",
+        "cases",
+        "app",
+        MATCHING,
+        "The case store: list, show and delete the hashes scans kept per case.",
     ),
     Listed(
         "p2p",
@@ -114,6 +129,20 @@ COMMANDS = [
         BLOCKING,
         "Serve the stop page blocked visitors see.",
         replaced_by="blocklist stoppage",
+    ),
+    Listed(
+        "watch",
+        "watch",
+        "watch_command",
+        AGENTS,
+        "Watch folders for files that match the local bank and alert the match service.",
+    ),
+    Listed(
+        "alerts",
+        "alerts",
+        "alerts_app",
+        AGENTS,
+        "Alerts raised by endpoint agents (`hashwarden watch`), and the agents.",
     ),
 ]
 _BY_NAME = {listed.name: listed for listed in COMMANDS}

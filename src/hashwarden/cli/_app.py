@@ -17,9 +17,13 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from hashwarden.cli import _coercion
 from hashwarden.errors import EXIT_CLOSED_PIPE, EXIT_FAILURE, EXIT_NOT_FOUND, HashwardenError
 
 __all__ = ["console", "err_console", "new_typer", "notice", "quiet_closed_stdout"]
+
+# Plain options are coerced without pydantic (a third of a small command's start-up).
+_coercion.install()
 
 
 #: Control characters Rich strips from printed text (bell, backspace, vertical tab, form feed,

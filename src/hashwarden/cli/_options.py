@@ -73,6 +73,31 @@ WorkersOpt = Annotated[
         min=1, metavar="N", help="Hashing processes (default: one per core; none for a few files)."
     ),
 ]
+ClusterOpt = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESS",
+        help="Run the heavy part on this Dask scheduler (tcp://HOST:PORT); see docs/scale.md.",
+    ),
+]
+CasesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--cases",
+        metavar="DIR",
+        help="The case store (default: $HASHWARDEN_CASES, else BANK.cases/ beside the bank).",
+    ),
+]
+
+RetroOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--retro",
+        metavar="DIR",
+        help="Then retro-hunt the stored cases against what was applied; report into DIR"
+        " (docs/retro.md).",
+    ),
+]
 
 
 def check_pdq_mode(mode: str) -> str:
@@ -84,11 +109,21 @@ def check_pdq_mode(mode: str) -> str:
 
 
 def signals_given(**values: str | None) -> list[Signal]:
-    """Validated signals for the hash options that were given; at least one must be."""
-    from hashwarden.signals import default_registry
+    """Validated signals for the hash options that were given; at least one must be. Built-in
+    kinds are checked without the registry, whose plugins (found through the installed
+    packages' entry points) would cost a `match` a good part of its start-up."""
+    from hashwarden.signals.kinds import BUILTIN_KINDS
 
-    registry = default_registry()
-    signals = [registry.signal(kind, value) for kind, value in values.items() if value]
+    builtin = {kind.name: kind for kind in BUILTIN_KINDS}
+
+    def signal(kind: str, value: str) -> Signal:
+        if kind in builtin:
+            return builtin[kind].signal(value)
+        from hashwarden.signals import default_registry
+
+        return default_registry().signal(kind, value)
+
+    signals = [signal(kind, value) for kind, value in values.items() if value]
     if not signals:
         raise UsageError(f"give at least one of {', '.join('--' + k for k in values)}")
     return signals

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +15,37 @@ if TYPE_CHECKING:
     from hashwarden.signals import ContentHashes
 
 __all__ = ["hashed_files", "progress_bar"]
+
+
+def _draws_on_stderr() -> bool:
+    """Whether Rich would draw a bar on standard error (as `rich.console.Console` decides
+    whether it writes to a terminal), so that Rich is not loaded for a bar nobody sees."""
+    compatible = os.environ.get("TTY_COMPATIBLE", "")
+    if compatible in ("0", "1"):
+        return compatible == "1"
+    force = os.environ.get("FORCE_COLOR")
+    if force is not None:
+        return force != ""
+    try:
+        return sys.stderr.isatty()
+    except ValueError:  # closed
+        return False
+
+
+class _NoBar:
+    """A progress bar that draws nothing: one file (a bar would only flicker), or no terminal."""
+
+    def __enter__(self) -> _NoBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def add_task(self, description: str, total: int) -> int:
+        return 0
+
+    def advance(self, task: int) -> None:
+        return None
 
 
 def progress_bar() -> Any:
@@ -42,17 +75,19 @@ def hashed_files(
     pdq_mode: str = "fast",
     leave_out: Callable[[Path], bool] = lambda path: False,
     extra_kinds: Collection[str] | None = None,
+    hasher: Callable[..., Iterator[Any]] | None = None,
 ) -> Iterator[tuple[Path, ContentHashes | None, str | None]]:
     """(path, hashes, error) for every file under the paths but those `leave_out` names,
     hashed on all cores, with a progress bar; a skipped path comes with the reason.
-    `extra_kinds` as `hash_stream` takes them (None: every kind a registered hasher computes)."""
+    `extra_kinds` as `hash_stream` takes them (None: every kind a registered hasher computes).
+    `hasher` hashes in place of `hash_in_parallel`, e.g. on a Dask cluster."""
     from hashwarden.scan.walk import walk_files
     from hashwarden.signals.parallel import hash_in_parallel
 
     found = [f for f in walk_files(paths) if not leave_out(f.path)]
-    with progress_bar() as bar:
+    with progress_bar() if len(found) > 1 and _draws_on_stderr() else _NoBar() as bar:
         task = bar.add_task(label, total=len(found))
-        results = hash_in_parallel(
+        results = (hasher or hash_in_parallel)(
             found,
             lambda f: None if f.error else f.path,
             workers=workers,

@@ -9,7 +9,14 @@ from typing import Annotated
 import typer
 
 from hashwarden.cli._app import console, err_console, new_typer
-from hashwarden.cli._options import BankArg, keep_index_current, open_bank_first, output, where
+from hashwarden.cli._options import (
+    BankArg,
+    RetroOpt,
+    keep_index_current,
+    open_bank_first,
+    output,
+    where,
+)
 
 app = new_typer("Signed delta bundles between banks.")
 
@@ -82,15 +89,22 @@ def bundle_export(
 
 @app.command("import")
 def bundle_import(
-    bank: BankArg, file: Annotated[Path, typer.Argument(metavar="FILE", help="A bundle.")]
+    bank: BankArg,
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="A bundle.")],
+    retro: RetroOpt = None,
 ) -> None:
     """Verify a bundle against the trusted keys and apply it, all or nothing.
 
     Exit 3 when malformed; 5 when unsigned, untrusted, tampered or signed by a key not
-    bound to its origin; 9 when replayed or out of order."""
+    bound to its origin; 9 when replayed or out of order. With --retro DIR: 1 when the
+    retro-hunt after it found new matches in stored cases."""
     from hashwarden.exchange.bundle import import_bundle
 
     with open_bank_first(bank) as b:
         counts = import_bundle(b, file)
         keep_index_current(b)
     console.print(f"applied {file}: {counts_text(counts)}", markup=False)
+    if retro is not None:
+        from hashwarden.cli.retro import retro_after_import
+
+        raise typer.Exit(retro_after_import(bank, retro))

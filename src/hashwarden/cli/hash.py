@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from hashwarden.cli._app import console
-from hashwarden.cli._options import PdqModeOpt, WorkersOpt, check_paths, check_pdq_mode
+from hashwarden.cli._options import (
+    ClusterOpt,
+    PdqModeOpt,
+    WorkersOpt,
+    check_paths,
+    check_pdq_mode,
+)
 from hashwarden.cli._progress import hashed_files
 from hashwarden.errors import EXIT_ERRORS
 
@@ -24,19 +32,45 @@ def hash_command(
     p2p: Annotated[
         bool, typer.Option("--p2p", help="Also print the P2P identifiers (ed2k, tth, btih...).")
     ] = False,
+    cluster: ClusterOpt = None,
 ) -> None:
     """Print the fingerprints of files.
 
     md5, sha1, sha256 and, for images, pdq and pdq_quality (vpdq for videos). Exit 6 when some
     files could not be read; 4 when a path is not there (before hashing anything). With
-    --p2p also ed2k, tth, btih, btmh and bt_root (computed only when asked)."""
-    from hashwarden.p2p.kinds import P2P_KINDS
-
-    failed = False
+    --p2p also ed2k, tth, btih, btmh and bt_root (computed only when asked). With --cluster
+    the files are hashed on a Dask cluster that reads them from shared storage (exit 8 when
+    its scheduler cannot be reached)."""
     mode = check_pdq_mode(pdq_mode)
-    extra = tuple(k.name for k in P2P_KINDS) if p2p else ()
+    extra: tuple[str, ...] = ()
+    if p2p:
+        from hashwarden.p2p.kinds import P2P_KINDS
+
+        extra = tuple(k.name for k in P2P_KINDS)
+    found = check_paths(paths)
+    with ExitStack() as stack:
+        hasher = None
+        if cluster is not None:
+            from hashwarden.cluster import connect
+
+            hasher = stack.enter_context(connect(cluster)).hash_in_parallel
+        failed = _print_hashes(found, as_json, mode, workers, extra, hasher)
+    if failed:
+        raise typer.Exit(EXIT_ERRORS)
+
+
+def _print_hashes(
+    paths: list[Path],
+    as_json: bool,
+    mode: str,
+    workers: int | None,
+    extra: tuple[str, ...],
+    hasher: Callable[..., Iterator[Any]] | None,
+) -> bool:
+    """Print each file's hashes as they come; whether some could not be read."""
+    failed = False
     for path, hashes, error in hashed_files(
-        check_paths(paths), "hashing", workers=workers, pdq_mode=mode, extra_kinds=extra
+        paths, "hashing", workers=workers, pdq_mode=mode, extra_kinds=extra, hasher=hasher
     ):
         record: dict[str, Any] = {"path": str(path)}
         if hashes is None:
@@ -62,5 +96,4 @@ def hash_command(
                 f"{k}={v}" for k, v in record.items() if k != "path" and v is not None
             )
             console.print(f"{path}  {fields}", markup=False)
-    if failed:
-        raise typer.Exit(EXIT_ERRORS)
+    return failed

@@ -41,12 +41,12 @@ def match_command(
     """Look one hash up in the bank.
 
     Exit 0: no match; 1: matched (known-good sets are named, and are not matches)."""
-    from hashwarden.index import BankMatcher
+    from hashwarden.index.small import open_matcher
 
     location = bank_given("match", bank, old_bank, "--md5|--sha1|--sha256|--pdq VALUE")
     signals = {s.kind: s.value for s in signals_given(md5=md5, sha1=sha1, sha256=sha256, pdq=pdq)}
     with open_bank_first(location, readonly=True) as b:
-        matcher = BankMatcher(b, threshold=threshold, exclude_disputed=exclude_disputed)
+        matcher = open_matcher(b, threshold=threshold, exclude_disputed=exclude_disputed)
         result = matcher.match(signals)
     if as_json:
         print(

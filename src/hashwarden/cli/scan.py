@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -11,6 +12,8 @@ import typer
 
 from hashwarden.cli._app import console, err_console
 from hashwarden.cli._options import (
+    CasesOpt,
+    ClusterOpt,
     OldBankOpt,
     PdqModeOpt,
     WorkersOpt,
@@ -24,6 +27,8 @@ from hashwarden.reports.statistics import CHANNELS, Event, events_from_scan, rec
 from hashwarden.scan import LIMIT_FLAGS, Limits  # the limits' defaults are shown in --help
 
 if TYPE_CHECKING:
+    from hashwarden.cases import CaseWriter
+    from hashwarden.cluster import Cluster
     from hashwarden.scan import FileRecord, ScanResult
 
 #: Records go here as the scan makes them; removed once the report is written.
@@ -62,6 +67,8 @@ def _scan_with_progress(
     exclude_disputed: bool = False,
     limits: Limits | None = None,
     spool: Path | None = None,
+    keep: CaseWriter | None = None,
+    cluster: Cluster | None = None,
 ) -> ScanResult:
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -90,6 +97,8 @@ def _scan_with_progress(
             exclude_disputed=exclude_disputed,
             limits=limits,
             spool=spool,
+            on_hashes=keep.add if keep is not None else None,
+            hasher=cluster.hash_in_parallel if cluster is not None else None,
         )
 
 
@@ -207,6 +216,19 @@ def scan_command(
         str,
         typer.Option(metavar="SIZE", rich_help_panel=_PANEL, help="Largest archive member read."),
     ] = _size_text(_DEFAULT.max_member_bytes),
+    case: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Keep the files' hashes (never content) under this case, for `retro`"
+            " (default: the --out folder's name).",
+        ),
+    ] = None,
+    keep_hashes: Annotated[
+        bool, typer.Option(help="Keep the files' hashes in the case store (docs/retro.md).")
+    ] = True,
+    cases: CasesOpt = None,
+    cluster: ClusterOpt = None,
     old_bank: OldBankOpt = None,
 ) -> None:
     """Triage evidence: matched, known-good, unknown (grouped into series) and errors.
@@ -214,8 +236,8 @@ def scan_command(
     Exit codes: 0 nothing matched, 1 matches found, 6 some files could not be read,
     7 matches found and some files could not be read or the scan was cut short by a limit,
     11 the scan was cut short by a limit (nothing matched in what was read),
-    2 usage, 4 bank or input not found (checked before anything is read), 9 --out holds a
-    report already (see --force).
+    2 usage, 4 bank or input not found (checked before anything is read), 8 the --cluster
+    scheduler cannot be reached, 9 --out holds a report already (see --force).
     """
     from hashwarden.reports.case import prepare_report_dir, write_case_report
 
@@ -238,24 +260,49 @@ def scan_command(
         max_ratio=max_ratio,
         max_member_bytes=parse_size(max_member_bytes, "--max-member-bytes"),
     )
-    prepare_report_dir(out, SPOOL_NAME, force=force)
+    mode = check_pdq_mode(pdq_mode)
+    case_name = _case_name(case, out) if keep_hashes else None
     spool = out / SPOOL_NAME
-    result = _scan_with_progress(
-        paths,
-        bank,
-        threshold,
-        workers,
-        check_pdq_mode(pdq_mode),
-        exclude_disputed,
-        limits,
-        spool,
-    )
+    with ExitStack() as stack:  # the cluster and the case store first: nothing made if not
+        engine = stack.enter_context(_cluster(cluster)) if cluster else None
+        store = None
+        if case_name is not None:
+            from hashwarden.cases import CaseStore, store_location
+
+            store = stack.enter_context(CaseStore.open(store_location(bank, cases), create=True))
+        prepare_report_dir(out, SPOOL_NAME, force=force)
+        keep = None
+        if store is not None and case_name is not None:
+            keep = store.writer(case_name, channel=channel, region=region)
+        try:
+            result = _scan_with_progress(
+                paths, bank, threshold, workers, mode, exclude_disputed, limits, spool, keep, engine
+            )
+        except BaseException:
+            if keep is not None:
+                keep.abort()
+            raise
+        if keep is not None:
+            kept = keep.close(result.record)
+            console.print(f"kept the hashes of {kept} files in case {case_name!r}")
     write_case_report(result, out)
     _summary(result, out)
     if record_stats:
         _record(bank, events_from_scan(result, channel=channel, region=region))
     spool.unlink(missing_ok=True)
     raise typer.Exit(result.exit_code)
+
+
+def _case_name(case: str | None, out: Path) -> str:
+    from hashwarden.cases import check_case_name
+
+    return check_case_name(case if case is not None else out.resolve().name)
+
+
+def _cluster(address: str) -> Cluster:
+    from hashwarden.cluster import connect
+
+    return connect(address)
 
 
 def _record(bank: str | Path, events: list[Event]) -> None:

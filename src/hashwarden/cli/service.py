@@ -5,6 +5,7 @@ Imported only when one of these commands runs (FastAPI is heavy): see cli/__init
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated
 
 import typer
@@ -33,6 +34,14 @@ def serve_command(
             metavar="ROLE", help="Grant this role to requests without a key (HMA clients; off)."
         ),
     ] = None,
+    keep_recent: Annotated[
+        str | None,
+        typer.Option(
+            metavar="DURATION",
+            help="Keep the hashes of look-ups this long (e.g. 24h, 7d; off) and fire the rules"
+            " when entries added later match them (docs/service.md).",
+        ),
+    ] = None,
     old_bank: OldBankOpt = None,
     host: Annotated[str | None, typer.Option(hidden=True)] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, hidden=True)] = None,
@@ -58,6 +67,8 @@ def serve_command(
         raise UsageError(f"--keyless-role must be one of {', '.join(ROLES)}")
     if keyless_role is not None:
         os.environ["HASHWARDEN_KEYLESS_ROLE"] = keyless_role
+    if keep_recent is not None:
+        os.environ["HASHWARDEN_KEEP_RECENT_S"] = str(parse_duration(keep_recent, "--keep-recent"))
     ServiceSettings.from_env()  # each worker reads them again; a wrong one stops us here
     store = open_bank(bank)  # fail early, with a clear message, on a wrong bank
     location = store.location
@@ -65,6 +76,17 @@ def serve_command(
     os.environ["HASHWARDEN_BANK"] = bank
     err_console.print(f"serving {location} on http://{host}:{port} with {workers} worker(s)")
     serve(host, port, workers)
+
+
+_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str, flag: str) -> int:
+    """Seconds from `3600`, `90s`, `15m`, `24h` or `7d`."""
+    found = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text.lower())
+    if found is None or int(found.group(1)) < 1:
+        raise UsageError(f"{flag} must be a duration such as 3600, 15m, 24h or 7d")
+    return int(found.group(1)) * _SECONDS[found.group(2)]
 
 
 @apikey_app.command("create")

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from hashwarden.cli._app import console, err_console, new_typer
-from hashwarden.cli._options import BankArg, keep_index_current, open_bank_first
+from hashwarden.cli._options import BankArg, RetroOpt, keep_index_current, open_bank_first
 from hashwarden.cli._progress import progress_bar
 from hashwarden.cli.bundle import FileNamesOpt, counts_text
 from hashwarden.errors import UsageError
@@ -66,6 +66,7 @@ def sync_pull(
         float,
         typer.Option(min=0.001, metavar="SECONDS", help="Seconds one download may take in all."),
     ] = DEFAULT_DEADLINE,
+    retro: RetroOpt = None,
 ) -> None:
     """Apply the peer's bundles not applied yet, in order; resumes after a cut.
 
@@ -91,3 +92,7 @@ def sync_pull(
         )
         keep_index_current(b)
     console.print(f"{applied} bundle(s) applied" if applied else "already up to date")
+    if retro is not None and applied:
+        from hashwarden.cli.retro import retro_after_import
+
+        raise typer.Exit(retro_after_import(bank, retro))

@@ -18,7 +18,7 @@ from __future__ import annotations
 import platform
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -204,12 +204,17 @@ def run_scan(
     exclude_disputed: bool = False,
     spool: Path | None = None,
     max_cluster_images: int = MAX_CLUSTER_IMAGES,
+    on_hashes: Callable[[FileRecord, ContentHashes | None], None] | None = None,
+    hasher: Callable[..., Iterator[tuple[Item, ContentHashes | None, str | None]]] | None = None,
 ) -> ScanResult:
     """Scan the inputs against the bank (opened read-only) within `limits` for the whole scan.
 
     Each file's record goes to `on_item` as it is made. With `spool`, records are written to
     that JSON-lines file as they arrive and `files` reads them back from it, so memory does
-    not grow with the case; without, they are held in a list.
+    not grow with the case; without, they are held in a list. `on_hashes` gets each record
+    with all its hashes (PDQ variants, P2P identifiers), e.g. to keep them in a case store.
+    `hasher` hashes in place of `hash_in_parallel` (same arguments and results), e.g. on a
+    Dask cluster (`hashwarden.cluster`).
     """
     paths = list(inputs)
     bounds = limits or Limits()
@@ -227,7 +232,7 @@ def run_scan(
                 files = RecordSpool(spool)
             # Kinds beyond the digests (the P2P identifiers) only where the bank holds some.
             extra = [k for k in default_registry().computed_kinds() if matcher.holds(k)]
-            hashed = hash_in_parallel(
+            hashed = (hasher or hash_in_parallel)(
                 read_items(paths, bounds, stats),
                 _source,
                 workers=workers,
@@ -245,6 +250,8 @@ def run_scan(
                     unknown.add(number, record.pdq or "")
                 if on_item is not None:
                     on_item(record)
+                if on_hashes is not None:
+                    on_hashes(record, hashes)
     finally:
         if isinstance(files, RecordSpool):
             files.close()

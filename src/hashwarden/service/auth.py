@@ -19,9 +19,11 @@ from hashwarden.service.state import ServiceState
 
 __all__ = [
     "AdminKey",
+    "AlertKey",
     "ExportKey",
     "MatchKey",
     "ReadKey",
+    "ReviewKey",
     "VoteKey",
     "WriteKey",
     "authenticate",
@@ -91,3 +93,7 @@ WriteKey = Annotated[ApiKey, Depends(requirement("write"))]
 ExportKey = Annotated[ApiKey, Depends(requirement("export"))]
 VoteKey = Annotated[ApiKey, Depends(requirement("vote"))]
 AdminKey = Annotated[ApiKey, Depends(requirement("admin"))]
+#: Endpoint agents (and admins): post alerts and heartbeats.
+AlertKey = Annotated[ApiKey, Depends(requirement("alert"))]
+#: Reviewers (and admins): read agents' alerts and decide them.
+ReviewKey = Annotated[ApiKey, Depends(requirement("review"))]

@@ -36,7 +36,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "reviewer": frozenset({"match", "review", "vote"}),
     "curator": frozenset({"match", "read", "write", "vote", "export"}),
     "peer": frozenset({"read", "export"}),
-    "admin": frozenset({"match", "read", "write", "vote", "export", "review", "admin"}),
+    "admin": frozenset({"match", "read", "write", "vote", "export", "review", "admin", "alert"}),
+    #: Endpoint agents (`hashwarden watch`): post alerts and heartbeats, nothing else.
+    "agent": frozenset({"alert"}),
 }
 ROLES = tuple(PERMISSIONS)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}")

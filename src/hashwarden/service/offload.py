@@ -224,6 +224,7 @@ class _Job:
     hashes: dict[str, str]
     uploader_ref: str | None
     incident_time: datetime | None
+    retro: bool = False
     written: threading.Event = field(default_factory=threading.Event)
 
 
@@ -268,19 +269,21 @@ class ActionQueue:
         *,
         uploader_ref: str | None = None,
         incident_time: datetime | None = None,
+        retro: bool = False,
     ) -> bool:
-        """Queue the actions of one match and wait briefly; True once they are written."""
+        """Queue the actions of one match and wait briefly; True once they are written.
+        `retro`: the match of a recent look-up with entries added since (not waited for)."""
         if not matches:
             return True
         self._start()
-        job = _Job(matches, hashes, uploader_ref, incident_time)
+        job = _Job(matches, hashes, uploader_ref, incident_time, retro)
         try:
             self._jobs.put(job, timeout=self.wait_s)
         except queue.Full:
             self._lost("queue_full", 1)
             return False
         self.metrics.actions_pending.inc()
-        return job.written.wait(self.wait_s)
+        return job.written.wait(0 if retro else self.wait_s)
 
     def _start(self) -> None:
         """The thread starts with the first match, not with the app (which starts nothing)."""
@@ -305,6 +308,7 @@ class ActionQueue:
                     job.hashes,
                     uploader_ref=job.uploader_ref,
                     incident_time=job.incident_time,
+                    retro=job.retro,
                 )
             except Exception as exc:
                 if not _waiting_for_the_bank(exc):

@@ -61,6 +61,8 @@ class ServiceSettings:
     webhooks: DeliverySettings = field(default_factory=DeliverySettings)
     #: What keys that may not read the bank learn from near matches (see `privacy`).
     privacy: MatchPrivacy = field(default_factory=MatchPrivacy)
+    #: Seconds the hashes of look-ups are kept to match entries added later (None: off).
+    keep_recent_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.keyless_role is not None and self.keyless_role not in ROLES:
@@ -70,6 +72,8 @@ class ServiceSettings:
             )
         if not 0 <= self.threshold <= 256:
             raise UsageError("HASHWARDEN_THRESHOLD must be between 0 and 256")
+        if self.keep_recent_s is not None and not 0 < self.keep_recent_s <= 366 * 86400:
+            raise UsageError("HASHWARDEN_KEEP_RECENT_S (--keep-recent) must be 1 s to 366 days")
         if not 1 <= self.max_upload_pixels <= MAX_IMAGE_PIXELS:
             raise UsageError(
                 f"HASHWARDEN_MAX_UPLOAD_PIXELS must be between 1 and {MAX_IMAGE_PIXELS}"
@@ -110,4 +114,5 @@ class ServiceSettings:
             node_dir=os.environ.get("HASHWARDEN_NODE_DIR") or None,
             webhooks=DeliverySettings.from_env(),
             privacy=MatchPrivacy.from_env(),
+            keep_recent_s=_env("HASHWARDEN_KEEP_RECENT_S", None, float),
         )

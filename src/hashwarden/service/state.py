@@ -28,6 +28,7 @@ from hashwarden.service.metrics import Metrics
 from hashwarden.service.offload import ActionQueue, DecodePool
 from hashwarden.service.privacy import NearMatchPrivacy
 from hashwarden.service.ratelimit import RateLimiter, SharedRateLimiter
+from hashwarden.service.recent import RecentLookups
 from hashwarden.service.settings import ServiceSettings
 
 __all__ = ["ServiceState", "StateDep", "service_state"]
@@ -83,6 +84,9 @@ class ServiceState:
         self.decodes = DecodePool(
             self.settings.max_decodes, self.settings.decode_queue, self.metrics
         )
+        keep = self.settings.keep_recent_s
+        #: With `--keep-recent`: the recent look-ups' hashes (service/recent.py).
+        self.recent = RecentLookups(keep) if keep else None
 
     @contextmanager
     def locked(self) -> Iterator[BankStore]:
@@ -110,6 +114,24 @@ class ServiceState:
         self._seen_version = version
         self.refreshed = time.time()
         self.metrics.index(self.pdq_hashes, self.refreshed)
+        if self.recent is not None and self.matcher.changed:
+            self._retro(self.recent)
+
+    def _retro(self, recent: RecentLookups) -> None:
+        """Fire the rules for recent look-ups the entries just applied now match."""
+        for lookup, matches in recent.matches(self.matcher.changed, self.settings.threshold):
+            self.actions.record(
+                self.match_banks.resolve(matches).matches,
+                lookup.signals,
+                uploader_ref=lookup.uploader_ref,
+                incident_time=lookup.incident_time,
+                retro=True,
+            )
+
+    def catch_up(self) -> None:
+        """Apply the bank's changes now (after a write), not at the next match."""
+        with self.read_lock:
+            self._catch_up()
 
     def quick_match(
         self, signals: dict[str, str], viewer: ApiKey, quality: int | None = None
@@ -121,8 +143,8 @@ class ServiceState:
         viewer's suspension is not known without the bank, or a kind is not quick (vPDQ).
         A caller answers from it only when it found nothing: matches need the bank's rules,
         which the full path (`match`, `match_raw`) applies in a thread."""
-        if not self._local or not signals.keys() <= _QUICK_KINDS:
-            return None
+        if not self._local or not signals.keys() <= _QUICK_KINDS or self.recent is not None:
+            return None  # (with --keep-recent every look-up is kept: the full path)
         private = not viewer.may("read")
         if private and not self.privacy.known_unsuspended(viewer.name):
             return None
@@ -202,6 +224,15 @@ class ServiceState:
     ) -> tuple[Resolved, list[str]]:
         """`match`, then hand its actions to the queue, waiting for them only briefly."""
         resolved, known_good = self.match(signals, quality, variants, only=only, viewer=viewer)
+        if self.recent is not None:
+            self.recent.add(
+                signals,
+                quality,
+                variants,
+                [found.match for found in resolved.matches],
+                uploader_ref=uploader_ref,
+                incident_time=incident_time,
+            )
         self.actions.record(
             resolved.matches, signals, uploader_ref=uploader_ref, incident_time=incident_time
         )

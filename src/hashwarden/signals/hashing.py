@@ -8,6 +8,8 @@ on the cores. Extra kinds are computed only when asked for (`extra_kinds`).
 PDQ follows the reference exactly: Pillow decodes the file to RGB (no EXIF rotation) and the
 C++ PDQ of the `pdqhash` package hashes it. Decoding is defensive: pixel limits stop
 decompression bombs, and any decoder failure becomes a per-file reason, never an exception.
+numpy, Pillow and pdqhash are imported when the first image is decoded, so a command that
+hashes other files never loads them.
 """
 
 from __future__ import annotations
@@ -21,15 +23,15 @@ from collections.abc import Callable, Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import BinaryIO, NamedTuple, cast
-
-import numpy as np
-import pdqhash
-from PIL import Image
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
 from hashwarden.signals.base import StreamHasher
 from hashwarden.signals.registry import default_registry
 from hashwarden.signals.video import IMAGE_BRANDS, looks_like_video, vpdq_from_video
+
+if TYPE_CHECKING:  # imported where an image is decoded: other files are hashed without them
+    import numpy as np
+    from PIL import Image
 
 __all__ = [
     "FAST_MIN_SIDE",
@@ -134,10 +136,19 @@ def looks_like_image(head: bytes) -> str | None:
 
 
 @functools.cache
-def _prepare_pillow() -> bool:
-    """Once, before the first decode: Pillow's bomb limit is ours, and it learns HEIC and AVIF
-    when pillow-heif is installed (returns whether it is)."""
+def _prepare_pillow() -> None:
+    """Once, before the first decode: Pillow's bomb limit is ours."""
+    from PIL import Image
+
     Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+
+
+@functools.cache
+def _learn_heif() -> bool:
+    """Once, before the first decode of an ISO-BMFF file (an `ftyp` box, as every HEIC and
+    AVIF file starts: pillow-heif reads nothing else): Pillow learns HEIC and AVIF when
+    pillow-heif is installed (returns whether it is). Not before, as loading it costs a small
+    job (`hash` of one JPEG) a noticeable part of its time."""
     try:
         import pillow_heif
     except ImportError:
@@ -147,11 +158,15 @@ def _prepare_pillow() -> bool:
 
 
 def _hex(bits: np.ndarray) -> str:
+    import numpy as np
+
     return np.packbits(bits.astype(np.uint8)).tobytes().hex()
 
 
 def _trim_borders(pixels: np.ndarray) -> np.ndarray | None:
     """The image without uniform borders (letterbox, frames), or None when there are none."""
+    import numpy as np
+
     grey = pixels.mean(axis=2)
     rows = grey.std(axis=1) >= _BORDER_STD
     cols = grey.std(axis=0) >= _BORDER_STD
@@ -183,6 +198,9 @@ def _decode_for_pdq(image: Image.Image, mode: str) -> Image.Image:
 def _pdq_with_variants(
     image: Image.Image, mode: str, variants: bool, max_pixels: int
 ) -> tuple[str, int, dict[str, str]]:
+    import numpy as np
+    import pdqhash
+
     pixels = np.asarray(_decode_for_pdq(image, mode))
     if not variants:
         bits, quality = pdqhash.compute(pixels)
@@ -202,6 +220,9 @@ def _other_frames(image: Image.Image, mode: str, max_pixels: int) -> dict[str, s
     """PDQ of every further frame of an animation or page of a multi-page image, while all of
     them together hold no more than `max_pixels` (each page of a TIFF can have its own size,
     and each is decoded whole)."""
+    import numpy as np
+    import pdqhash
+
     count = min(getattr(image, "n_frames", 1), MAX_FRAMES)
     found: dict[str, str] = {}
     budget = max_pixels
@@ -238,9 +259,13 @@ def _pdq_of(
     """PDQ, quality, error and variants of image bytes; never raises. The pixel count is read
     from the file's header (Pillow opens lazily), so an image over `max_pixels` is refused
     before a single pixel is decoded."""
+    from PIL import Image
+
     if len(data) > MAX_IMAGE_BYTES:
         return _refused(f"image file over {MAX_IMAGE_BYTES} bytes, not decoded")
     _prepare_pillow()
+    if data[4:8] == b"ftyp":
+        _learn_heif()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

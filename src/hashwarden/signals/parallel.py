@@ -14,17 +14,16 @@ no time limit there; asking for workers (`--workers 2`) always gets a pool, and 
 from __future__ import annotations
 
 import itertools
-import multiprocessing
 import os
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from hashwarden.signals.hashing import ContentHashes, hash_bytes, hash_file
+
+if TYPE_CHECKING:  # the pool's modules are imported when a pool is made, not for a small job
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -104,6 +103,9 @@ def _look_ahead(
 
 
 def _new_pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("forkserver"))
 
 
@@ -142,6 +144,9 @@ def hash_in_parallel(
                 else (item, *_hash_one(what, pdq_mode, variants, extra_kinds))
             )
         return
+    from concurrent.futures import TimeoutError as FutureTimeout
+    from concurrent.futures.process import BrokenProcessPool
+
     pool = _new_pool(count)
     window: deque[tuple[T, Source | None, Future[Outcome] | None]] = deque()
     limit = count * 3

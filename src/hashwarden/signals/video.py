@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import io
 import os
-
-import numpy as np
-import pdqhash
+from typing import TYPE_CHECKING
 
 from hashwarden.signals.kinds import MAX_VPDQ_FRAMES, VPDQ, VideoFrame, parse_vpdq
+
+if TYPE_CHECKING:  # imported where frames are hashed or compared: naming a video costs nothing
+    import numpy as np
 
 __all__ = [
     "IMAGE_BRANDS",
@@ -50,6 +51,8 @@ def vpdq_from_video(
 ) -> list[VideoFrame]:
     """PDQ of the first frame at or after every `seconds_per_hash` of the first video stream."""
     import av  # imported here: only videos pay for loading FFmpeg
+    import numpy as np
+    import pdqhash
 
     opened = av.open(
         io.BytesIO(source) if isinstance(source, bytes) else os.fspath(source), mode="r"
@@ -86,6 +89,7 @@ def vpdq_match_percentages(
 ) -> tuple[float, float]:
     """(query_match, compared_match): the share (%) of each side's unique good frames that
     have a frame on the other side within `threshold` bits."""
+    import numpy as np
 
     def unique_good(frames: list[VideoFrame]) -> np.ndarray:
         hexes = sorted({f.pdq for f in frames if f.quality >= min_quality})

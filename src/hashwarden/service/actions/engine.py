@@ -80,10 +80,12 @@ class ActionEngine:
         *,
         uploader_ref: str | None = None,
         incident_time: datetime | None = None,
+        retro: bool = False,
     ) -> Triggered | None:
         """Run the enabled rules on one content's matches: write a report draft and queue the
         webhooks in one transaction, then wake the worker. Returns None if nothing matched;
-        a match no rule selects writes nothing."""
+        a match no rule selects writes nothing. `retro`: a recent look-up matched by entries
+        added since (`serve --keep-recent`); its webhooks say `"retro": true`."""
         if not matches:
             return None
         event = uuid.uuid4().hex
@@ -125,6 +127,8 @@ class ActionEngine:
                     "matches": chosen,
                     "report": report_id,
                 }
+                if retro:
+                    body["retro"] = True
                 deliveries.append(
                     self.outbox.add(conn, rule_id=rule.id, event=event, url=url, body=body, now=now)
                 )

@@ -149,6 +149,8 @@ def add_hashes(
         result = bank.entries.add_many([entry], actor=actor, action="entry.add")
         ids = result.added or result.matched
         state.banks.add_members(bank_name, ids, actor=actor)
+    if state.recent is not None:
+        state.catch_up()
     return AddedOut(ids=ids, duplicates=result.duplicates, hashes=signals)
 
 
