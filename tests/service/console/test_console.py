@@ -15,8 +15,11 @@ from hashwarden.service.keys import ROLES, create_key
 from hashwarden.service.routes.console.web import CSP
 
 from ..conftest import png
+from ..test_alerts import alert
 
 PDQ = "f" * 64
+#: The reviewer's pages.
+WATCH = {"Reports", "Alerts", "Agents"}
 SHA1 = "a" * 40
 
 
@@ -115,10 +118,10 @@ def test_the_session_cookie_is_strict(client: TestClient, keys: dict[str, str]) 
 @pytest.mark.parametrize(
     ("role", "shown", "hidden"),
     [
-        ("reviewer", {"Dashboard", "Reports"}, {"Banks", "Entries", "Rules", "Keys"}),
-        ("curator", {"Dashboard", "Banks", "Entries"}, {"Reports", "Rules", "Keys"}),
-        ("peer", {"Dashboard", "Banks", "Entries"}, {"Reports", "Rules", "Keys"}),
-        ("admin", {"Dashboard", "Banks", "Entries", "Reports", "Rules", "Keys"}, set()),
+        ("reviewer", {"Dashboard", *WATCH}, {"Banks", "Entries", "Rules", "Keys"}),
+        ("curator", {"Dashboard", "Banks", "Entries"}, {*WATCH, "Rules", "Keys"}),
+        ("peer", {"Dashboard", "Banks", "Entries"}, {*WATCH, "Rules", "Keys"}),
+        ("admin", {"Dashboard", "Banks", "Entries", *WATCH, "Rules", "Keys"}, set()),
     ],
 )
 def test_each_role_sees_only_its_pages(
@@ -130,6 +133,7 @@ def test_each_role_sees_only_its_pages(
     assert shown <= links and not hidden & links
     paths = {"Banks": "/ui/banks", "Entries": "/ui/entries", "Reports": "/ui/reports"}
     paths |= {"Keys": "/ui/keys", "Rules": "/ui/rules"}
+    paths |= {"Alerts": "/ui/alerts", "Agents": "/ui/agents"}
     for label in hidden:
         answer = browser.get(paths[label])
         assert answer.status_code == 403, label
@@ -157,7 +161,17 @@ def test_every_answer_carries_a_strict_content_security_policy(
     client: TestClient, keys: dict[str, str]
 ) -> None:
     browser = signed_in(client, keys["admin"])
-    for path in ("/ui/", "/ui/entries", "/ui/banks", "/ui/reports", "/ui/rules", "/ui/keys"):
+    for path in (
+        "/ui/",
+        "/ui/entries",
+        "/ui/banks",
+        "/ui/reports",
+        "/ui/rules",
+        "/ui/keys",
+        "/ui/alerts",
+        "/ui/agents",
+        "/ui/sign-in",
+    ):
         answer = browser.get(path)
         assert answer.headers["content-security-policy"] == CSP, path
         assert answer.headers["x-frame-options"] == "DENY"
@@ -301,3 +315,27 @@ def test_admin_turns_a_rule_off_and_on(client: TestClient, keys: dict[str, str])
     assert admin.get("/ui/rules", params={"status": "lost"}).status_code == 422
     page = admin.post("/ui/rules/deliveries/999/retry")
     assert 'class="flash flash-error"' in page.text  # no such delivery: a message
+
+
+def test_reviewer_acknowledges_and_closes_an_alert(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    agent = {"Authorization": f"Bearer {keys['agent']}"}
+    assert client.post("/v1/alerts", json=alert(), headers=agent).status_code == 201
+    beat = {"agent": "laptop-17", "host": "laptop-17.example.org", "interval_s": 60}
+    assert client.post("/v1/agents/heartbeat", json=beat, headers=agent).status_code == 204
+    assert Browser(client).sign_in(keys["agent"]).status_code == 403  # a machine's key
+    reviewer = signed_in(client, keys["reviewer"])
+    listed = reviewer.get("/ui/alerts").text
+    found = re.search(r'href="/ui/alerts/(\d+)"', listed)
+    assert found, listed[:2000]
+    alert_id = found.group(1)
+    assert "laptop-17" in reviewer.get("/ui/agents").text
+    page = reviewer.get(f"/ui/alerts/{alert_id}")
+    assert ">Acknowledge</button>" in page.text and "<img" not in page.text
+    page = reviewer.post(f"/ui/alerts/{alert_id}/acknowledge", {"note": "on it"})
+    assert f"Alert {alert_id} acknowledged." in page.text and "<dd>acknowledged</dd>" in page.text
+    page = reviewer.post(f"/ui/alerts/{alert_id}/close", {"note": "wiped, user told"})
+    assert "<dd>closed</dd>" in page.text and "wiped, user told" in page.text
+    page = reviewer.post(f"/ui/alerts/{alert_id}/close", {"note": "again"})
+    assert "already closed" in page.text  # 409 as a message

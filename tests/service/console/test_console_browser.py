@@ -190,10 +190,10 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
 
     # Each role sees only its pages.
     seen = {
-        "reviewer": {"Dashboard", "Reports"},
+        "reviewer": {"Dashboard", "Reports", "Alerts", "Agents"},
         "peer": {"Dashboard", "Banks", "Entries"},
         "curator": {"Dashboard", "Banks", "Entries"},
-        "admin": {"Dashboard", "Banks", "Entries", "Reports", "Rules", "Keys"},
+        "admin": {"Dashboard", "Banks", "Entries", "Reports", "Alerts", "Agents", "Rules", "Keys"},
     }
     for role, links in seen.items():
         page = open_page(browser, served)

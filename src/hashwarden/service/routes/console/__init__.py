@@ -18,6 +18,7 @@ __all__ = ["ConsoleSettings", "console_router"]
 def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
     """The console's routes (the app keeps its state in `app.state.hashwarden`)."""
     from hashwarden.service.routes.console.pages import (
+        alerts,
         banks,
         dashboard,
         entries,
@@ -29,6 +30,6 @@ def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
     from hashwarden.service.routes.console.web import Site
 
     site = Site(settings or ConsoleSettings.from_env())
-    for pages in (signin, dashboard, banks, entries, reports, rules, keys):
+    for pages in (signin, dashboard, banks, entries, reports, alerts, rules, keys):
         pages.routes(site)
     return site.router

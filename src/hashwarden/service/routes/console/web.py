@@ -74,6 +74,8 @@ NAV: list[tuple[str, str, str | None]] = [
     ("Banks", f"{PREFIX}/banks", "read"),
     ("Entries", f"{PREFIX}/entries", "read"),
     ("Reports", f"{PREFIX}/reports", "review"),
+    ("Alerts", f"{PREFIX}/alerts", "review"),
+    ("Agents", f"{PREFIX}/agents", "review"),
     ("Rules", f"{PREFIX}/rules", "admin"),
     ("Keys", f"{PREFIX}/keys", "admin"),
 ]
