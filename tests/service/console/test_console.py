@@ -331,6 +331,9 @@ def test_reviewer_acknowledges_and_closes_an_alert(
     assert found, listed[:2000]
     alert_id = found.group(1)
     assert "laptop-17" in reviewer.get("/ui/agents").text
+    dashboard = reviewer.get("/ui/").text
+    assert '<li><b>1</b><a href="/ui/alerts">open alerts</a></li>' in dashboard
+    assert '<li><b>0</b><a href="/ui/agents">silent agents</a></li>' in dashboard
     page = reviewer.get(f"/ui/alerts/{alert_id}")
     assert ">Acknowledge</button>" in page.text and "<img" not in page.text
     page = reviewer.post(f"/ui/alerts/{alert_id}/acknowledge", {"note": "on it"})

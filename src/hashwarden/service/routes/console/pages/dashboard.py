@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi.responses import Response
 
+from hashwarden.service.alerts import AlertStore
 from hashwarden.service.routes.console.web import Site, Visit
 
 __all__ = ["routes"]
@@ -36,4 +37,8 @@ def routes(site: Site) -> None:
         if v.may("review"):
             pending = state.engine.reports(status="pending", limit=1000)
             facts["open_reports"] = len(pending)
+            with v.state.reading() as bank:
+                alerts = AlertStore(bank)
+                facts["open_alerts"] = len(alerts.find(status="open", limit=1000))
+                facts["silent_agents"] = sum(a.silent for a in alerts.agents())
         return v.render("dashboard.html", title="Dashboard", facts=facts)
