@@ -10,9 +10,11 @@ from fastapi.testclient import TestClient
 from httpx import Response
 
 from hashwarden.bank import Bank
+from hashwarden.bank.base import NewEntry
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import ROLES, create_key
 from hashwarden.service.routes.console.web import CSP
+from hashwarden.signals.builtin import default_registry
 
 from ..conftest import png
 from ..test_alerts import alert
@@ -153,8 +155,8 @@ def test_a_form_without_its_csrf_token_changes_nothing(
     # Another session's token is not this one's.
     other = signed_in(TestClient(client.app, base_url="http://127.0.0.1"), keys["admin"])
     assert other.csrf != browser.csrf
-    assert browser.post("/ui/banks", {"name": "mine"}).status_code == 200
-    assert "Bank mine created." in browser.get("/ui/banks/mine").text or True
+    page = browser.post("/ui/banks", {"name": "mine"})
+    assert page.status_code == 200 and "Bank mine created." in page.text
 
 
 def test_every_answer_carries_a_strict_content_security_policy(
@@ -342,3 +344,19 @@ def test_reviewer_acknowledges_and_closes_an_alert(
     assert "<dd>closed</dd>" in page.text and "wiped, user told" in page.text
     page = reviewer.post(f"/ui/alerts/{alert_id}/close", {"note": "again"})
     assert "already closed" in page.text  # 409 as a message
+
+
+def test_search_pages_through_many_entries(
+    client: TestClient, keys: dict[str, str], any_bank: Bank
+) -> None:
+    registry = default_registry()
+    series = "a b&c"
+    new = [NewEntry([registry.signal("md5", f"{i:032x}")], series=series) for i in range(1, 53)]
+    any_bank.entries.add_many(new, actor="test")
+    browser = signed_in(client, keys["peer"])
+    first = browser.get("/ui/entries", params={"q": series}).text
+    assert len(re.findall(r'<td><a href="/ui/entries/\d+">', first)) == 50
+    found = re.search(r'href="(/ui/entries\?[^"]+)">Next page', first)
+    assert found, first[-2000:]
+    second = browser.get(found.group(1).replace("&amp;", "&")).text
+    assert len(re.findall(r'<td><a href="/ui/entries/\d+">', second)) == 2

@@ -6,6 +6,7 @@ Changes go through the functions the API's entry routes call, audited under the 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -72,7 +73,7 @@ def routes(site: Site) -> None:
                 page = bank.entries.find(term, after=after, limit=PAGE)
                 rows += [e for e in page if e.id not in hashed]
                 if len(page) == PAGE:
-                    more = f"q={term}&after={page[-1].id}"
+                    more = urlencode({"q": term, "after": page[-1].id})
             names = [b.name for b in v.state.banks.all()]
         return v.render(
             "entries.html",
