@@ -19,6 +19,7 @@ from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.exchange import FORMATS, ImportOptions, get_format, read_nsrl
 from hashwarden.exchange.base import shareable
+from hashwarden.exchange.tabular import HMA_HEADER
 from hashwarden.signals import Signal
 
 
@@ -470,3 +471,97 @@ def test_nsrl_query_deadline(tmp_path: Path) -> None:
     _rdsv3(tmp_path / "rds.db", 20_000)
     with pytest.raises(DataError, match=r"rds\.db.*deadline"):
         list(read_nsrl(tmp_path / "rds.db", deadline_s=1e-9))
+
+
+@pytest.mark.parametrize("where", ["media", "item", "outside"])
+def test_vics_nesting_is_bounded(tmp_path: Path, where: str) -> None:
+    """A few kilobytes of brackets cost ijson's prefixed parser memory quadratic in the depth
+    (20,000 levels: 1 GB) and json.dumps a RecursionError: refused, naming the file."""
+    deep = "[" * 5000 + "]" * 5000
+    media = {
+        "media": f'{{"MD5": "{1:032x}", "Category": 1, "Deep": {deep}}}',
+        "item": deep,
+        "outside": f'{{"MD5": "{1:032x}", "Category": 1}}',
+    }[where]
+    context = "http://github.com/ICMEC/ProjectVic/DataModels/2.0.xml/US/$metadata#Media"
+    extra = f', "Other": {deep}' if where == "outside" else ""
+    data = f'{{"@odata.context": "{context}"{extra}, "value": [{media}]}}'.encode()
+    with create_bank(tmp_path / "b.db") as bank:
+        with pytest.raises(DataError, match="nested deeper than"):
+            bank.entries.add_many(
+                get_format("vics").read(io.BytesIO(data), ImportOptions(), "deep.json")
+            )
+        assert bank.entries.count() == 0
+
+
+@pytest.mark.parametrize("depth", [900, 100_000])
+def test_csv_extra_nested_too_deeply_is_a_data_error(tmp_path: Path, depth: int) -> None:
+    """100,000 levels are a RecursionError in json.loads; 900 load, but could never be
+    written back (json.dumps recurses too): both refused."""
+    deep = "[" * depth + "]" * depth
+    data = f'md5,category,extra\n{1:032x},B,"{{""x"": {deep}}}"\n'.encode()
+    with create_bank(tmp_path / "b.db") as bank:
+        with pytest.raises(DataError, match="line 2: the extra column is nested too deeply"):
+            bank.entries.add_many(
+                get_format("csv").read(io.BytesIO(data), ImportOptions(), "f.csv")
+            )
+        assert bank.entries.count() == 0
+
+
+def test_hma_reads_what_python_threatexchange_writes_and_writes_what_it_reads(
+    tmp_path: Path,
+) -> None:
+    """`threatexchange dataset --csv` (its own writer, called here) puts an opinion category
+    (INVESTIGATION_SEED, ...) where our category goes; what we write names only signal types
+    pytx knows, with values its types accept."""
+    import csv as csv_module
+
+    from threatexchange.cli.dataset_cmd import DatasetCommand
+    from threatexchange.exchanges.fetch_state import FetchedSignalMetadata
+    from threatexchange.signal_type.md5 import VideoMD5Signal
+    from threatexchange.signal_type.pdq.signal import PdqSignal
+    from threatexchange.signal_type.sha256 import VideoSHA256Signal
+
+    text = io.StringIO()
+    writer = csv_module.DictWriter(text, HMA_HEADER)
+    writer.writeheader()
+    pdq, md5 = "ab" * 32, f"{7:032x}"
+    for s_type, value in ((PdqSignal, pdq), (VideoMD5Signal, md5)):
+        DatasetCommand._print_csv(None, writer, "ncmec", s_type, value, FetchedSignalMetadata())  # type: ignore[arg-type]
+    options = ImportOptions(category="csam-b")
+    back = list(get_format("hma").read(io.BytesIO(text.getvalue().encode()), options, "pytx.csv"))
+    assert [(e.signals, e.category, e.source) for e in back] == [
+        ([Signal("pdq", pdq)], "csam-b", "ncmec"),
+        ([Signal("md5", md5)], "csam-b", "ncmec"),
+    ]
+    assert back[0].extra == {"hma:opinion": "INVESTIGATION_SEED"}
+    negative = text.getvalue().replace("INVESTIGATION_SEED", "NEGATIVE_CLASS", 1).encode()
+    with pytest.raises(DataError, match="line 2: opinion NEGATIVE_CLASS"):
+        list(get_format("hma").read(io.BytesIO(negative), options, "pytx.csv"))
+
+    entry = Entry(
+        [Signal("md5", md5), Signal("sha256", "c" * 64), Signal("pdq", pdq)], "csam-a", id=1
+    )
+    written = io.BytesIO()
+    get_format("hma").write([entry], written, ["md5", "pdq", "sha256"])
+    rows = list(csv_module.reader(io.StringIO(written.getvalue().decode())))
+    assert rows[0] == HMA_HEADER
+    types = {t.get_name(): t for t in (PdqSignal, VideoMD5Signal, VideoSHA256Signal)}
+    for signal_type, value, *_ in rows[1:]:
+        types[signal_type].validate_signal_str(value)
+    assert sorted(r[0] for r in rows[1:]) == ["pdq", "video_md5", "video_sha256"]
+
+
+def test_plain_lines_are_bounded(tmp_path: Path) -> None:
+    """A list that is one endless line is refused at the bound, not read whole."""
+    data = f"{1:032x}\n".encode() + b"a" * (17 << 20)
+    with pytest.raises(DataError, match="line 2 is longer than 16 MiB"):
+        list(get_format("plain").read(io.BytesIO(data), ImportOptions(), "one-line.txt"))
+
+
+@settings(max_examples=200, deadline=None)
+@given(name=st.text(max_size=20), head=st.binary(max_size=300))
+def test_detect_format_never_fails(name: str, head: bytes) -> None:
+    from hashwarden.exchange.detect import detect_format
+
+    assert detect_format(name, head) in {None, "plain", "csv", "vics", "icse", "hma", "nsrl"}

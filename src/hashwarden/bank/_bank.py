@@ -23,7 +23,7 @@ from hashwarden.bank._trust import SqlTrust
 from hashwarden.bank._verify import verify
 from hashwarden.bank.base import BankStats, VerifyReport
 from hashwarden.bank.guarded import GUARDED
-from hashwarden.bank.schema import MIGRATIONS, SCHEMA_FAMILY
+from hashwarden.bank.schema import MIGRATIONS, READ_OPTIONAL, SCHEMA_FAMILY
 from hashwarden.errors import ConflictError, DataError, NotFoundError
 
 __all__ = ["Bank", "create_bank", "open_bank"]
@@ -114,11 +114,13 @@ class Bank:
             self.audit.seal_unsealed()
             return
         applied = self.db.applied_migrations()
-        missing = [n for n, _ in MIGRATIONS if n not in applied]
+        missing = [n for n, _ in MIGRATIONS if n not in applied and n not in READ_OPTIONAL]
         if missing:
             raise DataError(
                 f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"
             )
+        # A table a read-optional migration has not made yet holds nothing to guard.
+        self.audit.guarded = tuple(g for g in self.audit.guarded if self.db.has_table(g.table))
         unsealed = [g.table for g in self.audit.unsealed()]
         if unsealed:
             raise DataError(

@@ -7,9 +7,13 @@ a migration that has shipped: append a new one.
 
 from __future__ import annotations
 
-__all__ = ["MIGRATIONS", "SCHEMA_FAMILY"]
+__all__ = ["MIGRATIONS", "READ_OPTIONAL", "SCHEMA_FAMILY"]
 
 SCHEMA_FAMILY = "hashwarden-bank"
+
+#: Migrations that only add tables whose readers check for them first: a bank opened read-only
+#: without them reads as before (they are applied when it is next opened for writing).
+READ_OPTIONAL = frozenset({"0600-agents", "0700-programme-exchanges"})
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -261,7 +265,30 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0700-console-sessions",
+        "0700-programme-exchanges",
+        """
+        CREATE TABLE programme_exchanges (
+            name TEXT PRIMARY KEY,
+            api TEXT NOT NULL,
+            named_bank TEXT NOT NULL,
+            config TEXT NOT NULL,
+            credentials TEXT,
+            category TEXT NOT NULL,
+            checkpoint TEXT,
+            fetched TEXT,
+            created TEXT NOT NULL
+        );
+        CREATE TABLE programme_records (
+            exchange TEXT NOT NULL REFERENCES programme_exchanges(name) ON DELETE CASCADE,
+            record TEXT NOT NULL,
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            PRIMARY KEY (exchange, record, entry_id)
+        );
+        CREATE INDEX programme_records_entry ON programme_records(entry_id)
+        """,
+    ),
+    (
+        "0800-console-sessions",
         """
         CREATE TABLE console_sessions (
             token_hash TEXT PRIMARY KEY,

@@ -106,6 +106,13 @@ COMMANDS = [
         "sync", "sync", "app", EXCHANGE, "Node-to-node sync: publish signed bundles, pull a peer's."
     ),
     Listed(
+        "exchange",
+        "exchange",
+        "app",
+        EXCHANGE,
+        "Hash-sharing programmes (NCMEC, StopNCII, ThreatExchange, a file): configure, fetch.",
+    ),
+    Listed(
         "serve", "service", "serve_command", SERVICE, "Serve hashing, matching and bank management."
     ),
     Listed(

@@ -56,7 +56,20 @@ SourceOpt = Annotated[str | None, typer.Option(metavar="ORG", help="Contributing
 KindOpt = Annotated[str | None, typer.Option(metavar="KIND", help="Only this kind.")]
 
 IMPORT_FORMATS = ("plain", "csv", "vics", "icse", "hma", "nsrl")
-EXPORT_FORMATS = ("plain", "csv", "vics", "icse", "hma")
+EXPORT_FORMATS = ("plain", "csv", "vics", "icse", "hma", "bloom")
+
+
+def read_bloom_key(path: Path) -> bytes:
+    """The secret of a keyed Bloom filter: a file of 16 to 4096 bytes (e.g. `head -c 32
+    /dev/urandom`)."""
+    try:
+        with path.open("rb") as stream:
+            key = stream.read(4097)
+    except OSError as exc:
+        raise NotFoundError(f"{path}: cannot read the Bloom filter key ({exc.strerror})") from exc
+    if not 16 <= len(key) <= 4096:
+        raise UsageError(f"{path}: a Bloom filter key is 16 to 4096 bytes, not {len(key)}")
+    return key
 
 
 def _category(text: str) -> str:
@@ -644,8 +657,8 @@ def export_list(
             "--format",
             "-f",
             metavar="FORMAT",
-            help="plain, csv, vics, icse or hma; any case. Default: from --out's suffix (.csv, "
-            ".json for vics, .txt), else plain.",
+            help="plain, csv, vics, icse, hma or bloom; any case. Default: from --out's suffix "
+            "(.csv, .json for vics, .txt, .bloom), else plain.",
             show_default=False,
         ),
     ] = None,
@@ -658,22 +671,51 @@ def export_list(
     include_notes: Annotated[
         bool, typer.Option(help="Also send the entries' free-text notes (kept home by default).")
     ] = False,
+    error_rate: Annotated[
+        float | None,
+        typer.Option(
+            metavar="P",
+            help="bloom: the chance a hash not in the bank is reported as a candidate "
+            "(default 0.001).",
+            show_default=False,
+        ),
+    ] = None,
+    bloom_key: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="bloom: key the filter with this secret (16+ bytes): it reveals nothing "
+            "without it.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Export the bank's entries in a supported format. Original file names and notes stay
     in the bank unless asked for."""
-    from hashwarden.exchange import get_format
+    from hashwarden.exchange import Format, export_entries, get_format
     from hashwarden.exchange.base import shareable
+    from hashwarden.exchange.bloom import DEFAULT_ERROR_RATE, BloomFormat
     from hashwarden.exchange.detect import format_for_suffix
     from hashwarden.signals import default_registry
 
     suffix_format = format_for_suffix(out.name) if out is not None else None
-    fmt = get_format(
-        choose_format(
-            format_name,
-            EXPORT_FORMATS,
-            detected=suffix_format if suffix_format in EXPORT_FORMATS else None,
-            default="plain",
+    if out is not None and out.suffix.lower() == ".bloom":
+        suffix_format = "bloom"
+    chosen = choose_format(
+        format_name,
+        EXPORT_FORMATS,
+        detected=suffix_format if suffix_format in EXPORT_FORMATS else None,
+        default="plain",
+    )
+    if chosen != "bloom" and (error_rate is not None or bloom_key is not None):
+        raise UsageError("--error-rate and --bloom-key are options of --format bloom")
+    fmt: Format = (
+        BloomFormat(
+            DEFAULT_ERROR_RATE if error_rate is None else error_rate,
+            read_bloom_key(bloom_key) if bloom_key is not None else None,
         )
+        if chosen == "bloom"
+        else get_format(chosen)
     )
     with open_bank_first(bank, readonly=True) as b:
         kinds = [default_registry().get(kind).name] if kind else sorted(b.stats().signals_by_kind)
@@ -683,7 +725,8 @@ def export_list(
             if any(s.kind in kinds for s in e.signals)
         )
         with output(out) as stream:
-            count = fmt.write(entries, stream, kinds)
-    noun = "hashes" if fmt.name in ("plain", "hma") else "entries"
-    if out is not None and str(out) != "-":
-        err_console.print(f"wrote {count} {noun} to {where(out)}", markup=False)
+            exported = export_entries(fmt, entries, stream, kinds)
+    to_file = out is not None and str(out) != "-"
+    message = exported.message(where(out) if to_file else None)
+    if message:
+        err_console.print(message, markup=False)

@@ -144,7 +144,16 @@ def scan_command(
             show_default=False,
         ),
     ],
-    out: Annotated[Path, typer.Option("--out", metavar="DIR", help="Folder for the report.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            metavar="DIR",
+            help="Folder for the report (with --bloom: the candidates' file, else standard "
+            "output).",
+            show_default=False,
+        ),
+    ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite a report already in --out.")
     ] = False,
@@ -230,6 +239,19 @@ def scan_command(
     cases: CasesOpt = None,
     cluster: ClusterOpt = None,
     old_bank: OldBankOpt = None,
+    bloom: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="Triage without the bank: every argument is a path, checked against this Bloom "
+            "filter (bank export --format bloom); candidates are listed as JSON lines.",
+            show_default=False,
+        ),
+    ] = None,
+    bloom_key: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="The key of a keyed --bloom filter.", show_default=False),
+    ] = None,
 ) -> None:
     """Triage evidence: matched, known-good, unknown (grouped into series) and errors.
 
@@ -237,29 +259,36 @@ def scan_command(
     7 matches found and some files could not be read or the scan was cut short by a limit,
     11 the scan was cut short by a limit (nothing matched in what was read),
     2 usage, 4 bank or input not found (checked before anything is read), 8 the --cluster
-    scheduler cannot be reached, 9 --out holds a report already (see --force).
+    scheduler cannot be reached, 9 --out holds a report already (see --force). With --bloom
+    (no bank): 0 no candidates, 1 candidates, 6 some files not read, 7 both.
     """
     from hashwarden.reports.case import prepare_report_dir, write_case_report
 
+    limits = _limits(
+        max_records,
+        max_members,
+        max_expanded_bytes,
+        max_depth,
+        max_archive_bytes,
+        max_archive_members,
+        max_ratio,
+        max_member_bytes,
+    )
+    if bloom is not None:
+        raise typer.Exit(_triage(args, old_bank, bloom, bloom_key, limits, out))
+    if bloom_key is not None:
+        raise UsageError("--bloom-key goes with --bloom")
     bank, names = bank_and_rest("scan", args, old_bank, "PATH... --out DIR")
     if not names:
         raise UsageError("give the folders, files or archives to scan after the bank")
     paths = check_paths(Path(name) for name in names)
     open_bank_first(bank, readonly=True).close()
+    if out is None:
+        raise UsageError("give --out DIR, the folder for the report")
     if out.exists() and not out.is_dir():
         raise UsageError(f"--out {out} exists and is not a folder")
     if record_stats and channel not in CHANNELS:
         raise UsageError(f"--channel must be one of {', '.join(CHANNELS)}")
-    limits = Limits(
-        max_records=max_records,
-        max_members=max_members,
-        max_expanded_bytes=parse_size(max_expanded_bytes, "--max-expanded-bytes"),
-        max_depth=max_depth,
-        max_archive_bytes=parse_size(max_archive_bytes, "--max-archive-bytes"),
-        max_archive_members=max_archive_members,
-        max_ratio=max_ratio,
-        max_member_bytes=parse_size(max_member_bytes, "--max-member-bytes"),
-    )
     mode = check_pdq_mode(pdq_mode)
     case_name = _case_name(case, out) if keep_hashes else None
     spool = out / SPOOL_NAME
@@ -291,6 +320,52 @@ def scan_command(
         _record(bank, events_from_scan(result, channel=channel, region=region))
     spool.unlink(missing_ok=True)
     raise typer.Exit(result.exit_code)
+
+
+def _limits(
+    max_records: int,
+    max_members: int,
+    max_expanded_bytes: str,
+    max_depth: int,
+    max_archive_bytes: str,
+    max_archive_members: int,
+    max_ratio: int,
+    max_member_bytes: str,
+) -> Limits:
+    return Limits(
+        max_records=max_records,
+        max_members=max_members,
+        max_expanded_bytes=parse_size(max_expanded_bytes, "--max-expanded-bytes"),
+        max_depth=max_depth,
+        max_archive_bytes=parse_size(max_archive_bytes, "--max-archive-bytes"),
+        max_archive_members=max_archive_members,
+        max_ratio=max_ratio,
+        max_member_bytes=parse_size(max_member_bytes, "--max-member-bytes"),
+    )
+
+
+def _triage(
+    args: list[str],
+    old_bank: str | None,
+    bloom: Path,
+    bloom_key: Path | None,
+    limits: Limits,
+    out: Path | None,
+) -> int:
+    """`scan --bloom FILE PATH...`: every argument a path, checked against the filter."""
+    from hashwarden.cli._triage import bloom_triage
+    from hashwarden.cli.bank import read_bloom_key
+    from hashwarden.exchange.bloom import BloomFilter
+
+    if old_bank is not None:
+        raise UsageError("--bloom triages without a bank: give only the paths")
+    if not args:
+        raise UsageError("give the folders, files or archives to check after --bloom FILE")
+    paths = check_paths([bloom, *(Path(name) for name in args)])[1:]
+    key = read_bloom_key(bloom_key) if bloom_key is not None else None
+    if out is not None and out.is_dir():
+        raise UsageError(f"--out {out} is a folder: with --bloom it names the candidates' file")
+    return bloom_triage(paths, BloomFilter(bloom, key=key), limits, out)
 
 
 def _case_name(case: str | None, out: Path) -> str:

@@ -8,6 +8,7 @@ Malformed input raises DataError naming the line, record or field.
 from __future__ import annotations
 
 import io
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import BinaryIO, Protocol, TextIO
@@ -21,8 +22,10 @@ from hashwarden.signals.registry import default_registry
 __all__ = [
     "CATEGORY_SCHEMES",
     "FILE_NAME_KEYS",
+    "Exported",
     "Format",
     "ImportOptions",
+    "export_entries",
     "map_category",
     "parse_bool",
     "shareable",
@@ -53,6 +56,10 @@ class Format(Protocol):
     name: str
     #: False for formats hashwarden only reads (NSRL).
     writable: bool
+    #: The signal kinds the format has a place for (None: every kind), and why it has none
+    #: for the others (`export_entries` reports what it left out with this reason).
+    carries: frozenset[str] | None
+    no_place: str
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         """Entries of the file, streamed; DataError names where the file is wrong."""
@@ -61,6 +68,63 @@ class Format(Protocol):
     def write(self, entries: Iterable[Entry], stream: BinaryIO, kinds: list[str]) -> int:
         """Write entries; `kinds` are the signal kinds present. Returns the count written."""
         ...
+
+
+@dataclass
+class Exported:
+    """What an export wrote, and what its format could not carry: nothing is left out unsaid."""
+
+    written: int
+    #: What `written` counts: "entries", or "hashes" for formats of one hash a line or a
+    #: Bloom filter (its distinct hashes).
+    noun: str
+    #: Values of each kind the format has no place for (kinds of the export only).
+    left_out: dict[str, int]
+    #: Entries not written at all: they hold none of the kinds the format carries.
+    entries_left_out: int
+    #: Why (the format's `no_place`).
+    reason: str
+    carried: list[str]
+
+    def message(self, destination: str | None) -> str:
+        """`wrote 4 entries to F; left out 12 pdq, 3 ed2k: ICSE has no column for them; ...`
+        (without `destination`, only what was left out, empty when nothing was)."""
+        parts = [f"wrote {self.written} {self.noun} to {destination}"] if destination else []
+        if self.left_out:
+            ranked = sorted(self.left_out.items(), key=lambda kv: (-kv[1], kv[0]))
+            counts = ", ".join(f"{n} {kind}" for kind, n in ranked)
+            parts.append(f"left out {counts}: {self.reason}")
+        if self.entries_left_out:
+            noun = "entry" if self.entries_left_out == 1 else "entries"
+            parts.append(
+                f"left out {self.entries_left_out} {noun} holding none of {', '.join(self.carried)}"
+            )
+        return "; ".join(parts)
+
+
+def export_entries(
+    fmt: Format, entries: Iterable[Entry], stream: BinaryIO, kinds: list[str]
+) -> Exported:
+    """Write entries in a format, counting the values of `kinds` it has no place for and the
+    entries it writes nothing of, as they stream past."""
+    carried = [k for k in kinds if fmt.carries is None or k in fmt.carries]
+    wanted, carried_set = set(kinds), set(carried)
+    left_out: Counter[str] = Counter()
+    skipped = 0
+
+    def counted() -> Iterator[Entry]:
+        nonlocal skipped
+        for entry in entries:
+            mine = [s.kind for s in entry.signals if s.kind in wanted]
+            dropped = [kind for kind in mine if kind not in carried_set]
+            left_out.update(dropped)
+            if mine and len(dropped) == len(mine):
+                skipped += 1
+            yield entry
+
+    written = fmt.write(counted(), stream, kinds)
+    noun = "hashes" if fmt.name in ("plain", "hma", "bloom") else "entries"
+    return Exported(written, noun, dict(left_out), skipped, fmt.no_place, carried)
 
 
 #: Keys of an entry's `extra` that hold original file names or paths: `file_name` (what

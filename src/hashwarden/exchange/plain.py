@@ -14,7 +14,11 @@ from hashwarden.errors import DataError, HashwardenError
 from hashwarden.signals.base import Signal, SignalRegistry
 from hashwarden.signals.registry import default_registry
 
-__all__ = ["read_plain", "write_plain"]
+__all__ = ["MAX_LINE", "read_plain", "write_plain"]
+
+#: The longest line read (a long video's vPDQ runs to hundreds of kilobytes): a list that is
+#: one endless line is refused at this bound instead of being read whole into memory.
+MAX_LINE = 16 << 20
 
 
 def _kind_for(value: str, registry: SignalRegistry, line_no: int, name: str) -> str:
@@ -40,7 +44,11 @@ def read_plain(
     reg = registry or default_registry()
     if kind is not None:
         reg.get(kind)
-    for line_no, raw in enumerate(stream, start=1):
+    line_no = 0
+    while raw := stream.readline(MAX_LINE + 1):
+        line_no += 1
+        if len(raw) > MAX_LINE:
+            raise DataError(f"{name} line {line_no} is longer than {MAX_LINE >> 20} MiB")
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

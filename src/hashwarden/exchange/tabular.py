@@ -42,6 +42,23 @@ def _rows(stream: BinaryIO, name: str, delimiter: str) -> Iterator[tuple[int, di
         raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
 
+#: The deepest nesting an imported `extra` may have: deeper would fail to be written back.
+MAX_EXTRA_DEPTH = 32
+
+
+def _depth(value: object) -> int:
+    """How deeply a JSON value nests (without recursion)."""
+    deepest, pending = 0, [(value, 0)]
+    while pending:
+        item, level = pending.pop()
+        deepest = max(deepest, level)
+        if isinstance(item, dict):
+            pending.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            pending.extend((v, level + 1) for v in item)
+    return deepest
+
+
 def _text_out(stream: BinaryIO) -> io.TextIOWrapper:
     return io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=True)
 
@@ -51,6 +68,8 @@ class PlainFormat:
 
     name = "plain"
     writable = True
+    carries: frozenset[str] | None = None
+    no_place = ""
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         try:
@@ -76,6 +95,8 @@ class CsvFormat:
 
     name = "csv"
     writable = True
+    carries: frozenset[str] | None = None
+    no_place = ""
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         kinds = set(default_registry().names())
@@ -92,10 +113,17 @@ class CsvFormat:
             if "extra" in extra:
                 try:
                     kept = json.loads(str(extra.pop("extra")))
+                except RecursionError as exc:
+                    raise DataError(f"{where}: the extra column is nested too deeply") from exc
                 except ValueError as exc:
                     raise DataError(f"{where}: the extra column is not JSON ({exc})") from exc
                 if not isinstance(kept, dict):
                     raise DataError(f"{where}: the extra column is not a JSON object")
+                if _depth(kept) > MAX_EXTRA_DEPTH:
+                    raise DataError(
+                        f"{where}: the extra column is nested too deeply (over"
+                        f" {MAX_EXTRA_DEPTH} levels)"
+                    )
                 extra.update(kept)
             yield NewEntry(
                 signals,
@@ -153,6 +181,8 @@ class IcseFormat:
 
     name = "icse"
     writable = True
+    carries: frozenset[str] | None = frozenset(_ICSE_SIGNALS.values())
+    no_place = "ICSE has no column for them"
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         for line, row in _rows(stream, name, ";"):
@@ -196,16 +226,36 @@ class IcseFormat:
         return count
 
 
-#: HMA / python-threatexchange signal type names → ours.
-HMA_TYPES = {"pdq": "pdq", "md5": "md5", "video_md5": "md5", "photo_md5": "md5"}
+#: Our kinds → the python-threatexchange / HMA signal type written for them.
+HMA_NAMES = {"pdq": "pdq", "md5": "video_md5", "sha256": "video_sha256"}
+_HMA_KINDS = frozenset(HMA_NAMES)
+#: HMA / python-threatexchange signal type names read → ours (`md5`, `photo_md5`: older names).
+HMA_TYPES = {
+    "pdq": "pdq",
+    "video_md5": "md5",
+    "md5": "md5",
+    "photo_md5": "md5",
+    "video_sha256": "sha256",
+}
+#: python-threatexchange's aggregate opinion categories, which `threatexchange dataset --csv`
+#: writes in the category column: they say how sure, not what content, so entries take
+#: --category; a NEGATIVE_CLASS row (a known false positive or test data) is refused.
+PYTX_OPINIONS = frozenset({"POSITIVE_CLASS", "INVESTIGATION_SEED", "DISPUTED", "NEGATIVE_CLASS"})
+HMA_HEADER = ["signal_type", "signal_str", "collab", "category", "tags"]
 
 
 class HmaFormat:
-    """python-threatexchange / HMA dataset CSV: signal_type, signal_str, collab, category, tags
-    (no header row, as pytx writes it; a header row is recognised and skipped)."""
+    """python-threatexchange / HMA dataset CSV: signal_type, signal_str, collab, category, tags,
+    as `threatexchange dataset --csv` writes it (a header row; rows without one are read too).
+    Its category column holds either our category or pytx's opinion (POSITIVE_CLASS, ...)."""
 
     name = "hma"
     writable = True
+    carries: frozenset[str] | None = _HMA_KINDS
+    no_place = (
+        "HMA has no signal type for them (its vpdq is a JSON list of frames with timestamps,"
+        " which hashwarden does not keep)"
+    )
 
     def read(self, stream: BinaryIO, options: ImportOptions, name: str) -> Iterator[NewEntry]:
         reader = csv.reader(text_stream(stream))
@@ -219,46 +269,62 @@ class HmaFormat:
                     raise DataError(
                         f"{where}: expected signal_type,signal_str[,collab,category,tags]"
                     )
-                signal_type = row[0].strip().lower()
-                if signal_type not in HMA_TYPES:
-                    raise DataError(
-                        f"{where}: signal type {row[0]!r} is not one hashwarden keeps"
-                        f" ({', '.join(HMA_TYPES)})"
-                    )
-                collab = row[2].strip() if len(row) > 2 else ""
-                tags = [t for t in (row[4].split() if len(row) > 4 else []) if t]
-                extra: dict[str, object] = (
-                    {"hma:signal_type": signal_type}
-                    if signal_type != HMA_TYPES[signal_type]
-                    else {}
-                )
-                if tags:
-                    extra["hma:tags"] = tags
-                yield NewEntry(
-                    [signal_or_error(HMA_TYPES[signal_type], row[1], where)],
-                    map_category(row[3] if len(row) > 3 else "", options, where),
-                    options.series,
-                    source=collab or options.source,
-                    extra=extra,
-                )
+                yield self._entry(row, options, where)
         except csv.Error as exc:
             raise DataError(f"{name} line {reader.line_num}: {exc}") from exc
         except UnicodeDecodeError as exc:
             raise DataError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
 
+    @staticmethod
+    def _entry(row: list[str], options: ImportOptions, where: str) -> NewEntry:
+        signal_type = row[0].strip().lower()
+        if signal_type not in HMA_TYPES:
+            raise DataError(
+                f"{where}: signal type {row[0]!r} is not one hashwarden keeps"
+                f" ({', '.join(HMA_TYPES)})"
+            )
+        kind = HMA_TYPES[signal_type]
+        collab = row[2].strip() if len(row) > 2 else ""
+        category_text = row[3].strip() if len(row) > 3 else ""
+        tags = [t for t in (row[4].split() if len(row) > 4 else []) if t]
+        extra: dict[str, object] = (
+            {"hma:signal_type": signal_type} if signal_type != HMA_NAMES[kind] else {}
+        )
+        if tags:
+            extra["hma:tags"] = tags
+        if category_text.upper() in PYTX_OPINIONS:
+            if category_text.upper() == "NEGATIVE_CLASS":
+                raise DataError(
+                    f"{where}: opinion NEGATIVE_CLASS marks a known false positive or test data;"
+                    " leave such rows out of the file (or import them as a known-good set)"
+                )
+            extra["hma:opinion"] = category_text.upper()
+            category = options.category
+        else:
+            category = map_category(category_text, options, where)
+        return NewEntry(
+            [signal_or_error(kind, row[1], where)],
+            category,
+            options.series,
+            source=collab or options.source,
+            extra=extra,
+        )
+
     def write(self, entries: Iterable[Entry], stream: BinaryIO, kinds: list[str]) -> int:
         out = _text_out(stream)
         writer = csv.writer(out)
+        writer.writerow(HMA_HEADER)
         count = 0
         for entry in entries:
+            recorded = str(entry.extra.get("hma:signal_type", ""))
+            tags = entry.extra.get("hma:tags", [])
             for signal in entry.signals:
-                if signal.kind not in ("pdq", "md5"):
+                if signal.kind not in _HMA_KINDS or signal.kind not in kinds:
                     continue
-                kind = str(entry.extra.get("hma:signal_type", signal.kind))
-                tags = entry.extra.get("hma:tags", [])
+                same = HMA_TYPES.get(recorded) == signal.kind
                 writer.writerow(
                     [
-                        kind,
+                        recorded if same else HMA_NAMES[signal.kind],
                         signal.value,
                         entry.source or "",
                         entry.category,

@@ -1,0 +1,589 @@
+"""Hash-sharing programmes (NCMEC, StopNCII, ThreatExchange, Tech Against Terrorism, a local
+file) through python-threatexchange's `SignalExchangeAPI` implementations, as HMA uses them.
+
+Each exchange is configured once in the bank (`programme_exchanges`): its API, the collaboration
+config python-threatexchange expects, where its credentials are (an environment variable or a
+file, never the secret itself), the category its entries take and the named bank they go in.
+A fetch resumes from the stored checkpoint; each delta is applied in one transaction together
+with the checkpoint it leads to, so an interrupted fetch resumes where it stopped and repeats
+nothing. Every record becomes an entry whose source is `exchange:NAME` and whose extra keeps the
+programme's record id and tags (`exchange:NAME`); the records are also listed in
+`programme_records`, so a record the programme deletes or withdraws (StopNCII's withdrawn
+cases, NCMEC's deleted entries) removes the entries it alone brought.
+
+python-threatexchange is imported only here and only when an exchange is used.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from hashwarden._time import utc_now
+from hashwarden.bank import Bank, NewEntry, parse_category
+from hashwarden.errors import (
+    ConflictError,
+    DataError,
+    ExchangeUnavailableError,
+    HashwardenError,
+    NotFoundError,
+    UsageError,
+)
+from hashwarden.exchange.base import signal_or_error
+from hashwarden.signals.base import Signal
+
+__all__ = [
+    "APIS",
+    "PYTX_KINDS",
+    "FetchResult",
+    "ProgrammeExchange",
+    "ProgrammeExchanges",
+]
+
+#: Our names for python-threatexchange's exchange APIs → (module, class).
+APIS = {
+    "file": ("threatexchange.exchanges.impl.file_api", "LocalFileSignalExchangeAPI"),
+    "ncmec": ("threatexchange.exchanges.impl.ncmec_api", "NCMECSignalExchangeAPI"),
+    "stopncii": ("threatexchange.exchanges.impl.stop_ncii_api", "StopNCIISignalExchangeAPI"),
+    "threatexchange": (
+        "threatexchange.exchanges.impl.fb_threatexchange_api",
+        "FBThreatExchangeSignalExchangeAPI",
+    ),
+    "tat": ("threatexchange.exchanges.impl.techagainstterrorism_api", "TATSignalExchangeAPI"),
+}
+#: python-threatexchange's signal types → our kinds (a video's MD5 or SHA-256 is a file digest).
+PYTX_KINDS = {"pdq": "pdq", "video_md5": "md5", "video_sha256": "sha256"}
+_SIGNAL_TYPES = (
+    ("threatexchange.signal_type.pdq.signal", "PdqSignal"),
+    ("threatexchange.signal_type.md5", "VideoMD5Signal"),
+    ("threatexchange.signal_type.sha256", "VideoSHA256Signal"),
+)
+_SELECT = (
+    "SELECT name, api, named_bank, config, credentials, category, checkpoint, fetched, created"
+    " FROM programme_exchanges"
+)
+
+
+def _load(module: str, name: str) -> Any:
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as exc:
+        raise UsageError(
+            "exchanges need python-threatexchange: pip install threatexchange"
+        ) from exc
+
+
+def _signal_types() -> list[Any]:
+    return [_load(module, name) for module, name in _SIGNAL_TYPES]
+
+
+def _api_class(api: str) -> Any:
+    if api not in APIS:
+        raise UsageError(f"unknown exchange API {api!r} (known: {', '.join(APIS)})")
+    return _load(*APIS[api])
+
+
+def _record_id(key: object) -> str:
+    """The programme's id of a record: its key (`pdq <hash>` for one-signal records)."""
+    return " ".join(str(k) for k in key) if isinstance(key, tuple) else str(key)
+
+
+def _stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[Any]:
+    """StopNCII's deltas with its withdrawals: python-threatexchange 1.2 compares a record's
+    hash value, not its status, with Withdrawn and Deleted, so it never passes a withdrawal
+    on. Here a record whose status is Withdrawn or Deleted is a deletion."""
+    impl = importlib.import_module("threatexchange.exchanges.impl.stop_ncii_api")
+    client = importlib.import_module("threatexchange.exchanges.clients.stopncii.api")
+    fetch_state = importlib.import_module("threatexchange.exchanges.fetch_state")
+    gone = {client.StopNCIICaseStatus.Withdrawn, client.StopNCIICaseStatus.Deleted}
+    start = client.StopNCIIAPI.DEFAULT_START_TIME if checkpoint is None else checkpoint.update_time
+    for result in api.api.fetch_hashes_iter(start_timestamp=start):
+        updates: dict[Any, Any] = {}
+        for record in result.hashRecords:
+            key, metadata = impl._get_delta_mapping(record)
+            if key[0]:
+                updates[key] = None if record.hashStatus in gone else metadata
+        yield fetch_state.FetchDelta(updates, impl.StopNCIICheckpoint.from_stopncii_fetch(result))
+
+
+@dataclass
+class ProgrammeExchange:
+    name: str
+    api: str
+    named_bank: str
+    #: python-threatexchange's collaboration config fields (no secrets).
+    config: dict[str, Any]
+    #: Where the credentials are: {"env": VARIABLE} or {"file": PATH}; None: the API's own
+    #: default places (python-threatexchange's environment variable or dotfile).
+    credentials: dict[str, str] | None
+    category: str
+    checkpoint: dict[str, Any] | None = None
+    fetched: str | None = None
+    created: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        shown = asdict(self)
+        shown["checkpoint"] = self.checkpoint is not None
+        return shown
+
+
+@dataclass
+class FetchResult:
+    """What a fetch did."""
+
+    records: int = 0
+    #: Entries new to the bank, and existing entries the programme's records fell into.
+    added: int = 0
+    matched: int = 0
+    #: Entries removed because the programme deleted or withdrew their records.
+    removed: int = 0
+    #: Records of signal types hashwarden does not keep, by type.
+    skipped: Counter[str] = field(default_factory=Counter)
+
+    def message(self, name: str) -> str:
+        text = (
+            f"exchange {name}: {self.records} records; {self.added} new entries,"
+            f" {self.matched} already banked, {self.removed} removed (deleted or withdrawn)"
+        )
+        if self.skipped:
+            kinds = ", ".join(f"{n} {t}" for t, n in sorted(self.skipped.items()))
+            text += f"; skipped {kinds} (no kind of ours)"
+        return text
+
+
+class ProgrammeExchanges:
+    """The exchanges configured in one bank."""
+
+    def __init__(self, bank: Bank) -> None:
+        self.bank = bank
+        self.db = bank.db
+
+    # -- configuration ----------------------------------------------------------------------
+    def add(
+        self,
+        name: str,
+        api: str,
+        *,
+        config: Mapping[str, Any],
+        named_bank: str | None = None,
+        credentials: dict[str, str] | None = None,
+        category: str = "csam",
+    ) -> ProgrammeExchange:
+        """Configure an exchange; its config is checked against the API's collaboration
+        config before it is stored. ConflictError when the name is taken."""
+        if not name or not name.replace("-", "").replace("_", "").isalnum():
+            raise UsageError(f"exchange name {name!r}: use letters, digits, - and _")
+        exchange = ProgrammeExchange(
+            name,
+            api,
+            named_bank or name,
+            dict(config),
+            credentials,
+            parse_category(category),
+        )
+        self._collab(exchange)  # refuses a config the API does not take
+        if credentials is not None and set(credentials) - {"env", "file"}:
+            raise UsageError("credentials come from {'env': VARIABLE} or {'file': PATH}")
+        with self.db.transaction():
+            if self.db.execute(
+                "SELECT 1 FROM programme_exchanges WHERE name = ?", (name,)
+            ).fetchone():
+                raise ConflictError(f"an exchange named {name!r} exists already")
+            exchange.created = utc_now()
+            self.db.execute(
+                "INSERT INTO programme_exchanges(name, api, named_bank, config, credentials,"
+                " category, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    name,
+                    api,
+                    exchange.named_bank,
+                    json.dumps(exchange.config, sort_keys=True),
+                    json.dumps(credentials) if credentials else None,
+                    exchange.category,
+                    exchange.created,
+                ),
+            )
+            self.bank.audit.record(
+                "cli", "exchange.add", {"name": name, "api": api, "bank": exchange.named_bank}
+            )
+        return exchange
+
+    def all(self) -> list[ProgrammeExchange]:
+        if not self.db.has_table("programme_exchanges"):  # an older bank opened read-only
+            return []
+        return [self._row(r) for r in self.db.query(f"{_SELECT} ORDER BY name")]
+
+    def get(self, name: str) -> ProgrammeExchange:
+        has_table = self.db.has_table("programme_exchanges")
+        rows = self.db.query(f"{_SELECT} WHERE name = ?", (name,)) if has_table else []
+        if not rows:
+            raise NotFoundError(f"no exchange named {name!r} (see exchange list)")
+        return self._row(rows[0])
+
+    def remove(self, name: str, *, entries: bool = False) -> int:
+        """Forget an exchange (and its checkpoint); with `entries`, also remove the entries
+        its records alone brought. Returns how many entries were removed."""
+        self.get(name)
+        removed = 0
+        with self.db.transaction():
+            if entries:
+                records = [
+                    r[0]
+                    for r in self.db.query(
+                        "SELECT DISTINCT record FROM programme_records WHERE exchange = ?", (name,)
+                    )
+                ]
+                removed = self._withdraw(name, records)
+            self.db.execute("DELETE FROM programme_records WHERE exchange = ?", (name,))
+            self.db.execute("DELETE FROM programme_exchanges WHERE name = ?", (name,))
+            self.bank.audit.record(
+                "cli", "exchange.remove", {"name": name, "entries_removed": removed}
+            )
+        return removed
+
+    @staticmethod
+    def _row(row: tuple[Any, ...]) -> ProgrammeExchange:
+        name, api, named_bank, config, credentials, category, checkpoint, fetched, created = row
+        return ProgrammeExchange(
+            name,
+            api,
+            named_bank,
+            json.loads(config),
+            json.loads(credentials) if credentials else None,
+            category,
+            json.loads(checkpoint) if checkpoint else None,
+            fetched,
+            created,
+        )
+
+    # -- python-threatexchange --------------------------------------------------------------
+    def _collab(self, exchange: ProgrammeExchange) -> Any:
+        api_cls = _api_class(exchange.api)
+        config_cls = api_cls.get_config_cls()
+        known = {f.name for f in fields(config_cls)} - {"name", "api", "enabled"}
+        unknown = set(exchange.config) - known
+        if unknown:
+            raise UsageError(
+                f"exchange {exchange.name}: the {exchange.api} API takes no "
+                f"{', '.join(sorted(unknown))} (it takes: {', '.join(sorted(known)) or 'nothing'})"
+            )
+        try:
+            return config_cls(
+                name=exchange.name, api=api_cls.get_name(), enabled=True, **exchange.config
+            )
+        except (TypeError, ValueError) as exc:
+            raise UsageError(f"exchange {exchange.name}: {exc}") from exc
+
+    def _credentials(self, exchange: ProgrammeExchange, api_cls: Any) -> Any:
+        """The credentials, read from where the configuration says; the secret is never
+        stored, logged nor put in a message."""
+        where = exchange.credentials
+        if not where or not hasattr(api_cls, "get_credential_cls"):
+            return None
+        if "env" in where:
+            text = os.environ.get(where["env"])
+            source = f"environment variable {where['env']}"
+        else:
+            source = f"file {where['file']}"
+            try:
+                text = Path(where["file"]).read_text().strip()
+            except OSError as exc:
+                raise NotFoundError(f"exchange {exchange.name}: cannot read {source}") from exc
+        if not text:
+            raise UsageError(f"exchange {exchange.name}: no credentials in {source}")
+        credentials = api_cls.get_credential_cls()._from_str(text)
+        if credentials is None or not credentials._are_valid():
+            raise UsageError(f"exchange {exchange.name}: the credentials in {source} are not valid")
+        return credentials
+
+    def _api(self, exchange: ProgrammeExchange) -> tuple[Any, Any, Any]:
+        api_cls = _api_class(exchange.api)
+        collab = self._collab(exchange)
+        credentials = self._credentials(exchange, api_cls)
+        try:
+            api = (
+                api_cls.for_collab(collab, credentials)
+                if credentials is not None
+                else api_cls.for_collab(collab)
+            )
+        except HashwardenError:
+            raise
+        except Exception as exc:  # python-threatexchange's auth and client errors
+            raise ExchangeUnavailableError(
+                f"exchange {exchange.name}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return api_cls, collab, api
+
+    # -- fetching ---------------------------------------------------------------------------
+    def fetch(
+        self,
+        name: str,
+        *,
+        on_delta: Callable[[FetchResult], None] | None = None,
+        into_named_bank: Callable[[str, list[int]], None] | None = None,
+    ) -> FetchResult:
+        """Fetch from the stored checkpoint to the programme's present state.
+        `into_named_bank(bank, entry_ids)` runs inside each delta's transaction, so the named
+        bank's members and the checkpoint move together."""
+        exchange = self.get(name)
+        api_cls, collab, api = self._api(exchange)
+        checkpoint = None
+        if exchange.checkpoint is not None:
+            try:
+                checkpoint = api_cls.get_checkpoint_cls()(**exchange.checkpoint)
+            except TypeError as exc:
+                raise DataError(f"exchange {name}: stored checkpoint unreadable ({exc})") from exc
+            if checkpoint.is_stale():
+                checkpoint = None
+        # A fetch from nothing, or from an API with nothing to resume from (the file API),
+        # returns the programme's whole list: records it no longer holds were withdrawn.
+        snapshot = checkpoint is None or not fields(api_cls.get_checkpoint_cls())
+        seen: set[str] = set()
+        result = FetchResult()
+        signal_types = _signal_types()
+        for delta in self._deltas(exchange, api, signal_types, checkpoint):
+            with self.db.transaction():
+                ids = self._apply(exchange, api_cls, collab, signal_types, delta.updates, result)
+                seen.update(_record_id(key) for key in delta.updates)
+                if into_named_bank is not None and ids:
+                    into_named_bank(exchange.named_bank, ids)
+                reached = delta.checkpoint
+                state = (
+                    asdict(reached)
+                    if is_dataclass(reached) and not isinstance(reached, type)
+                    else {}
+                )
+                self.db.execute(
+                    "UPDATE programme_exchanges SET checkpoint = ?, fetched = ? WHERE name = ?",
+                    (json.dumps(state, sort_keys=True, default=str), utc_now(), name),
+                )
+            if on_delta is not None:
+                on_delta(result)
+        if snapshot:
+            with self.db.transaction():
+                held = self.db.query(
+                    "SELECT DISTINCT record FROM programme_records WHERE exchange = ?", (name,)
+                )
+                result.removed += self._withdraw(name, [r[0] for r in held if r[0] not in seen])
+        with self.db.transaction():
+            self.bank.audit.record(
+                f"exchange:{name}",
+                "exchange.fetched",
+                {"name": name, "records": result.records, "removed": result.removed},
+            )
+        return result
+
+    @staticmethod
+    def _deltas(
+        exchange: ProgrammeExchange, api: Any, signal_types: list[Any], checkpoint: Any
+    ) -> Iterator[Any]:
+        """The API's deltas; its own failures become ExchangeUnavailableError (exit 8)."""
+        name = exchange.name
+        iterator = (
+            _stopncii_deltas(api, checkpoint)
+            if exchange.api == "stopncii"
+            else api.fetch_iter(signal_types, checkpoint)
+        )
+        while True:
+            try:
+                delta = next(iterator)
+            except StopIteration:
+                return
+            except HashwardenError:
+                raise
+            except UnicodeDecodeError as exc:  # a list that is not text
+                raise DataError(f"exchange {name}: the list is not UTF-8 text ({exc})") from exc
+            except Exception as exc:  # a client's HTTP, parse or assertion error
+                raise ExchangeUnavailableError(
+                    f"exchange {name}: fetch failed ({type(exc).__name__}: {exc})"
+                ) from exc
+            yield delta
+
+    def _apply(
+        self,
+        exchange: ProgrammeExchange,
+        api_cls: Any,
+        collab: Any,
+        signal_types: list[Any],
+        updates: Mapping[Any, Any],
+        result: FetchResult,
+    ) -> list[int]:
+        """Apply one delta; returns the ids of the entries its records added or fell into."""
+        records: list[tuple[str, NewEntry]] = []
+        gone: list[str] = []
+        for key, value in updates.items():
+            result.records += 1
+            record = _record_id(key)
+            if value is None:
+                gone.append(record)
+                continue
+            entry = self._entry(exchange, api_cls, collab, signal_types, key, value, result)
+            if entry is not None:
+                records.append((record, entry))
+        result.removed += self._withdraw(exchange.name, gone)
+        if not records:
+            return []
+        added = self.bank.entries.add_many(
+            [entry for _, entry in records],
+            actor=f"exchange:{exchange.name}",
+            action="exchange.fetch",
+            detail={"exchange": exchange.name},
+        )
+        result.added += len(added.added)
+        result.matched += added.duplicates
+        by_kind: dict[str, set[str]] = {}
+        for _, entry in records:
+            by_kind.setdefault(entry.signals[0].kind, set()).add(entry.signals[0].value)
+        banked = {
+            (kind, value): entry_id
+            for kind, values in by_kind.items()
+            for value, entry_id in self.bank.entries.lookup(kind, values).items()
+        }
+        ids: list[int] = []
+        for record, entry in records:
+            entry_id = banked[entry.signals[0].kind, entry.signals[0].value]
+            ids.append(entry_id)
+            self.db.execute(
+                "INSERT INTO programme_records(exchange, record, entry_id) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (exchange.name, record, entry_id),
+            )
+        return ids
+
+    @staticmethod
+    def _entry(
+        exchange: ProgrammeExchange,
+        api_cls: Any,
+        collab: Any,
+        signal_types: list[Any],
+        key: Any,
+        value: Any,
+        result: FetchResult,
+    ) -> NewEntry | None:
+        converted = api_cls.naive_convert_to_signal_type(signal_types, collab, {key: value})
+        where = f"exchange {exchange.name} record {_record_id(key)}"
+        signals: list[Signal] = []
+        for signal_type, by_value in converted.items():
+            kind = PYTX_KINDS[signal_type.get_name()]
+            signals += [signal_or_error(kind, text, where) for text in by_value]
+        if not signals:
+            shown = key[0] if isinstance(key, tuple) else "record"
+            result.skipped[str(shown)] += 1
+            return None
+        try:
+            tags = sorted(str(t) for t in value.get_as_aggregate_opinion().tags)
+        except Exception:  # an API whose metadata carries no opinions
+            tags = []
+        return NewEntry(
+            signals,
+            exchange.category,
+            source=f"exchange:{exchange.name}",
+            extra={f"exchange:{exchange.name}": {"id": _record_id(key), "tags": tags}},
+        )
+
+    def _withdraw(self, name: str, records: list[str]) -> int:
+        """Forget these records of the exchange; remove the entries no other record of any
+        exchange holds and that came from this exchange alone (their source). Returns how many
+        entries were removed."""
+        removed = 0
+        for record in records:
+            ids = [
+                int(r[0])
+                for r in self.db.query(
+                    "SELECT entry_id FROM programme_records WHERE exchange = ? AND record = ?",
+                    (name, record),
+                )
+            ]
+            self.db.execute(
+                "DELETE FROM programme_records WHERE exchange = ? AND record = ?", (name, record)
+            )
+            for entry_id in ids:
+                left = self.db.query(
+                    "SELECT 1 FROM programme_records WHERE entry_id = ?", (entry_id,)
+                )
+                entry = self.bank.entries.by_id([entry_id]).get(entry_id)
+                if left or entry is None or entry.source != f"exchange:{name}":
+                    continue
+                self.bank.entries.remove(
+                    entry_id, actor=f"exchange:{name}", reason=f"withdrawn by exchange {name}"
+                )
+                removed += 1
+        return removed
+
+    # -- feedback ---------------------------------------------------------------------------
+    def sources_of(self, entry_ids: list[int]) -> list[tuple[str, Signal]]:
+        """(exchange, signal) of each programme record that brought these entries: where a
+        verdict on them (a confirmed or rejected report draft) is to be sent."""
+        if not entry_ids or not self.db.has_table("programme_records"):
+            return []
+        marks = ",".join("?" * len(entry_ids))
+        rows = self.db.query(
+            "SELECT exchange, record FROM programme_records"
+            f" WHERE entry_id IN ({marks}) ORDER BY exchange, record",
+            list(entry_ids),
+        )
+        found: list[tuple[str, Signal]] = []
+        for exchange, record in rows:
+            signal_type, _, value = str(record).partition(" ")
+            kind = PYTX_KINDS.get(signal_type)
+            if kind is not None and value:
+                found.append((str(exchange), Signal(kind, value)))
+        return found
+
+    def send_verdicts(self, entry_ids: list[int], *, confirm: bool) -> dict[str, list[str]]:
+        """Send a verdict on these entries to every programme that brought them (a confirmed
+        report draft's up-vote, a rejected one's down-vote). A programme that is unreachable or
+        takes no such feedback does not stop the others: returns {"sent": [...], "failed":
+        ["exchange kind value: why", ...]}."""
+        outcome: dict[str, list[str]] = {"sent": [], "failed": []}
+        for exchange, signal in self.sources_of(entry_ids):
+            label = f"{exchange} {signal.kind} {signal.value}"
+            try:
+                self.send_opinion(exchange, signal, confirm=confirm)
+            except HashwardenError as exc:
+                outcome["failed"].append(f"{label}: {exc}")
+            else:
+                outcome["sent"].append(label)
+        return outcome
+
+    def send_opinion(self, name: str, signal: Signal, *, confirm: bool) -> None:
+        """Tell the programme this bank's verdict on one of its signals: a confirmation is a
+        positive opinion (an up-vote), a dispute a false positive (a down-vote).
+        UsageError when the programme takes no feedback of that kind."""
+        exchange = self.get(name)
+        _, _, api = self._api(exchange)
+        state = importlib.import_module("threatexchange.exchanges.fetch_state")
+        pytx_type = next(
+            (t for t in _signal_types() if PYTX_KINDS[t.get_name()] == signal.kind), None
+        )
+        if pytx_type is None:
+            raise UsageError(f"exchange {name} has no signal type for {signal.kind}")
+        category = (
+            state.SignalOpinionCategory.POSITIVE_CLASS
+            if confirm
+            else state.SignalOpinionCategory.NEGATIVE_CLASS
+        )
+        opinion = state.SignalOpinion(True, category, set())
+        try:
+            api.report_opinion(pytx_type, signal.value, opinion)
+        except NotImplementedError:
+            verdict = "confirmations" if confirm else "disputes"
+            raise UsageError(f"exchange {name} ({exchange.api}) takes no {verdict}") from None
+        except HashwardenError:
+            raise
+        except Exception as exc:
+            raise ExchangeUnavailableError(
+                f"exchange {name}: feedback not sent ({type(exc).__name__}: {exc})"
+            ) from exc
+        with self.db.transaction():
+            self.bank.audit.record(
+                "cli",
+                "exchange.opinion",
+                {"name": name, "kind": signal.kind, "value": signal.value, "confirm": confirm},
+            )
