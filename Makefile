@@ -14,6 +14,7 @@ $(STAMPS)/venv: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[dev]'
+	-git config core.hooksPath .githooks
 	@touch $@
 
 $(STAMPS)/system: deps/apt.txt scripts/install-system-deps.sh

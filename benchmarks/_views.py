@@ -1,7 +1,8 @@
-"""Prototype of view matching (issue 15), for the benchmark only: not hashwarden's code.
+"""Designs of view matching (issue 15) measured side by side by the benchmark.
 
-A *view* is a rectangle of a picture given by the share cut off each side: the centre crops
-"c3" (3% off every side), one-sided crops "L4" (4% off the left; R, T, B likewise), the picture
+The views themselves and their exact PDQ are hashwarden's (hashwarden.signals.views, whose
+BANK_VIEWS and QUERY_VIEWS are D2, the design chosen). A *view* is a rectangle of a picture
+given by the share cut off each side: the centre crops "c3" (3% off every side), one-sided crops "L4" (4% off the left; R, T, B likewise), the picture
 without its bottom or top strip "-B12" / "-T12" (1/12 of the height; "-B4", "-T4" for a
 quarter), and composites "c3-B12" (the centre crop, then without its bottom twelfth). PDQ is
 taken of the view's pixels, cut from the same fast-mode decode hashwarden hashes (JPEG draft,
@@ -15,7 +16,6 @@ distances already computed, so every design is measured on the same hashes.
 
 from __future__ import annotations
 
-import functools
 import io
 from dataclasses import dataclass
 
@@ -24,6 +24,7 @@ import pdqhash
 from PIL import Image
 
 from hashwarden.signals.hashing import FAST_MIN_SIDE
+from hashwarden.signals.views import View, ViewHasher, comparable, view
 
 __all__ = [
     "Design",
@@ -35,41 +36,6 @@ __all__ = [
     "largest_difference",
     "view",
 ]
-
-
-@dataclass(frozen=True)
-class View:
-    """Shares of the width (left, right) and height (top, bottom) cut off."""
-
-    name: str
-    left: float = 0.0
-    top: float = 0.0
-    right: float = 0.0
-    bottom: float = 0.0
-
-
-def view(name: str) -> View:
-    """The view a name describes: "full", "c3", "L4", "-B12", "c3-B12", "c1.5"."""
-    if name == "full":
-        return View(name)
-    left = top = right = bottom = 0.0
-    base, _, strip = name.partition("-")
-    if base.startswith("c"):
-        share = float(base[1:]) / 100
-        left = top = right = bottom = share
-    elif base:
-        share = float(base[1:]) / 100
-        side = base[0]
-        left, top, right, bottom = (share * (side == s) for s in "LTRB")
-    if strip:
-        # The strip is a share of what is left after the crop above.
-        cut = 1 / float(strip[1:])
-        kept = 1 - top - bottom
-        if strip[0] == "B":
-            bottom += kept * cut
-        else:
-            top += kept * cut
-    return View(name, left, top, right, bottom)
 
 
 def decode_fast(data: bytes) -> np.ndarray:
@@ -85,97 +51,13 @@ def decode_fast(data: bytes) -> np.ndarray:
         return np.asarray(rgb)
 
 
-@functools.lru_cache(maxsize=4096)
-def _axis_weights(length: int) -> tuple[np.ndarray, np.ndarray]:
-    """PDQ's blur-and-decimate along an axis of this length: 64 samples, window (n + 127) // 128."""
-    samples = (((np.arange(64) + 0.5) * length) / 64).astype(int)
-    return _box_then_box(length, (length + 127) // 128, samples)
-
-
-def _box_then_box(length: int, window: int, samples: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PDQ's two passes of its box filter along one axis, then its decimation, as weights:
-    (indices (64, span), weights (64, span)): sample i = sum(weights[i] * x[indices[i]]).
-
-    The box is the reference's box1DFloat: output o averages inputs o - (w - h) .. o + h - 1,
-    h = (w + 2) // 2, clipped to the vector (so fewer inputs near its ends)."""
-    half = (window + 2) // 2
-    before, after = window - half, half - 1
-
-    def count(at: np.ndarray) -> np.ndarray:
-        return np.minimum(at + after, length - 1) - np.maximum(at - before, 0) + 1
-
-    span = 2 * (before + after) + 1
-    weights = np.zeros((len(samples), span))
-    outer = 1 / count(samples)
-    for d in range(-before, after + 1):
-        middle = samples + d
-        inside = (middle >= 0) & (middle < length)
-        inner = np.where(inside, outer / count(np.clip(middle, 0, length - 1)), 0.0)
-        for e in range(-before, after + 1):
-            end = middle + e
-            weights[:, d + e + 2 * before] += np.where((end >= 0) & (end < length), inner, 0.0)
-    indices = np.clip(samples[:, None] - 2 * before + np.arange(span)[None, :], 0, length - 1)
-    return indices, weights
-
-
-def _dct_matrix() -> np.ndarray:
-    i = np.arange(1, 17)[:, None]
-    j = np.arange(64)[None, :]
-    return np.sqrt(2 / 64) * np.cos(np.pi / 2 / 64 * i * (2 * j + 1))
-
-
-_DCT = _dct_matrix()
-
-
-class ViewHasher:
-    """PDQ of many views of one picture, sharing the work: the luminance is computed once, and
-    each view's blur-and-decimate is two small weighted sums (PDQ's filter is linear and
-    separable, and only 64 x 64 of its outputs are kept). Matches pdqhash.compute to within a
-    bit or two (float summation order), at a fraction of its time per view."""
-
-    def __init__(self, pixels: np.ndarray) -> None:
-        rgb = pixels.astype(np.float64)
-        luma = rgb[:, :, 0] * 0.299 + rgb[:, :, 1] * 0.587 + rgb[:, :, 2] * 0.114
-        self.luma = luma.astype(np.float32).astype(np.float64)  # pdqhash's float32 luma
-
-    def hash(self, name: str) -> tuple[str, int]:
-        """(hex, quality) of the named view."""
-        height, width = self.luma.shape
-        v = view(name)
-        top, bottom = round(v.top * height), height - round(v.bottom * height)
-        left, right = round(v.left * width), width - round(v.right * width)
-        part = self.luma[top:bottom, left:right]
-        row_index, row_w = _axis_weights(part.shape[0])
-        col_index, col_w = _axis_weights(part.shape[1])
-        by_rows = np.einsum("is,isc->ic", row_w, part[row_index])  # (64, cols)
-        small = np.einsum("js,ijs->ij", col_w, by_rows[:, col_index]).astype(np.float32)
-        return _bits_hex(small), _quality(small)
-
-
-def _quality(small: np.ndarray) -> int:
-    down = np.trunc((small[:-1, :] - small[1:, :]) * np.float32(100) / np.float32(255))
-    across = np.trunc((small[:, :-1] - small[:, 1:]) * np.float32(100) / np.float32(255))
-    return min(100, int(np.abs(down).sum() + np.abs(across).sum()) // 90)
-
-
-def _bits_hex(small: np.ndarray) -> str:
-    coefficients = _DCT @ small.astype(np.float64) @ _DCT.T  # (16, 16)
-    flat = coefficients.ravel()
-    median = np.sort(flat)[127]  # the reference's torben: the lower median
-    bits = (flat > median)[::-1]  # bit k of the hash is coefficient 255 - k, as pdqhash reads
-    return np.packbits(bits.astype(np.uint8)).tobytes().hex()
-
-
 def largest_difference(pixels: np.ndarray, names: list[str]) -> int:
     """The largest distance between ViewHasher's and pdqhash's own PDQ of these views (and
     quality differences count as a distance too): 0 when ViewHasher is exact."""
     hasher = ViewHasher(pixels)
-    height, width = pixels.shape[:2]
     worst = 0
     for name in names:
-        v = view(name)
-        top, bottom = round(v.top * height), height - round(v.bottom * height)
-        left, right = round(v.left * width), width - round(v.right * width)
+        top, bottom, left, right = hasher.bounds(name)
         bits, quality = pdqhash.compute(np.ascontiguousarray(pixels[top:bottom, left:right]))
         exact = np.packbits(bits.astype(np.uint8)).tobytes().hex()
         ours, our_quality = hasher.hash(name)
@@ -204,12 +86,6 @@ class Design:
     guard: str = "none"
 
 
-def _family(name: str) -> tuple[str, str]:
-    """(crop letter, strip) of a view name: "c3-B12" is ("c", "B12"), "full" is ("", "")."""
-    base, _, strip = name.partition("-")
-    return ("" if base == "full" else base[:1]), strip
-
-
 def allowed_pairs(design: Design, query_names: list[str], bank_names: list[str]) -> np.ndarray:
     """(query hashes, banked hashes) thresholds of the pairs a design compares (0: not
     compared). Query names that are not views (full, turns, trimmed) meet every banked hash."""
@@ -217,10 +93,8 @@ def allowed_pairs(design: Design, query_names: list[str], bank_names: list[str])
     for i, q in enumerate(query_names):
         for j, b in enumerate(bank_names):
             q_view, b_view = q in design.query, b in design.bank
-            if design.pairing == "aligned" and q_view:
-                (q_letter, q_strip), (b_letter, b_strip) = _family(q), _family(b)
-                if q_strip != b_strip or (q_letter not in ("", b_letter) and b_letter):
-                    continue
+            if design.pairing == "aligned" and q_view and not comparable(q, b):
+                continue
             mask[i, j] = design.view_threshold if q_view or b_view else 31
     return mask
 

@@ -51,6 +51,7 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 from hashwarden.bank import NewEntry, create_bank
 from hashwarden.index import BankMatcher
 from hashwarden.signals import Signal, hash_bytes
+from hashwarden.signals.views import BANK_VIEWS, QUERY_VIEWS
 
 THRESHOLD = 31
 MIN_QUALITY = 50
@@ -296,7 +297,10 @@ class Hashed:
     views: dict[str, tuple[str, int]]
     variants: dict[str, str] = field(default_factory=dict)
     signals: dict[str, str] = field(default_factory=dict)
+    #: hashwarden's own views (signals/views.py: D2), as `bank add-files` or `scan` hash them.
+    real_views: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0  # hashwarden's hashing (CPU)
+    real_seconds: float = 0.0  # hashwarden's hashing with its views (CPU)
     view_setup: float = 0.0  # the luminance that every view shares (CPU)
     view_seconds: float = 0.0  # all the views (CPU)
 
@@ -343,6 +347,8 @@ def _hash(data: bytes, views: list[str], *, query: bool) -> Hashed:
     ready = time.process_time()
     found = {name: hasher.hash(name) for name in views}
     end = time.process_time()
+    real = hash_bytes(data, variants=query, views=QUERY_VIEWS if query else BANK_VIEWS)
+    real_end = time.process_time()
     return Hashed(
         ours.pdq,
         ours.pdq_quality or 0,
@@ -350,7 +356,9 @@ def _hash(data: bytes, views: list[str], *, query: bool) -> Hashed:
         found,
         ours.pdq_variants,
         ours.signals() if not query else {},
+        real.pdq_views,
         middle - start,
+        real_end - end,
         ready - setup,
         end - ready,
     )
@@ -510,6 +518,10 @@ class Baseline:
 
     ours: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
     pytx: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    #: hashwarden with its views: entries banked with them, queries hashed with them.
+    views: dict[str, list[bool]] = field(default_factory=lambda: defaultdict(list))
+    views_wrong: int = 0
+    views_fp: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     ours_wrong: int = 0
     pytx_wrong: int = 0
     ours_fp: dict[str, int] = field(default_factory=lambda: defaultdict(int))
@@ -526,13 +538,17 @@ def _baseline(
     out = Baseline()
     with tempfile.TemporaryDirectory() as tmp:
         bank = create_bank(Path(tmp) / "bank.db")
+        with_views = create_bank(Path(tmp) / "views.db")
         entry_of: dict[int, int] = {}
         for photo in originals:  # as `bank add-files` banks a file: every signal of its hashes
             signals = [Signal(kind, value) for kind, value in photo.banked.signals.items()]
-            entry_of[photo.index] = bank.entries.add(
-                NewEntry(signals, extra={"file_name": Path(photo.path).name})
-            )
+            entry = NewEntry(signals, extra={"file_name": Path(photo.path).name})
+            entry_of[photo.index] = bank.entries.add(entry)
+            # ... and, today, its views (the same entry ids: both banks get the same entries).
+            assert with_views.entries.add(entry) == entry_of[photo.index]
+            with_views.views.add({entry_of[photo.index]: photo.banked.real_views})
         matcher = BankMatcher(bank, threshold=THRESHOLD)
+        view_matcher = BankMatcher(with_views, threshold=THRESHOLD)
         pytx_bank = [(p.index, p.banked.pytx) for p in originals if p.banked.pytx]
 
         def ours_hits(copy: Hashed) -> set[int]:
@@ -540,6 +556,17 @@ def _baseline(
                 return set()
             result = matcher.match(
                 {"pdq": copy.pdq}, pdq_quality=copy.quality, pdq_variants=copy.variants
+            )
+            return {m.entry for m in result.matches}
+
+        def view_hits(copy: Hashed) -> set[int]:
+            if copy.pdq is None:
+                return set()
+            result = view_matcher.match(
+                {"pdq": copy.pdq},
+                pdq_quality=copy.quality,
+                pdq_variants=copy.variants,
+                pdq_views=copy.real_views,
             )
             return {m.entry for m in result.matches}
 
@@ -554,7 +581,9 @@ def _baseline(
             if photo.index not in good:
                 continue
             for name, copy in photo.copies.items():
-                ours, theirs = ours_hits(copy), pytx_hits(copy)
+                ours, theirs, viewed = ours_hits(copy), pytx_hits(copy), view_hits(copy)
+                out.views[name].append(entry_of[photo.index] in viewed)
+                out.views_wrong += len(viewed - {entry_of[photo.index]})
                 out.ours[name].append(entry_of[photo.index] in ours)
                 out.pytx[name].append(photo.index in theirs)
                 out.ours_wrong += len(ours - {entry_of[photo.index]})
@@ -562,6 +591,7 @@ def _baseline(
         for photo in unrelated:
             for name, copy in photo.copies.items():
                 out.ours_fp[name] += bool(ours_hits(copy))
+                out.views_fp[name] += bool(view_hits(copy))
                 out.pytx_fp[name] += bool(pytx_hits(copy))
         # The unrelated photos against the edited copies, as if those copies were banked.
         copies = [c for p in originals for c in p.copies.values()]
@@ -577,6 +607,7 @@ def _baseline(
             np.logical_or.at(per_photo, np.array(owners, dtype=int), hits)
             setattr(out, field_name, int(per_photo.sum()))
         bank.close()
+        with_views.close()
     return out
 
 
@@ -665,14 +696,19 @@ def _report(
         f"(benchmarks/photos.py): {len(originals)} banked, of which {len(good)} of PDQ quality "
         f">= {MIN_QUALITY} are measured; {len(unrelated)} never banked. Distance {THRESHOLD}. "
         "Each edit at a strength drawn per photo (seeded): see the edits in "
-        "benchmarks/bench_pdq_recall_real.py. Columns after hashwarden are prototypes of view "
-        "matching (benchmarks/_views.py), on top of today's rule.",
+        'benchmarks/bench_pdq_recall_real.py. "hashwarden with views" is hashwarden\'s matcher '
+        "with the views `bank add-files` banks and `scan` hashes (design D2, "
+        "hashwarden.signals.views); the columns after it are prototypes of view matching "
+        "(benchmarks/_views.py), on top of today's rule.",
         "",
-        "| edit | python-threatexchange | hashwarden today | " + " | ".join(design_names) + " |",
-        "| --- | --- | --- | " + " | ".join("---" for _ in design_names) + " |",
+        "| edit | python-threatexchange | hashwarden today | hashwarden with views | "
+        + " | ".join(design_names)
+        + " |",
+        "| --- | --- | --- | --- | " + " | ".join("---" for _ in design_names) + " |",
     ]
     for edit in ALL_EDITS:
         row = [edit, _share(baseline.pytx[edit]), _share(baseline.ours[edit])]
+        row.append(_share(baseline.views[edit]))
         row += [_share(outcomes[n].recall[edit]) for n in design_names]
         lines.append("| " + " | ".join(row) + " |")
 
@@ -687,7 +723,7 @@ def _report(
     lines.append(
         "| **all edits (without extra)** | "
         + " | ".join(
-            [total(baseline.pytx), total(baseline.ours)]
+            [total(baseline.pytx), total(baseline.ours), total(baseline.views)]
             + [total(outcomes[n].recall) for n in design_names]
         )
         + " |"
@@ -695,7 +731,7 @@ def _report(
     lines.append(
         "| **worst edit** | "
         + " | ".join(
-            [worst(baseline.pytx), worst(baseline.ours)]
+            [worst(baseline.pytx), worst(baseline.ours), worst(baseline.views)]
             + [worst(outcomes[n].recall) for n in design_names]
         )
         + " |"
@@ -704,7 +740,11 @@ def _report(
     fp = [
         f"| false positives: {len(unrelated)} unrelated photos | "
         + " | ".join(
-            [str(baseline.pytx_fp["unedited"]), str(baseline.ours_fp["unedited"])]
+            [
+                str(baseline.pytx_fp["unedited"]),
+                str(baseline.ours_fp["unedited"]),
+                str(baseline.views_fp["unedited"]),
+            ]
             + [str(outcomes[n].unrelated_hits) for n in design_names]
         )
         + " |",
@@ -713,37 +753,38 @@ def _report(
             [
                 str(sum(v for k, v in baseline.pytx_fp.items() if k != "unedited")),
                 str(sum(v for k, v in baseline.ours_fp.items() if k != "unedited")),
+                str(sum(v for k, v in baseline.views_fp.items() if k != "unedited")),
             ]
             + [str(outcomes[n].unrelated_copies_hits) for n in design_names]
         )
         + " |",
         f"| matches to another banked photo ({len(good) * len(ALL_EDITS)} copies) | "
         + " | ".join(
-            [str(baseline.pytx_wrong), str(baseline.ours_wrong)]
+            [str(baseline.pytx_wrong), str(baseline.ours_wrong), str(baseline.views_wrong)]
             + [str(outcomes[n].wrong_entry) for n in design_names]
         )
         + " |",
         f"| unrelated against unrelated ({len(unrelated)} x {len(unrelated) - 1} pairs) | - | "
         + " | ".join(
-            [str(outcomes["today (replayed)"].unrelated_pairs_hit)]
+            [str(outcomes["today (replayed)"].unrelated_pairs_hit), "-"]
             + [str(outcomes[n].unrelated_pairs_hit) for n in design_names]
         )
         + " |",
         f"| unrelated pairs within {NEAR} bits (both checks above) | - | "
         + " | ".join(
-            [str(outcomes["today (replayed)"].near_unrelated)]
+            [str(outcomes["today (replayed)"].near_unrelated), "-"]
             + [str(outcomes[n].near_unrelated) for n in design_names]
         )
         + " |",
         "| hash pairs compared per query and entry | 1 | "
         + " | ".join(
-            [str(outcomes["today (replayed)"].pairs_compared)]
+            [str(outcomes["today (replayed)"].pairs_compared), "-"]
             + [str(outcomes[n].pairs_compared) for n in design_names]
         )
         + " |",
         "| nearest unrelated pair compared (distance) | - | "
         + " | ".join(
-            [str(outcomes["today (replayed)"].nearest_unrelated)]
+            [str(outcomes["today (replayed)"].nearest_unrelated), "-"]
             + [str(outcomes[n].nearest_unrelated) for n in design_names]
         )
         + " |",
@@ -764,6 +805,8 @@ def _report(
     query_setup = sum(c.view_setup for c in queries) / len(queries)
     per_query_view = sum(c.view_seconds for c in queries) / len(queries) / max(1, len(query_views))
     bank_today = sum(p.banked.seconds for p in originals) / len(originals)
+    real_query = sum(c.real_seconds for c in queries) / len(queries)
+    real_bank = sum(p.banked.real_seconds for p in originals) / len(originals)
     bank_setup = sum(p.banked.view_setup for p in originals) / len(originals)
     per_bank_view = (
         sum(p.banked.view_seconds for p in originals) / len(originals) / max(1, len(bank_views))
@@ -796,6 +839,10 @@ def _report(
         f"once ({bank_setup * 1000:.1f} ms banked, {query_setup * 1000:.1f} ms query), then "
         f"{per_bank_view * 1000:.1f} / {per_query_view * 1000:.1f} ms a view (_views.ViewHasher, "
         "bit for bit pdqhash's result; pdqhash itself takes about 5 times as long a view).",
+        "",
+        f"hashwarden with views, whole hash_bytes calls: banking a file "
+        f"x{real_bank / bank_today:.2f} ({real_bank * 1000:.0f} ms), hashing a query "
+        f"x{real_query / query_today:.2f} ({real_query * 1000:.0f} ms), against without views.",
     ]
     return "\n".join(lines) + "\n"
 

@@ -56,6 +56,10 @@ class Match:
     #: frames found in the query.
     query_match: float | None = None
     compared_match: float | None = None
+    #: For a PDQ match through views (signals/views.py): "query view/banked view", e.g.
+    #: "c2/c6" (the query less 2% a side met the entry's picture less 6% a side), "full"
+    #: for a whole picture; None when the whole pictures matched.
+    view: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -32,19 +32,23 @@ def test_an_old_bank_verifies_and_reads_alike(old_bank: Path, readonly: bool) ->
     with open_bank(old_bank, readonly=readonly) as bank:
         report = bank.verify()
         assert report.ok, report.problems
-        # Opened for writing, the tables guarded since (alerts) are made and sealed, one event;
-        # read-only, they are absent and the bank reads exactly as it was written.
-        assert report.entries == EXPECTED["verify"]["entries"]
-        seal_events = 0 if readonly else 1
-        assert report.events == EXPECTED["verify"]["events"] + seal_events
-        assert report.guarded == (EXPECTED["verify"]["guarded"] if readonly else len(GUARDED))
+        # Opened for writing, it gains the tables guarded since (entry_views, alerts) and the
+        # event that seals them; read-only, it reads as it was (without views or alerts).
+        sealed = 0 if readonly else 1
+        guarded = 0 if readonly else len(GUARDED) - EXPECTED["verify"]["guarded"]
+        assert [report.events, report.entries, report.guarded] == [
+            EXPECTED["verify"]["events"] + sealed,
+            EXPECTED["verify"]["entries"],
+            EXPECTED["verify"]["guarded"] + guarded,
+        ]
         stats = bank.stats()
-        assert {k: getattr(stats, k) for k in EXPECTED["stats"]} == EXPECTED["stats"] | {
-            "audit_events": EXPECTED["stats"]["audit_events"] + seal_events
-        }
+        expected = {**EXPECTED["stats"]}
+        expected["audit_events"] += sealed
+        assert {k: getattr(stats, k) for k in EXPECTED["stats"]} == expected
         assert bank.bank_id == EXPECTED["bank_id"]
-        if readonly:  # the fingerprint names the audit head, which the seal moved on
+        if readonly:  # the seal event moves the audit head of a bank opened for writing
             assert bank.fingerprint() == EXPECTED["fingerprint"]
+        assert bank.views.count() == (0, 0)
         entries = [
             [e.id, sorted([s.kind, s.value] for s in e.signals), e.category, e.series, e.version]
             for e in bank.entries.all()
@@ -88,3 +92,17 @@ def test_times_stored_in_whole_seconds_still_compare(old_bank: Path) -> None:
         fp = banks.get("fp")  # stored as 2031-02-03T04:05:06Z
         assert not fp.enabled("2031-02-03T04:05:05.999999Z")
         assert fp.enabled("2031-02-03T04:05:06.000000Z")  # not a second late
+
+
+def test_an_old_bank_gains_views_when_opened_for_writing(old_bank: Path) -> None:
+    """Read-only it has no views and scans as before; opened for writing it is migrated, its
+    old entries can be given views, and it still verifies."""
+    with open_bank(old_bank, readonly=True) as bank:
+        assert list(bank.views.all()) == []
+    with open_bank(old_bank) as bank:
+        assert bank.views.add({1: {"c3": "a" * 64, "-B12": "b" * 64}}) == [1]
+        assert bank.views.of([1]) == {1: {"c3": "a" * 64, "-B12": "b" * 64}}
+        report = bank.verify()
+        assert report.ok, report.problems
+    with open_bank(old_bank, readonly=True) as bank:
+        assert bank.views.count() == (1, 2)

@@ -343,6 +343,9 @@ def test_missing_paths_and_banks_are_exit_4_before_any_work(
     runs = [
         (["bank", "add-files", bank, case, gone], gone),
         (["bank", "add-files", no_bank, case], "no bank"),
+        (["bank", "add-views", bank, case, gone], gone),
+        (["bank", "add-views", no_bank, case], "no bank"),
+        (["match", bank, "--file", gone], gone),
         (["hash", case, gone], gone),
         (["scan", bank, case, gone, "--out", str(tmp_path / "r")], gone),
         (["scan", no_bank, case, "--out", str(tmp_path / "r")], "no bank"),

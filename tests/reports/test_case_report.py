@@ -112,7 +112,10 @@ def test_the_orientation_that_matched_is_shown(tmp_path: Path) -> None:
     paths = write_case_report(result, tmp_path / "report")
     row = next(csv.DictReader(paths["csv"].open(encoding="utf-8")))
     assert row["match_orientation"] == best.orientation
-    assert list(row) == [*COLUMNS_BEFORE, "match_orientation"], "new columns go at the end"
+    assert row["match_view"] == ""  # a whole-picture match
+    assert list(row) == [*COLUMNS_BEFORE, "match_orientation", "match_view"], (
+        "new columns go at the end"
+    )
     matched = _section(paths["html"].read_text(encoding="utf-8"), "Matched files")
     assert f"<td>{best.orientation}</td>" in matched
 

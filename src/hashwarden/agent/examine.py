@@ -30,6 +30,7 @@ from hashwarden.index import BankMatcher
 from hashwarden.scan import Item, ReadStats, read_items, strongest_first
 from hashwarden.signals.hashing import ContentHashes
 from hashwarden.signals.parallel import hash_in_parallel
+from hashwarden.signals.views import QUERY_VIEWS
 
 __all__ = ["Examined", "Examiner", "bank_version"]
 
@@ -134,11 +135,17 @@ class Examiner:
     def _matches(self, path: str) -> Iterator[tuple[Item, ContentHashes, list[Any]]]:
         """(item, hashes, matches) of each thing in the file that matched."""
         items = read_items([Path(path)], self.config.limits, ReadStats())
-        for item, hashes, _error in hash_in_parallel(items, _source, workers=1, variants=True):
+        # A file's views (cropped, captioned copies) only where the bank holds some.
+        views = QUERY_VIEWS if self.matcher.has_views else ()
+        hashed = hash_in_parallel(items, _source, workers=1, variants=True, views=views)
+        for item, hashes, _error in hashed:
             if hashes is None:
                 continue
             found = self.matcher.match(
-                hashes.signals(), pdq_quality=hashes.pdq_quality, pdq_variants=hashes.pdq_variants
+                hashes.signals(),
+                pdq_quality=hashes.pdq_quality,
+                pdq_variants=hashes.pdq_variants,
+                pdq_views=hashes.pdq_views,
             )
             if found.matches:
                 yield item, hashes, strongest_first(found.matches)

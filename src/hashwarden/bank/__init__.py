@@ -27,6 +27,7 @@ from hashwarden.bank.protocols import (
     KnownGoodStore,
     ProvenanceStore,
     TrustStore,
+    ViewStore,
 )
 
 __all__ = [
@@ -47,6 +48,7 @@ __all__ = [
     "ProvenanceStore",
     "TrustStore",
     "VerifyReport",
+    "ViewStore",
     "create_bank",
     "open_bank",
     "parse_category",

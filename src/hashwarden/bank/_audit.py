@@ -162,10 +162,11 @@ class SqlAudit:
 
     @contextmanager
     def tracked_dependents(self, entry_id: int) -> Iterator[None]:
-        """Deleting an entry cascades to its named-bank memberships and votes."""
+        """Deleting an entry cascades to its named-bank memberships, votes and views."""
         with (
             self.tracked("named_bank_entries", "entry_id = ?", (entry_id,)),
             self.tracked("votes", "entry_id = ?", (entry_id,)),
+            self.tracked("entry_views", "entry_id = ?", (entry_id,)),
         ):
             yield
 

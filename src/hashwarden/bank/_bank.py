@@ -1,7 +1,7 @@
 """The bank: stores by concern over one `Database` (a SQLite file or a PostgreSQL database).
 
 `open_bank` and `create_bank` are the ways in; the `Bank` they return composes the stores
-(`entries`, `changes`, `provenance`, `known_good`, `trust`, `events`, `audit`) and answers
+(`entries`, `changes`, `provenance`, `known_good`, `trust`, `events`, `views`, `audit`) and answers
 what concerns the whole bank (its id, fingerprint, statistics, `verify`).
 """
 
@@ -21,6 +21,7 @@ from hashwarden.bank._known_good import SqlKnownGood
 from hashwarden.bank._provenance import SqlProvenance
 from hashwarden.bank._trust import SqlTrust
 from hashwarden.bank._verify import verify
+from hashwarden.bank._views import VIEWS_MIGRATION, SqlViews
 from hashwarden.bank.base import BankStats, VerifyReport
 from hashwarden.bank.guarded import GUARDED
 from hashwarden.bank.schema import MIGRATIONS, READ_OPTIONAL, SCHEMA_FAMILY
@@ -41,6 +42,7 @@ class Bank:
         self.known_good = SqlKnownGood(db, self.audit)
         self.trust = SqlTrust(db)
         self.events = SqlEvents(db, self.audit)
+        self.views = SqlViews(db, self.audit)
 
     @property
     def location(self) -> str:
@@ -115,6 +117,10 @@ class Bank:
             return
         applied = self.db.applied_migrations()
         missing = [n for n, _ in MIGRATIONS if n not in applied and n not in READ_OPTIONAL]
+        # A bank from before a read-optional migration reads as one without its rows (scans
+        # and matches of it work as they did); the tables come with the first open for writing.
+        if VIEWS_MIGRATION not in applied:
+            self.views = SqlViews(self.db, self.audit, present=False)
         if missing:
             raise DataError(
                 f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from hashwarden._sql import Database
 from hashwarden.bank.base import Entry, NewEntry, entry_digest
@@ -29,12 +29,13 @@ __all__ = [
 ]
 
 BATCH = 900  # stays under SQLite's bound-parameter limit
+T = TypeVar("T")
 ENTRY_COLUMNS = (
     "id, category, series, victim_identified, source, first_seen, added, note, extra, version"
 )
 
 
-def chunks(items: list[str], size: int = BATCH) -> Iterator[list[str]]:
+def chunks(items: list[T], size: int = BATCH) -> Iterator[list[T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 

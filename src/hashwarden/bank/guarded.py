@@ -43,6 +43,7 @@ GUARDED: tuple[Guarded, ...] = (
     Guarded("action_reports", "status <> 'pending'"),  # decided reports; drafts are free
     Guarded("match_suspensions"),  # matcher keys suspended for probing near-match edges
     Guarded("alerts", "status <> 'open'"),  # endpoint alerts acknowledged or closed
+    Guarded("entry_views"),  # the view hashes an entry matches cropped or captioned copies by
 )
 
 

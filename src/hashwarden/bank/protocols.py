@@ -9,7 +9,7 @@ several stores, all or nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol
@@ -35,6 +35,7 @@ __all__ = [
     "KnownGoodStore",
     "ProvenanceStore",
     "TrustStore",
+    "ViewStore",
 ]
 
 
@@ -155,6 +156,28 @@ class EventStore(Protocol):
     def between(self, start: str, end: str) -> list[tuple[Any, ...]]: ...
 
 
+class ViewStore(Protocol):
+    """The PDQ of views of entries banked from files (signals/views.py)."""
+
+    def add(
+        self,
+        views: Mapping[int, Mapping[str, str]],
+        *,
+        replace: bool = True,
+        actor: str = "cli",
+    ) -> list[int]: ...
+
+    def for_files(
+        self, files: Iterable[tuple[str, str, Mapping[str, str]]]
+    ) -> tuple[dict[int, dict[str, str]], int]: ...
+
+    def of(self, ids: Iterable[int]) -> dict[int, dict[str, str]]: ...
+
+    def all(self) -> Iterator[tuple[int, str, str]]: ...
+
+    def count(self) -> tuple[int, int]: ...
+
+
 class AuditLog(Protocol):
     """The audit log, and the audited writes of tables that live beside the bank's own."""
 
@@ -196,6 +219,9 @@ class BankStore(Protocol):
 
     @property
     def events(self) -> EventStore: ...
+
+    @property
+    def views(self) -> ViewStore: ...
 
     @property
     def audit(self) -> AuditLog: ...

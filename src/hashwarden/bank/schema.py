@@ -13,7 +13,7 @@ SCHEMA_FAMILY = "hashwarden-bank"
 
 #: Migrations that only add tables whose readers check for them first: a bank opened read-only
 #: without them reads as before (they are applied when it is next opened for writing).
-READ_OPTIONAL = frozenset({"0600-agents", "0700-programme-exchanges"})
+READ_OPTIONAL = frozenset({"0600-agents", "0700-programme-exchanges", "1500-entry-views"})
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -288,7 +288,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
-        "0800-console-sessions",
+        "1500-entry-views",
+        """
+        CREATE TABLE entry_views (
+            entry_id INTEGER NOT NULL REFERENCES entries(id) ON DELETE CASCADE,
+            view TEXT NOT NULL,
+            value TEXT NOT NULL,
+            PRIMARY KEY (entry_id, view)
+        )
+        """,
+    ),
+    (
+        "1600-console-sessions",
         """
         CREATE TABLE console_sessions (
             token_hash TEXT PRIMARY KEY,

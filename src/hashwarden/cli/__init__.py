@@ -51,7 +51,13 @@ COMMANDS = [
     Listed("bank", "bank", "app", BANKS, "Create, fill, search, inspect and verify a hash bank."),
     Listed("index", "index", "app", BANKS, "Build and inspect the indexes saved next to a bank."),
     Listed("hash", "hash", "hash_command", MATCHING, "Print the fingerprints of files."),
-    Listed("match", "match", "match_command", MATCHING, "Look one hash up in the bank."),
+    Listed(
+        "match",
+        "match",
+        "match_command",
+        MATCHING,
+        "Look one hash, or a file's hashes, up in the bank.",
+    ),
     Listed(
         "scan",
         "scan",

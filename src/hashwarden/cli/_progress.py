@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +75,14 @@ def hashed_files(
     pdq_mode: str = "fast",
     leave_out: Callable[[Path], bool] = lambda path: False,
     extra_kinds: Collection[str] | None = None,
+    views: Sequence[str] = (),
     hasher: Callable[..., Iterator[Any]] | None = None,
 ) -> Iterator[tuple[Path, ContentHashes | None, str | None]]:
     """(path, hashes, error) for every file under the paths but those `leave_out` names,
     hashed on all cores, with a progress bar; a skipped path comes with the reason.
-    `extra_kinds` as `hash_stream` takes them (None: every kind a registered hasher computes).
-    `hasher` hashes in place of `hash_in_parallel`, e.g. on a Dask cluster."""
+    `extra_kinds`, `views` as `hash_stream` takes them (`extra_kinds` None: every kind a
+    registered hasher computes). `hasher` hashes in place of `hash_in_parallel`, e.g. on a
+    Dask cluster."""
     from hashwarden.scan.walk import walk_files
     from hashwarden.signals.parallel import hash_in_parallel
 
@@ -93,6 +95,7 @@ def hashed_files(
             workers=workers,
             pdq_mode=pdq_mode,
             extra_kinds=extra_kinds,
+            views=views,
         )
         for item, hashes, error in results:
             yield item.path, hashes, error or item.error

@@ -139,26 +139,35 @@ def add_files(
 ) -> None:
     """Hash files (folders recursively) and add them to the bank.
 
-    The bank's own files (the bank, its -wal, -shm and -journal files, its saved index) are
-    left out. Exit 4 when a path or the bank is not there (before hashing anything); 6 when
-    some files could not be read."""
+    Images also bank the PDQ of views of them (crops, the picture without a strip), so that
+    cropped and captioned copies match (docs/hashing.md, "Views"). The bank's own files (the
+    bank, its -wal, -shm and -journal files, its saved index) are left out. Exit 4 when a path
+    or the bank is not there (before hashing anything); 6 when some files could not be read."""
     from hashwarden.bank import NewEntry
     from hashwarden.signals import Signal
+    from hashwarden.signals.views import BANK_VIEWS
 
     cat = _category(category)
     mode = check_pdq_mode(pdq_mode)
     files = check_paths(paths)
     entries: list[NewEntry] = []
+    views: list[tuple[str, str, dict[str, str]]] = []
     failed = 0
     with open_bank_first(bank) as b:
         own = _own_files(b)
         for path, hashes, error in hashed_files(
-            files, "hashing", workers=workers, pdq_mode=mode, leave_out=own
+            files,
+            "hashing",
+            workers=workers,
+            pdq_mode=mode,
+            leave_out=own,
+            views=() if known_good else BANK_VIEWS,
         ):
             if hashes is None:
                 err_console.print(f"skipped {path}: {error}", markup=False)
                 failed += 1
                 continue
+            views.append((hashes.sha256, hashes.md5, hashes.pdq_views))
             signals = [Signal(k, v) for k, v in hashes.signals().items()]
             entries.append(
                 NewEntry(
@@ -176,9 +185,65 @@ def add_files(
                 markup=False,
             )
         else:
-            result = b.entries.add_many(entries, action="entries.add_files")
+            with b.db.transaction():  # the entries and their views, all or nothing
+                result = b.entries.add_many(entries, action="entries.add_files")
+                owners, _ = b.views.for_files(views)
+                with_views = b.views.add(owners, replace=False)
             console.print(_added_message("added", result))
+            if with_views:
+                console.print(f"banked views of {len(with_views)} images")
         keep_index_current(b)
+    if failed:
+        raise typer.Exit(EXIT_ERRORS)
+
+
+@app.command("add-views", rich_help_panel=FILL)
+def add_views(
+    bank: BankArg,
+    paths: Annotated[
+        list[Path],
+        typer.Argument(metavar="PATH...", help="Files or folders of images already banked."),
+    ],
+    pdq_mode: PdqModeOpt = "fast",
+    workers: WorkersOpt = None,
+) -> None:
+    """Bank the views of entries whose files you still hold (entries added before views
+    existed, or by hashes): each file is hashed and given to the entry holding its SHA-256
+    or MD5; files no entry holds are counted and left alone, and nothing else of an entry
+    changes. Exit 4 when a path or the bank is not there; 6 when some files could not be
+    read."""
+    from hashwarden.signals.views import BANK_VIEWS
+
+    mode = check_pdq_mode(pdq_mode)
+    files = check_paths(paths)
+    views: list[tuple[str, str, dict[str, str]]] = []
+    failed = without = 0
+    with open_bank_first(bank) as b:
+        for path, hashes, error in hashed_files(
+            files,
+            "hashing",
+            workers=workers,
+            pdq_mode=mode,
+            leave_out=_own_files(b),
+            extra_kinds=(),
+            views=BANK_VIEWS,
+        ):
+            if hashes is None:
+                err_console.print(f"skipped {path}: {error}", markup=False)
+                failed += 1
+            elif not hashes.pdq_views:
+                without += 1  # not an image, or featureless: no view to bank
+            else:
+                views.append((hashes.sha256, hashes.md5, hashes.pdq_views))
+        owners, unmatched = b.views.for_files(views)
+        written = b.views.add(owners)
+        keep_index_current(b)
+    console.print(
+        f"banked views of {len(written)} entries"
+        f" ({len(owners) - len(written)} had these views already);"
+        f" {unmatched} files not in the bank; {without} files without views"
+        " (not images, or featureless)"
+    )
     if failed:
         raise typer.Exit(EXIT_ERRORS)
 

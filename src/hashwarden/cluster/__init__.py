@@ -12,7 +12,7 @@ reached, or goes away, ends the command with exit 8 (`ClusterUnavailableError`).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from contextlib import suppress
 from typing import Any, TypeVar
 
@@ -60,10 +60,11 @@ def _hash_batch(
     pdq_mode: str,
     variants: bool,
     extra_kinds: list[str] | None,
+    views: tuple[str, ...] = (),
 ) -> list[Outcome]:
     """Run on a worker: each source's hashes (an item not to hash: neither hashes nor error)."""
     return [
-        (None, None) if what is None else _hash_one(what, pdq_mode, variants, extra_kinds)
+        (None, None) if what is None else _hash_one(what, pdq_mode, variants, extra_kinds, views)
         for what in sources
     ]
 
@@ -105,6 +106,7 @@ class Cluster:
         variants: bool = False,
         timeout: float | None = None,
         extra_kinds: Collection[str] | None = None,
+        views: Sequence[str] = (),
     ) -> Iterator[tuple[T, ContentHashes | None, str | None]]:
         """`signals.parallel.hash_in_parallel` on the cluster: (item, hashes, error) for each
         item, in order. Files go to the workers in batches of `BATCH` (one task each, so the
@@ -115,7 +117,7 @@ class Cluster:
         from distributed import KilledWorker
 
         kinds = None if extra_kinds is None else sorted(extra_kinds)
-        options = (pdq_mode, variants, kinds)
+        options = (pdq_mode, variants, kinds, tuple(views))
         window: deque[tuple[list[tuple[T, Source | None]], Any]] = deque()
         limit = max(2, 2 * self.workers())
 

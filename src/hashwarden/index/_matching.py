@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from hashwarden._types import Match, MatchResult
 from hashwarden.bank.protocols import BankStore
 from hashwarden.signals.kinds import VideoFrame, parse_vpdq
+from hashwarden.signals.views import FULL, comparable
 
 __all__ = ["MIN_PDQ_QUALITY", "VPDQ_COMPARED_MATCH", "VPDQ_QUERY_MATCH", "Matcher"]
 
@@ -57,6 +58,17 @@ class Matcher(ABC):
     def _video(self, entry_id: int) -> list[VideoFrame]:
         """The frames of a banked video."""
 
+    @property
+    @abstractmethod
+    def has_views(self) -> bool:
+        """Whether some entries have views banked (signals/views.py), so a query's views are
+        worth hashing (QUERY_VIEWS)."""
+
+    @abstractmethod
+    def _view_hits(self, hexes: list[str], radius: int) -> list[list[tuple[int, str, int]]]:
+        """For each PDQ hash: (entry, banked view, distance) of the banked views (and the whole
+        pictures, "full", of entries with views) within `radius` (as `_pdq_hits`)."""
+
     def match(
         self,
         signals: dict[str, str],
@@ -64,23 +76,28 @@ class Matcher(ABC):
         pdq_quality: int | None = None,
         pdq_variants: dict[str, str] | None = None,
         threshold: int | None = None,
+        pdq_views: dict[str, str] | None = None,
     ) -> MatchResult:
         """Every entry the content matches: exact kinds by value, PDQ (and its turned or
         trimmed variants) within the threshold unless the hash is of low quality.
+        Entries banked with views are also matched view against view: the query's PDQ and
+        variants against every banked view, each of `pdq_views` (the query's views, by name)
+        against the banked views of its kind (`signals.views.comparable`); the match says which
+        in `view`.
         `threshold`: a wider PDQ image distance for this call (videos keep the matcher's):
         matches within the matcher's own threshold are all found, those further nearly all
         (the index verifies the same candidates further: see `PdqIndex.query`'s `complete`)."""
         radius = self.threshold if threshold is None else threshold
-        # (entry, kind) -> (value, distance, orientation); the nearest wins.
-        found: dict[tuple[int, str], tuple[str, int, str]] = {}
+        # (entry, kind) -> (value, distance, orientation, view); the nearest wins.
+        found: dict[tuple[int, str], tuple[str, int, str, str | None]] = {}
         for kind, value in signals.items():
             if kind == "vpdq":
                 continue
             for owner in self._owners(kind, value):
-                found[(owner, kind)] = (value, 0, "original")
+                found[(owner, kind)] = (value, 0, "original", None)
         video = self._match_video(signals["vpdq"]) if "vpdq" in signals else {}
         for entry_id in video:
-            found[(entry_id, "vpdq")] = (signals["vpdq"], 0, "original")
+            found[(entry_id, "vpdq")] = (signals["vpdq"], 0, "original", None)
         pdq = signals.get("pdq")
         if pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY):
             candidates = {"original": pdq, **(pdq_variants or {})}
@@ -88,20 +105,27 @@ class Matcher(ABC):
                 for entry_id, distance in self._pdq_hits(value, radius):
                     best = found.get((entry_id, "pdq"))
                     if best is None or distance < best[1]:
-                        found[(entry_id, "pdq")] = (value, distance, orientation)
+                        found[(entry_id, "pdq")] = (value, distance, orientation, None)
+            if self.has_views:
+                # Views only find what the whole picture missed: a match today's rule finds
+                # is reported as it always was.
+                for key, hit in self._match_views(candidates, pdq_views or {}, radius).items():
+                    found.setdefault(key, hit)
         if self.exclude_disputed:
             disputed = self.bank.provenance.disputed()
             found = {key: hit for key, hit in found.items() if key[0] not in disputed}
         entries = self.bank.entries.by_id(eid for eid, _ in found)
         matches: list[Match] = []
-        for (eid, kind), (value, distance, orientation) in sorted(
+        for (eid, kind), (value, distance, orientation, view) in sorted(
             found.items(), key=lambda i: (i[1][1], i[0])
         ):
             entry = entries.get(eid)
             if entry is None:
                 continue
             banked = entry.signal(kind) or value
-            shares = video.get(eid, (None, None)) if kind == "vpdq" else (None, None)
+            query_match, compared_match = (
+                video.get(eid, (None, None)) if kind == "vpdq" else (None, None)
+            )
             matches.append(
                 Match(
                     eid,
@@ -112,13 +136,38 @@ class Matcher(ABC):
                     entry.series,
                     entry.victim_identified,
                     orientation,
-                    *shares,
+                    query_match,
+                    compared_match,
+                    view,
                 )
             )
         known_good: set[str] = set()
         for kind, value in signals.items():
             known_good.update(self._known_good_sets(kind, value))
         return MatchResult(matches, sorted(known_good))
+
+    def _match_views(
+        self, candidates: dict[str, str], views: dict[str, str], radius: int
+    ) -> dict[tuple[int, str], tuple[str, int, str, str | None]]:
+        """The nearest view match of each entry banked with views: the query's whole picture
+        (and turns, trims) against every banked view but the whole picture (matched above),
+        each query view against the banked views of its kind, all at the matcher's distance
+        (docs/bench/pdq_recall_real.md measured no false positive at 31)."""
+        queries = [(orientation, FULL, value) for orientation, value in candidates.items()]
+        queries += [("original", name, value) for name, value in views.items()]
+        hits = self._view_hits([q[2] for q in queries], radius)
+        found: dict[tuple[int, str], tuple[str, int, str, str | None]] = {}
+        for (orientation, query_view, value), near in zip(queries, hits, strict=True):
+            for entry_id, banked_view, distance in near:
+                if query_view == FULL and banked_view == FULL:
+                    continue
+                if not comparable(query_view, banked_view):
+                    continue
+                best = found.get((entry_id, "pdq"))
+                if best is None or distance < best[1]:
+                    label = f"{query_view}/{banked_view}"
+                    found[(entry_id, "pdq")] = (value, distance, orientation, label)
+        return found
 
     def _match_video(self, value: str) -> dict[int, tuple[float, float]]:
         """Banked videos this vPDQ matches, with (query_match, compared_match) percentages."""

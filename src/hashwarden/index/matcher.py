@@ -44,6 +44,10 @@ class BankMatcher(Matcher):
     def known_good_index(self) -> KnownGoodIndex:
         return self.indexes.known_good
 
+    @property
+    def has_views(self) -> bool:
+        return len(self.indexes.views) > 0
+
     def _load_videos(self) -> None:
         self.videos = {
             entry_id: parse_vpdq(value) for entry_id, value in self.bank.entries.signals("vpdq")
@@ -96,6 +100,9 @@ class BankMatcher(Matcher):
 
     def _video(self, entry_id: int) -> list[VideoFrame]:
         return self.videos[entry_id]
+
+    def _view_hits(self, hexes: list[str], radius: int) -> list[list[tuple[int, str, int]]]:
+        return self.indexes.views.query_many(hexes, radius, complete=self.threshold)
 
 
 def _labels(index: ExactIndex, kind: str, value: str) -> list[int] | None:

@@ -3,7 +3,8 @@ and the service start in a fraction of a second however large the bank.
 
 `BANK.index/` holds two array files (`hashwarden._arrayfile`), each replaced whole:
 
-- `entries`: the PDQ index and the exact-kind tables of the bank's entries;
+- `entries`: the PDQ index and the exact-kind tables of the bank's entries, and the PDQ index
+  of the views of entries banked from files (`ViewIndex`);
 - `known_good`: the exact-kind tables of the known-good sets (rewritten only when a set
   changes: with a whole NSRL release it is the larger file).
 
@@ -24,7 +25,7 @@ import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from hashwarden._arrayfile import ArrayFile, Column, read_meta, write_array_file
 from hashwarden.bank.base import Entry
@@ -32,6 +33,7 @@ from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import DataError, HashwardenError
 from hashwarden.index.exact import ExactIndex, KnownGoodIndex, entries_index
 from hashwarden.index.pdq import PdqIndex
+from hashwarden.signals.views import BANK_VIEWS, FULL
 
 __all__ = [
     "FORMAT",
@@ -41,6 +43,7 @@ __all__ = [
     "BankIndexes",
     "Changes",
     "PartState",
+    "ViewIndex",
     "index_folder",
     "keep_index_current",
     "save_index",
@@ -50,7 +53,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMAT = "hashwarden-bank-index"
-VERSION = 1
+#: 2: the entries part holds the views' index too (a version 1 file is rebuilt).
+VERSION = 2
 #: In the order they are saved: the entries file vouches for the known-good file's state.
 PARTS = ("known_good", "entries")
 #: Changes pending beyond which a caught-up index is saved again: catching up costs tens of
@@ -162,16 +166,81 @@ def saved_state(bank: BankStore) -> dict[str, PartState]:
     return state
 
 
-def _build_entries(bank: BankStore) -> tuple[PdqIndex, ExactIndex]:
-    """The entries' PDQ index and exact tables, from the bank (the slow path: every signal)."""
+class ViewIndex:
+    """The PDQ of the views of entries banked from files, and of those entries' own PDQ (the
+    view "full"), in one PdqIndex whose ids say the entry and the view: entry * 32 + the view's
+    place in `NAMES`. Entries without views are not in it."""
+
+    NAMES: ClassVar[tuple[str, ...]] = (FULL, *BANK_VIEWS)
+    _CODE: ClassVar[dict[str, int]] = {name: code for code, name in enumerate(NAMES)}
+    _SPAN: ClassVar[int] = 32
+
+    def __init__(self, pdq: PdqIndex) -> None:
+        self.pdq = pdq
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[tuple[int, str, str]]) -> ViewIndex:
+        """From (entry, view, value) rows; views of names not in `NAMES` are left out."""
+        ids, hexes = cls._encode(rows)
+        return cls(PdqIndex(ids, hexes))
+
+    @classmethod
+    def _encode(cls, rows: Iterable[tuple[int, str, str]]) -> tuple[list[int], list[str]]:
+        ids: list[int] = []
+        hexes: list[str] = []
+        for entry_id, name, value in rows:
+            code = cls._CODE.get(name)
+            if code is not None:
+                ids.append(entry_id * cls._SPAN + code)
+                hexes.append(value)
+        return ids, hexes
+
+    def __len__(self) -> int:
+        return len(self.pdq)
+
+    def add(self, rows: Iterable[tuple[int, str, str]]) -> None:
+        ids, hexes = self._encode(rows)
+        self.pdq.add(ids, hexes)
+
+    def remove(self, entries: Iterable[int]) -> None:
+        self.pdq.remove(e * self._SPAN + code for e in entries for code in range(len(self.NAMES)))
+
+    def query_many(
+        self, hexes: list[str], threshold: int, *, complete: int | None = None
+    ) -> list[list[tuple[int, str, int]]]:
+        """(entry, banked view, distance) within `threshold` of each hash, nearest first."""
+        found = self.pdq.query_many(hexes, threshold, complete=complete)
+        return [
+            [(key // self._SPAN, self.NAMES[key % self._SPAN], d) for key, d in hits]
+            for hits in found
+        ]
+
+
+def _view_rows(bank: BankStore, entries: dict[int, str]) -> list[tuple[int, str, str]]:
+    """(entry, view, value) of the views of these entries (id -> their PDQ), with each one's
+    own PDQ as the view "full"; entries without views give none."""
+    views = bank.views.of(entries)
+    return [
+        (eid, name, value)
+        for eid, named in views.items()
+        for name, value in [(FULL, entries[eid]), *named.items()]
+    ]
+
+
+def _build_entries(bank: BankStore) -> tuple[PdqIndex, ExactIndex, ViewIndex]:
+    """The entries' PDQ index, exact tables and views' index, from the bank (the slow path:
+    every signal)."""
     pairs = list(bank.entries.signals("pdq"))
     pdq = PdqIndex([p[0] for p in pairs], [p[1] for p in pairs])
-    return pdq, entries_index(bank)
+    own = dict(pairs)
+    rows = [(e, n, v) for e, n, v in bank.views.all() if e in own]
+    rows += [(e, FULL, own[e]) for e in sorted({r[0] for r in rows})]
+    return pdq, entries_index(bank), ViewIndex.from_rows(rows)
 
 
 class BankIndexes:
-    """A bank's indexes in memory: the PDQ index and exact tables of its entries at audit
-    sequence `seq`, the known-good tables at `known_good_seq`."""
+    """A bank's indexes in memory: the PDQ index, exact tables and views' index of its entries
+    at audit sequence `seq`, the known-good tables at `known_good_seq`."""
 
     def __init__(
         self,
@@ -182,8 +251,10 @@ class BankIndexes:
         known_good_seq: int,
         *,
         known_good_limit: int | None,
+        views: ViewIndex | None = None,
     ) -> None:
         self.pdq, self.exact, self.seq = pdq, exact, seq
+        self.views = views if views is not None else ViewIndex(PdqIndex())
         self.known_good, self.known_good_seq = known_good, known_good_seq
         #: The known-good tables' limit per kind (None: complete), kept when they are rebuilt.
         self.known_good_limit = known_good_limit
@@ -203,12 +274,18 @@ class BankIndexes:
         entries_meta: dict[str, Any] = {}
         try:
             file, seq = _load_part(bank, "entries", head)
+            if file.meta.get("views") != list(ViewIndex.NAMES):
+                raise DataError(f"{file.path} holds other views than this hashwarden banks")
             pdq = PdqIndex.from_file(file, "pdq/")
             exact = ExactIndex.from_file(file, file.meta.get("exact") or {}, "exact/")
+            # An empty views' index is not saved (its bucket offsets alone are 8 MB).
+            views = ViewIndex(
+                PdqIndex.from_file(file, "views/") if file.meta.get("view_hashes") else PdqIndex()
+            )
             entries_meta, saved_entries = file.meta, seq
         except DataError as exc:
             log.info("building the index of %s from the bank: %s", bank.location, exc)
-            pdq, exact = _build_entries(bank)
+            pdq, exact, views = _build_entries(bank)
             seq, saved_entries = head, None
         try:
             file, kg_seq = _load_part(bank, "known_good", head)
@@ -230,6 +307,7 @@ class BankIndexes:
             known_good,
             kg_seq,
             known_good_limit=limit if isinstance(limit, int) else None,
+            views=views,
         )
         indexes.saved_seq = {"entries": saved_entries, "known_good": saved_kg}
         indexes.refresh(bank)
@@ -256,7 +334,7 @@ class BankIndexes:
                 s for e in later for signals in e.detail.get("removed_signals", ()) for s in signals
             )
             changes.changed = list(bank.entries.all(since_version=self.seq))
-            self._apply(changes)
+            self._apply(bank, changes)
             self.seq = head
             self.pending["entries"] += len(changes.removed) + len(changes.changed)
         if any(e.seq > self.known_good_seq and e.action.startswith("known_good") for e in events):
@@ -276,12 +354,14 @@ class BankIndexes:
                 owners.update(table.find_one(value))
         return sorted(owners)
 
-    def _apply(self, changes: Changes) -> None:
+    def _apply(self, bank: BankStore, changes: Changes) -> None:
         changed = changes.changed
         gone = changes.removed + [e.id for e in changed]
         added = [(e.id, value) for e in changed if (value := e.signal("pdq"))]
         self.pdq.remove(gone)
         self.pdq.add([a[0] for a in added], [a[1] for a in added])
+        self.views.remove(gone)
+        self.views.add(_view_rows(bank, dict(added)))
         self.exact.remove_labels(gone)
         for kind in self.exact.tables:
             signals = [(e.id, value) for e in changed if (value := e.signal(kind)) is not None]
@@ -359,7 +439,16 @@ class BankIndexes:
         if name == "entries":
             exact_meta, columns = self.exact.columns("exact/")
             columns |= self.pdq.columns("pdq/")
-            meta |= {"exact": exact_meta, "summary": f"{len(self.pdq)} PDQ hashes"}
+            summary = f"{len(self.pdq)} PDQ hashes"
+            if len(self.views):
+                columns |= self.views.pdq.columns("views/")
+                summary += f", {len(self.views)} of views"
+            meta |= {
+                "exact": exact_meta,
+                "summary": summary,
+                "views": list(ViewIndex.NAMES),
+                "view_hashes": len(self.views),
+            }
             if self.saved_seq["known_good"] is not None and not self.pending["known_good"]:
                 # No set changed between the known-good file's sequence and this one.
                 meta |= {
@@ -386,9 +475,9 @@ def save_index(bank: BankStore) -> tuple[Path, int]:
     if folder is None:
         raise DataError("only SQLite banks keep a saved index; PostgreSQL banks index in memory")
     head = bank.audit.head()[0]
-    pdq, exact = _build_entries(bank)
+    pdq, exact, views = _build_entries(bank)
     known_good = KnownGoodIndex.from_bank(bank)
-    indexes = BankIndexes(pdq, exact, head, known_good, head, known_good_limit=None)
+    indexes = BankIndexes(pdq, exact, head, known_good, head, known_good_limit=None, views=views)
     indexes.refresh(bank)  # whatever changed while it was built
     if indexes.save(bank, PARTS, wait=True, force=True) != list(PARTS):
         raise HashwardenError(f"the index could not be saved in {folder} (see the log)")

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from hashwarden.bank.protocols import BankStore
 from hashwarden.index._matching import Matcher
 from hashwarden.signals.kinds import VideoFrame, parse_vpdq
+from hashwarden.signals.views import FULL
 
 __all__ = ["SMALL_BANK", "SmallBankMatcher", "is_small", "open_matcher"]
 
@@ -55,6 +56,26 @@ class SmallBankMatcher(Matcher):
         self._known_good: dict[str, dict[str, list[str]]] = {}
         self._videos: dict[int, list[VideoFrame]] | None = None
         self._frames: list[tuple[int, int]] = []
+        #: (entry, view, hash) of the banked views, and each such entry's whole picture.
+        own = dict(self._pdq)
+        self._views = [(eid, name, int(v, 16)) for eid, name, v in bank.views.all() if eid in own]
+        self._views += [(eid, FULL, own[eid]) for eid in sorted({v[0] for v in self._views})]
+
+    @property
+    def has_views(self) -> bool:
+        return bool(self._views)
+
+    def _view_hits(self, hexes: list[str], radius: int) -> list[list[tuple[int, str, int]]]:
+        found = []
+        for value in hexes:
+            query = int(value, 16)
+            near = [
+                (eid, name, d)
+                for eid, name, banked in self._views
+                if (d := (query ^ banked).bit_count()) <= radius
+            ]
+            found.append(sorted(near, key=lambda hit: (hit[2], hit[0])))
+        return found
 
     def _owners(self, kind: str, value: str) -> list[int]:
         owner = self.bank.entries.lookup(kind, [value]).get(value)

@@ -59,6 +59,7 @@ CSV_COLUMNS = [
     "notes",
     # Added later: kept at the end so spreadsheets reading columns by position still work.
     "match_orientation",
+    "match_view",
 ]
 
 
@@ -84,6 +85,7 @@ def _csv_row(f: FileRecord) -> dict[str, object]:
         "error": f.error,
         "notes": "; ".join(f.notes),
         "match_orientation": best.orientation if best else None,
+        "match_view": best.view if best else None,
     }
 
 
@@ -243,10 +245,10 @@ def _cut_short(rec: dict[str, Any]) -> str:
 
 
 def _view(match: Match) -> str:
-    """How a match was found: the turn, trim or frame of a PDQ match ("original" as is), and
-    for a video the shares of frames found."""
+    """How a match was found: the turn, trim or frame of a PDQ match ("original" as is) and the
+    views that met ("query view/banked view"), and for a video the shares of frames found."""
     if match.query_match is None:
-        return match.orientation
+        return match.orientation + (f", view {match.view}" if match.view else "")
     shares = f"{match.query_match:.0f}% of its frames found"
     if match.compared_match is not None:
         shares += f", {match.compared_match:.0f}% of the entry's"

@@ -34,6 +34,7 @@ from hashwarden.scan.reader import Item, ReadStats, read_items
 from hashwarden.signals.hashing import ContentHashes
 from hashwarden.signals.parallel import hash_in_parallel
 from hashwarden.signals.registry import default_registry
+from hashwarden.signals.views import QUERY_VIEWS
 
 # STATUSES, FileRecord, RecordSpool and ScanResult live in hashwarden._types (for the reports,
 # which must not import the pipeline) and are named here too, where a scan's caller looks.
@@ -109,7 +110,10 @@ def _classify(
     if hashes.size == 0:
         record.notes.append("empty file")
     result = matcher.match(
-        hashes.signals(), pdq_quality=hashes.pdq_quality, pdq_variants=hashes.pdq_variants
+        hashes.signals(),
+        pdq_quality=hashes.pdq_quality,
+        pdq_variants=hashes.pdq_variants,
+        pdq_views=hashes.pdq_views,
     )
     record.matches, record.known_good = strongest_first(result.matches), result.known_good
     if result.matches:
@@ -239,6 +243,8 @@ def run_scan(
                 pdq_mode=pdq_mode,
                 variants=True,
                 extra_kinds=extra,
+                # A query's views only where some entries have views to meet.
+                views=QUERY_VIEWS if matcher.has_views else (),
             )
             for number, (item, hashes, error) in enumerate(hashed):
                 record = _classify(item, hashes, error or item.error, matcher)

@@ -3,6 +3,7 @@ the decode pool, JSON parsed off the loop, hash values checked against their kin
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import HTTPException, Request
@@ -32,9 +33,11 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(parts)
 
 
-async def hash_upload(state: ServiceState, request: Request) -> ContentHashes:
-    """Read the body on the loop; split, hash and decode it in the decode pool under the time
-    limit; drop the bytes. An image over the pixel cap is 413; an upload whose image matching
+async def hash_upload(
+    state: ServiceState, request: Request, *, views: Sequence[str] = ()
+) -> ContentHashes:
+    """Read the body on the loop; split, hash and decode it (and the `views` of its picture)
+    in the decode pool under the time limit; drop the bytes. An image over the pixel cap is 413; an upload whose image matching
     is skipped is counted by reason (`skipped_reason` says why, for the answer)."""
     body = await read_limited(request, state.settings.max_upload_bytes)
     settings = state.settings
@@ -44,6 +47,7 @@ async def hash_upload(state: ServiceState, request: Request) -> ContentHashes:
         max_parts=settings.max_multipart_parts,
         max_pixels=settings.max_upload_pixels,
         timeout_s=settings.request_timeout_s,
+        views=views,
     )
     del body
     skipped = skipped_reason(hashes)

@@ -130,13 +130,21 @@ def upload_content(content_type: str, body: bytes, max_parts: int) -> bytes:
     return files[0]
 
 
-def hash_body(content_type: str, body: bytes, *, max_parts: int, max_pixels: int) -> ContentHashes:
-    """Split and hash an upload: CPU work for a decode thread, never for the event loop."""
+def hash_body(
+    content_type: str,
+    body: bytes,
+    *,
+    max_parts: int,
+    max_pixels: int,
+    views: Sequence[str] = (),
+) -> ContentHashes:
+    """Split and hash an upload: CPU work for a decode thread, never for the event loop.
+    `views`: the views of the picture to hash besides (signals/views.py)."""
     data = upload_content(content_type, body, max_parts)
     del body
     if not data:
         raise HTTPException(422, "the upload is empty")
-    return hash_bytes(data, variants=True, max_pixels=max_pixels)
+    return hash_bytes(data, variants=True, max_pixels=max_pixels, views=views)
 
 
 def skipped_reason(hashes: ContentHashes) -> tuple[str, str] | None:
@@ -185,7 +193,14 @@ class DecodePool:
             self._pending -= 1
 
     async def hash(
-        self, content_type: str, body: bytes, *, max_parts: int, max_pixels: int, timeout_s: float
+        self,
+        content_type: str,
+        body: bytes,
+        *,
+        max_parts: int,
+        max_pixels: int,
+        timeout_s: float,
+        views: Sequence[str] = (),
     ) -> ContentHashes:
         with self._lock:
             if self._pending >= self.room:
@@ -199,7 +214,7 @@ class DecodePool:
             self._pending += 1
         # `hash_body` is looked up here, at call time, so tests can slow it down.
         future = self._threads().submit(
-            hash_body, content_type, body, max_parts=max_parts, max_pixels=max_pixels
+            hash_body, content_type, body, max_parts=max_parts, max_pixels=max_pixels, views=views
         )
         future.add_done_callback(self._release)
         try:

@@ -173,6 +173,7 @@ class ServiceState:
         only: set[str] | None = None,
         coinflip: float | None = None,
         viewer: ApiKey | None = None,
+        views: dict[str, str] | None = None,
     ) -> tuple[Resolved, list[str]]:
         """Apply the bank's changes since the last request (from any worker or replica), then
         match and resolve the named banks. Reads only: a write lock held elsewhere (a long
@@ -190,6 +191,7 @@ class ServiceState:
                 pdq_quality=quality,
                 pdq_variants=variants,
                 threshold=None if private is None else self.privacy.radius,
+                pdq_views=views,
             )
             matches = result.matches
             if private is not None:
@@ -221,9 +223,12 @@ class ServiceState:
         viewer: ApiKey | None = None,
         uploader_ref: str | None = None,
         incident_time: datetime | None = None,
+        views: dict[str, str] | None = None,
     ) -> tuple[Resolved, list[str]]:
         """`match`, then hand its actions to the queue, waiting for them only briefly."""
-        resolved, known_good = self.match(signals, quality, variants, only=only, viewer=viewer)
+        resolved, known_good = self.match(
+            signals, quality, variants, only=only, viewer=viewer, views=views
+        )
         if self.recent is not None:
             self.recent.add(
                 signals,

@@ -19,7 +19,7 @@ import hashlib
 import io
 import os
 import warnings
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
@@ -110,6 +110,9 @@ class ContentHashes:
     pdq_variants: dict[str, str] = field(default_factory=dict)
     #: vPDQ of a video (see signals/video.py), None for anything else.
     vpdq: str | None = None
+    #: PDQ of views of the image (crops, the picture without a strip: signals/views.py) by
+    #: view name, those asked for of quality >= 50, when the image's own PDQ is of quality >= 50.
+    pdq_views: dict[str, str] = field(default_factory=dict)
     extra: dict[str, str] = field(default_factory=dict)
 
     def signals(self) -> dict[str, str]:
@@ -196,15 +199,17 @@ def _decode_for_pdq(image: Image.Image, mode: str) -> Image.Image:
 
 
 def _pdq_with_variants(
-    image: Image.Image, mode: str, variants: bool, max_pixels: int
-) -> tuple[str, int, dict[str, str]]:
+    image: Image.Image, mode: str, variants: bool, max_pixels: int, views: Sequence[str]
+) -> tuple[str, int, dict[str, str], dict[str, str]]:
+    """(PDQ, quality, variants, views) of the image's first frame (and the others' PDQ
+    among the variants)."""
     import numpy as np
     import pdqhash
 
     pixels = np.asarray(_decode_for_pdq(image, mode))
     if not variants:
         bits, quality = pdqhash.compute(pixels)
-        return _hex(bits), int(quality), {}
+        return _hex(bits), int(quality), {}, _views_of(pixels, int(quality), views)
     frames = _other_frames(image, mode, max_pixels)
     all_bits, quality = pdqhash.compute_dihedral(pixels)
     hexes = [_hex(b) for b in all_bits]
@@ -213,7 +218,14 @@ def _pdq_with_variants(
     if trimmed is not None:
         found["trimmed"] = _hex(pdqhash.compute(trimmed)[0])
     found.update(frames)
-    return hexes[0], int(quality), found
+    return hexes[0], int(quality), found, _views_of(pixels, int(quality), views)
+
+
+def _views_of(pixels: np.ndarray, quality: int, views: Sequence[str]) -> dict[str, str]:
+    """The views asked for, when the picture's own PDQ is good enough to match at all."""
+    from hashwarden.signals.views import VIEW_MIN_QUALITY, hash_views
+
+    return hash_views(pixels, views) if views and quality >= VIEW_MIN_QUALITY else {}
 
 
 def _other_frames(image: Image.Image, mode: str, max_pixels: int) -> dict[str, str]:
@@ -247,6 +259,7 @@ class _Decoded(NamedTuple):
     error: str | None
     variants: dict[str, str]
     over_limit: bool = False
+    views: dict[str, str] | None = None
 
 
 def _refused(reason: str) -> _Decoded:
@@ -254,7 +267,11 @@ def _refused(reason: str) -> _Decoded:
 
 
 def _pdq_of(
-    data: bytes, mode: str = "fast", variants: bool = False, max_pixels: int = MAX_IMAGE_PIXELS
+    data: bytes,
+    mode: str = "fast",
+    variants: bool = False,
+    max_pixels: int = MAX_IMAGE_PIXELS,
+    views: Sequence[str] = (),
 ) -> _Decoded:
     """PDQ, quality, error and variants of image bytes; never raises. The pixel count is read
     from the file's header (Pillow opens lazily), so an image over `max_pixels` is refused
@@ -276,8 +293,10 @@ def _pdq_of(
                         f"image of {width}x{height} pixels over the limit of"
                         f" {min(max_pixels, MAX_IMAGE_PIXELS)} pixels, not decoded"
                     )
-                pdq, quality, found = _pdq_with_variants(image, mode, variants, max_pixels)
-                return _Decoded(pdq, quality, None, found)
+                pdq, quality, found, seen = _pdq_with_variants(
+                    image, mode, variants, max_pixels, views
+                )
+                return _Decoded(pdq, quality, None, found, views=seen)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return _refused("image over the pixel limit (decompression bomb), not decoded")
     except Exception as exc:  # any decoder failure is a property of the file, not a crash
@@ -355,6 +374,7 @@ def hash_stream(
     name: str | None = None,
     expected_size: int | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
+    views: Sequence[str] = (),
 ) -> ContentHashes:
     """Hash a readable stream in one pass; image bytes are kept only as long as decoding needs.
 
@@ -365,7 +385,8 @@ def hash_stream(
     `extra_kinds`: kinds registered hashers compute besides the digests (the P2P identifiers
     ed2k, tth, btih, btmh, bt_root; btih and the v2 ones need `name` and `expected_size`): None
     computes every one, an empty collection none. `expected_size` of PARALLEL_FROM_BYTES or
-    more hashes in parallel threads.
+    more hashes in parallel threads. `views`: names of views (signals/views.py: BANK_VIEWS for
+    an entry, QUERY_VIEWS for a query) whose PDQ goes into `pdq_views`.
     """
     if pdq_mode not in PDQ_MODES:
         raise ValueError(f"pdq_mode must be one of {PDQ_MODES}")
@@ -411,9 +432,10 @@ def hash_stream(
             result.image_error = f"image file over {MAX_IMAGE_BYTES} bytes, not decoded"
             result.image_over_limit = True
         else:
-            decoded = _pdq_of(b"".join(kept), pdq_mode, variants, max_pixels)
+            decoded = _pdq_of(b"".join(kept), pdq_mode, variants, max_pixels, views)
             result.pdq, result.pdq_quality = decoded.pdq, decoded.quality
             result.image_error, result.pdq_variants = decoded.error, decoded.variants
+            result.pdq_views = decoded.views or {}
             result.image_over_limit = decoded.over_limit
     return result
 
@@ -436,6 +458,7 @@ def hash_bytes(
     variants: bool = False,
     extra_kinds: Collection[str] | None = None,
     max_pixels: int = MAX_IMAGE_PIXELS,
+    views: Sequence[str] = (),
 ) -> ContentHashes:
     """Hash content held in memory (an upload, an archive member); see `hash_stream`."""
     return hash_stream(
@@ -445,6 +468,7 @@ def hash_bytes(
         variants=variants,
         extra_kinds=extra_kinds,
         max_pixels=max_pixels,
+        views=views,
     )
 
 
@@ -455,6 +479,7 @@ def hash_file(
     pdq_mode: str = "fast",
     variants: bool = False,
     extra_kinds: Collection[str] | None = None,
+    views: Sequence[str] = (),
 ) -> ContentHashes:
     """Hash a file, opened read-only (see `hash_stream`); OSError propagates for the caller."""
     with open_readonly(path) as stream:
@@ -464,6 +489,7 @@ def hash_file(
             pdq_mode=pdq_mode,
             variants=variants,
             extra_kinds=extra_kinds,
+            views=views,
             video_path=path,
             name=os.path.basename(os.fspath(path)),
             expected_size=os.fstat(stream.fileno()).st_size,

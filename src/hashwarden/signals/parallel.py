@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -55,16 +55,22 @@ def default_workers() -> int:
 
 
 def _hash_one(
-    source: Source, pdq_mode: str, variants: bool, extra_kinds: Collection[str] | None
+    source: Source,
+    pdq_mode: str,
+    variants: bool,
+    extra_kinds: Collection[str] | None,
+    views: Sequence[str] = (),
 ) -> Outcome:
     try:
         if isinstance(source, bytes):
-            return hash_bytes(
-                source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds
-            ), None
-        return hash_file(
-            source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds
-        ), None
+            hashes = hash_bytes(
+                source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds, views=views
+            )
+        else:
+            hashes = hash_file(
+                source, pdq_mode=pdq_mode, variants=variants, extra_kinds=extra_kinds, views=views
+            )
+        return hashes, None
     except OSError as exc:
         return None, f"cannot read: {exc.strerror or exc}"
     except MemoryError:
@@ -124,11 +130,13 @@ def hash_in_parallel(
     variants: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     extra_kinds: Collection[str] | None = None,
+    views: Sequence[str] = (),
 ) -> Iterator[tuple[T, ContentHashes | None, str | None]]:
     """(item, hashes, error) for each item in order; `source` gives a path or bytes to hash,
     or None for an item not to hash (yielded with neither hashes nor error). `workers`: the
     processes of the pool (1: none); None: one per core, or none for a small job.
-    `extra_kinds`: as `hash_stream` takes them (None: every kind a registered hasher computes)."""
+    `extra_kinds`, `views`: as `hash_stream` takes them (`extra_kinds` None: every kind a
+    registered hasher computes)."""
     count = workers or default_workers()
     pairs: Iterator[tuple[T, Source | None]] = ((item, source(item)) for item in items)
     if workers is None and count > 1:
@@ -141,7 +149,7 @@ def hash_in_parallel(
             yield (
                 (item, None, None)
                 if what is None
-                else (item, *_hash_one(what, pdq_mode, variants, extra_kinds))
+                else (item, *_hash_one(what, pdq_mode, variants, extra_kinds, views))
             )
         return
     from concurrent.futures import TimeoutError as FutureTimeout
@@ -153,7 +161,9 @@ def hash_in_parallel(
 
     def submit(item: T, what: Source | None) -> None:
         future = (
-            None if what is None else pool.submit(_hash_one, what, pdq_mode, variants, extra_kinds)
+            None
+            if what is None
+            else pool.submit(_hash_one, what, pdq_mode, variants, extra_kinds, views)
         )
         window.append((item, what, future))
 

@@ -19,6 +19,7 @@ from hashwarden.service.banks import DEFAULT_BANK, parse_until
 from hashwarden.service.inputs import clean_signals, hash_upload, image_error
 from hashwarden.service.state import ServiceState, StateDep
 from hashwarden.signals.builtin import default_registry
+from hashwarden.signals.views import BANK_VIEWS
 
 __all__ = [
     "AddedOut",
@@ -131,10 +132,17 @@ def _entry_out(entry: Any, disabled_until: str | None = None) -> EntryOut:
 
 
 def add_hashes(
-    state: ServiceState, bank_name: str, signals: dict[str, str], fields: dict[str, Any], actor: str
+    state: ServiceState,
+    bank_name: str,
+    signals: dict[str, str],
+    fields: dict[str, Any],
+    actor: str,
+    views: dict[str, str] | None = None,
 ) -> AddedOut:
     """Add one entry to a named bank; hashes that overlap an entry merge into it (its id is
-    answered), hashes of two different entries are a ConflictError (409) naming both."""
+    answered), hashes of two different entries are a ConflictError (409) naming both.
+    `views`: the PDQ of views of the entry's picture (an entry added by file), banked with it
+    unless it has some."""
     registry = default_registry()
     with state.locked() as bank:
         state.banks.get(bank_name)
@@ -146,8 +154,11 @@ def add_hashes(
             source=actor,
             note=fields.get("note"),
         )
-        result = bank.entries.add_many([entry], actor=actor, action="entry.add")
-        ids = result.added or result.matched
+        with bank.db.transaction():  # the entry and its views, all or nothing
+            result = bank.entries.add_many([entry], actor=actor, action="entry.add")
+            ids = result.added or result.matched
+            if views and ids:
+                bank.views.add({ids[0]: views}, replace=False, actor=actor)
         state.banks.add_members(bank_name, ids, actor=actor)
     if state.recent is not None:
         state.catch_up()
@@ -230,13 +241,16 @@ async def add_entry_by_file(
     note: str | None = None,
 ) -> AddedOut:
     """Add an entry by a file (raw body or one multipart file), hashed in memory;
-    `image_error` says why it has no PDQ, if it has none."""
-    hashes = await hash_upload(state, request)
+    `image_error` says why it has no PDQ, if it has none. The PDQ of views of the picture are
+    banked with it, so cropped and captioned copies match."""
+    hashes = await hash_upload(state, request, views=BANK_VIEWS)
     signals = {k: v for k, v in hashes.signals().items() if k in ("md5", "sha1", "sha256")}
     if hashes.pdq is not None and (hashes.pdq_quality or 0) >= 50:
         signals["pdq"] = hashes.pdq
     fields = {"category": category, "series": series, "note": note}
-    added = await run_in_threadpool(add_hashes, state, name, signals, fields, key.name)
+    added = await run_in_threadpool(
+        add_hashes, state, name, signals, fields, key.name, hashes.pdq_views
+    )
     added.image_error = image_error(hashes)
     return added
 

@@ -19,6 +19,7 @@ from hashwarden.service.banks import BankMatch, Resolved
 from hashwarden.service.inputs import clean_signals, hash_upload, image_error
 from hashwarden.service.keys import ApiKey
 from hashwarden.service.state import ServiceState, StateDep
+from hashwarden.signals.views import QUERY_VIEWS
 
 __all__ = [
     "BankMatchOut",
@@ -139,8 +140,9 @@ async def match_upload(
 ) -> dict[str, Any]:
     """Hash the upload (raw body or one multipart file) in memory and match it.
     `uploader_ref` and `incident_time` go into the report drafts and webhooks it sets off.
-    `image_error` says why image matching was skipped, if it was."""
-    hashes = await hash_upload(state, request)
+    `image_error` says why image matching was skipped, if it was. Where the bank holds views
+    of entries banked from files, the upload's views are hashed and matched too."""
+    hashes = await hash_upload(state, request, views=QUERY_VIEWS if state.matcher.has_views else ())
     signals = hashes.signals()
     only = set(banks.split(",")) if banks else None
     resolved, known_good = await run_in_threadpool(
@@ -152,6 +154,7 @@ async def match_upload(
         viewer=key,
         uploader_ref=uploader_ref,
         incident_time=incident_time,
+        views=hashes.pdq_views,
     )
     answer = match_answer(signals, resolved, known_good, key, state.shown_distance)
     answer["image_error"] = image_error(hashes)
