@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +14,8 @@ from httpx import Response
 
 from hashwarden.bank import Bank
 from hashwarden.bank.base import NewEntry
+from hashwarden.blocking.store import BlockList
+from hashwarden.reports.statistics import Event, record_events
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import ROLES, create_key
 from hashwarden.service.routes.console.web import CSP
@@ -120,10 +125,26 @@ def test_the_session_cookie_is_strict(client: TestClient, keys: dict[str, str]) 
 @pytest.mark.parametrize(
     ("role", "shown", "hidden"),
     [
-        ("reviewer", {"Dashboard", *WATCH}, {"Banks", "Entries", "Rules", "Keys"}),
-        ("curator", {"Dashboard", "Banks", "Entries"}, {*WATCH, "Rules", "Keys"}),
-        ("peer", {"Dashboard", "Banks", "Entries"}, {*WATCH, "Rules", "Keys"}),
-        ("admin", {"Dashboard", "Banks", "Entries", *WATCH, "Rules", "Keys"}, set()),
+        (
+            "reviewer",
+            {"Dashboard", *WATCH, "Statistics"},
+            {"Banks", "Entries", "Rules", "Keys", "Block list"},
+        ),
+        (
+            "curator",
+            {"Dashboard", "Banks", "Entries", "Block list", "Statistics"},
+            {*WATCH, "Rules", "Keys"},
+        ),
+        (
+            "peer",
+            {"Dashboard", "Banks", "Entries", "Statistics"},
+            {*WATCH, "Rules", "Keys", "Block list"},
+        ),
+        (
+            "admin",
+            {"Dashboard", "Banks", "Entries", *WATCH, "Rules", "Keys", "Block list", "Statistics"},
+            set(),
+        ),
     ],
 )
 def test_each_role_sees_only_its_pages(
@@ -135,7 +156,7 @@ def test_each_role_sees_only_its_pages(
     assert shown <= links and not hidden & links
     paths = {"Banks": "/ui/banks", "Entries": "/ui/entries", "Reports": "/ui/reports"}
     paths |= {"Keys": "/ui/keys", "Rules": "/ui/rules"}
-    paths |= {"Alerts": "/ui/alerts", "Agents": "/ui/agents"}
+    paths |= {"Alerts": "/ui/alerts", "Agents": "/ui/agents", "Block list": "/ui/blocklist"}
     for label in hidden:
         answer = browser.get(paths[label])
         assert answer.status_code == 403, label
@@ -172,6 +193,8 @@ def test_every_answer_carries_a_strict_content_security_policy(
         "/ui/keys",
         "/ui/alerts",
         "/ui/agents",
+        "/ui/blocklist",
+        "/ui/statistics",
         "/ui/sign-in",
     ):
         answer = browser.get(path)
@@ -360,3 +383,192 @@ def test_search_pages_through_many_entries(
     assert found, first[-2000:]
     second = browser.get(found.group(1).replace("&amp;", "&")).text
     assert len(re.findall(r'<td><a href="/ui/entries/\d+">', second)) == 2
+
+
+@pytest.fixture
+def listed(
+    any_bank: Bank, keys: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[TestClient, Path]:
+    """A client of a service whose console keeps the block list in `tmp_path/list.db`."""
+    path = tmp_path / "list.db"
+    monkeypatch.setenv("HASHWARDEN_BLOCKLIST", str(path))
+    app = create_app(ServiceSettings(), any_bank)
+    return TestClient(app, base_url="http://127.0.0.1"), path
+
+
+def test_the_block_list_page_says_when_it_is_not_configured(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    answer = signed_in(client, keys["curator"]).get("/ui/blocklist")
+    assert answer.status_code == 404
+    assert "The block list is not configured" in answer.text
+
+
+@pytest.mark.parametrize("role", ["reviewer", "peer"])
+def test_only_curators_and_admins_see_the_block_list(
+    listed: tuple[TestClient, Path], keys: dict[str, str], role: str
+) -> None:
+    client, path = listed
+    with BlockList.open(path, create=True) as store:
+        store.add("domain", "listed.example")
+    browser = signed_in(client, keys[role])
+    answer = browser.get("/ui/blocklist")
+    assert answer.status_code == 403 and "listed.example" not in answer.text
+    browser.get("/ui/statistics")
+    assert (
+        browser.post("/ui/blocklist", {"kind": "domain", "value": "x.example"}).status_code == 403
+    )
+    with BlockList.open(path) as store:
+        assert [e.expression for e in store.entries()] == ["listed.example/"]
+
+
+def test_curator_adds_searches_removes_and_expires_block_list_entries(
+    listed: tuple[TestClient, Path], keys: dict[str, str], any_bank: Bank
+) -> None:
+    client, path = listed
+    browser = signed_in(client, keys["curator"])
+    assert "The block list is empty." in browser.get("/ui/blocklist").text
+    ahead = (date.today() + timedelta(days=30)).isoformat()
+    page = browser.post(
+        "/ui/blocklist",
+        {"kind": "domain", "value": "Bad.Example", "reason": "R1", "expires": ahead},
+    )
+    assert page.status_code == 200 and "Added domain bad.example/." in page.text
+    page = browser.post("/ui/blocklist", {"kind": "url", "value": "http://other.example/a?b=1"})
+    assert "Added url other.example/a?b=1." in page.text
+    found = browser.get("/ui/blocklist", params={"q": "bad"})
+    assert "bad.example/" in found.text and "other.example/a" not in found.text.split("<h2>")[0]
+    assert "R1" in found.text and ahead in found.text
+    kinds = browser.get("/ui/blocklist", params={"kind": "url"}).text
+    assert "other.example/a?b=1" in kinds.split("Add an entry")[0]
+    assert "bad.example/" not in kinds.split("Add an entry")[0]
+    # The published versions name both changes.
+    assert re.search(r'<td class="n">2</td><td>add</td><td>url</td>', found.text)
+    # Listed already: a message, nothing added.
+    page = browser.post("/ui/blocklist", {"kind": "domain", "value": "bad.example"})
+    assert page.status_code == 200 and "is listed already" in page.text
+    page = browser.post(
+        "/ui/blocklist/remove",
+        {"kind": "domain", "expression": "bad.example/", "back": "/ui/blocklist?q=bad"},
+    )
+    assert page.status_code == 200 and "Removed domain bad.example/." in page.text
+    with BlockList.open(path) as store:
+        assert [e.expression for e in store.entries()] == ["other.example/a?b=1"]
+        assert store.version == 3
+    # Nothing due to expire: none removed.
+    page = browser.post("/ui/blocklist/expire")
+    assert "0 expired entries removed." in page.text
+    # Audited under the key's name, by digest: the bank never holds the name in clear.
+    actions = [(e.actor, e.action, json.dumps(e.detail)) for e in any_bank.audit.events()]
+    mine = [(actor, action) for actor, action, _ in actions if action.startswith("blocklist.")]
+    assert ("curator-key", "blocklist.add") in mine and ("curator-key", "blocklist.remove") in mine
+    assert not any("example" in details for _, _, details in actions)
+
+
+def test_block_list_entries_whose_day_has_come_are_expired(
+    listed: tuple[TestClient, Path], keys: dict[str, str]
+) -> None:
+    client, path = listed
+    with BlockList.open(path, create=True) as store:
+        store.add("domain", "new.example")
+        store.add("domain", "old.example", expires="2000-01-01")  # a change expires it
+    browser = signed_in(client, keys["admin"])
+    assert "old.example/" in browser.get("/ui/blocklist").text
+    page = browser.post("/ui/blocklist/expire")
+    assert "1 expired entries removed." in page.text
+    with BlockList.open(path) as store:
+        assert [e.expression for e in store.entries()] == ["new.example/"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"kind": "domain", "value": ""}, "Give the domain, prefix or URL to block."),
+        ({"kind": "domain", "value": "a.example", "expires": "soon"}, "Expires: give a day"),
+        ({"kind": "domain", "value": "a.example", "expires": "2000-01-01"}, "Expires: give a"),
+        ({"kind": "planet", "value": "a.example"}, "kind must be one of"),
+        ({"kind": "prefix", "value": "a.example/x?y=1"}, "a prefix has no query"),
+        ({"kind": "domain", "value": "not a domain!"}, ""),
+    ],
+)
+def test_wrong_block_list_input_is_a_message(
+    listed: tuple[TestClient, Path], keys: dict[str, str], fields: dict[str, str], message: str
+) -> None:
+    client, path = listed
+    browser = signed_in(client, keys["curator"])
+    browser.get("/ui/blocklist")
+    page = browser.post("/ui/blocklist", fields)
+    assert page.status_code == 200 and 'class="flash flash-error"' in page.text
+    assert message in page.text
+    removed = browser.post("/ui/blocklist/remove", {"kind": "domain", "expression": "a.example"})
+    assert removed.status_code < 500 and 'class="flash flash-error"' in removed.text
+    assert browser.get("/ui/blocklist", params={"kind": "planet"}).status_code == 422
+    assert not path.exists() or not list(BlockList.open(path).entries())
+
+
+def test_the_block_list_pages_through_its_entries(
+    listed: tuple[TestClient, Path], keys: dict[str, str]
+) -> None:
+    client, path = listed
+    with BlockList.open(path, create=True) as store:
+        store.add_many([("domain", f"site{i:03}.example") for i in range(120)])
+    browser = signed_in(client, keys["curator"])
+    seen: list[str] = []
+    page = browser.get("/ui/blocklist")
+    for _ in range(5):
+        listed_part = page.text.split("Add an entry")[0]
+        seen += re.findall(r'<td class="hash">(site\d+\.example/)</td>', listed_part)
+        more = re.search(r'href="(/ui/blocklist\?[^"]*after=[^"]*)">Next page', page.text)
+        if not more:
+            break
+        page = browser.get(more.group(1).replace("&amp;", "&"))
+    assert seen == [f"site{i:03}.example/" for i in range(120)]
+
+
+def test_a_form_to_the_block_list_without_its_csrf_token_changes_nothing(
+    listed: tuple[TestClient, Path], keys: dict[str, str]
+) -> None:
+    client, path = listed
+    signed_in(client, keys["curator"]).get("/ui/blocklist")
+    answer = client.post("/ui/blocklist", data={"kind": "domain", "value": "forged.example"})
+    assert answer.status_code == 403 and "security token" in answer.text
+    assert not path.exists()
+
+
+@pytest.mark.parametrize("role", ["reviewer", "curator", "peer", "admin"])
+def test_statistics_show_the_charts_of_a_period(
+    client: TestClient, keys: dict[str, str], any_bank: Bank, role: str
+) -> None:
+    record_events(
+        any_bank,
+        [
+            Event("web", "known", "csam-a", count=3, at="2026-03-01T12:00:00Z"),
+            Event("device", "new", None, at="2026-04-02T12:00:00Z"),
+            Event("web", "known", "csam-b", at="2025-01-01T12:00:00Z"),
+        ],
+    )
+    browser = signed_in(client, keys[role])
+    page = browser.get("/ui/statistics", params={"from": "2026-01-01", "to": "2026-12-31"})
+    assert page.status_code == 200
+    assert page.text.count("<svg") == 5 and "<img" not in page.text
+    assert " style=" not in page.text and "<style" not in page.text and "data:" not in page.text
+    assert re.search(r"<b>4</b>detections", page.text)
+    assert re.search(r"<td>csam-a</td><td class=\"n\">3</td>", page.text)
+    assert "csam-b" not in page.text  # outside the period
+    assert page.headers["content-security-policy"] == CSP
+
+
+@pytest.mark.parametrize(
+    ("period", "message"),
+    [
+        ({"from": "yesterday"}, "From: &#39;yesterday&#39; is not a date"),
+        ({"to": "2026-13-01"}, "To: &#39;2026-13-01&#39; is not a date"),
+        ({"from": "2026-05-01", "to": "2026-04-01"}, "is before From"),
+        ({"from": "1900-01-01", "to": "2026-01-01"}, "A period is at most"),
+    ],
+)
+def test_a_wrong_period_is_a_message(
+    client: TestClient, keys: dict[str, str], period: dict[str, str], message: str
+) -> None:
+    page = signed_in(client, keys["reviewer"]).get("/ui/statistics", params=period)
+    assert page.status_code == 422 and message in page.text and "<svg" not in page.text

@@ -20,16 +20,29 @@ def console_router(settings: ConsoleSettings | None = None) -> APIRouter:
     from hashwarden.service.routes.console.pages import (
         alerts,
         banks,
+        blocklist,
         dashboard,
         entries,
         keys,
         reports,
         rules,
         signin,
+        statistics,
     )
     from hashwarden.service.routes.console.web import Site
 
     site = Site(settings or ConsoleSettings.from_env())
-    for pages in (signin, dashboard, banks, entries, reports, alerts, rules, keys):
+    for pages in (
+        signin,
+        dashboard,
+        banks,
+        entries,
+        reports,
+        alerts,
+        rules,
+        keys,
+        blocklist,
+        statistics,
+    ):
         pages.routes(site)
     return site.router

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from hashwarden.errors import UsageError
 
@@ -26,12 +27,15 @@ def _seconds(name: str, default: int) -> int:
 
 @dataclass(frozen=True)
 class ConsoleSettings:
-    """How long a session lasts."""
+    """How long a session lasts, and the curator's block list the Block list page keeps."""
 
     #: A session ends after this long without a request (seconds).
     idle_s: int = 15 * 60
     #: and this long after it began, whatever it did since.
     max_age_s: int = 12 * 60 * 60
+    #: The curator's block-list file (`hashwarden blocklist add`), from HASHWARDEN_BLOCKLIST;
+    #: None: the Block list page says the block list is not configured.
+    blocklist: Path | None = None
 
     def __post_init__(self) -> None:
         if self.idle_s < 1 or self.max_age_s < 1:
@@ -42,4 +46,7 @@ class ConsoleSettings:
         return cls(
             idle_s=_seconds("HASHWARDEN_CONSOLE_IDLE_S", cls.idle_s),
             max_age_s=_seconds("HASHWARDEN_CONSOLE_MAX_AGE_S", cls.max_age_s),
+            blocklist=Path(text)
+            if (text := os.environ.get("HASHWARDEN_BLOCKLIST", "").strip())
+            else None,
         )

@@ -78,6 +78,8 @@ NAV: list[tuple[str, str, str | None]] = [
     ("Agents", f"{PREFIX}/agents", "review"),
     ("Rules", f"{PREFIX}/rules", "admin"),
     ("Keys", f"{PREFIX}/keys", "admin"),
+    ("Block list", f"{PREFIX}/blocklist", "write"),
+    ("Statistics", f"{PREFIX}/statistics", None),
 ]
 
 #: Permissions of people at work; a role with none of them (a matcher, an agent) is a
