@@ -84,6 +84,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
+        env={**os.environ, "HASHWARDEN_BLOCKLIST": str(tmp_path / "blocklist.db")},
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -190,10 +191,11 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
 
     # Each role sees only its pages.
     seen = {
-        "reviewer": {"Dashboard", "Reports", "Alerts", "Agents"},
-        "peer": {"Dashboard", "Banks", "Entries"},
-        "curator": {"Dashboard", "Banks", "Entries"},
-        "admin": {"Dashboard", "Banks", "Entries", "Reports", "Alerts", "Agents", "Rules", "Keys"},
+        "reviewer": {"Dashboard", "Reports", "Alerts", "Agents", "Statistics"},
+        "peer": {"Dashboard", "Banks", "Entries", "Statistics"},
+        "curator": {"Dashboard", "Banks", "Entries", "Block list", "Statistics"},
+        "admin": {"Dashboard", "Banks", "Entries", "Reports", "Alerts", "Agents", "Rules", "Keys"}
+        | {"Block list", "Statistics"},
     }
     for role, links in seen.items():
         page = open_page(browser, served)
@@ -277,6 +279,28 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     assert forged.status == 403 and "security token" in forged.text()
     go(curator, "Banks")
     expect(curator.get_by_role("link", name="forged")).to_have_count(0)
+
+    # The curator blocks a domain, finds it and removes it; the statistics show the matches.
+    go(curator, "Block list")
+    curator.locator("#add-value").fill("Blocked.Example")
+    curator.locator("#add-reason").fill("R1")
+    curator.get_by_role("button", name="Add to the block list").click()
+    expect(curator.get_by_role("status")).to_contain_text("Added domain blocked.example/.")
+    curator.locator("#block-search").fill("blocked")
+    curator.get_by_role("button", name="Search").click()
+    expect(curator.get_by_role("row", name=re.compile("R1"))).to_have_count(1)
+    check(curator, served, "blocklist")
+    curator.get_by_role("button", name="Remove domain blocked.example/").click()
+    expect(curator.get_by_role("status")).to_contain_text("Removed domain blocked.example/.")
+    check(curator, served)
+    go(reviewer, "Statistics")
+    expect(reviewer.locator(".chart svg")).to_have_count(5)
+    check(reviewer, served, "statistics")
+    reviewer.locator("#stats-from").fill("2026-05-01")
+    reviewer.locator("#stats-to").fill("2026-04-01")
+    reviewer.get_by_role("button", name="Show").click()
+    expect(reviewer.get_by_role("alert")).to_contain_text("is before From")
+    refused(served, 422)
 
     # An admin creates a key (shown once) and revokes it.
     admin = open_page(browser, served)
