@@ -16,7 +16,8 @@ The allowed dependencies (docs/architecture.md draws them), bottom to top:
     exchange                list formats and signed bundles
     blocking                the URL block list: signing only, never bank or exchange
     reports                 scan results (from _types) and bank statistics, never the pipeline
-    service                 the HTTP service
+    service                 the HTTP service (blocking and reports: the console's pages only,
+                            lazily; see test_only_console_pages_load_blocking_and_reports)
     demo                    the demo case
     agent                   the endpoint agent: scan's reading, the index, sync into its bank
     cli, __main__           on top: may import anything
@@ -59,7 +60,7 @@ ALLOWED: dict[str, set[str]] = {
     "blocking": {"errors", "_time", "_sql", "_arrayfile", "signing"},
     "reports": {"errors", "_time", "_types", "bank"},
     "service": {"hashwarden", "errors", "_time", "_types", "signing", "signals", "bank"}
-    | {"index", "exchange"},
+    | {"index", "exchange", "blocking", "reports"},
     "demo": {"errors", "synthetic", "signals", "bank", "index", "scan", "reports"},
     "agent": {"hashwarden", "errors", "_time", "signals", "bank", "index", "scan", "exchange"},
 }
@@ -280,3 +281,53 @@ def test_service_modules_import_only_their_layer_and_below() -> None:
         and _service_layer(module) > _service_layer(_module_name(path))
     ]
     assert not upward, upward
+
+
+#: The packages the service may import only from the console's pages, inside the functions
+#: that need them: a service nobody opens those pages on loads neither (nor matplotlib).
+CONSOLE_ONLY = ("hashwarden.blocking", "hashwarden.reports")
+
+
+def _module_level(path: Path) -> set[int]:
+    """Lines of the imports that run when the module is imported (outside any function)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    hidden = _type_checking_only(tree)
+    inside: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            inside.update(id(n) for n in ast.walk(node))
+    return {
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        and id(node) not in hidden
+        and id(node) not in inside
+    }
+
+
+def test_only_console_pages_load_blocking_and_reports() -> None:
+    service = SRC / "service"
+    pages = service / "routes" / "console" / "pages"
+    wrong = []
+    for path in sorted(service.rglob("*.py")):
+        eager = _module_level(path)
+        for module, line in _imports(path):
+            if not module.startswith(CONSOLE_ONLY):
+                continue
+            if not path.is_relative_to(pages) or line in eager:
+                wrong.append(f"{path.relative_to(SRC.parent)}:{line} imports {module}")
+    assert not wrong, wrong
+
+
+def test_the_service_app_loads_neither_matplotlib_nor_the_block_list() -> None:
+    loaded = _loaded_after(
+        "from hashwarden.service import create_app, ServiceSettings\n"
+        "from hashwarden.bank import create_bank\n"
+        "import tempfile, pathlib\n"
+        "with tempfile.TemporaryDirectory() as folder:\n"
+        "    bank = create_bank(pathlib.Path(folder) / 'b.db')\n"
+        "    create_app(ServiceSettings(), bank)\n"
+        "    bank.close()"
+    )
+    assert "hashwarden.service.routes.console.pages.blocklist" in loaded  # the app was made
+    assert not {m for m in loaded if m.startswith((*CONSOLE_ONLY, "matplotlib"))}

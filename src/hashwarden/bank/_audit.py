@@ -23,9 +23,19 @@ from hashwarden._time import utc_now
 from hashwarden.bank.base import GENESIS, AuditEvent, event_hash
 from hashwarden.bank.guarded import Guarded, row_digest
 
-__all__ = ["GENESIS", "MOD", "SqlAudit", "event_hash"]
+__all__ = ["GENESIS", "MOD", "SqlAudit", "event_hash", "names_entry"]
 
 MOD = 2**256
+
+
+def names_entry(detail: dict[str, Any], entry_id: int) -> bool:
+    """Whether an audit event's detail names the entry (by id, in a list of ids or a range)."""
+    if detail.get("id") == entry_id:
+        return True
+    if entry_id in (detail.get("ids") or []) or entry_id in (detail.get("merged") or []):
+        return True
+    span = detail.get("id_range") or []
+    return len(span) == 2 and span[0] <= entry_id <= span[1]
 
 
 def rows_sum(
@@ -208,3 +218,10 @@ class SqlAudit:
         while rows := cursor.fetchmany(1000):
             for seq, at, actor, action, detail, prev, digest in rows:
                 yield AuditEvent(int(seq), at, actor, action, json.loads(detail), prev, digest)
+
+    def history(self, entry_id: int) -> list[AuditEvent]:
+        """The events that name the entry, or that made its current version (an addition of
+        more than 20 entries names only their range), oldest first."""
+        row = self._db.execute("SELECT version FROM entries WHERE id = ?", (entry_id,)).fetchone()
+        version = None if row is None else int(row[0])
+        return [e for e in self.events() if names_entry(e.detail, entry_id) or e.seq == version]

@@ -277,6 +277,18 @@ class SqlEntries:
                 yield by_id[int(r[0])]
             last = int(rows[-1][0])
 
+    def find(self, term: str, *, after: int = 0, limit: int = 100) -> list[Entry]:
+        """A page of the entries whose category, series or source is `term`, or on which an
+        organisation of that name has a claim, in id order after id `after` (a search field:
+        the curator does not say which of them the term is)."""
+        rows = self._db.execute(
+            "SELECT id FROM entries WHERE id > ? AND (category = ? OR series = ? OR source = ?"
+            " OR id IN (SELECT entry_id FROM provenance WHERE org = ?)) ORDER BY id LIMIT ?",
+            (after, term, term, term, term, limit),
+        ).fetchall()
+        found = read_entries(self._db, (int(r[0]) for r in rows))
+        return [found[int(r[0])] for r in rows]
+
     def signals(self, kind: str) -> Iterator[tuple[int, str]]:
         """(entry id, value) of every signal of a kind, streamed."""
         cursor = self._db.execute(

@@ -140,6 +140,16 @@ class SqlProvenance:
             )
         ]
 
+    def votes(self, entry_id: int) -> list[tuple[str, str, str | None, str]]:
+        """(organisation, confirm or dispute, reason, when) for an entry."""
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in self._db.execute(
+                "SELECT org, vote, reason, at FROM votes WHERE entry_id = ? ORDER BY org",
+                (entry_id,),
+            )
+        ]
+
     def conflicts(self) -> dict[int, dict[str, str]]:
         """Entries whose organisations disagree on the category: entry id → org → category."""
         found: dict[int, dict[str, str]] = {}

@@ -298,4 +298,17 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        "1600-console-sessions",
+        """
+        CREATE TABLE console_sessions (
+            token_hash TEXT PRIMARY KEY,
+            key_name TEXT NOT NULL,
+            created TEXT NOT NULL,
+            seen TEXT NOT NULL,
+            flash TEXT
+        );
+        CREATE INDEX console_sessions_seen ON console_sessions(seen)
+        """,
+    ),
 ]

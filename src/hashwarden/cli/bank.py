@@ -598,7 +598,7 @@ def show(
                 raise NotFoundError(f"{signal.kind} {signal.value} is not in the bank")
         found = b.entries.get(entry)
         provenance = b.provenance.claims(entry)
-        history = [e for e in b.audit.events() if _names(e.detail, entry) or e.seq == found.version]
+        history = b.audit.history(entry)
     votes: dict[str, dict[str, Any]] = {}
     for event in history:
         if event.action == "entry.vote":
@@ -646,16 +646,6 @@ def show(
     console.print("history:")
     for e in history:
         console.print(f"  #{e.seq}  {e.at}  {e.actor}  {e.action}", markup=False)
-
-
-def _names(detail: dict[str, Any], entry_id: int) -> bool:
-    """Whether an audit event's detail names the entry (by id, in a list of ids or a range)."""
-    if detail.get("id") == entry_id:
-        return True
-    if entry_id in (detail.get("ids") or []) or entry_id in (detail.get("merged") or []):
-        return True
-    span = detail.get("id_range") or []
-    return len(span) == 2 and span[0] <= entry_id <= span[1]
 
 
 @app.command(rich_help_panel=INSPECT)

@@ -42,6 +42,7 @@ from hashwarden.service.http_errors import install_error_handlers
 from hashwarden.service.observe import Observe
 from hashwarden.service.routes import alerts, banks, hashlookup, hma, match, operations, privacy
 from hashwarden.service.routes.actions import actions_router
+from hashwarden.service.routes.console import console_router
 from hashwarden.service.settings import ServiceSettings
 from hashwarden.service.state import ServiceState
 
@@ -130,4 +131,6 @@ def create_app(
     app.include_router(privacy.router)
     app.include_router(alerts.router)
     app.include_router(hashlookup.router)
+    # The console reads every body itself, each within its own limit (`console.web`).
+    app.include_router(console_router(), max_body_size=upload_limit)
     return app

@@ -25,17 +25,21 @@ __all__ = [
     "ApiKey",
     "KeyRing",
     "create_key",
+    "key_named",
     "list_keys",
     "revoke_key",
 ]
 
-#: What each role may do. `match`: hash and match, nothing that reveals the bank's contents.
+#: What each role may do. `match`: hash and match, nothing that reveals the bank's contents;
+#: `statistics`: the bank's counts and charts, for people at work here (not outside peers).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "matcher": frozenset({"match"}),
-    "reviewer": frozenset({"match", "review", "vote"}),
-    "curator": frozenset({"match", "read", "write", "vote", "export"}),
+    "reviewer": frozenset({"match", "review", "vote", "statistics"}),
+    "curator": frozenset({"match", "read", "write", "vote", "export", "statistics"}),
     "peer": frozenset({"read", "export"}),
-    "admin": frozenset({"match", "read", "write", "vote", "export", "review", "admin", "alert"}),
+    "admin": frozenset(
+        {"match", "read", "write", "vote", "export", "review", "admin", "alert", "statistics"}
+    ),
     #: Endpoint agents (`hashwarden watch`): post alerts and heartbeats, nothing else.
     "agent": frozenset({"alert"}),
 }
@@ -60,8 +64,16 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_key(bank: BankStore, name: str, role: str, *, rate_per_minute: int | None = None) -> str:
-    """Store a new key and return it (the only time it is seen in clear)."""
+def create_key(
+    bank: BankStore,
+    name: str,
+    role: str,
+    *,
+    rate_per_minute: int | None = None,
+    actor: str = "cli",
+) -> str:
+    """Store a new key and return it (the only time it is seen in clear); audited under
+    `actor`."""
     if role not in PERMISSIONS:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if not _NAME.fullmatch(name):
@@ -77,7 +89,7 @@ def create_key(bank: BankStore, name: str, role: str, *, rate_per_minute: int | 
             " VALUES (?,?,?,?,?)",
             (name, role, _digest(token), rate_per_minute, utc_now()),
         )
-        bank.audit.record("cli", "apikey.create", {"name": name, "role": role})
+        bank.audit.record(actor, "apikey.create", {"name": name, "role": role})
     return token
 
 
@@ -97,6 +109,18 @@ def list_keys(bank: BankStore) -> list[ApiKey]:
         "SELECT name, role, rate_per_minute, created, revoked FROM api_keys ORDER BY name"
     )
     return [ApiKey(str(n), str(r), rate, str(c), rev) for n, r, rate, c, rev in rows]
+
+
+def key_named(bank: BankStore, name: str) -> ApiKey | None:
+    """The key of that name (revoked or not), or None."""
+    rows = bank.db.query(
+        "SELECT name, role, rate_per_minute, created, revoked FROM api_keys WHERE name = ?",
+        (name,),
+    )
+    if not rows:
+        return None
+    n, r, rate, c, revoked = rows[0]
+    return ApiKey(str(n), str(r), rate, str(c), revoked)
 
 
 class KeyRing:

@@ -1,0 +1,1 @@
+"""The console's pages, one module an area of the navigation bar."""
