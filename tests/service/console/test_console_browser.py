@@ -1,7 +1,7 @@
 """The console in a real browser: Debian's Chromium driven by Playwright for Python against a
 real `hashwarden serve` on loopback. Each role signs in and sees only its pages; a curator
 adds an entry by file, finds it by each of its hashes, edits and removes it; a reviewer
-confirms and rejects report drafts made by real matches; an admin creates and revokes a key;
+confirms and rejects report drafts made by real matches and acknowledges an endpoint alert; an admin creates and revokes a key;
 a session ends; a form without its CSRF token is refused. Every request stays on 127.0.0.1,
 no page logs a console error, and every page passes the accessibility check in `a11y.js`.
 
@@ -30,6 +30,7 @@ from hashwarden.service.keys import create_key
 from hashwarden.signals.hashing import hash_bytes
 
 from ..conftest import png
+from ..test_alerts import alert
 
 #: Starts real servers or processes: skipped by `make test-fast`.
 pytestmark = [
@@ -73,6 +74,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     bank = create_bank(tmp_path / "bank.db")
     keys = {role: create_key(bank, f"{role}-1", role) for role in ROLES_SIGNING_IN}
     keys["matcher"] = create_key(bank, "matcher-1", "matcher")
+    keys["agent"] = create_key(bank, "agent-1", "agent")
     location = str(bank.location)
     bank.close()
     port = _free_port()
@@ -269,6 +271,19 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     check(reviewer, served, "reports")
     reviewer.get_by_role("link", name="Confirmed", exact=True).click()
     expect(reviewer.get_by_role("link", name=re.compile(r"Report \d+"))).to_have_count(1)
+
+    # An endpoint agent's alert: the reviewer acknowledges it with a note.
+    with httpx.Client(base_url=served.base, timeout=30) as client:
+        agent = {"Authorization": f"Bearer {served.keys['agent']}"}
+        sent = client.post("/v1/alerts", json=alert(), headers=agent)
+        assert sent.status_code == 201, sent.text
+    go(reviewer, "Alerts")
+    reviewer.get_by_role("link", name=re.compile(r"^Alert \d+$")).first.click()
+    check(reviewer, served)
+    reviewer.get_by_label("Note").fill("on it, from the browser test")
+    reviewer.get_by_role("button", name="Acknowledge", exact=True).click()
+    expect(reviewer.get_by_role("status")).to_contain_text("acknowledged")
+    expect(reviewer.locator("dl.fields")).to_contain_text("on it, from the browser test")
 
     # The curator removes the entry.
     curator.get_by_role("button", name=f"Remove entry {entry_id}").click()
