@@ -1,12 +1,21 @@
 """CIRCL hashlookup's API under /hashlookup/, on SQLite and PostgreSQL: a banked MD5 and a
-known-good SHA-1 are found, an unknown hash is not, in hashlookup's shapes; a key that may only
-match sees no more of a banked hash than it asked."""
+known-good SHA-1 are found, an unknown hash is not, in hashlookup's shapes (and as CIRCL's own
+client, pyhashlookup, reads them); a key that may only match sees no more of a banked hash than
+it asked."""
 
 from __future__ import annotations
 
+import socket
+import threading
+
+import uvicorn
+
 from hashwarden.bank import Bank, NewEntry
+from hashwarden.service import ServiceSettings, create_app
+from hashwarden.service.keys import create_key
 from hashwarden.signals import Signal
 from tests.service.conftest import Service
+from tests.service.test_actions import _wait
 
 BANKED_MD5 = "d35c785545392755e7e4164457657269"
 BANKED_SHA1 = "a" * 40
@@ -55,3 +64,34 @@ def test_a_matcher_sees_only_the_hash_it_asked(bank: Bank, service: Service) -> 
         "hashwarden:entry": 1,
         "hashwarden:category": "csam-b",
     }
+
+
+def test_circls_own_client_finds_and_misses(bank: Bank) -> None:
+    """pyhashlookup, CIRCL's Python client, against a real server on loopback."""
+    from pyhashlookup import Hashlookup
+
+    _fill(bank)
+    key = create_key(bank, "lookup-key", "matcher")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    app = create_app(ServiceSettings(), bank)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        _wait(lambda: server.started)
+        client = Hashlookup(root_url=f"http://127.0.0.1:{port}/hashlookup/")
+        client.session.trust_env = False  # loopback only, whatever proxy the machine names
+        client.session.headers["Authorization"] = f"Bearer {key}"
+        found = client.md5_lookup(BANKED_MD5)
+        assert found["MD5"] == BANKED_MD5.upper() and found["KnownMalicious"] == "hashwarden"
+        good = client.sha1_lookup(GOOD_SHA1)
+        assert good["SHA-1"] == GOOD_SHA1.upper() and good["source"] == "nsrl"
+        assert client.md5_lookup("e" * 32)["message"] == "Non existing MD5"
+        assert [x["MD5"] for x in client.md5_bulk_lookup([BANKED_MD5, "e" * 32])] == [
+            BANKED_MD5.upper()
+        ]
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
