@@ -13,7 +13,9 @@ SCHEMA_FAMILY = "hashwarden-bank"
 
 #: Migrations that only add tables whose readers check for them first: a bank opened read-only
 #: without them reads as before (they are applied when it is next opened for writing).
-READ_OPTIONAL = frozenset({"0600-agents", "0700-programme-exchanges", "1500-entry-views"})
+READ_OPTIONAL = frozenset(
+    {"0600-agents", "0700-programme-exchanges", "1500-entry-views", "1600-console-sessions"}
+)
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
