@@ -29,6 +29,7 @@ from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import ConflictError, NotFoundError, UsageError
 from hashwarden.index.matcher import Match
 from hashwarden.service.banks import DEFAULT_BANK, BankMatch
+from hashwarden.service.decisions import decide_once
 from hashwarden.signals.builtin import default_registry
 
 __all__ = [
@@ -308,23 +309,12 @@ class AlertStore:
         """Acknowledge an open alert, or close an open or acknowledged one (audited with the
         decider's name; a closed alert stays closed: 409)."""
         allowed = ("open",) if decision == "acknowledged" else ("open", "acknowledged")
-        marks = ",".join("?" * len(allowed))
+        changes = {"status": decision, "decided_by": who, "decided": utc_now(), "note": note}
         with (
             self.bank.db.transaction() as conn,
             self.bank.audit.tracked("alerts", "id = ?", (alert_id,)),
         ):
-            row = conn.execute(
-                f"UPDATE alerts SET status = ?, decided_by = ?, decided = ?, note = ?"
-                f" WHERE id = ? AND status IN ({marks}) RETURNING id",
-                (decision, who, utc_now(), note, alert_id, *allowed),
-            ).fetchone()
-            if row is None:
-                current = conn.execute(
-                    "SELECT status FROM alerts WHERE id = ?", (alert_id,)
-                ).fetchone()
-                if current is None:
-                    raise NotFoundError(f"no alert {alert_id}")
-                raise ConflictError(f"alert {alert_id} is already {current[0]}")
+            decide_once(conn, "alerts", "alert", alert_id, allowed, changes)
             action = "alert.acknowledge" if decision == "acknowledged" else "alert.close"
             self.bank.audit.record(who, action, {"id": alert_id})
         return self.get(alert_id)

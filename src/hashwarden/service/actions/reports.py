@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 from hashwarden._time import utc_now
 from hashwarden.bank.categories import most_severe
-from hashwarden.errors import ConflictError, NotFoundError, UsageError
+from hashwarden.errors import NotFoundError, UsageError
 from hashwarden.service.actions._tables import Tables
+from hashwarden.service.decisions import decide_once
 
 __all__ = ["Decision", "Report", "ReportQueue", "ReportStatus"]
 
@@ -112,18 +113,13 @@ class ReportQueue:
             raise UsageError("a review needs the reviewer's name")
         bank = self.tables.bank
         with self.tables.tx() as conn, bank.audit.tracked("action_reports", "id = ?", (report_id,)):
-            row = conn.execute(
-                "UPDATE action_reports SET status = ?, reviewer = ?, reviewed = ?,"
-                " review_note = ? WHERE id = ? AND status = 'pending' RETURNING id",
-                (decision, who, utc_now(), note, report_id),
-            ).fetchone()
-            if row is None:
-                current = conn.execute(
-                    "SELECT status FROM action_reports WHERE id = ?", (report_id,)
-                ).fetchone()
-                if current is None:
-                    raise NotFoundError(f"no report {report_id}")
-                raise ConflictError(f"report {report_id} is already {current[0]}")
+            changes = {
+                "status": decision,
+                "reviewer": who,
+                "reviewed": utc_now(),
+                "review_note": note,
+            }
+            decide_once(conn, "action_reports", "report", report_id, ("pending",), changes)
             action = "report.confirm" if decision == "confirmed" else "report.reject"
             bank.audit.record(who, action, {"id": report_id})
         return self.get(report_id)
