@@ -38,9 +38,16 @@ def _flip(value: str, bits: int, rng: random.Random) -> str:
     near=st.lists(st.integers(0, 70), min_size=1, max_size=8),
     removals=st.integers(0, 20),
     additions=st.integers(0, 20),
+    multi_index=st.booleans(),
 )
 def test_index_equals_brute_force(
-    seed: int, size: int, threshold: int, near: list[int], removals: int, additions: int
+    seed: int,
+    size: int,
+    threshold: int,
+    near: list[int],
+    removals: int,
+    additions: int,
+    multi_index: bool,
 ) -> None:
     rng = random.Random(seed)
     bank = {i: f"{rng.getrandbits(256):064x}" for i in range(size)}
@@ -48,6 +55,8 @@ def test_index_equals_brute_force(
     for i in range(0, size, 7):
         bank[i] = _flip(bank[0] if bank else f"{0:064x}", rng.randrange(0, 40), rng)
     index = PdqIndex(bank.keys(), bank.values())
+    if multi_index:  # small indexes are searched by brute force unless told otherwise
+        index.brute_force_below = 0
     for victim in rng.sample(sorted(bank), min(removals, len(bank))):
         index.remove([victim])
         del bank[victim]

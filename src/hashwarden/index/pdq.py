@@ -37,6 +37,10 @@ _CHUNKS = 16
 _BUCKETS = 1 << 16
 #: Thresholds up to this use the multi-index; above it, brute force.
 MIH_MAX_THRESHOLD = 31
+#: Indexes of fewer hashes are searched by brute force: one XOR and popcount over a few
+#: thousand rows costs less than the multi-index's 272 probes (at 1,000 hashes about 45 us a
+#: query against 280 us; even at 10,000; `benchmarks/bench_pdq_index.py`).
+BRUTE_FORCE_BELOW = 8_192
 _ONE_BIT = np.array([0] + [1 << b for b in range(16)], dtype=np.int64)
 _SHIFTS = np.array([48, 32, 16, 0] * 4, dtype=np.uint64)
 _WORD_OF_CHUNK = np.repeat(np.arange(4), 4)
@@ -75,6 +79,10 @@ class PdqIndex:
     Additions go to a small delta searched by brute force and merged into the main index
     when it grows; removals hide rows at once. Both take effect immediately.
     """
+
+    #: Below this many hashes, brute force (an attribute, so tests can exercise the multi-index
+    #: on small indexes).
+    brute_force_below: int = BRUTE_FORCE_BELOW
 
     def __init__(self, ids: Iterable[int] = (), hexes: Iterable[str] = ()) -> None:
         id_list = list(ids)
@@ -154,7 +162,7 @@ class PdqIndex:
             return []
         queries = hex_to_words(hexes)
         reach = threshold if complete is None else min(complete, threshold)
-        if reach <= MIH_MAX_THRESHOLD and len(self._ids):
+        if reach <= MIH_MAX_THRESHOLD and len(self._ids) >= self.brute_force_below:
             # One query at a time: across a batch the candidate reads cover the whole index
             # anyway, and per-query arrays stay in cache.
             found = [
