@@ -573,3 +573,19 @@ def test_a_wrong_period_is_a_message(
 ) -> None:
     page = signed_in(client, keys["reviewer"]).get("/ui/statistics", params=period)
     assert page.status_code == 422 and message in page.text and "<svg" not in page.text
+
+
+def test_form_fields_carry_their_attributes_unescaped(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """A field's extra attributes are markup, not text: a threshold's bounds hold in the
+    browser and a hash field turns autocompletion off (axe-core flagged the escaped form)."""
+    admin = signed_in(client, keys["admin"])
+    banks = admin.get("/ui/banks").text
+    assert 'id="new-threshold" name="threshold" value="" min="0" max="256">' in banks
+    assert admin.post("/ui/banks", {"name": "hotline"}).status_code == 200
+    entries = admin.get("/ui/entries").text
+    assert 'spellcheck="false" autocomplete="off"' in entries
+    assert 'min="1"' in admin.get("/ui/keys").text
+    assert "&#34;" not in banks + entries
+
