@@ -274,6 +274,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
             assert found.status_code == 200 and found.json()["matches"], found.text
     reviewer = open_page(browser, served)
     sign_in(reviewer, served, "reviewer")
+    expect(reviewer.locator("li", has_text="matches today").locator("b")).to_have_text("2")
     for ref, button, done in (
         ("uploader-1", "Confirm", "confirmed"),
         ("uploader-2", "Reject", "rejected"),
