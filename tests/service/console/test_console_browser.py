@@ -1,8 +1,8 @@
 """The console in a real browser: Debian's Chromium driven by Playwright for Python against a
 real `hashwarden serve` on loopback. Each role signs in and sees only its pages; a curator
 adds an entry by file, finds it by each of its hashes, edits and removes it; a reviewer
-confirms and rejects report drafts made by real matches and acknowledges an endpoint alert; an admin creates and revokes a key;
-a session ends; a form without its CSRF token is refused. Every request stays on 127.0.0.1,
+confirms and rejects report drafts made by real matches (counted in the dashboard's matches
+today) and acknowledges an endpoint alert; an admin creates and revokes a key; a session ends; a form without its CSRF token is refused. Every request stays on 127.0.0.1,
 no page logs a console error, and every page passes axe-core's accessibility rules (the copy
 of `axe.min.js`, MPL-2.0, that the axe-playwright-python test dependency ships) with no
 violation of impact serious or critical, nor a heading out of order.
@@ -157,7 +157,9 @@ def open_page(browser: Browser, served: Served) -> Page:
 
 
 def check(page: Page, served: Served, shot: str | None = None) -> None:
-    """The page passes axe-core's check, shows no image, and (if asked) is kept."""
+    """The page (and those before it) logged no console error, passes axe-core's check, shows
+    no image, and (if asked) is kept."""
+    assert served.errors == [], (page.url, served.errors)
     problems = accessibility_problems(page)
     assert problems == [], (page.url, problems)
     assert page.locator("img, picture, canvas, video").count() == 0
@@ -207,6 +209,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     sign_in(page, served, "matcher")
     expect(page.get_by_role("alert")).to_contain_text("cannot sign in to the console")
     refused(served, 403)
+    check(page, served)
 
     # Each role sees only its pages.
     seen = {
@@ -228,8 +231,8 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
         if "Keys" not in links:
             page.goto("/ui/keys")
             expect(page.get_by_role("alert")).to_contain_text(f"The {role} role may not")
-            check(page, served)
             refused(served, 403)
+            check(page, served)
 
     # A curator: a bank, an entry by file, found by each of its hashes, edited, removed.
     curator = open_page(browser, served)
@@ -264,6 +267,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     curator.get_by_role("button", name="Save changes").click()
     expect(curator.get_by_role("status")).to_contain_text(f"Entry {entry_id} changed.")
     expect(curator.locator("dl.fields")).to_contain_text("series-7")
+    check(curator, served)
 
     # Real matches make report drafts; a reviewer confirms one and rejects the other.
     with httpx.Client(base_url=served.base, timeout=30) as client:
@@ -307,6 +311,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     # The curator removes the entry.
     curator.get_by_role("button", name=f"Remove entry {entry_id}").click()
     expect(curator.get_by_role("status")).to_contain_text("removed from the bank")
+    check(curator, served)
 
     # A form posted without its CSRF token is refused and changes nothing.
     forged = curator.request.post(f"{served.base}/ui/banks", form={"name": "forged"})
@@ -335,6 +340,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     reviewer.get_by_role("button", name="Show").click()
     expect(reviewer.get_by_role("alert")).to_contain_text("is before From")
     refused(served, 422)
+    check(reviewer, served)
 
     # An admin creates a key (shown once) and revokes it.
     admin = open_page(browser, served)
@@ -347,6 +353,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     check(admin, served)  # no screenshot: it shows a key
     admin.get_by_role("button", name="Revoke key night-shift").click()
     expect(admin.get_by_role("status")).to_contain_text("Key night-shift revoked.")
+    check(admin, served)
 
     # The admin's pages below the navigation bar pass the accessibility check too.
     go(admin, "Banks")
@@ -366,8 +373,8 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     check(admin, served)
     admin.goto("/ui/entries/999999")
     expect(admin.get_by_role("alert")).to_be_visible()
-    check(admin, served)
     refused(served, 404)
+    check(admin, served)
     admin.get_by_role("button", name="Sign out").click()
     expect(admin.get_by_label("API key")).to_be_visible()
     check(admin, served)
@@ -378,6 +385,7 @@ def test_the_console_in_a_browser(browser: Browser, served: Served) -> None:
     go(curator, "Entries")
     expect(curator.get_by_role("alert")).to_contain_text("Your session has ended")
     expect(curator.get_by_label("API key")).to_be_visible()
+    check(curator, served)
 
     assert served.offsite == []
     assert served.errors == []
