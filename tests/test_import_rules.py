@@ -251,7 +251,7 @@ def test_exit_codes_are_named_in_errors_only() -> None:
 SERVICE_LAYERS = [
     {"actions", "alerts", "banks", "keys", "metrics", "privacy", "ratelimit", "offload"}
     | {"settings"}
-    | {"observe", "http_errors", "recent", "decisions"},
+    | {"observe", "http_errors", "recent", "decisions", "tally"},
     {"state"},
     {"auth", "inputs"},
     {"routes"},

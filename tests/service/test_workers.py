@@ -36,7 +36,8 @@ class Node:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     """One server with two workers for the module (each start takes seconds); a `matcher` key
-    without a rate and a `limited` one of 600 a minute (10 a second, 10 at once)."""
+    without a rate, a `limited` one of 600 a minute (10 a second, 10 at once), an `admin` key;
+    each worker writes its count of matches every 0.2 s."""
     folder = tmp_path_factory.mktemp("node")
     location = str(folder / "bank.db")
     create_bank(location).close()
@@ -46,6 +47,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             *("apikey", "create", "--bank", location, "--role", "matcher"),
             *("--name", "limited", "--rate", "600"),
         ),
+        "admin": _cli("apikey", "create", "--bank", location, "--role", "admin", "--name", "a"),
     }
     port = _free_port()
     log = folder / "serve.log"
@@ -57,6 +59,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
             ],
             stdout=out,
             stderr=subprocess.STDOUT,
+            env={**os.environ, "HASHWARDEN_TALLY_FLUSH_S": "0.2"},
         )
     try:
         deadline = time.monotonic() + 120
@@ -122,6 +125,56 @@ def test_metrics_are_the_totals_of_both_workers(node: Node) -> None:
         after = {pid: total(c) for pid, c in by_worker.items()}
         assert set(after.values()) == {next(iter(before.values())) + 3 * CONNECTIONS}, after
     finally:
+        for client in clients:
+            client.close()
+
+
+def _dashboard_of(node: Node) -> httpx.Client:
+    """A client signed in to the console as the admin (cookie and CSRF token as a browser)."""
+    client = httpx.Client(base_url=node.url, timeout=30, follow_redirects=True)
+    page = client.get("/ui/sign-in")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text)
+    assert csrf, page.text
+    answer = client.post("/ui/sign-in", data={"csrf": csrf.group(1), "key": node.keys["admin"]})
+    assert "Sign out" in answer.text, answer.text
+    return client
+
+
+def _matches_today(dashboard: httpx.Client) -> int:
+    found = re.search(r"<b>(\d+)</b>matches today", dashboard.get("/ui/").text)
+    assert found
+    return int(found.group(1))
+
+
+def test_the_dashboard_counts_the_matches_of_both_workers(node: Node) -> None:
+    """Each worker counts its matches in memory and adds them to the bank every 0.2 s: the
+    dashboard, whichever worker serves it, soon shows the matches of both."""
+    md5 = "5d" * 16
+    admin = {"Authorization": f"Bearer {node.keys['admin']}"}
+    matcher = {"Authorization": f"Bearer {node.keys['matcher']}"}
+    clients = _clients(node)
+    dashboard = _dashboard_of(node)
+    try:
+        by_worker = {_worker(c): c for c in clients}
+        assert len(by_worker) == 2
+        made = dashboard.post("/v1/banks", json={"name": "tally"}, headers=admin)
+        assert made.status_code == 201, made.text
+        entry = {"signals": {"md5": md5}, "category": "csam-a"}
+        added = dashboard.post("/v1/banks/tally/entries", json=entry, headers=admin)
+        assert added.status_code == 201, added.text
+        before = _matches_today(dashboard)
+        for client in by_worker.values():
+            for _ in range(3):
+                body = {"signals": {"md5": md5}}
+                found = client.post("/v1/match/hashes", json=body, headers=matcher)
+                assert found.json()["matches"], found.text
+        expected = before + 3 * len(by_worker)
+        deadline = time.monotonic() + 60
+        while (count := _matches_today(dashboard)) != expected:
+            assert count < expected and time.monotonic() < deadline, (count, expected)
+            time.sleep(0.1)
+    finally:
+        dashboard.close()
         for client in clients:
             client.close()
 

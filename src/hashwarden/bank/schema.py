@@ -14,7 +14,13 @@ SCHEMA_FAMILY = "hashwarden-bank"
 #: Migrations that only add tables whose readers check for them first: a bank opened read-only
 #: without them reads as before (they are applied when it is next opened for writing).
 READ_OPTIONAL = frozenset(
-    {"0600-agents", "0700-programme-exchanges", "1500-entry-views", "1600-console-sessions"}
+    {
+        "0600-agents",
+        "0700-programme-exchanges",
+        "1500-entry-views",
+        "1600-console-sessions",
+        "1700-match-days",
+    }
 )
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -311,6 +317,16 @@ MIGRATIONS: list[tuple[str, str]] = [
             flash TEXT
         );
         CREATE INDEX console_sessions_seen ON console_sessions(seen)
+        """,
+    ),
+    (
+        # Look-ups the service answered with a match, by UTC day (service/tally.py).
+        "1700-match-days",
+        """
+        CREATE TABLE match_days (
+            day TEXT PRIMARY KEY,
+            matches BIGINT NOT NULL
+        )
         """,
     ),
 ]

@@ -63,6 +63,9 @@ class ServiceSettings:
     privacy: MatchPrivacy = field(default_factory=MatchPrivacy)
     #: Seconds the hashes of look-ups are kept to match entries added later (None: off).
     keep_recent_s: float | None = None
+    #: Seconds between a worker's writes of its count of matches answered (the dashboard's
+    #: "matches today"; `service/tally.py`).
+    tally_flush_s: float = 10.0
 
     def __post_init__(self) -> None:
         if self.keyless_role is not None and self.keyless_role not in ROLES:
@@ -87,6 +90,7 @@ class ServiceSettings:
             "HASHWARDEN_ACTION_QUEUE": (self.action_queue, 1),
             "HASHWARDEN_REQUEST_TIMEOUT_S": (self.request_timeout_s, 0.001),
             "HASHWARDEN_ACTION_WAIT_S": (self.action_wait_s, 0),
+            "HASHWARDEN_TALLY_FLUSH_S": (self.tally_flush_s, 0.1),
         }
         if self.default_rate_per_minute is not None:
             at_least["HASHWARDEN_DEFAULT_RATE_PER_MINUTE"] = (self.default_rate_per_minute, 1)
@@ -115,4 +119,5 @@ class ServiceSettings:
             webhooks=DeliverySettings.from_env(),
             privacy=MatchPrivacy.from_env(),
             keep_recent_s=_env("HASHWARDEN_KEEP_RECENT_S", None, float),
+            tally_flush_s=_env("HASHWARDEN_TALLY_FLUSH_S", cls.tally_flush_s, float),
         )

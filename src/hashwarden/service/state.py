@@ -30,6 +30,7 @@ from hashwarden.service.privacy import NearMatchPrivacy
 from hashwarden.service.ratelimit import RateLimiter, SharedRateLimiter
 from hashwarden.service.recent import RecentLookups
 from hashwarden.service.settings import ServiceSettings
+from hashwarden.service.tally import MatchTally
 
 __all__ = ["ServiceState", "StateDep", "service_state"]
 
@@ -71,6 +72,8 @@ class ServiceState:
         self.banks = NamedBanks(self.bank)
         self.match_banks = NamedBanks(reader)
         self.metrics = Metrics()
+        #: Look-ups answered with a match, by day (the dashboard's "matches today").
+        self.tally = MatchTally(self.bank, self.lock, flush_s=self.settings.tally_flush_s)
         self.privacy = NearMatchPrivacy(self.bank, self.settings.privacy, self.settings.threshold)
         #: Named banks' thresholds as shown for a near match (the service's when unset).
         self._shown: dict[str, int] = {}
@@ -211,6 +214,8 @@ class ServiceState:
                         if b.threshold is not None
                     }
         self.metrics.matched(len(resolved.matches))
+        if resolved.matches:
+            self.tally.add()
         return resolved, result.known_good
 
     def match_and_act(
@@ -262,6 +267,8 @@ class ServiceState:
                 kept = {(m.entry, m.kind) for m in decided}
                 matches = [m for m in matches if (m.entry, m.kind) in kept]
             members = self.match_banks.memberships(sorted({m.entry for m in matches}))
+        if matches:
+            self.tally.add()
         return matches, members
 
     def _decide_privately(
@@ -309,6 +316,7 @@ class ServiceState:
         self.actions.close()
         self.decodes.close()
         self.engine.close()
+        self.tally.close()
 
 
 async def service_state(request: Request) -> ServiceState:

@@ -573,3 +573,66 @@ def test_a_wrong_period_is_a_message(
 ) -> None:
     page = signed_in(client, keys["reviewer"]).get("/ui/statistics", params=period)
     assert page.status_code == 422 and message in page.text and "<svg" not in page.text
+
+
+def test_form_fields_carry_their_attributes_unescaped(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """A field's extra attributes are markup, not text: a threshold's bounds hold in the
+    browser and a hash field turns autocompletion off (axe-core flagged the escaped form)."""
+    admin = signed_in(client, keys["admin"])
+    banks = admin.get("/ui/banks").text
+    assert 'id="new-threshold" name="threshold" value="" min="0" max="256">' in banks
+    assert admin.post("/ui/banks", {"name": "hotline"}).status_code == 200
+    entries = admin.get("/ui/entries").text
+    assert 'spellcheck="false" autocomplete="off"' in entries
+    assert 'min="1"' in admin.get("/ui/keys").text
+    assert "&#34;" not in banks + entries
+
+
+def matches_today(page: Response) -> int:
+    found = re.search(r"<b>(\d+)</b>matches today", page.text)
+    assert found, page.text[:3000]
+    return int(found.group(1))
+
+
+def test_the_dashboard_counts_the_matches_answered_today(
+    any_bank: Bank, keys: dict[str, str]
+) -> None:
+    """Every look-up answered with a match counts (an upload's or hashes' match, HMA's raw
+    look-up, each banked hash of a hashlookup look-up); misses and known-good hashes do not.
+    The count waits in memory (no write per match) until the worker's next flush."""
+    app = create_app(ServiceSettings(tally_flush_s=3600), any_bank)
+    client = TestClient(app, base_url="http://127.0.0.1")
+    admin = signed_in(client, keys["admin"])
+    assert matches_today(admin.get("/ui/")) == 0
+    admin.get("/ui/banks")
+    assert admin.post("/ui/banks", {"name": "hotline"}).status_code == 200
+    md5 = "b" * 32
+    for kind, value in (("pdq", PDQ), ("md5", md5)):
+        admin.get("/ui/entries")
+        added = admin.post(
+            "/ui/entries", {"bank": "hotline", "kind": kind, "value": value, "category": "csam-a"}
+        )
+        assert "added." in added.text
+    matcher = {"Authorization": f"Bearer {keys['matcher']}"}
+    for signals, found in (({"pdq": PDQ}, True), ({"md5": "d" * 32}, False)):
+        answer = client.post("/v1/match/hashes", json={"signals": signals}, headers=matcher)
+        assert bool(answer.json()["matches"]) is found, answer.text
+    raw = client.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": PDQ}, headers=matcher)
+    assert raw.status_code == 200 and raw.json()["matches"], raw.text
+    assert client.get(f"/hashlookup/lookup/md5/{md5}", headers=matcher).status_code == 200
+    assert client.get(f"/hashlookup/lookup/md5/{'c' * 32}", headers=matcher).status_code == 404
+    bulk = client.post(
+        "/hashlookup/bulk/md5", json={"hashes": [md5, "c" * 32, md5]}, headers=matcher
+    )
+    assert len(bulk.json()) == 2, bulk.text
+    expected = 1 + 1 + 1 + 2
+
+    assert matches_today(admin.get("/ui/")) == expected
+    assert any_bank.db.query("SELECT COUNT(*) FROM match_days")[0][0] == 0  # nothing written
+    app.state.hashwarden.tally.flush()
+    assert any_bank.db.query("SELECT SUM(matches) FROM match_days")[0][0] == expected
+    assert matches_today(admin.get("/ui/")) == expected  # written once, counted once
+    assert matches_today(signed_in(client, keys["reviewer"]).get("/ui/")) == expected
+    assert "matches today" not in signed_in(client, keys["peer"]).get("/ui/").text

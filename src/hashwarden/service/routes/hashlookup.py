@@ -20,6 +20,8 @@ __all__ = ["MAX_BULK_BYTES", "router"]
 
 router = APIRouter(prefix="/hashlookup", tags=["hashlookup"])
 
+#: The key of a record found in the bank (not in a known-good set): a match, counted.
+BANKED = "hashwarden:entry"
 #: The largest bulk body read: MAX_BULK SHA-1s with their quotes, commas and some room.
 MAX_BULK_BYTES = MAX_BULK * 48 + 4096
 
@@ -33,6 +35,9 @@ def _answer(state: ServiceState, ask: str, kind: str, value: Any, full: bool) ->
             status, body = lookup.bulk(kind, value, full=full)
         else:
             status, body = 200, lookup.info()
+    if status == 200 and ask != "info":
+        records = body if isinstance(body, list) else [body]
+        state.tally.add(sum(BANKED in record for record in records))
     return JSONResponse(body, status_code=status)
 
 

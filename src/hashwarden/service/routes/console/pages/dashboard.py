@@ -28,6 +28,8 @@ def routes(site: Site) -> None:
         }
         with v.locked() as bank:
             facts["entries"] = bank.entries.count()
+            if v.may("statistics"):  # people at work here, not outside peers
+                facts["matches_today"] = state.tally.today(bank)
             if v.may("read"):
                 facts["by_category"] = bank.entries.count_by_category()
                 facts["banks"] = len(state.banks.all())
