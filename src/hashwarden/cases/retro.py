@@ -97,15 +97,17 @@ def match_part(part: Part, new: NewEntries, threshold: int) -> list[Hit]:
     def keep(hit: Hit) -> None:
         key = (hit[0], hit[1])
         best = nearest.get(key)
-        if best is None or (hit[5], hit[3]) < (best[5], best[3]):
+        if best is None or _preference(hit) < _preference(best):
             nearest[key] = hit
 
     with CaseStore.open(part.store, readonly=True) as store:
         for kind, values in sorted(new.exact.items()):
-            if kind not in DIGESTS:
-                for stored in store.hashes(kind, sorted(values), part.case_ids, part.lo, part.hi):
-                    for entry_id in values[stored.value]:
-                        keep((stored.file_id, entry_id, kind, stored.variant, stored.value, 0))
+            if kind in DIGESTS:
+                continue
+            joined = store.hashes(kind, sorted(values), part.case_ids, part.lo, part.hi)
+            for found in joined:
+                for entry_id in values[found.value]:
+                    keep((found.file_id, entry_id, kind, found.variant, found.value, 0))
         folders = store.column_folders(part.case_ids, part.lo, part.hi)
     digests = {kind: _Digests(new.exact.get(kind, {}), size) for kind, size in DIGESTS.items()}
     near = NearMatcher(_pdq_bytes(new.pdq_values), threshold) if new.pdq_ids else None
@@ -140,6 +142,12 @@ def match_part(part: Part, new: NewEntries, threshold: int) -> list[Hit]:
                     )
                 )
     return sorted(nearest.values())
+
+
+def _preference(hit: Hit) -> tuple[int, str, bool, str]:
+    """Which of two hits of one (file, entry) is reported: the nearest, the original before a
+    variant, an exact kind before PDQ, then by kind name."""
+    return hit[5], hit[3], hit[2] == "pdq", hit[2]
 
 
 class _Digests:
