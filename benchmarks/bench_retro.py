@@ -13,11 +13,11 @@ planted match is found.
 helper of this benchmark only: the files' rows straight into `cases.db` and their digests and
 PDQ straight into the scan's columns (`hashwarden.cases.columns`), without the per-hash rows
 of `hashes` a scan writes too (which only the P2P kinds are matched from); H / (4 + variants)
-files. Its entries are a sixth each by the md5, sha1 and sha256 of a stored file and half by a
-PDQ 0 to 31 bits from a stored one or a variant. Store writing and hunting each run in a
+files. Its entries are by the md5, sha1 or sha256 of a stored file (a third each) and, a
+share `--pdq-share` (half) of them, by a PDQ 0 to 31 bits from a stored one or a variant. Store writing and hunting each run in a
 child process of their own (time, VmHWM).
 
-    python benchmarks/bench_retro.py --hashes 10000000 [--entries 10000]
+    python benchmarks/bench_retro.py --hashes 10000000 [--entries 10000] [--pdq-share 0.5]
 """
 
 from __future__ import annotations
@@ -116,7 +116,9 @@ def _vmhwm_mb() -> int:
     return round(hwm / 1024)
 
 
-def bulk_store(root: Path, files: int, entries: int, variants: int) -> dict[str, float]:
+def bulk_store(
+    root: Path, files: int, entries: int, variants: int, pdq_share: float = 0.5
+) -> dict[str, float]:
     """The store of `files` generated image files written straight to rows and columns (see
     the module's docstring), and a bank of `entries` new entries planted among them."""
     from hashwarden.bank import NewEntry, create_bank
@@ -125,7 +127,7 @@ def bulk_store(root: Path, files: int, entries: int, variants: int) -> dict[str,
     from hashwarden.signals import Signal
 
     rng = np.random.default_rng(files)
-    exact_n = entries // 2
+    exact_n = entries - round(entries * pdq_share)
     planted = {  # file index -> what is planted there
         int(i): kind
         for i, kind in zip(
@@ -202,6 +204,7 @@ def bulk_store(root: Path, files: int, entries: int, variants: int) -> dict[str,
         "write_vmhwm_mb": _vmhwm_mb(),
         "store_bytes_per_file": round(size / files),
         "planted": len(new),
+        "planted_pdq": entries - exact_n,
     }
 
 
@@ -235,6 +238,7 @@ def main() -> int:
     parser.add_argument("--entries", type=int, default=10_000)
     parser.add_argument("--variants", type=int, default=8)
     parser.add_argument("--hashes", type=int, help="store size in hashes, written in bulk")
+    parser.add_argument("--pdq-share", type=float, default=0.5, help="of the bulk entries")
     parser.add_argument("--hunt", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bulk", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -243,7 +247,7 @@ def main() -> int:
         return 0
     if args.bulk:
         files = args.hashes // (4 + args.variants)
-        print(json.dumps(bulk_store(args.bulk, files, args.entries, args.variants)))
+        print(json.dumps(bulk_store(args.bulk, files, args.entries, args.variants, args.pdq_share)))
         return 0
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -258,6 +262,8 @@ def main() -> int:
                     str(args.hashes),
                     "--entries",
                     str(args.entries),
+                    "--pdq-share",
+                    str(args.pdq_share),
                     "--variants",
                     str(args.variants),
                 ],

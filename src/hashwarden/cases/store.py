@@ -21,7 +21,7 @@ import json
 import os
 import shutil
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,7 +50,7 @@ __all__ = [
 
 #: The environment variable naming the store (as `--cases DIR` does).
 ENV = "HASHWARDEN_CASES"
-#: Files written per transaction while a scan goes, and read per batch by a retro-hunt.
+#: Files written per transaction (and per column segment) while a scan goes.
 BATCH = 10_000
 DB_NAME = "cases.db"
 #: The folder of the kept scans' columns, in the store.
@@ -401,28 +401,6 @@ class CaseStore:
             ):
                 found.append(StoredHash(int(file_id), kind, str(variant), str(value)))
         return found
-
-    def hashes_of_kind(
-        self, kind: str, case_ids: Sequence[int], lo: int, hi: int, *, min_quality: int = 0
-    ) -> Iterator[list[StoredHash]]:
-        """Every stored hash of a kind (PDQ: with its variants) of files `lo..hi` of these
-        cases, in batches of about `BATCH` files; PDQ of quality under `min_quality` left out
-        (as a scan leaves it out)."""
-        cases = ",".join("?" * len(case_ids))
-        start = lo
-        while start <= hi:
-            end = min(hi, start + BATCH - 1)
-            rows = self.db.query(
-                "SELECT h.file_id, h.variant, h.value FROM hashes h"
-                " JOIN files f ON f.id = h.file_id JOIN scans s ON s.id = f.scan_id"
-                " WHERE h.kind = ? AND h.file_id BETWEEN ? AND ?"
-                " AND (f.pdq_quality IS NULL OR f.pdq_quality >= ?)"
-                f" AND s.kept IS NOT NULL AND s.case_id IN ({cases}) ORDER BY h.file_id",
-                (kind, start, end, min_quality, *case_ids),
-            )
-            if rows:
-                yield [StoredHash(int(r[0]), kind, str(r[1]), str(r[2])) for r in rows]
-            start = end + 1
 
     def files(self, file_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """What the store holds of these files: case, path, size, status, media type, the
