@@ -51,6 +51,7 @@ def build(root: Path, files: int, entries: int, variants: int) -> dict[str, floa
     bank = create_bank(root / "b.db")
     fingerprint = bank.fingerprint()
     start = time.perf_counter()
+    cpu = time.process_time()
     store = CaseStore.open(root / "cases", create=True)
     writer = store.writer("bench")
     planted_md5: list[str] = []
@@ -90,6 +91,7 @@ def build(root: Path, files: int, entries: int, variants: int) -> dict[str, floa
                 planted_pdq.append(own[-1] if variants else own[0])
     writer.close({"bank_fingerprint": fingerprint})
     write_s = time.perf_counter() - start
+    write_cpu = time.process_time() - cpu
     store.close()
     near = []
     for value in planted_pdq:  # a few bits from the stored hash
@@ -100,11 +102,14 @@ def build(root: Path, files: int, entries: int, variants: int) -> dict[str, floa
     new += [NewEntry([Signal("pdq", v)], "csam-b") for v in near]
     bank.entries.add_many(new)
     bank.close()
-    size = sum(p.stat().st_size for p in (root / "cases").iterdir())
+    size = sum(p.stat().st_size for p in (root / "cases").rglob("*") if p.is_file())
+    columns = sum(p.stat().st_size for p in (root / "cases" / "columns").rglob("*") if p.is_file())
     return {
         "files": files,
         "hash_rows_per_file": 4 + variants,
         "write_s": round(write_s, 1),
+        "write_cpu_s": round(write_cpu, 1),
+        "columns_bytes_per_file": round(columns / files),
         "store_bytes_per_file": round(size / files),
         "planted": len(new),
     }
