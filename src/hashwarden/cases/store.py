@@ -365,7 +365,10 @@ class CaseStore:
                         (scan, start, start + BATCH - 1),
                     )
                     columns.write_segment(partial, *columns.segment_arrays(rows))
-            os.replace(partial, self.columns(scan))
+            if self.columns(scan).is_dir():  # another hunt built them meanwhile
+                shutil.rmtree(partial, ignore_errors=True)
+                continue
+            _keep_columns(partial, self.columns(scan))
             built += 1
         return built
 
@@ -595,7 +598,7 @@ class CaseWriter:
         record = {k: scan[k] for k in keep if k in scan} | {"counts": scan.get("counts", {})}
         # The columns are whole before the scan's row says it is kept.
         _make_folder(self._columns)
-        os.replace(self._columns, self.store.columns(self.scan_id))
+        _keep_columns(self._columns, self.store.columns(self.scan_id))
         with self.store.db.transaction() as db:
             db.execute(
                 "UPDATE scans SET kept = ?, record = ?, bank_id = ?, bank_version = ? WHERE id = ?",
@@ -622,6 +625,14 @@ def _make_folder(folder: Path) -> None:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot write the case store's columns at {folder}: {exc}") from exc
+
+
+def _keep_columns(partial: Path, kept: Path) -> None:
+    """Rename a scan's columns into place: whole, or not there."""
+    try:
+        os.replace(partial, kept)
+    except OSError as exc:
+        raise DataError(f"cannot write the case store's columns at {kept}: {exc}") from exc
 
 
 def _fingerprints(record: FileRecord, hashes: ContentHashes | None) -> list[tuple[str, str, str]]:
