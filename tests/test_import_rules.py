@@ -4,7 +4,7 @@ The allowed dependencies (docs/architecture.md draws them), bottom to top:
 
     hashwarden, errors, _time, _types, signing, synthetic   import nothing above them
     _sql                    the one database layer (SQLite, PostgreSQL), over _time and errors
-    _arrayfile              the saved, memory-mapped arrays of the index and the block list
+    _arrayfile              the saved, memory-mapped arrays of the index, the block list, the case columns
     hookspecs, plugins      the plugin machinery (hookspecs names signal types for typing only)
     signals                 kinds, registry, hashing; hashers come in through the plugin hook
     p2p                     P2P kinds and their hasher, a plugin of signals
@@ -54,7 +54,7 @@ ALLOWED: dict[str, set[str]] = {
     "bank": {"errors", "_time", "_sql", "signals"},
     "index": {"errors", "_time", "_types", "_arrayfile", "signals", "bank"},
     "scan": {"hashwarden", "errors", "_time", "_types", "signals", "bank", "index"},
-    "cases": {"errors", "_time", "_sql", "bank", "index"},
+    "cases": {"errors", "_time", "_sql", "_arrayfile", "bank", "index"},
     "cluster": {"errors", "signals", "cases"},
     "exchange": {"errors", "_time", "signing", "signals", "bank"},
     "blocking": {"errors", "_time", "_sql", "_arrayfile", "signing"},

@@ -6,9 +6,12 @@ part against the new entries and needs nothing but the store's folder and the en
 parts run here one after the other, or on a Dask cluster (`hashwarden.cluster`), with the same
 result: the hits are sorted, and the same filtering is applied to all of them afterwards.
 
-Exact kinds are matched by a join on the store's (kind, value) index; PDQ (with the variants a
-scan keeps: turned, mirrored, trimmed) through a `PdqIndex` built over the new entries, which
-are few next to the case hashes (thousands against millions).
+md5, sha1, sha256 and PDQ (with the variants a scan keeps: turned, mirrored, trimmed) are read
+from the store's columns (`cases.columns`) segment by segment, memory-mapped, and matched
+vectorised: digests by 64-bit keys against the new entries' sorted keys, PDQ through word
+tables built once per part over the new entries, which are few next to the case hashes
+(thousands against millions). Other exact kinds (P2P identifiers) are matched by a join on
+the store's (kind, value) index.
 """
 
 from __future__ import annotations
@@ -22,9 +25,15 @@ import numpy as np
 
 from hashwarden._time import utc_now
 from hashwarden.bank.protocols import BankStore
-from hashwarden.cases.store import CaseStore, StoredHash
+from hashwarden.cases.columns import (
+    DIGESTS,
+    UNKNOWN_QUALITY,
+    DigestMatcher,
+    NearMatcher,
+    read_segments,
+)
+from hashwarden.cases.store import CaseStore
 from hashwarden.index.matcher import MIN_PDQ_QUALITY
-from hashwarden.index.pdq import PdqIndex, hex_to_words
 
 __all__ = [
     "Hit",
@@ -88,43 +97,80 @@ def match_part(part: Part, new: NewEntries, threshold: int) -> list[Hit]:
     def keep(hit: Hit) -> None:
         key = (hit[0], hit[1])
         best = nearest.get(key)
-        if best is None or (hit[5], hit[3]) < (best[5], best[3]):
+        if best is None or _preference(hit) < _preference(best):
             nearest[key] = hit
 
     with CaseStore.open(part.store, readonly=True) as store:
         for kind, values in sorted(new.exact.items()):
-            for stored in store.hashes(kind, sorted(values), part.case_ids, part.lo, part.hi):
-                for entry_id in values[stored.value]:
-                    keep((stored.file_id, entry_id, kind, stored.variant, stored.value, 0))
-        if new.pdq_ids:
-            batches = store.hashes_of_kind(
-                "pdq", part.case_ids, part.lo, part.hi, min_quality=MIN_PDQ_QUALITY
-            )
-            for hit in _match_pdq([h for batch in batches for h in batch], new, threshold):
-                keep(hit)
+            if kind in DIGESTS:
+                continue
+            joined = store.hashes(kind, sorted(values), part.case_ids, part.lo, part.hi)
+            for found in joined:
+                for entry_id in values[found.value]:
+                    keep((found.file_id, entry_id, kind, found.variant, found.value, 0))
+        folders = store.column_folders(part.case_ids, part.lo, part.hi)
+    digests = {kind: _Digests(new.exact.get(kind, {}), size) for kind, size in DIGESTS.items()}
+    near = NearMatcher(_pdq_bytes(new.pdq_values), threshold) if new.pdq_ids else None
+    for segment in read_segments(folders, part.lo, part.hi):
+        for kind, wanted in digests.items():
+            if not wanted.values:
+                continue
+            rows = segment.rows(kind, part.lo, part.hi)
+            files = segment.array(f"{kind}.file")[rows]
+            for row, index in wanted.matcher.matches(segment.array(kind)[rows]):
+                value = wanted.values[index]
+                for entry_id in wanted.entries[value]:
+                    keep((int(files[row]), entry_id, kind, "", value, 0))
+        if near is not None:
+            rows = segment.rows("pdq", part.lo, part.hi)
+            quality = segment.array("pdq.quality")[rows]
+            # Low-quality PDQ is left out, as a scan leaves it out.
+            good = np.flatnonzero((quality >= MIN_PDQ_QUALITY) | (quality == UNKNOWN_QUALITY))
+            good += rows.start
+            stored = segment.array("pdq")[good]
+            files = segment.array("pdq.file")[good]
+            variants = segment.array("pdq.variant")[good]
+            for row, index, distance in zip(*near.pairs(stored), strict=True):
+                keep(
+                    (
+                        int(files[row]),
+                        new.pdq_ids[index],
+                        "pdq",
+                        segment.variants[int(variants[row])],
+                        stored[row].tobytes().hex(),
+                        int(distance),
+                    )
+                )
     return sorted(nearest.values())
 
 
-def _match_pdq(stored: list[StoredHash], new: NewEntries, threshold: int) -> list[Hit]:
-    """PDQ hits between a part's stored hashes and the new entries, through an index over
-    the smaller side (queried with the other)."""
-    if not stored:
-        return []
-    hits: list[Hit] = []
-    if len(stored) <= len(new.pdq_ids):
-        index = PdqIndex(new.pdq_ids, new.pdq_values)
-        found = index.query_many([h.value for h in stored], threshold)
-        for h, near in zip(stored, found, strict=True):
-            hits += [(h.file_id, e, "pdq", h.variant, h.value, d) for e, d in near]
-        return hits
-    rows = np.arange(len(stored), dtype=np.int64)
-    index = PdqIndex.from_words(rows, hex_to_words(h.value for h in stored))
-    found = index.query_many(new.pdq_values, threshold)
-    for entry_id, near in zip(new.pdq_ids, found, strict=True):
-        for row, distance in near:
-            h = stored[row]
-            hits.append((h.file_id, entry_id, "pdq", h.variant, h.value, distance))
-    return hits
+def _preference(hit: Hit) -> tuple[int, str, bool, str]:
+    """Which of two hits of one (file, entry) is reported: the nearest, the original before a
+    variant, an exact kind before PDQ, then by kind name."""
+    return hit[5], hit[3], hit[2] == "pdq", hit[2]
+
+
+class _Digests:
+    """The new entries' values of one digest kind, as bytes for `DigestMatcher` (a value
+    that is not a digest of the kind's size cannot equal a stored one and is left out)."""
+
+    def __init__(self, entries: dict[str, list[int]], size: int) -> None:
+        self.entries = entries
+        self.values: list[str] = []
+        raw: list[bytes] = []
+        for value in sorted(entries):
+            try:
+                digest = bytes.fromhex(value)
+            except ValueError:
+                continue
+            if len(digest) == size and value == digest.hex():
+                self.values.append(value)
+                raw.append(digest)
+        self.matcher = DigestMatcher(raw)
+
+
+def _pdq_bytes(values: list[str]) -> np.ndarray:
+    return np.frombuffer(b"".join(bytes.fromhex(v) for v in values), dtype=np.uint8).reshape(-1, 32)
 
 
 def new_entries(bank: BankStore, since: int) -> tuple[NewEntries, dict[int, Any]]:
@@ -217,6 +263,8 @@ def retro_hunt(
             start[name] = hunted.get(case_id, origins[case_id]["banks"].get(bank_id, 0))
     lowest = min(start.values(), default=version)
     new, entries = new_entries(bank, lowest)
+    if entries:
+        store.build_columns(list(ids.values()))
     parts = plan_parts(store, list(ids.values()), size=part_files) if entries else []
     hits = runner(parts, new, threshold) if parts else []
     files = store.files([h[0] for h in hits])

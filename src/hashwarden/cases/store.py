@@ -5,25 +5,30 @@ scan's case; never its content.
       cases.db             SQLite (through `_sql.Database`): cases, scans, files, hashes,
                            what retro-hunts found and how far each got, per bank
       log.jsonl            hash-chained log: cases kept, deleted, hunted (`_log.StoreLog`)
+      columns/<scan id>/   the md5, sha1, sha256 and PDQ (with variants) of a kept scan's
+                           files as arrays, what a retro-hunt reads (`cases.columns`)
 
 A scan's files are written in batches as it goes (`CaseWriter`); the scan's row gets its
 `kept` time only when the scan ends, and readers see kept scans only, so a retro-hunt never
 reads half a scan. Every fingerprint is one row of `hashes` (kind, variant, value), indexed by
-(kind, value): an exact kind is matched by a join, PDQ (with its variants) is read in batches.
+(kind, value): what `files` and `hashes` read, and how the kinds that have no columns (P2P
+identifiers) are matched, by a join.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hashwarden._sql import Database, is_postgres_location
 from hashwarden._time import utc_now
+from hashwarden.cases import columns
 from hashwarden.cases._log import StoreLog
 from hashwarden.errors import DataError, NotFoundError, UsageError
 
@@ -45,9 +50,11 @@ __all__ = [
 
 #: The environment variable naming the store (as `--cases DIR` does).
 ENV = "HASHWARDEN_CASES"
-#: Files written per transaction while a scan goes, and read per batch by a retro-hunt.
+#: Files written per transaction (and per column segment) while a scan goes.
 BATCH = 10_000
 DB_NAME = "cases.db"
+#: The folder of the kept scans' columns, in the store.
+COLUMNS = "columns"
 #: SQLite page cache of a store connection, KiB.
 CACHE_KIB = 262_144
 
@@ -283,12 +290,88 @@ class CaseStore:
         detail: dict[str, Any] = {"case": name, "files": summary.files, "scans": len(summary.scans)}
         if reason:
             detail["reason"] = reason
+        case_id = self.case_id(name)
+        scans = [
+            int(r[0]) for r in self.db.query("SELECT id FROM scans WHERE case_id = ?", (case_id,))
+        ]
         with self.db.transaction() as db:
-            db.execute("DELETE FROM cases WHERE id = ?", (self.case_id(name),))
+            db.execute("DELETE FROM cases WHERE id = ?", (case_id,))
             self.log.record(actor, "case.delete", detail)
+        for scan in scans:
+            for folder in (self.columns(scan), self.columns(scan, partial=True)):
+                shutil.rmtree(folder, ignore_errors=True)
         return summary
 
     # -- what a retro-hunt reads --------------------------------------------------------------
+    def columns(self, scan_id: int, *, partial: bool = False) -> Path:
+        """The folder of a scan's columns (`partial`: while the scan runs)."""
+        return self.root / COLUMNS / (f"{scan_id}.partial" if partial else str(scan_id))
+
+    def column_folders(self, case_ids: Sequence[int], lo: int, hi: int) -> list[Path]:
+        """The column folders of the kept scans of these cases holding files `lo..hi`;
+        DataError when one has none (a store from before the columns, not built yet)."""
+        if not case_ids:
+            return []
+        marks = ",".join("?" * len(case_ids))
+        scans = [
+            int(r[0])
+            for r in self.db.query(
+                "SELECT s.id FROM scans s WHERE s.kept IS NOT NULL"
+                f" AND s.case_id IN ({marks}) AND s.id IN"
+                " (SELECT DISTINCT f.scan_id FROM files f WHERE f.id BETWEEN ? AND ?)"
+                " ORDER BY s.id",
+                (*case_ids, lo, hi),
+            )
+        ]
+        folders = [self.columns(scan) for scan in scans]
+        missing = [scan for scan, folder in zip(scans, folders, strict=True) if not folder.is_dir()]
+        if missing:
+            raise DataError(
+                f"the case store {self.root} has no columns for scan {missing[0]}: a retro-hunt"
+                " (not on a cluster) builds them"
+            )
+        return folders
+
+    def build_columns(self, case_ids: Sequence[int]) -> int:
+        """Build the columns of the kept scans of these cases that have none (a store written
+        before columns existed) from their `hashes` rows, in batches; the scans built."""
+        if not case_ids:
+            return 0
+        marks = ",".join("?" * len(case_ids))
+        scans = [
+            int(r[0])
+            for r in self.db.query(
+                f"SELECT id FROM scans WHERE kept IS NOT NULL AND case_id IN ({marks}) ORDER BY id",
+                tuple(case_ids),
+            )
+        ]
+        built = 0
+        for scan in scans:
+            if self.columns(scan).is_dir():
+                continue
+            partial = self.columns(scan, partial=True)
+            shutil.rmtree(partial, ignore_errors=True)
+            _make_folder(partial)
+            row = self.db.execute(
+                "SELECT MIN(id), MAX(id) FROM files WHERE scan_id = ?", (scan,)
+            ).fetchone()
+            if row is not None and row[0] is not None:
+                for start in range(int(row[0]), int(row[1]) + 1, BATCH):
+                    rows = self.db.query(
+                        "SELECT h.file_id, h.kind, h.variant, h.value, f.pdq_quality"
+                        " FROM hashes h JOIN files f ON f.id = h.file_id"
+                        " WHERE f.scan_id = ? AND h.file_id BETWEEN ? AND ?"
+                        " ORDER BY h.file_id, h.kind, h.variant",
+                        (scan, start, start + BATCH - 1),
+                    )
+                    columns.write_segment(partial, *columns.segment_arrays(rows))
+            if self.columns(scan).is_dir():  # another hunt built them meanwhile
+                shutil.rmtree(partial, ignore_errors=True)
+                continue
+            _keep_columns(partial, self.columns(scan))
+            built += 1
+        return built
+
     def file_range(self, case_ids: Sequence[int]) -> tuple[int, int]:
         """(lowest, highest) id of the kept files of these cases; (0, -1) when none."""
         if not case_ids:
@@ -321,28 +404,6 @@ class CaseStore:
             ):
                 found.append(StoredHash(int(file_id), kind, str(variant), str(value)))
         return found
-
-    def hashes_of_kind(
-        self, kind: str, case_ids: Sequence[int], lo: int, hi: int, *, min_quality: int = 0
-    ) -> Iterator[list[StoredHash]]:
-        """Every stored hash of a kind (PDQ: with its variants) of files `lo..hi` of these
-        cases, in batches of about `BATCH` files; PDQ of quality under `min_quality` left out
-        (as a scan leaves it out)."""
-        cases = ",".join("?" * len(case_ids))
-        start = lo
-        while start <= hi:
-            end = min(hi, start + BATCH - 1)
-            rows = self.db.query(
-                "SELECT h.file_id, h.variant, h.value FROM hashes h"
-                " JOIN files f ON f.id = h.file_id JOIN scans s ON s.id = f.scan_id"
-                " WHERE h.kind = ? AND h.file_id BETWEEN ? AND ?"
-                " AND (f.pdq_quality IS NULL OR f.pdq_quality >= ?)"
-                f" AND s.kept IS NOT NULL AND s.case_id IN ({cases}) ORDER BY h.file_id",
-                (kind, start, end, min_quality, *case_ids),
-            )
-            if rows:
-                yield [StoredHash(int(r[0]), kind, str(r[1]), str(r[2])) for r in rows]
-            start = end + 1
 
     def files(self, file_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
         """What the store holds of these files: case, path, size, status, media type, the
@@ -488,6 +549,7 @@ class CaseWriter:
             ).fetchone()
         self.scan_id = int(row[0])
         self.rows = 0
+        self._columns = store.columns(self.scan_id, partial=True)
         self._pending: list[tuple[FileRecord, ContentHashes | None]] = []
 
     def add(self, record: FileRecord, hashes: ContentHashes | None) -> None:
@@ -500,6 +562,7 @@ class CaseWriter:
     def _flush(self) -> None:
         if not self._pending:
             return
+        kept: list[tuple[int, str, str, str, int | None]] = []
         with self.store.db.transaction() as db:
             for record, hashes in self._pending:
                 row = db.execute(
@@ -515,10 +578,15 @@ class CaseWriter:
                         ",".join(str(e) for e in sorted({m.entry for m in record.matches})),
                     ),
                 ).fetchone()
+                file_id = int(row[0])
+                found = _fingerprints(record, hashes)
                 db.executemany(
                     "INSERT INTO hashes(file_id, kind, variant, value) VALUES (?, ?, ?, ?)",
-                    [(int(row[0]), k, v, value) for k, v, value in _fingerprints(record, hashes)],
+                    [(file_id, k, v, value) for k, v, value in found],
                 )
+                kept += [(file_id, k, v, value, record.pdq_quality) for k, v, value in found]
+        _make_folder(self._columns)
+        columns.write_segment(self._columns, *columns.segment_arrays(kept))
         self._pending.clear()
 
     def close(self, scan: dict[str, Any]) -> int:
@@ -528,6 +596,9 @@ class CaseWriter:
         bank_id, version = _bank_of(scan.get("bank_fingerprint"))
         keep = ("version", "bank", "inputs", "threshold", "pdq_mode", "started", "finished")
         record = {k: scan[k] for k in keep if k in scan} | {"counts": scan.get("counts", {})}
+        # The columns are whole before the scan's row says it is kept.
+        _make_folder(self._columns)
+        _keep_columns(self._columns, self.store.columns(self.scan_id))
         with self.store.db.transaction() as db:
             db.execute(
                 "UPDATE scans SET kept = ?, record = ?, bank_id = ?, bank_version = ? WHERE id = ?",
@@ -545,6 +616,23 @@ class CaseWriter:
         self._pending.clear()
         with self.store.db.transaction() as db:
             db.execute("DELETE FROM scans WHERE id = ?", (self.scan_id,))
+        shutil.rmtree(self._columns, ignore_errors=True)
+
+
+def _make_folder(folder: Path) -> None:
+    """A folder of the store (readable by its owner only, as the store is)."""
+    try:
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(f"cannot write the case store's columns at {folder}: {exc}") from exc
+
+
+def _keep_columns(partial: Path, kept: Path) -> None:
+    """Rename a scan's columns into place: whole, or not there."""
+    try:
+        os.replace(partial, kept)
+    except OSError as exc:
+        raise DataError(f"cannot write the case store's columns at {kept}: {exc}") from exc
 
 
 def _fingerprints(record: FileRecord, hashes: ContentHashes | None) -> list[tuple[str, str, str]]:
