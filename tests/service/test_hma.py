@@ -108,13 +108,29 @@ def test_banks_update(service: Service) -> None:
     _bank(service, "OTHER")
     taken = c.put("/c/bank/OTHER", json={"name": "MY_TEST_BANK_RENAMED"}, headers=curator)
     assert taken.status_code == 403
+    # a rule naming the bank would stop applying to it: renaming is refused, naming the rule
+    rule = {"name": "r", "bank": "OTHER", "report": True}
+    assert c.post("/v1/actions/rules", json=rule, headers=service.as_("admin")).status_code == 201
+    ruled = c.put("/c/bank/OTHER", json={"name": "OTHER_2"}, headers=curator)
+    assert ruled.status_code == 400 and "action rule" in ruled.json()["message"]
 
 
 def test_banks_delete(service: Service) -> None:
+    """HMA's test_banks_delete; the bank's content goes with it, as in HMA (an entry another
+    bank holds stays there)."""
     c, curator = service.client, service.as_("curator")
     _bank(service, "MY_TEST_BANK")
+    _bank(service, "KEPT")
+    alone = c.post("/c/bank/MY_TEST_BANK/signal", json={"pdq": SPECIMEN1}, headers=curator)
+    c.post("/c/bank/MY_TEST_BANK/signal", json={"video_md5": MD5}, headers=curator)
+    shared = c.post("/c/bank/KEPT/signal", json={"video_md5": MD5}, headers=curator).json()["id"]
     done = c.delete("/c/bank/MY_TEST_BANK", headers=curator)
     assert done.status_code == 200 and done.json() == {"message": "Done"}
+    gone = c.get(f"/m/raw_lookup?signal_type=pdq&signal={SPECIMEN1}", headers=curator).json()
+    assert gone == {"matches": []} and alone.json()["id"] not in gone["matches"]
+    kept = c.get(f"/m/lookup?signal_type=video_md5&signal={MD5}", headers=curator).json()
+    assert kept == {"KEPT": [{"bank_content_id": shared, "distance": "0"}]}
+    c.delete("/c/bank/KEPT", headers=curator)
     # deleting a bank that does not exist succeeds, as in HMA
     assert c.delete("/c/bank/MY_TEST_BANK", headers=curator).status_code == 200
     assert c.get("/c/banks", headers=curator).json() == []
@@ -272,9 +288,15 @@ def test_bank_update_content(service: Service) -> None:
     assert c.get(lookup, headers=match).json() == {}  # disabled: no match
     assert c.get(url, headers=curator).json()["disable_until_ts"] == new_disable_ts
 
-    for bad in (9999999999, -1, "soon"):
+    for bad in (9999999999, -1, "soon", None):
         refused = c.put(url, json={"disable_until_ts": bad}, headers=curator)
         assert refused.status_code == 400, bad
+    infinite = c.put(
+        url,
+        content=b'{"disable_until_ts": Infinity}',
+        headers={**curator, "Content-Type": "application/json"},
+    )
+    assert infinite.status_code == 400
 
     assert c.put(url, json={"disable_until_ts": 1}, headers=curator).status_code == 200
     assert c.get(lookup, headers=match).json() != {}  # enabled again
@@ -415,7 +437,11 @@ def test_lookup_post_by_content_type_field(service: Service) -> None:
         assert found.json()["pdq"] == {"UP": [{"bank_content_id": content_id, "distance": "0"}]}
     hashed = c.post("/h/hash", files={"photo": ("p.png", png(77), "image/png")}, headers=match)
     assert hashed.status_code == 200 and hashed.json()["pdq"] == _pdq(77)
-    assert c.post("/h/hash", headers=match).status_code in (400, 422)
+    for field in ({}, {"photo": ("p.png", b"", "image/png")}):  # no file, an empty one
+        assert c.post("/h/hash", files=field, headers=match).status_code == 400
+        assert c.post("/m/lookup", files=field, headers=match).status_code == 400
+    two = {"a": ("a.png", png(1), "image/png"), "b": ("b.png", png(2), "image/png")}
+    assert c.post("/h/hash", files=two, headers=match).status_code == 400
     assert c.get("/m/lookup?url=http://127.0.0.1:9/x.jpg", headers=curator).status_code == 400
 
 

@@ -56,7 +56,9 @@ def _message(exc: Exception) -> tuple[int, str, Any, Mapping[str, str] | None]:
         return exc.http_status, str(exc), str(exc), None
     if isinstance(exc, StarletteHTTPException):
         detail = exc.detail
-        return exc.status_code, str(detail), detail, exc.headers
+        # HMA answers a bad upload (no file, two files, an empty one) 400, as any bad input
+        status = 400 if exc.status_code == 422 else exc.status_code
+        return status, str(detail), detail, exc.headers
     if isinstance(exc, RequestValidationError):
         errors = exc.errors()
         text = "; ".join(
@@ -629,7 +631,7 @@ async def bank_update_content(
         raw = data["disable_until_ts"]
         try:
             ts = int(raw)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise HTTPException(400, f"Invalid int: '{raw}'") from exc
         if ts < 0:
             raise HTTPException(400, "disable_until_ts must be a non-negative integer")
@@ -833,10 +835,18 @@ _CLI_ONLY = (
 
 
 @router.post("/c/exchanges")
+def exchange_create(key: WriteKey) -> Any:
+    raise HTTPException(405, _CLI_ONLY)
+
+
 @router.put("/c/exchange/{exchange_name}")
 @router.delete("/c/exchange/{exchange_name}")
+def exchange_change(exchange_name: str, key: WriteKey) -> Any:
+    raise HTTPException(405, _CLI_ONLY)
+
+
 @router.get("/c/exchanges/api/{api_name}")
 @router.post("/c/exchanges/api/{api_name}")
 @router.get("/c/exchanges/api/{api_name}/schema")
-def exchange_configure(key: WriteKey) -> Any:
+def exchange_api(api_name: str, key: WriteKey) -> Any:
     raise HTTPException(405, _CLI_ONLY)
