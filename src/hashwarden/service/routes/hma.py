@@ -413,6 +413,11 @@ def _named(state: ServiceState, name: str) -> NamedBank:
         raise HTTPException(404, f"bank '{name}' not found") from exc
 
 
+def _bank_exists(state: ServiceState, name: str) -> None:
+    with state.lock:
+        _named(state, name)
+
+
 @router.get("/c/banks")
 def banks_index(state: StateDep, key: ReadKey) -> list[dict[str, Any]]:
     with state.lock:
@@ -680,8 +685,7 @@ async def bank_add_content(
     """A file uploaded as multipart/form-data (under its content type, `photo` or `video`),
     hashed in memory, with optional `metadata` (a JSON object) and `note` form fields:
     `{"id": ..., "signals": {...}}` (200, as HMA answers)."""
-    with state.lock:
-        _named(state, bank_name)
+    await run_in_threadpool(_bank_exists, state, bank_name)  # the lock: never on the loop
     if url is not None:
         raise HTTPException(400, "hashwarden never fetches content by URL: upload the file")
     if not request.headers.get("content-type", "").lower().startswith("multipart/form-data"):
@@ -706,8 +710,7 @@ async def bank_add_signal(
 ) -> dict[str, Any]:
     """`{"pdq": "..."}` (and an optional `note`) -> `{"id": ..., "signals": {...}}` (200, as
     HMA answers)."""
-    with state.lock:
-        _named(state, bank_name)
+    await run_in_threadpool(_bank_exists, state, bank_name)  # the lock: never on the loop
     body = await json_body(request)
     if not isinstance(body, dict):
         raise HTTPException(400, "body must be a JSON object")
