@@ -511,3 +511,37 @@ def test_status_live_and_ready(service: Service) -> None:
         assert answer.status_code == 200 and answer.text == "I-AM-ALIVE", path
     routes = c.get("/site-map").json()
     assert "/c/banks" in routes and "/m/lookup" in routes and routes == sorted(routes)
+
+
+def test_upload_form_fields_are_bounded(service: Service) -> None:
+    """The `metadata` and `note` fields beside an uploaded file: over 64 KiB or not UTF-8 is
+    400; a file part named `note` is a file, not the note."""
+    c, curator = service.client, service.as_("curator")
+    _bank(service, "FIELDS")
+    photo = {"photo": ("p.png", png(78), "image/png")}
+    huge = json.dumps({"json": {"x": "y" * 70_000}})
+    big = c.post("/c/bank/FIELDS/content", files=photo, data={"metadata": huge}, headers=curator)
+    assert big.status_code == 400 and "metadata" in big.json()["message"]
+    boundary = "hmaboundary"
+    body = (
+        (f'--{boundary}\r\nContent-Disposition: form-data; name="note"\r\n\r\n').encode()
+        + b"\xff\xfe\r\n"
+        + (
+            f"--{boundary}\r\n"
+            'Content-Disposition: form-data; name="photo"; filename="p.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png(78)
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    headers = {**curator, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    not_utf8 = c.post("/c/bank/FIELDS/content", content=body, headers=headers)
+    assert not_utf8.status_code == 400 and "UTF-8" in not_utf8.json()["message"]
+    as_file = c.post(
+        "/c/bank/FIELDS/content",
+        files={"note": ("note.txt", b"not a note", "text/plain")},
+        headers=curator,
+    )
+    assert as_file.status_code == 200
+    got = c.get(f"/c/bank/FIELDS/content/{as_file.json()['id']}", headers=curator).json()
+    assert "note" not in got
