@@ -403,13 +403,13 @@ def test_an_undecodable_upload_answers_with_the_reason(bank: Bank, service: Serv
 def test_deeply_nested_json_is_a_4xx(service: Service) -> None:
     nested = "[" * 100_000 + "]" * 100_000
     admin = {**service.as_("admin"), "Content-Type": "application/json"}
-    assert service.client.post("/c/banks", json={"name": "b"}, headers=admin).status_code == 201
+    assert service.client.post("/c/banks", json={"name": "B"}, headers=admin).status_code == 201
     for path, body in (
         ("/m/compare", nested),
         ("/m/compare", '{"pdq": ' + nested + "}"),
         ("/m/compare", '{"pdq": [' + "[" * 500 + "]" * 500 + ', "00"]}'),
-        ("/c/bank/b/signal", nested),
-        ("/c/bank/b/signal", '{"pdq": ' + "[" * 900 + "]" * 900 + "}"),
+        ("/c/bank/B/signal", nested),
+        ("/c/bank/B/signal", '{"pdq": ' + "[" * 900 + "]" * 900 + "}"),
         ("/v1/match/hashes", '{"signals": ' + nested + "}"),
         ("/v1/banks", nested),
     ):

@@ -169,6 +169,40 @@ class NamedBanks:
             self.bank.audit.record(actor, "bank.update", {"name": name, **changes})
         return self.get(name)
 
+    def rename(self, name: str, new_name: str, *, actor: str) -> NamedBank:
+        """Rename a bank with its members (HMA's `PUT /c/bank/{name}` takes a new name).
+        Refused while an action rule or an exchange names it: they would silently stop
+        applying to it."""
+        if not _NAME.fullmatch(new_name) or new_name == DEFAULT_BANK:
+            raise UsageError(f"bank name {new_name!r}: letters, digits, _ and - only, up to 64")
+        db = self.bank.db
+        for table, column, what in (
+            ("action_rules", "bank", "an action rule"),
+            ("programme_exchanges", "named_bank", "an exchange"),
+        ):
+            if db.has_table(table) and db.query(
+                f"SELECT 1 FROM {table} WHERE {column} = ?", (name,)
+            ):
+                raise UsageError(f"{what} names bank {name!r}: change it first")
+        both = (name, new_name)
+        with (
+            db.transaction() as conn,
+            self.bank.audit.tracked("named_bank_entries", "bank IN (?, ?)", both),
+            self.bank.audit.tracked("named_banks", "name IN (?, ?)", both),
+        ):
+            self.get(name)
+            if conn.execute("SELECT 1 FROM named_banks WHERE name = ?", (new_name,)).fetchone():
+                raise ConflictError(f"a bank named {new_name!r} exists already")
+            conn.execute(
+                f"INSERT INTO named_banks({_COLUMNS}) SELECT ?, threshold, negative,"
+                " enabled_ratio, disabled_until, created, note FROM named_banks WHERE name = ?",
+                both[::-1],
+            )
+            conn.execute("UPDATE named_bank_entries SET bank = ? WHERE bank = ?", both[::-1])
+            conn.execute("DELETE FROM named_banks WHERE name = ?", (name,))
+            self.bank.audit.record(actor, "bank.rename", {"name": name, "new_name": new_name})
+        return self.get(new_name)
+
     def delete(self, name: str, *, actor: str) -> None:
         """Delete the named bank; its entries stay in the bank (and in other named banks)."""
         with (

@@ -162,7 +162,8 @@ class FastLane:
         try:
             value = await answer(state, scope, parsed)
         except Exception as exc:
-            await error_response(exc)(scope, receive, send)
+            errors = hma.hma_error_response if route in hma.router.routes else error_response
+            await errors(exc)(scope, receive, send)
             return
         content = json.dumps(
             value, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")

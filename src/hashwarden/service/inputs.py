@@ -10,12 +10,19 @@ from fastapi import HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 
 from hashwarden.errors import HashwardenError
-from hashwarden.service.offload import parse_json, skipped_reason
+from hashwarden.service.offload import form_fields, parse_json, skipped_reason
 from hashwarden.service.state import ServiceState
 from hashwarden.signals.builtin import default_registry
 from hashwarden.signals.hashing import ContentHashes
 
-__all__ = ["clean_signals", "hash_upload", "image_error", "json_body", "read_limited"]
+__all__ = [
+    "clean_signals",
+    "hash_upload",
+    "hash_upload_with_fields",
+    "image_error",
+    "json_body",
+    "read_limited",
+]
 
 
 async def read_limited(request: Request, limit: int) -> bytes:
@@ -39,10 +46,21 @@ async def hash_upload(
     """Read the body on the loop; split, hash and decode it (and the `views` of its picture)
     in the decode pool under the time limit; drop the bytes. An image over the pixel cap is 413; an upload whose image matching
     is skipped is counted by reason (`skipped_reason` says why, for the answer)."""
+    hashes, _ = await hash_upload_with_fields(state, request, set(), views=views)
+    return hashes
+
+
+async def hash_upload_with_fields(
+    state: ServiceState, request: Request, names: set[str], *, views: Sequence[str] = ()
+) -> tuple[ContentHashes, dict[str, str]]:
+    """`hash_upload`, and the multipart text fields `names` sent with the file (each at most
+    64 KiB)."""
     body = await read_limited(request, state.settings.max_upload_bytes)
     settings = state.settings
+    content_type = request.headers.get("content-type", "")
+    fields = form_fields(content_type, body, names, 65536) if names else {}
     hashes = await state.decodes.hash(
-        request.headers.get("content-type", ""),
+        content_type,
         body,
         max_parts=settings.max_multipart_parts,
         max_pixels=settings.max_upload_pixels,
@@ -55,7 +73,7 @@ async def hash_upload(
         state.metrics.undecodable.labels(skipped[0]).inc()
         if hashes.image_over_limit:
             raise HTTPException(413, hashes.image_error)
-    return hashes
+    return hashes, fields
 
 
 def image_error(hashes: ContentHashes) -> str | None:

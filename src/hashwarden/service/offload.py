@@ -41,6 +41,7 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "ActionQueue",
     "DecodePool",
+    "form_fields",
     "hash_body",
     "parse_json",
     "skipped_reason",
@@ -128,6 +129,49 @@ def upload_content(content_type: str, body: bytes, max_parts: int) -> bytes:
     if len(files) != 1:
         raise HTTPException(422, f"a multipart upload must hold exactly one file, not {len(files)}")
     return files[0]
+
+
+def form_fields(content_type: str, body: bytes, names: set[str], limit: int) -> dict[str, str]:
+    """The text fields `names` of a multipart/form-data body (HMA sends an upload's `metadata`
+    and `note` so), each at most `limit` bytes of UTF-8 (400 otherwise); file parts are
+    skipped, never copied. Not multipart: no fields."""
+    if not content_type.lower().startswith("multipart/form-data"):
+        return {}
+    boundary = _header_param("content-type", content_type, "boundary")
+    if not boundary:
+        return {}
+    dashes = b"--" + boundary.encode("latin-1", "replace")
+    delimiter = b"\r\n" + dashes
+    found: dict[str, str] = {}
+    position = 0 if body.startswith(dashes) else body.find(delimiter) + 2
+    if position == 1:  # no part at all
+        return found
+    while True:
+        line_end = body.find(b"\r\n", position)
+        end = body.find(delimiter, line_end) if line_end >= 0 else -1
+        if end < 0:
+            break
+        head_end = body.find(b"\r\n\r\n", line_end, end + 2)
+        if head_end >= 0 and not _is_file(body[line_end + 2 : head_end]):
+            name = _field_name(body[line_end + 2 : head_end])
+            if name in names:
+                value = body[head_end + 4 : end]
+                if len(value) > limit:
+                    raise HTTPException(400, f"form field {name!r} is over {limit} bytes")
+                try:
+                    found[name] = value.decode("utf-8")
+                except UnicodeDecodeError as exc:
+                    raise HTTPException(400, f"form field {name!r} is not UTF-8") from exc
+        position = end + 2
+    return found
+
+
+def _field_name(head: bytes) -> str | None:
+    for line in head.decode("latin-1").split("\r\n"):
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "content-disposition":
+            return _header_param("content-disposition", value.strip(), "name")
+    return None
 
 
 def hash_body(

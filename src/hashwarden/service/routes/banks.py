@@ -153,6 +153,7 @@ def add_hashes(
             victim_identified=bool(fields.get("victim_identified")),
             source=actor,
             note=fields.get("note"),
+            extra=dict(fields.get("extra") or {}),
         )
         with bank.db.transaction():  # the entry and its views, all or nothing
             result = bank.entries.add_many([entry], actor=actor, action="entry.add")

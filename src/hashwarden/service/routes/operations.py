@@ -1,5 +1,6 @@
-"""Operations: health (`/status`, HMA's check), the index's state (`/v1/status`) and
-Prometheus metrics (`/metrics`). None needs a key; none shows content or keys."""
+"""Operations: health (`/status` and `/status/live`, HMA's checks; `/livez` and `/readyz`),
+the index's state (`/v1/status`), HMA's `/site-map` and Prometheus metrics (`/metrics`). None
+needs a key; none shows content or keys."""
 
 from __future__ import annotations
 
@@ -45,6 +46,37 @@ async def status(request: Request, state: StateDep) -> Any:
     if "application/json" in request.headers.get("accept", ""):
         return await run_in_threadpool(_status, state)
     return PlainTextResponse("I-AM-ALIVE")
+
+
+@router.get("/status/live", response_class=PlainTextResponse)
+@router.get("/livez", response_class=PlainTextResponse)
+async def live() -> PlainTextResponse:
+    """Liveness: the process answers HTTP (on the loop, never behind a thread or the bank)."""
+    return PlainTextResponse("I-AM-ALIVE")
+
+
+def _bank_answers(state: ServiceState) -> bool:
+    try:
+        with state.reading() as bank:
+            bank.db.query("SELECT 1")
+    except Exception:  # any failure of the bank's connection is "not ready"
+        return False
+    return True
+
+
+@router.get("/readyz", response_class=PlainTextResponse)
+async def ready(state: StateDep) -> PlainTextResponse:
+    """Readiness: the index is loaded (it is, once the app exists) and the bank answers;
+    503 `BANK-UNREACHABLE` otherwise, as HMA's `/status` answers 503 before its index loads."""
+    if not await run_in_threadpool(_bank_answers, state):
+        return PlainTextResponse("BANK-UNREACHABLE", status_code=503)
+    return PlainTextResponse("I-AM-ALIVE")
+
+
+@router.get("/site-map")
+def site_map(request: Request) -> list[str]:
+    """The API's paths (those of `/openapi.json`), sorted (HMA's `/site-map`)."""
+    return sorted(request.app.openapi().get("paths", {}))
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
