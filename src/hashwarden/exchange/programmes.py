@@ -16,9 +16,11 @@ python-threatexchange is imported only here and only when an exchange is used.
 
 from __future__ import annotations
 
+import enum
 import importlib
 import json
 import os
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -87,6 +89,25 @@ def _api_class(api: str) -> Any:
     if api not in APIS:
         raise UsageError(f"unknown exchange API {api!r} (known: {', '.join(APIS)})")
     return _load(*APIS[api])
+
+
+def _config_value(wanted: Any, value: Any) -> Any:
+    """A config value as the collaboration config takes it: an enum (NCMEC's environment) by
+    its name or its value, a set from a list; others as given."""
+    if isinstance(wanted, type) and issubclass(wanted, enum.Enum) and not isinstance(value, wanted):
+        by_name = wanted.__members__.get(str(value))
+        return by_name if by_name is not None else wanted(value)
+    if typing.get_origin(wanted) is set and isinstance(value, list):
+        return set(value)
+    return value
+
+
+def _tags(metadata: Any) -> list[str]:
+    """The tags of a record's opinions (NCMEC's classification, StopNCII's feedback tags)."""
+    try:
+        return [str(t) for t in metadata.get_as_aggregate_opinion().tags]
+    except Exception:  # an API whose metadata carries no opinions
+        return []
 
 
 def _record_id(key: object) -> str:
@@ -273,11 +294,18 @@ class ProgrammeExchanges:
                 f"exchange {exchange.name}: the {exchange.api} API takes no "
                 f"{', '.join(sorted(unknown))} (it takes: {', '.join(sorted(known)) or 'nothing'})"
             )
+        given: dict[str, Any] = {"name": exchange.name, "api": api_cls.get_name(), "enabled": True}
+        given.update(exchange.config)
         try:
+            types = typing.get_type_hints(config_cls)
             return config_cls(
-                name=exchange.name, api=api_cls.get_name(), enabled=True, **exchange.config
+                **{
+                    f.name: _config_value(types.get(f.name), given[f.name])
+                    for f in fields(config_cls)
+                    if f.init and f.name in given
+                }
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, KeyError) as exc:
             raise UsageError(f"exchange {exchange.name}: {exc}") from exc
 
     def _credentials(self, exchange: ProgrammeExchange, api_cls: Any) -> Any:
@@ -420,7 +448,7 @@ class ProgrammeExchanges:
         for key, value in updates.items():
             result.records += 1
             record = _record_id(key)
-            if value is None:
+            if value is None or getattr(value, "deleted", False) is True:  # NCMEC's tombstones
                 gone.append(record)
                 continue
             entry = self._entry(exchange, api_cls, collab, signal_types, key, value, result)
@@ -469,22 +497,21 @@ class ProgrammeExchanges:
         converted = api_cls.naive_convert_to_signal_type(signal_types, collab, {key: value})
         where = f"exchange {exchange.name} record {_record_id(key)}"
         signals: list[Signal] = []
+        tags: set[str] = set()
         for signal_type, by_value in converted.items():
             kind = PYTX_KINDS[signal_type.get_name()]
             signals += [signal_or_error(kind, text, where) for text in by_value]
+            for metadata in by_value.values():
+                tags.update(_tags(metadata))
         if not signals:
             shown = key[0] if isinstance(key, tuple) else "record"
             result.skipped[str(shown)] += 1
             return None
-        try:
-            tags = sorted(str(t) for t in value.get_as_aggregate_opinion().tags)
-        except Exception:  # an API whose metadata carries no opinions
-            tags = []
         return NewEntry(
             signals,
             exchange.category,
             source=f"exchange:{exchange.name}",
-            extra={f"exchange:{exchange.name}": {"id": _record_id(key), "tags": tags}},
+            extra={f"exchange:{exchange.name}": {"id": _record_id(key), "tags": sorted(tags)}},
         )
 
     def _withdraw(self, name: str, records: list[str]) -> int:
