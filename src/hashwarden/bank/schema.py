@@ -14,7 +14,13 @@ SCHEMA_FAMILY = "hashwarden-bank"
 #: Migrations that only add tables whose readers check for them first: a bank opened read-only
 #: without them reads as before (they are applied when it is next opened for writing).
 READ_OPTIONAL = frozenset(
-    {"0600-agents", "0700-programme-exchanges", "1500-entry-views", "1600-console-sessions"}
+    {
+        "0600-agents",
+        "0700-programme-exchanges",
+        "1500-entry-views",
+        "1600-console-sessions",
+        "1700-programme-votes",
+    }
 )
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -311,6 +317,28 @@ MIGRATIONS: list[tuple[str, str]] = [
             flash TEXT
         );
         CREATE INDEX console_sessions_seen ON console_sessions(seen)
+        """,
+    ),
+    (
+        "1700-programme-votes",
+        """
+        CREATE TABLE programme_votes (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL,
+            exchange TEXT NOT NULL,
+            record TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            vote TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT,
+            created TEXT NOT NULL,
+            delivered TEXT,
+            UNIQUE (report_id, exchange, record, kind)
+        );
+        CREATE INDEX programme_votes_due ON programme_votes(status, next_attempt)
         """,
     ),
 ]

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from hashwarden._time import utc_now
-from hashwarden.bank import Bank, NewEntry, parse_category
+from hashwarden.bank import NewEntry, parse_category
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import (
     ConflictError,
     DataError,
@@ -181,7 +182,7 @@ class FetchResult:
 class ProgrammeExchanges:
     """The exchanges configured in one bank."""
 
-    def __init__(self, bank: Bank) -> None:
+    def __init__(self, bank: BankStore) -> None:
         self.bank = bank
         self.db = bank.db
 
@@ -584,33 +585,82 @@ class ProgrammeExchanges:
         positive opinion (an up-vote), a dispute a false positive (a down-vote).
         UsageError when the programme takes no feedback of that kind."""
         exchange = self.get(name)
-        _, _, api = self._api(exchange)
-        state = importlib.import_module("threatexchange.exchanges.fetch_state")
-        pytx_type = next(
-            (t for t in _signal_types() if PYTX_KINDS[t.get_name()] == signal.kind), None
+        record = next(
+            (f"{t} {signal.value}" for t, kind in PYTX_KINDS.items() if kind == signal.kind), ""
         )
-        if pytx_type is None:
-            raise UsageError(f"exchange {name} has no signal type for {signal.kind}")
-        category = (
-            state.SignalOpinionCategory.POSITIVE_CLASS
-            if confirm
-            else state.SignalOpinionCategory.NEGATIVE_CLASS
-        )
-        opinion = state.SignalOpinion(True, category, set())
-        try:
-            api.report_opinion(pytx_type, signal.value, opinion)
-        except NotImplementedError:
-            verdict = "confirmations" if confirm else "disputes"
-            raise UsageError(f"exchange {name} ({exchange.api}) takes no {verdict}") from None
-        except HashwardenError:
-            raise
-        except Exception as exc:
-            raise ExchangeUnavailableError(
-                f"exchange {name}: feedback not sent ({type(exc).__name__}: {exc})"
-            ) from exc
+        self.cast_vote(exchange, record, signal, confirm=confirm)
         with self.db.transaction():
             self.bank.audit.record(
                 "cli",
                 "exchange.opinion",
                 {"name": name, "kind": signal.kind, "value": signal.value, "confirm": confirm},
             )
+
+    def cast_vote(
+        self, exchange: ProgrammeExchange, record: str, signal: Signal, *, confirm: bool
+    ) -> None:
+        """Send the programme a vote on its record `record` (whose signal is `signal`): up
+        for a confirmation, down for a false positive; touches no table (the caller records
+        it). NCMEC's votes go to its feedback endpoint for the entry's fingerprint; other
+        APIs take python-threatexchange's `report_opinion`. UsageError when the programme
+        takes no such vote; ExchangeUnavailableError when it could not be sent."""
+        name = exchange.name
+        pytx_type = next(
+            (t for t in _signal_types() if PYTX_KINDS[t.get_name()] == signal.kind), None
+        )
+        if pytx_type is None and exchange.api != "ncmec":
+            raise UsageError(f"exchange {name} has no signal type for {signal.kind}")
+        _, collab, api = self._api(exchange)
+        try:
+            if exchange.api == "ncmec":
+                _ncmec_vote(api, collab, record, signal, confirm=confirm)
+            else:
+                state = importlib.import_module("threatexchange.exchanges.fetch_state")
+                category = (
+                    state.SignalOpinionCategory.POSITIVE_CLASS
+                    if confirm
+                    else state.SignalOpinionCategory.NEGATIVE_CLASS
+                )
+                opinion = state.SignalOpinion(True, category, set())
+                api.report_opinion(pytx_type, signal.value, opinion)
+        except NotImplementedError:
+            verdict = "confirmations" if confirm else "disputes"
+            raise UsageError(f"exchange {name} ({exchange.api}) takes no {verdict}") from None
+        except HashwardenError:
+            raise
+        except Exception as exc:  # the client's HTTP errors (their text has no credentials)
+            raise ExchangeUnavailableError(
+                f"exchange {name}: feedback not sent ({type(exc).__name__}: {exc})"
+            ) from exc
+
+
+#: Our kinds → NCMEC's fingerprint types (the path of its feedback endpoint).
+_NCMEC_FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq"}
+
+
+def _ncmec_vote(api: Any, collab: Any, record: str, signal: Signal, *, confirm: bool) -> None:
+    """NCMEC's up- or down-vote on one fingerprint of an entry (`record` is `ESP-ENTRY`, as
+    python-threatexchange keys NCMEC's entries); a down-vote takes NCMEC's reason when it
+    offers one only."""
+    hash_api = importlib.import_module("threatexchange.exchanges.clients.ncmec.hash_api")
+    esp, _, entry = record.partition("-")
+    fingerprint = _NCMEC_FINGERPRINTS.get(signal.kind)
+    if not esp.isdigit() or not entry or fingerprint is None:
+        raise UsageError(f"NCMEC takes no vote on record {record!r} ({signal.kind})")
+    client = api.get_client(collab.environment)
+    client.submit_feedback(
+        int(esp),
+        entry,
+        hash_api.FingerprintType[fingerprint],
+        hash_api.FeedbackType.upvote if confirm else hash_api.FeedbackType.downvote,
+    )
+
+
+def votable(record: str, signal: Signal) -> bool:
+    """Whether a vote on this programme record concerns this signal of its entry: a record
+    named by its signal (`pdq <hash>`) only that signal; a record named otherwise (NCMEC's
+    `ESP-ENTRY`) each signal of a kind the programmes share."""
+    signal_type, _, value = record.partition(" ")
+    if signal_type in PYTX_KINDS and value:
+        return (PYTX_KINDS[signal_type], value) == (signal.kind, signal.value)
+    return signal.kind in set(PYTX_KINDS.values()) | set(_NCMEC_FINGERPRINTS)
