@@ -10,16 +10,20 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from hashwarden.bank import Bank
+from hashwarden.bank.base import NewEntry
 from hashwarden.exchange.programmes import ProgrammeExchanges
 from hashwarden.index.matcher import Match
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.actions import ActionEngine, DeliverySettings, NewRule, WebhookWorker
 from hashwarden.service.keys import create_key
+from hashwarden.signals.base import Signal
 
 from ..exchange.ncmec_server import PASSWORD, REASON_GUID, Entry, NCMECServer, ncmec_server
 
@@ -122,9 +126,6 @@ def test_a_vote_the_programme_keeps_refusing_fails_after_its_attempts(
 
 
 def test_entries_no_programme_brought_queue_no_vote(bank: Bank) -> None:
-    from hashwarden.bank.base import NewEntry
-    from hashwarden.signals.base import Signal
-
     own = bank.entries.add(NewEntry([Signal("pdq", PDQ)], "csam", source="hotline"))
     engine = ActionEngine(bank, settings=FAST)
     engine.add_rule(NewRule("report all", report=True))
@@ -150,3 +151,42 @@ def test_a_confirmation_through_the_api_queues_the_vote(bank: Bank, ncmec: NCMEC
         assert done.status_code == 200, done.text
         (arrived,) = ncmec.wait_for_feedback(1)
     assert (arrived.path, arrived.vote) == ("/v2/entries/7/vid-1/MD5/feedback", "affirmative")
+
+
+def test_match_answers_name_the_programmes_behind_each_entry(bank: Bank, tmp_path: Path) -> None:
+    """Provenance in match answers: each matched entry's exchanges, with the programme's id
+    of the record and its tags (ids only for a key that may read the bank: a programme's id
+    can be the banked hash itself)."""
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"pdq {PDQ}\nvideo_md5 {MD5}\n")
+    exchanges = ProgrammeExchanges(bank)
+    exchanges.add("local", "file", config={"filename": str(listing)})
+    exchanges.fetch("local")
+    own = MD5.replace("0", "9")
+    bank.entries.add(NewEntry([Signal("md5", own)], "csam", source="hotline"))
+    keys = {role: create_key(bank, f"{role}-1", role) for role in ("matcher", "curator")}
+    client = TestClient(create_app(ServiceSettings(), bank))
+
+    def match(role: str, signals: dict[str, str]) -> list[dict[str, Any]]:
+        answer = client.post(
+            "/v1/match/hashes",
+            json={"signals": signals},
+            headers={"Authorization": f"Bearer {keys[role]}"},
+        )
+        assert answer.status_code == 200, answer.text
+        return list(answer.json()["matches"])
+
+    (found,) = match("curator", {"md5": MD5})
+    assert found["exchanges"] == [{"name": "local", "id": f"video_md5 {MD5}", "tags": []}]
+    (found,) = match("matcher", {"md5": MD5})
+    assert found["exchanges"] == [{"name": "local", "tags": []}]
+    (found,) = match("curator", {"md5": own})
+    assert found["exchanges"] == []
+    lookup = client.get(
+        "/m/lookup",
+        params={"signal_type": "video_md5", "signal": MD5},
+        headers={"Authorization": f"Bearer {keys['curator']}"},
+    )
+    assert lookup.status_code == 200, lookup.text
+    (item,) = [i for items in lookup.json().values() for i in items]
+    assert item["exchanges"] == [{"name": "local", "id": f"video_md5 {MD5}", "tags": []}]

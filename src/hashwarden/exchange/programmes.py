@@ -544,6 +544,31 @@ class ProgrammeExchanges:
                 removed += 1
         return removed
 
+    # -- provenance -------------------------------------------------------------------------
+    def provenance(self, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The programme records behind these entries, for match answers: {entry: [{"name":
+        exchange, "id": the programme's record id, "tags": its tags}, ...]}."""
+        if not entry_ids or not self.db.has_table("programme_records"):
+            return {}
+        marks = ",".join("?" * len(entry_ids))
+        rows = self.db.query(
+            "SELECT entry_id, exchange, record FROM programme_records"
+            f" WHERE entry_id IN ({marks}) ORDER BY entry_id, exchange, record",
+            list(entry_ids),
+        )
+        if not rows:
+            return {}
+        entries = self.bank.entries.by_id(sorted({int(r[0]) for r in rows}))
+        found: dict[int, list[dict[str, Any]]] = {}
+        for entry_id, exchange, record in rows:
+            entry = entries.get(int(entry_id))
+            kept = entry.extra.get(f"exchange:{exchange}") if entry is not None else None
+            tags = kept.get("tags", []) if isinstance(kept, dict) else []
+            found.setdefault(int(entry_id), []).append(
+                {"name": str(exchange), "id": str(record), "tags": list(tags)}
+            )
+        return found
+
     # -- feedback ---------------------------------------------------------------------------
     def sources_of(self, entry_ids: list[int]) -> list[tuple[str, Signal]]:
         """(exchange, signal) of each programme record that brought these entries: where a

@@ -26,6 +26,7 @@ from hashwarden.service.banks import DEFAULT_BANK, NamedBank
 from hashwarden.service.inputs import clean_signals, hash_upload, image_error, json_body
 from hashwarden.service.keys import ApiKey
 from hashwarden.service.routes.banks import add_hashes
+from hashwarden.service.routes.match import shown_exchanges
 from hashwarden.service.state import ServiceState, StateDep
 from hashwarden.signals.hashing import ContentHashes
 
@@ -137,7 +138,11 @@ def _lookup(
             if not reads:
                 shown = state.shown_distance(bank_match, name)
             by_bank.setdefault(name, []).append(
-                {"bank_content_id": bank_match.match.entry, "distance": str(shown)}
+                {
+                    "bank_content_id": bank_match.match.entry,
+                    "distance": str(shown),
+                    "exchanges": shown_exchanges(bank_match, reads),
+                }
             )
     return by_bank
 
