@@ -469,3 +469,33 @@ def test_ncmec_fetches_pages_resumes_from_its_checkpoint_and_applies_deletions(
 def _date(timestamp: int) -> str:
     """A time as the NCMEC client writes it."""
     return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_bank_verify_names_an_exchange_changed_behind_the_log(tmp_path: Path) -> None:
+    """An exchange's configuration decides where credentials are read and which bank and
+    category its entries take: a change made outside hashwarden is a verify problem."""
+    import sqlite3
+
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"pdq {PDQ}\n")
+    with create_bank(tmp_path / "b.db") as bank:
+        exchanges = ProgrammeExchanges(bank)
+        exchanges.add("local", "file", config={"filename": str(listing)})
+        exchanges.add("gone", "file", config={"filename": str(listing)})
+        exchanges.fetch("local")
+        exchanges.remove("gone")
+        assert bank.verify().ok
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        conn.execute(
+            "UPDATE programme_exchanges SET credentials = ? WHERE name = 'local'",
+            (json.dumps({"file": "/tmp/elsewhere"}),),
+        )
+    with _open(tmp_path) as bank:
+        problems = bank.verify().problems
+    assert any("programme_exchanges changed outside hashwarden" in p for p in problems), problems
+
+
+def _open(tmp_path: Path) -> Bank:
+    from hashwarden.bank import open_bank
+
+    return open_bank(tmp_path / "b.db")

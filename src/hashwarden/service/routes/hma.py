@@ -137,13 +137,13 @@ def _lookup(
             shown = bank_match.match.distance
             if not reads:
                 shown = state.shown_distance(bank_match, name)
-            by_bank.setdefault(name, []).append(
-                {
-                    "bank_content_id": bank_match.match.entry,
-                    "distance": str(shown),
-                    "exchanges": shown_exchanges(bank_match, reads),
-                }
-            )
+            item: dict[str, Any] = {
+                "bank_content_id": bank_match.match.entry,
+                "distance": str(shown),
+            }
+            if bank_match.exchanges:  # HMA's shape, plus the programmes behind the entry
+                item["exchanges"] = shown_exchanges(bank_match, reads)
+            by_bank.setdefault(name, []).append(item)
     return by_bank
 
 
