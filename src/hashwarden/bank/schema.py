@@ -20,6 +20,7 @@ READ_OPTIONAL = frozenset(
         "1500-entry-views",
         "1600-console-sessions",
         "1700-match-days",
+        "1800-programme-votes",
     }
 )
 
@@ -327,6 +328,28 @@ MIGRATIONS: list[tuple[str, str]] = [
             day TEXT PRIMARY KEY,
             matches BIGINT NOT NULL
         )
+        """,
+    ),
+    (
+        "1800-programme-votes",
+        """
+        CREATE TABLE programme_votes (
+            id INTEGER PRIMARY KEY,
+            report_id INTEGER NOT NULL,
+            exchange TEXT NOT NULL,
+            record TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            value TEXT NOT NULL,
+            vote TEXT NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt TEXT NOT NULL,
+            last_error TEXT,
+            created TEXT NOT NULL,
+            delivered TEXT,
+            UNIQUE (report_id, exchange, record, kind)
+        );
+        CREATE INDEX programme_votes_due ON programme_votes(status, next_attempt)
         """,
     ),
 ]

@@ -16,9 +16,12 @@ python-threatexchange is imported only here and only when an exchange is used.
 
 from __future__ import annotations
 
+import contextlib
+import enum
 import importlib
 import json
 import os
+import typing
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -26,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from hashwarden._time import utc_now
-from hashwarden.bank import Bank, NewEntry, parse_category
+from hashwarden.bank import NewEntry, parse_category
+from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import (
     ConflictError,
     DataError,
@@ -87,6 +91,25 @@ def _api_class(api: str) -> Any:
     if api not in APIS:
         raise UsageError(f"unknown exchange API {api!r} (known: {', '.join(APIS)})")
     return _load(*APIS[api])
+
+
+def _config_value(wanted: Any, value: Any) -> Any:
+    """A config value as the collaboration config takes it: an enum (NCMEC's environment) by
+    its name or its value, a set from a list; others as given."""
+    if isinstance(wanted, type) and issubclass(wanted, enum.Enum) and not isinstance(value, wanted):
+        by_name = wanted.__members__.get(str(value))
+        return by_name if by_name is not None else wanted(value)
+    if typing.get_origin(wanted) is set and isinstance(value, list):
+        return set(value)
+    return value
+
+
+def _tags(metadata: Any) -> list[str]:
+    """The tags of a record's opinions (NCMEC's classification, StopNCII's feedback tags)."""
+    try:
+        return [str(t) for t in metadata.get_as_aggregate_opinion().tags]
+    except Exception:  # an API whose metadata carries no opinions
+        return []
 
 
 def _record_id(key: object) -> str:
@@ -160,7 +183,7 @@ class FetchResult:
 class ProgrammeExchanges:
     """The exchanges configured in one bank."""
 
-    def __init__(self, bank: Bank) -> None:
+    def __init__(self, bank: BankStore) -> None:
         self.bank = bank
         self.db = bank.db
 
@@ -196,19 +219,20 @@ class ProgrammeExchanges:
             ).fetchone():
                 raise ConflictError(f"an exchange named {name!r} exists already")
             exchange.created = utc_now()
-            self.db.execute(
-                "INSERT INTO programme_exchanges(name, api, named_bank, config, credentials,"
-                " category, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    name,
-                    api,
-                    exchange.named_bank,
-                    json.dumps(exchange.config, sort_keys=True),
-                    json.dumps(credentials) if credentials else None,
-                    exchange.category,
-                    exchange.created,
-                ),
-            )
+            with self._tracked(name):
+                self.db.execute(
+                    "INSERT INTO programme_exchanges(name, api, named_bank, config, credentials,"
+                    " category, created) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        api,
+                        exchange.named_bank,
+                        json.dumps(exchange.config, sort_keys=True),
+                        json.dumps(credentials) if credentials else None,
+                        exchange.category,
+                        exchange.created,
+                    ),
+                )
             self.bank.audit.record(
                 "cli", "exchange.add", {"name": name, "api": api, "bank": exchange.named_bank}
             )
@@ -241,11 +265,17 @@ class ProgrammeExchanges:
                 ]
                 removed = self._withdraw(name, records)
             self.db.execute("DELETE FROM programme_records WHERE exchange = ?", (name,))
-            self.db.execute("DELETE FROM programme_exchanges WHERE name = ?", (name,))
+            with self._tracked(name):
+                self.db.execute("DELETE FROM programme_exchanges WHERE name = ?", (name,))
             self.bank.audit.record(
                 "cli", "exchange.remove", {"name": name, "entries_removed": removed}
             )
         return removed
+
+    def _tracked(self, name: str) -> contextlib.AbstractContextManager[Any]:
+        """Vouch for a change to one exchange's row (a guarded table: `bank verify` names a
+        change made behind the audit log's back)."""
+        return self.bank.audit.tracked("programme_exchanges", "name = ?", (name,))
 
     @staticmethod
     def _row(row: tuple[Any, ...]) -> ProgrammeExchange:
@@ -273,11 +303,18 @@ class ProgrammeExchanges:
                 f"exchange {exchange.name}: the {exchange.api} API takes no "
                 f"{', '.join(sorted(unknown))} (it takes: {', '.join(sorted(known)) or 'nothing'})"
             )
+        given: dict[str, Any] = {"name": exchange.name, "api": api_cls.get_name(), "enabled": True}
+        given.update(exchange.config)
         try:
+            types = typing.get_type_hints(config_cls)
             return config_cls(
-                name=exchange.name, api=api_cls.get_name(), enabled=True, **exchange.config
+                **{
+                    f.name: _config_value(types.get(f.name), given[f.name])
+                    for f in fields(config_cls)
+                    if f.init and f.name in given
+                }
             )
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, KeyError) as exc:
             raise UsageError(f"exchange {exchange.name}: {exc}") from exc
 
     def _credentials(self, exchange: ProgrammeExchange, api_cls: Any) -> Any:
@@ -359,9 +396,15 @@ class ProgrammeExchanges:
                     if is_dataclass(reached) and not isinstance(reached, type)
                     else {}
                 )
-                self.db.execute(
-                    "UPDATE programme_exchanges SET checkpoint = ?, fetched = ? WHERE name = ?",
-                    (json.dumps(state, sort_keys=True, default=str), utc_now(), name),
+                with self._tracked(name):
+                    self.db.execute(
+                        "UPDATE programme_exchanges SET checkpoint = ?, fetched = ? WHERE name = ?",
+                        (json.dumps(state, sort_keys=True, default=str), utc_now(), name),
+                    )
+                self.bank.audit.record(
+                    f"exchange:{name}",
+                    "exchange.checkpoint",
+                    {"name": name, "records": len(delta.updates)},
                 )
             if on_delta is not None:
                 on_delta(result)
@@ -420,7 +463,7 @@ class ProgrammeExchanges:
         for key, value in updates.items():
             result.records += 1
             record = _record_id(key)
-            if value is None:
+            if value is None or getattr(value, "deleted", False) is True:  # NCMEC's tombstones
                 gone.append(record)
                 continue
             entry = self._entry(exchange, api_cls, collab, signal_types, key, value, result)
@@ -469,22 +512,21 @@ class ProgrammeExchanges:
         converted = api_cls.naive_convert_to_signal_type(signal_types, collab, {key: value})
         where = f"exchange {exchange.name} record {_record_id(key)}"
         signals: list[Signal] = []
+        tags: set[str] = set()
         for signal_type, by_value in converted.items():
             kind = PYTX_KINDS[signal_type.get_name()]
             signals += [signal_or_error(kind, text, where) for text in by_value]
+            for metadata in by_value.values():
+                tags.update(_tags(metadata))
         if not signals:
             shown = key[0] if isinstance(key, tuple) else "record"
             result.skipped[str(shown)] += 1
             return None
-        try:
-            tags = sorted(str(t) for t in value.get_as_aggregate_opinion().tags)
-        except Exception:  # an API whose metadata carries no opinions
-            tags = []
         return NewEntry(
             signals,
             exchange.category,
             source=f"exchange:{exchange.name}",
-            extra={f"exchange:{exchange.name}": {"id": _record_id(key), "tags": tags}},
+            extra={f"exchange:{exchange.name}": {"id": _record_id(key), "tags": sorted(tags)}},
         )
 
     def _withdraw(self, name: str, records: list[str]) -> int:
@@ -515,6 +557,31 @@ class ProgrammeExchanges:
                 )
                 removed += 1
         return removed
+
+    # -- provenance -------------------------------------------------------------------------
+    def provenance(self, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        """The programme records behind these entries, for match answers: {entry: [{"name":
+        exchange, "id": the programme's record id, "tags": its tags}, ...]}."""
+        if not entry_ids or not self.db.has_table("programme_records"):
+            return {}
+        marks = ",".join("?" * len(entry_ids))
+        rows = self.db.query(
+            "SELECT entry_id, exchange, record FROM programme_records"
+            f" WHERE entry_id IN ({marks}) ORDER BY entry_id, exchange, record",
+            list(entry_ids),
+        )
+        if not rows:
+            return {}
+        entries = self.bank.entries.by_id(sorted({int(r[0]) for r in rows}))
+        found: dict[int, list[dict[str, Any]]] = {}
+        for entry_id, exchange, record in rows:
+            entry = entries.get(int(entry_id))
+            kept = entry.extra.get(f"exchange:{exchange}") if entry is not None else None
+            tags = kept.get("tags", []) if isinstance(kept, dict) else []
+            found.setdefault(int(entry_id), []).append(
+                {"name": str(exchange), "id": str(record), "tags": list(tags)}
+            )
+        return found
 
     # -- feedback ---------------------------------------------------------------------------
     def sources_of(self, entry_ids: list[int]) -> list[tuple[str, Signal]]:
@@ -557,33 +624,82 @@ class ProgrammeExchanges:
         positive opinion (an up-vote), a dispute a false positive (a down-vote).
         UsageError when the programme takes no feedback of that kind."""
         exchange = self.get(name)
-        _, _, api = self._api(exchange)
-        state = importlib.import_module("threatexchange.exchanges.fetch_state")
-        pytx_type = next(
-            (t for t in _signal_types() if PYTX_KINDS[t.get_name()] == signal.kind), None
+        record = next(
+            (f"{t} {signal.value}" for t, kind in PYTX_KINDS.items() if kind == signal.kind), ""
         )
-        if pytx_type is None:
-            raise UsageError(f"exchange {name} has no signal type for {signal.kind}")
-        category = (
-            state.SignalOpinionCategory.POSITIVE_CLASS
-            if confirm
-            else state.SignalOpinionCategory.NEGATIVE_CLASS
-        )
-        opinion = state.SignalOpinion(True, category, set())
-        try:
-            api.report_opinion(pytx_type, signal.value, opinion)
-        except NotImplementedError:
-            verdict = "confirmations" if confirm else "disputes"
-            raise UsageError(f"exchange {name} ({exchange.api}) takes no {verdict}") from None
-        except HashwardenError:
-            raise
-        except Exception as exc:
-            raise ExchangeUnavailableError(
-                f"exchange {name}: feedback not sent ({type(exc).__name__}: {exc})"
-            ) from exc
+        self.cast_vote(exchange, record, signal, confirm=confirm)
         with self.db.transaction():
             self.bank.audit.record(
                 "cli",
                 "exchange.opinion",
                 {"name": name, "kind": signal.kind, "value": signal.value, "confirm": confirm},
             )
+
+    def cast_vote(
+        self, exchange: ProgrammeExchange, record: str, signal: Signal, *, confirm: bool
+    ) -> None:
+        """Send the programme a vote on its record `record` (whose signal is `signal`): up
+        for a confirmation, down for a false positive; touches no table (the caller records
+        it). NCMEC's votes go to its feedback endpoint for the entry's fingerprint; other
+        APIs take python-threatexchange's `report_opinion`. UsageError when the programme
+        takes no such vote; ExchangeUnavailableError when it could not be sent."""
+        name = exchange.name
+        pytx_type = next(
+            (t for t in _signal_types() if PYTX_KINDS[t.get_name()] == signal.kind), None
+        )
+        if pytx_type is None and exchange.api != "ncmec":
+            raise UsageError(f"exchange {name} has no signal type for {signal.kind}")
+        _, collab, api = self._api(exchange)
+        try:
+            if exchange.api == "ncmec":
+                _ncmec_vote(api, collab, record, signal, confirm=confirm)
+            else:
+                state = importlib.import_module("threatexchange.exchanges.fetch_state")
+                category = (
+                    state.SignalOpinionCategory.POSITIVE_CLASS
+                    if confirm
+                    else state.SignalOpinionCategory.NEGATIVE_CLASS
+                )
+                opinion = state.SignalOpinion(True, category, set())
+                api.report_opinion(pytx_type, signal.value, opinion)
+        except NotImplementedError:
+            verdict = "confirmations" if confirm else "disputes"
+            raise UsageError(f"exchange {name} ({exchange.api}) takes no {verdict}") from None
+        except HashwardenError:
+            raise
+        except Exception as exc:  # the client's HTTP errors (their text has no credentials)
+            raise ExchangeUnavailableError(
+                f"exchange {name}: feedback not sent ({type(exc).__name__}: {exc})"
+            ) from exc
+
+
+#: Our kinds → NCMEC's fingerprint types (the path of its feedback endpoint).
+_NCMEC_FINGERPRINTS = {"md5": "md5", "sha1": "sha1", "pdq": "pdq"}
+
+
+def _ncmec_vote(api: Any, collab: Any, record: str, signal: Signal, *, confirm: bool) -> None:
+    """NCMEC's up- or down-vote on one fingerprint of an entry (`record` is `ESP-ENTRY`, as
+    python-threatexchange keys NCMEC's entries); a down-vote takes NCMEC's reason when it
+    offers one only."""
+    hash_api = importlib.import_module("threatexchange.exchanges.clients.ncmec.hash_api")
+    esp, _, entry = record.partition("-")
+    fingerprint = _NCMEC_FINGERPRINTS.get(signal.kind)
+    if not esp.isdigit() or not entry or fingerprint is None:
+        raise UsageError(f"NCMEC takes no vote on record {record!r} ({signal.kind})")
+    client = api.get_client(collab.environment)
+    client.submit_feedback(
+        int(esp),
+        entry,
+        hash_api.FingerprintType[fingerprint],
+        hash_api.FeedbackType.upvote if confirm else hash_api.FeedbackType.downvote,
+    )
+
+
+def votable(record: str, signal: Signal) -> bool:
+    """Whether a vote on this programme record concerns this signal of its entry: a record
+    named by its signal (`pdq <hash>`) only that signal; a record named otherwise (NCMEC's
+    `ESP-ENTRY`) each signal of a kind the programmes share."""
+    signal_type, _, value = record.partition(" ")
+    if signal_type in PYTX_KINDS and value:
+        return (PYTX_KINDS[signal_type], value) == (signal.kind, signal.value)
+    return signal.kind in set(PYTX_KINDS.values()) | set(_NCMEC_FINGERPRINTS)

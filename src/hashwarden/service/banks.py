@@ -79,6 +79,8 @@ class BankMatch:
 
     match: Match
     banks: list[str]
+    #: The programmes whose records brought the entry: name, record id, tags.
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(slots=True)

@@ -20,6 +20,7 @@ from fastapi import Depends, HTTPException, Request
 
 from hashwarden._time import parse_utc
 from hashwarden.bank.protocols import BankStore
+from hashwarden.exchange.programmes import ProgrammeExchanges
 from hashwarden.index.matcher import BankMatcher, Match, MatchResult
 from hashwarden.service.actions import ActionEngine
 from hashwarden.service.banks import BankMatch, NamedBanks, Resolved
@@ -201,10 +202,19 @@ class ServiceState:
                 queries = {"original": signals.get("pdq", ""), **(variants or {})}
                 matches = self._decide_privately(private, matches, queries)
             resolved = self.match_banks.resolve(matches, only=only, coinflip=coinflip)
+            if resolved.matches:
+                reader = self.reader or self.bank
+                behind = ProgrammeExchanges(reader).provenance(
+                    sorted({found.match.entry for found in resolved.matches})
+                )
+                for found in resolved.matches:
+                    found.exchanges = behind.get(found.match.entry, [])
             if private is not None:
                 truth = {(m.entry, m.kind): m for m in result.matches}
                 resolved.matches = [
-                    BankMatch(truth[(found.match.entry, found.match.kind)], found.banks)
+                    BankMatch(
+                        truth[(found.match.entry, found.match.kind)], found.banks, found.exchanges
+                    )
                     for found in resolved.matches
                 ]
                 if any(found.match.distance for found in resolved.matches):

@@ -19,6 +19,7 @@ from hashwarden.service.actions.reports import Decision, Report, ReportQueue, Re
 from hashwarden.service.actions.rules import NewRule, Rule, RuleBook
 from hashwarden.service.actions.settings import DeliverySettings
 from hashwarden.service.actions.targets import Resolver
+from hashwarden.service.actions.votes import Vote, VoteOutbox, VoteStatus
 from hashwarden.service.actions.worker import Sender
 from hashwarden.service.banks import DEFAULT_BANK, BankMatch
 
@@ -53,7 +54,8 @@ class ActionEngine:
     ) -> None:
         self.tables = Tables(bank, lock or threading.Lock(), settings or DeliverySettings())
         self.rulebook = RuleBook(self.tables, default_bank)
-        self.queue = ReportQueue(self.tables)
+        self.votes_outbox = VoteOutbox(self.tables)
+        self.queue = ReportQueue(self.tables, self.votes_outbox)
         self.outbox = Outbox(self.tables)
         self.sender = Sender(self.tables, self.outbox, resolver)
 
@@ -138,13 +140,20 @@ class ActionEngine:
         return Triggered(event, report_id, deliveries)
 
     def deliver_due(self, *, stop: threading.Event | None = None) -> int:
-        """Send every delivery that is due, one at a time; returns the attempts made."""
+        """Send every delivery that is due, then every programme vote, one at a time; returns
+        the attempts made."""
         attempts = 0
         while stop is None or not stop.is_set():
             claimed: Claimed | None = self.outbox.claim()
             if claimed is None:
-                return attempts
+                break
             self.sender.attempt(claimed)
+            attempts += 1
+        while stop is None or not stop.is_set():
+            vote = self.votes_outbox.claim()
+            if vote is None:
+                return attempts
+            self.votes_outbox.attempt(vote)
             attempts += 1
         return attempts
 
@@ -179,8 +188,15 @@ class ActionEngine:
     def review(
         self, report_id: int, decision: Decision, *, reviewer: str, note: str | None = None
     ) -> Report:
-        """Confirm or reject a pending draft, keeping who decided and when (audited)."""
-        return self.queue.review(report_id, decision, reviewer=reviewer, note=note)
+        """Confirm or reject a pending draft, keeping who decided and when (audited); the
+        votes it queues for programmes are sent by the worker, woken here."""
+        report = self.queue.review(report_id, decision, reviewer=reviewer, note=note)
+        self.outbox.wake(0)
+        return report
+
+    def votes(self, *, status: VoteStatus | None = None) -> list[Vote]:
+        """The programmes' votes, oldest first, optionally of one status."""
+        return self.votes_outbox.page(status=status)
 
     def deliveries(
         self, *, status: DeliveryStatus | None = None, after: int = 0, limit: int = 100
@@ -192,5 +208,7 @@ class ActionEngine:
         return self.outbox.retry(delivery_id, actor=actor)
 
     def next_due(self) -> float | None:
-        """Seconds until the earliest pending delivery is due (0 if overdue), None if none."""
-        return self.outbox.next_due()
+        """Seconds until the earliest pending delivery or vote is due (0 if overdue), None
+        if none."""
+        due = [d for d in (self.outbox.next_due(), self.votes_outbox.next_due()) if d is not None]
+        return min(due, default=None)

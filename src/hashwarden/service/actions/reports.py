@@ -12,6 +12,7 @@ from hashwarden._time import utc_now
 from hashwarden.bank.categories import most_severe
 from hashwarden.errors import NotFoundError, UsageError
 from hashwarden.service.actions._tables import Tables
+from hashwarden.service.actions.votes import VoteOutbox, matched_entries
 from hashwarden.service.decisions import decide_once
 
 __all__ = ["Decision", "Report", "ReportQueue", "ReportStatus"]
@@ -53,8 +54,10 @@ class Report:
 class ReportQueue:
     """Report drafts in the bank's `action_reports` table."""
 
-    def __init__(self, tables: Tables) -> None:
+    def __init__(self, tables: Tables, votes: VoteOutbox | None = None) -> None:
         self.tables = tables
+        #: Where a decision on entries that programmes brought queues their votes.
+        self.votes = votes
 
     def draft(
         self,
@@ -105,23 +108,36 @@ class ReportQueue:
     def review(
         self, report_id: int, decision: Decision, *, reviewer: str, note: str | None = None
     ) -> Report:
-        """Confirm or reject a pending draft, keeping who decided and when (audited)."""
+        """Confirm or reject a pending draft, keeping who decided and when (audited); the
+        programmes that brought its matched entries get their vote in the same transaction."""
         if decision not in ("confirmed", "rejected"):
             raise UsageError(f"a review decides confirmed or rejected, not {decision!r}")
         who = reviewer.strip()
         if not who:
             raise UsageError("a review needs the reviewer's name")
         bank = self.tables.bank
+        now = utc_now()
         with self.tables.tx() as conn, bank.audit.tracked("action_reports", "id = ?", (report_id,)):
             changes = {
                 "status": decision,
                 "reviewer": who,
-                "reviewed": utc_now(),
+                "reviewed": now,
                 "review_note": note,
             }
             decide_once(conn, "action_reports", "report", report_id, ("pending",), changes)
             action = "report.confirm" if decision == "confirmed" else "report.reject"
             bank.audit.record(who, action, {"id": report_id})
+            if self.votes is not None:
+                (matches,) = conn.execute(
+                    "SELECT matches FROM action_reports WHERE id = ?", (report_id,)
+                ).fetchone()
+                self.votes.queue(
+                    conn,
+                    report_id,
+                    matched_entries(str(matches)),
+                    up=decision == "confirmed",
+                    now=now,
+                )
         return self.get(report_id)
 
 

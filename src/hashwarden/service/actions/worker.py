@@ -156,6 +156,7 @@ class Deliverer(Protocol):
     @property
     def settings(self) -> DeliverySettings: ...
     def deliver_due(self, *, stop: threading.Event | None = None) -> int: ...
+    def next_due(self) -> float | None: ...
 
 
 class WebhookWorker:
@@ -188,7 +189,7 @@ class WebhookWorker:
             wait = self.engine.settings.poll_s
             try:
                 self.engine.deliver_due(stop=self._stop)
-                due = self.engine.outbox.next_due()
+                due = self.engine.next_due()
                 if due is not None:
                     wait = min(wait, due)
             except Exception:  # a bank hiccup must not end deliveries for good

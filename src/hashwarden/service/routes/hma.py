@@ -42,6 +42,7 @@ from hashwarden.service.banks import DEFAULT_BANK, NamedBank
 from hashwarden.service.inputs import hash_upload, hash_upload_with_fields, image_error, json_body
 from hashwarden.service.keys import ApiKey
 from hashwarden.service.routes.banks import add_hashes
+from hashwarden.service.routes.match import shown_exchanges
 from hashwarden.service.state import ServiceState, StateDep
 from hashwarden.signals.builtin import default_registry
 from hashwarden.signals.hashing import ContentHashes
@@ -251,9 +252,13 @@ def _lookup(
             shown = bank_match.match.distance
             if not reads:
                 shown = state.shown_distance(bank_match, name)
-            by_bank.setdefault(name, []).append(
-                {"bank_content_id": bank_match.match.entry, "distance": str(shown)}
-            )
+            item: dict[str, Any] = {
+                "bank_content_id": bank_match.match.entry,
+                "distance": str(shown),
+            }
+            if bank_match.exchanges:  # HMA's shape, plus the programmes behind the entry
+                item["exchanges"] = shown_exchanges(bank_match, reads)
+            by_bank.setdefault(name, []).append(item)
     return by_bank
 
 

@@ -55,6 +55,9 @@ class BankMatchOut(Match):
     """A match and the named banks it counts in."""
 
     banks: list[str] = field(default_factory=list)
+    #: The programmes whose records brought the entry (`name`, `tags`, and for a key that
+    #: may read the bank the programme's record `id`).
+    exchanges: list[dict[str, Any]] = field(default_factory=list)
 
 
 class MatchResponse(BaseModel):
@@ -77,6 +80,14 @@ class HashesIn(BaseModel):
     incident_time: Stampable | None = None
 
 
+def shown_exchanges(bank_match: BankMatch, reads: bool) -> list[dict[str, Any]]:
+    """A match's provenance as a key sees it: without the programme's record ids for a key
+    that may not read the bank (an id can be the banked hash itself)."""
+    if reads:
+        return bank_match.exchanges
+    return [{k: v for k, v in e.items() if k != "id"} for e in bank_match.exchanges]
+
+
 def match_answer(
     signals: dict[str, str],
     resolved: Resolved,
@@ -93,7 +104,15 @@ def match_answer(
         m = bank_match.match
         value = m.value if reads or m.distance == 0 else ""
         distance = m.distance if reads or shown_distance is None else shown_distance(bank_match)
-        out.append({**m.to_json(), "value": value, "distance": distance, "banks": bank_match.banks})
+        out.append(
+            {
+                **m.to_json(),
+                "value": value,
+                "distance": distance,
+                "banks": bank_match.banks,
+                "exchanges": shown_exchanges(bank_match, reads),
+            }
+        )
     return {
         "hashes": signals,
         "matches": out,
