@@ -285,24 +285,8 @@ DESIGNS: tuple[Design, ...] = (
         **_plus(SPLIT_LADDER, _sides_less_quarter(7), _sides_less_quarter(2, 4)),
     ),
     Design(
-        "D8 = D2, side-quarters 6 / 3",
-        **_plus(SPLIT_LADDER, _sides_less_quarter(6), _sides_less_quarter(3)),
-    ),
-    Design(
-        "D9 = D2, side-quarters 6 / 2 4",
-        **_plus(SPLIT_LADDER, _sides_less_quarter(6), _sides_less_quarter(2, 4)),
-    ),
-    Design(
-        "D10 = D2, side-quarters 5 / 3",
-        **_plus(SPLIT_LADDER, _sides_less_quarter(5), _sides_less_quarter(3)),
-    ),
-    Design(
-        "D11 = D2, side-quarters 7 / 3",
+        "D11 = D2, side-quarters 7 / 3 (hashwarden)",
         **_plus(SPLIT_LADDER, _sides_less_quarter(7), _sides_less_quarter(3)),
-    ),
-    Design(
-        "D12 = D2, side-quarters 6 / 2",
-        **_plus(SPLIT_LADDER, _sides_less_quarter(6), _sides_less_quarter(2)),
     ),
     Design(
         "D4 = D2, side-quarters 4 8 / 2",
@@ -740,8 +724,8 @@ def _report(
         f">= {MIN_QUALITY} are measured; {len(unrelated)} never banked. Distance {THRESHOLD}. "
         "Each edit at a strength drawn per photo (seeded): see the edits in "
         'benchmarks/bench_pdq_recall_real.py. "hashwarden with views" is hashwarden\'s matcher '
-        "with the views `bank add-files` banks and `scan` hashes (design D2, "
-        "hashwarden.signals.views); the columns after it are prototypes of view matching "
+        "with the views `bank add-files` banks and `scan` hashes (design D11: D2 "
+        "and one-sided crops less a quarter, hashwarden.signals.views); the columns after it are prototypes of view matching "
         "(benchmarks/_views.py), on top of today's rule.",
         "",
         "| edit | python-threatexchange | hashwarden today | hashwarden with views | "
