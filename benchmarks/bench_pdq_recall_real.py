@@ -275,7 +275,10 @@ QUERY_LADDER = {
 }
 
 
-def _plus(design: dict[str, tuple[str, ...]], bank: tuple[str, ...], query: tuple[str, ...]):
+def _plus(
+    design: dict[str, tuple[str, ...]], bank: tuple[str, ...], query: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """A design's views with these added (banked, query)."""
     return {"bank": design["bank"] + bank, "query": design["query"] + query}
 
 
