@@ -15,6 +15,10 @@ banks hashes of views of the photo and hashes views of the query. Reported for e
 edit, false positives, hashes banked per entry, and the hashing time of a query against today's.
 
     python benchmarks/bench_pdq_recall_real.py [--originals 103] [--workers 2] [--markdown FILE]
+        [--edits TEXT ...]
+
+`--edits` measures only the edits whose names contain one of the texts (every unrelated photo
+and its edited copies are still matched for false positives).
 
 Photos larger than 1280 pixels on a side are banked as a 1280-pixel JPEG (q92), as a messaging
 app or a site serves them; hashing and editing them at full size would only add time.
@@ -230,6 +234,7 @@ UNRELATED_EDITS = (
     "caption banner (bottom 1/12, half width)",
     "corner logo (2-5% of area)",
     "crop every side + caption",
+    "crop one side + corner logo",
 )
 ALL_EDITS = {**EDITS, **EXTRA_EDITS}
 
@@ -241,6 +246,11 @@ STRIPS = ("-B12", "-T12", "-B4", "-T4")
 
 def _sides(*shares: float) -> tuple[str, ...]:
     return tuple(f"{side}{share:g}" for side in "LRTB" for share in shares)
+
+
+def _sides_less_quarter(*shares: float) -> tuple[str, ...]:
+    """One-sided crops, then without the bottom or top quarter: a crop plus a corner logo."""
+    return tuple(f"{side}-{strip}" for side in _sides(*shares) for strip in ("B4", "T4"))
 
 
 def _centres(*shares: float, then: str = "") -> tuple[str, ...]:
@@ -263,7 +273,28 @@ QUERY_LADDER = {
     "bank": _centres(4, 8) + _sides(8) + STRIPS + _centres(4, 8, then="-B12"),
     "query": _centres(1, 2, 3) + _sides(2, 4, 6) + STRIPS + _centres(1, 2, 3, then="-B12"),
 }
+
+
+def _plus(
+    design: dict[str, tuple[str, ...]], bank: tuple[str, ...], query: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """A design's views with these added (banked, query)."""
+    return {"bank": design["bank"] + bank, "query": design["query"] + query}
+
+
 DESIGNS: tuple[Design, ...] = (
+    Design(
+        "D5 = D2, side-quarters 7 / 2 4",
+        **_plus(SPLIT_LADDER, _sides_less_quarter(7), _sides_less_quarter(2, 4)),
+    ),
+    Design(
+        "D11 = D2, side-quarters 7 / 3 (hashwarden)",
+        **_plus(SPLIT_LADDER, _sides_less_quarter(7), _sides_less_quarter(3)),
+    ),
+    Design(
+        "D4 = D2, side-quarters 4 8 / 2",
+        **_plus(SPLIT_LADDER, _sides_less_quarter(4, 8), _sides_less_quarter(2)),
+    ),
     Design("D1 bank ladder", **BANK_LADDER),
     Design("D2 split ladder", **SPLIT_LADDER),
     Design("D3 query ladder", **QUERY_LADDER),
@@ -488,13 +519,12 @@ def _match(
 
 
 def _run_jobs(
-    originals: list[Path], unrelated: list[Path], workers: int, seed: int
+    originals: list[Path], unrelated: list[Path], workers: int, seed: int, edits: list[str]
 ) -> tuple[list[PhotoResult], list[PhotoResult]]:
     bank_views = sorted({v for d in DESIGNS for v in d.bank})
     query_views = sorted({v for d in DESIGNS for v in d.query})
     jobs = [
-        (i, str(p), tuple(ALL_EDITS), bank_views, query_views, seed)
-        for i, p in enumerate(originals)
+        (i, str(p), tuple(edits), bank_views, query_views, seed) for i, p in enumerate(originals)
     ]
     jobs += [
         (len(originals) + i, str(p), ("unedited", *UNRELATED_EDITS), bank_views, query_views, seed)
@@ -620,7 +650,7 @@ def _pair_distances(first: list[str], second: list[str | None]) -> np.ndarray:
 
 
 def _designs(
-    originals: list[PhotoResult], unrelated: list[PhotoResult], good: set[int]
+    originals: list[PhotoResult], unrelated: list[PhotoResult], good: set[int], edits: list[str]
 ) -> tuple[dict[str, DesignOutcome], list[str], list[str]]:
     """Every design (and "today", the prototype's own replay of today's rule) on the hashes."""
     bank_names = ["full", *sorted({v for d in DESIGNS for v in d.bank})]
@@ -634,7 +664,6 @@ def _designs(
     for name, mask in masks.items():
         outcomes[name].pairs_compared = int((mask > 0).sum())
 
-    edits = list(ALL_EDITS)
     copies = [(p.index, e, p.copies[e]) for p in originals if p.index in good for e in edits]
     queries = _table([c[2] for c in copies], query_names, query=True)
     own = np.array([c[0] for c in copies])
@@ -683,6 +712,7 @@ def _report(
     outcomes: dict[str, DesignOutcome],
     command: str,
     seconds: float,
+    edits: list[str],
 ) -> str:
     design_names = [d.name for d in DESIGNS]
     lines = [
@@ -697,8 +727,8 @@ def _report(
         f">= {MIN_QUALITY} are measured; {len(unrelated)} never banked. Distance {THRESHOLD}. "
         "Each edit at a strength drawn per photo (seeded): see the edits in "
         'benchmarks/bench_pdq_recall_real.py. "hashwarden with views" is hashwarden\'s matcher '
-        "with the views `bank add-files` banks and `scan` hashes (design D2, "
-        "hashwarden.signals.views); the columns after it are prototypes of view matching "
+        "with the views `bank add-files` banks and `scan` hashes (design D11: D2 "
+        "and one-sided crops less a quarter, hashwarden.signals.views); the columns after it are prototypes of view matching "
         "(benchmarks/_views.py), on top of today's rule.",
         "",
         "| edit | python-threatexchange | hashwarden today | hashwarden with views | "
@@ -706,7 +736,7 @@ def _report(
         + " |",
         "| --- | --- | --- | --- | " + " | ".join("---" for _ in design_names) + " |",
     ]
-    for edit in ALL_EDITS:
+    for edit in edits:
         row = [edit, _share(baseline.pytx[edit]), _share(baseline.ours[edit])]
         row.append(_share(baseline.views[edit]))
         row += [_share(outcomes[n].recall[edit]) for n in design_names]
@@ -758,7 +788,7 @@ def _report(
             + [str(outcomes[n].unrelated_copies_hits) for n in design_names]
         )
         + " |",
-        f"| matches to another banked photo ({len(good) * len(ALL_EDITS)} copies) | "
+        f"| matches to another banked photo ({len(good) * len(edits)} copies) | "
         + " | ".join(
             [str(baseline.pytx_wrong), str(baseline.ours_wrong), str(baseline.views_wrong)]
             + [str(outcomes[n].wrong_entry) for n in design_names]
@@ -854,26 +884,32 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=15)
     parser.add_argument("--markdown", type=Path, default=None, help="also write the tables here")
+    parser.add_argument(
+        "--edits", nargs="+", default=None, help="only the edits whose names contain these texts"
+    )
     args = parser.parse_args()
+    edits = [e for e in ALL_EDITS if not args.edits or any(t in e for t in args.edits)]
+    if not edits:
+        parser.error(f"no edit's name contains any of {args.edits}")
     started = time.monotonic()
     missing = missing_packages()
     if missing:
         print(f"missing packages (their photos left out): {', '.join(missing)}", file=sys.stderr)
     originals_paths, unrelated_paths = split_corpus(photo_paths(), args.originals, args.seed)
     unrelated_paths = unrelated_paths[: args.unrelated]
-    originals, unrelated = _run_jobs(originals_paths, unrelated_paths, args.workers, args.seed)
+    originals, unrelated = _run_jobs(
+        originals_paths, unrelated_paths, args.workers, args.seed, edits
+    )
     good = {p.index for p in originals if p.banked.pdq and p.banked.quality >= MIN_QUALITY}
     baseline = _baseline(originals, unrelated, good)
-    outcomes, bank_names, _ = _designs(originals, unrelated, good)
+    outcomes, bank_names, _ = _designs(originals, unrelated, good, edits)
     # ViewHasher against pdqhash itself, on the first banked photos and every banked view.
     exactness = max(
         largest_difference(decode_fast(_banked_bytes(Path(p.path))), bank_names)
         for p in originals[:5]
     )
     replayed = outcomes["today (replayed)"].recall
-    differ = sum(
-        a != b for e in ALL_EDITS for a, b in zip(replayed[e], baseline.ours[e], strict=True)
-    )
+    differ = sum(a != b for e in edits for a, b in zip(replayed[e], baseline.ours[e], strict=True))
     if differ:
         print(
             f"note: the replay of today's rule differs from BankMatcher on {differ} copies",
@@ -881,7 +917,14 @@ def main() -> int:
         )
     command = "python benchmarks/bench_pdq_recall_real.py " + " ".join(sys.argv[1:])
     text = _report(
-        originals, unrelated, good, baseline, outcomes, command.strip(), time.monotonic() - started
+        originals,
+        unrelated,
+        good,
+        baseline,
+        outcomes,
+        command.strip(),
+        time.monotonic() - started,
+        edits,
     )
     text += (
         f"\nViewHasher against pdqhash on every banked view of 5 photos: largest difference "

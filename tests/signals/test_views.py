@@ -10,6 +10,7 @@ import pdqhash
 import pytest
 from PIL import Image
 
+from hashwarden.index.saved import ViewIndex
 from hashwarden.signals import hash_bytes
 from hashwarden.signals.hashing import _decode_for_pdq
 from hashwarden.signals.views import (
@@ -44,6 +45,9 @@ def test_view_names_cut_what_they_say() -> None:
     # The strip is a twelfth of what the centre crop left.
     assert view("c6-B12").bottom == pytest.approx(0.06 + 0.88 / 12)
     assert view("-T4").top == pytest.approx(0.25)
+    # A one-sided crop, then without the bottom quarter of what is left.
+    assert (view("T7-B4").top, view("T7-B4").bottom) == pytest.approx((0.07, 0.93 / 4))
+    assert (view("L7-B4").left, view("L7-B4").bottom) == pytest.approx((0.07, 0.25))
 
 
 @pytest.mark.parametrize("name", ["x3", "c", "c3-X12", "c30", "-B1", "L60", "c3-B0"])
@@ -59,6 +63,16 @@ def test_views_meet_only_views_of_their_kind() -> None:
     assert not comparable("c1", "-B12") and not comparable("-B12", "-T12")
     assert not comparable("-B12", "full") and not comparable("c1-B12", "c3")
     assert all(comparable("full", b) for b in BANK_VIEWS)
+    assert comparable("-B4", "L7-B4") and comparable("L3-B4", "L7-B4")
+    assert not comparable("L3-B4", "R7-B4") and not comparable("-T4", "L7-B4")
+
+
+def test_every_banked_view_has_a_code_in_the_saved_view_index() -> None:
+    # The saved index numbers a row entry * 32 + the view's place: at most 32 names, in order.
+    names = ViewIndex.NAMES
+    assert names == ("full", *BANK_VIEWS)
+    assert len(names) <= ViewIndex._SPAN
+    assert len(set(BANK_VIEWS)) == len(BANK_VIEWS)
 
 
 def test_hashing_gives_the_views_asked_for(conformance: Path) -> None:

@@ -5,14 +5,16 @@ PDQ is global: a crop of 2% on every side rescales the whole picture and moves i
 less a share of each side, named by what it cuts: the centre crops "c3" (3% off every side),
 one-sided crops "L4" (4% off the left; R, T, B likewise), the picture without its bottom or
 top strip "-B12" / "-T12" (a twelfth of the height; "-B4", "-T4" a quarter), and composites
-"c3-B12" (the centre crop, then without the bottom twelfth of what is left).
+"c3-B12" (the centre crop, then without the bottom twelfth of what is left) or "L7-B4" (7% off
+the left, then without the bottom quarter of what is left: a one-sided crop plus a corner logo).
 
 An entry banked from a file keeps the PDQ of `BANK_VIEWS`; a query hashes `QUERY_VIEWS`. A
 copy cropped by f meets the banked view cropped by f; a query cropped q more meets the banked
 view cropped f + q, so the two ladders multiply (3, 6, 9% banked with the query's 1, 2% cover
-each 1% step). A view is only compared with views of its own kind (`comparable`), and only
+each 1% step; a view without a quarter tolerates about 2% either way, so "L7-B4" with the
+query's "-B4" and "L3-B4" covers one-sided crops of 2-9% plus a logo). A view is only compared with views of its own kind (`comparable`), and only
 views of PDQ quality >= `VIEW_MIN_QUALITY` are kept. The design and its measurements ("D2
-split ladder"): docs/bench/pdq_recall_real.md.
+split ladder", with the one-sided crops less a quarter of "D11"): docs/bench/pdq_recall_real.md.
 
 `ViewHasher` computes the luminance once for all the views of a picture; each view is then
 two small weighted sums (PDQ's blur is linear and separable and only 64 x 64 of its outputs
@@ -44,7 +46,8 @@ __all__ = [
 
 #: The whole picture, as a banked hash compared with views (the entry's own PDQ).
 FULL = "full"
-#: Views banked with an entry added from a file (18, besides its full PDQ).
+#: Views banked with an entry added from a file (26, besides its full PDQ). New views are
+#: appended: the saved view index numbers views by their place here.
 BANK_VIEWS = (
     "c3",
     "c6",
@@ -64,8 +67,18 @@ BANK_VIEWS = (
     "c3-B12",
     "c6-B12",
     "c9-B12",
+    # A one-sided crop together with a corner logo: 7% off one side, then without the
+    # bottom or top quarter of what is left (met by the query's "-B4" and "L3-B4" ...).
+    "L7-B4",
+    "L7-T4",
+    "R7-B4",
+    "R7-T4",
+    "T7-B4",
+    "T7-T4",
+    "B7-B4",
+    "B7-T4",
 )
-#: Views hashed of a query (12), besides its full PDQ and turned and trimmed variants.
+#: Views hashed of a query (20), besides its full PDQ and turned and trimmed variants.
 QUERY_VIEWS = (
     "c1",
     "c2",
@@ -79,6 +92,14 @@ QUERY_VIEWS = (
     "-T4",
     "c1-B12",
     "c2-B12",
+    "L3-B4",
+    "L3-T4",
+    "R3-B4",
+    "R3-T4",
+    "T3-B4",
+    "T3-T4",
+    "B3-B4",
+    "B3-T4",
 )
 #: Views (banked or queried) of lower PDQ quality are dropped, as low-quality PDQ never
 #: near-matches on its own.
