@@ -15,8 +15,10 @@ from PIL import Image, ImageOps
 from hashwarden.agent.config import AgentConfig
 from hashwarden.agent.examine import Examiner
 from hashwarden.agent.state import StateDb
-from hashwarden.bank import open_bank
+from hashwarden.bank import NewEntry, open_bank
 from hashwarden.scan import Limits
+from hashwarden.signals.builtin import default_registry
+from hashwarden.signals.hashing import hash_bytes
 
 from ._live import add, bank_with, image
 
@@ -131,3 +133,46 @@ def test_a_file_written_while_read_is_left_for_later(
     result = examiner.examine(str(path), noticed_by="watch", sweep=1)
     assert result.outcome == "changing"
     assert _queued(db) == [] and db.seen_count() == 0  # neither seen nor alerted yet
+
+
+def test_files_without_alerts_are_marked_seen_together(
+    setup: tuple[Examiner, StateDb, Path],
+) -> None:
+    examiner, db, folder = setup
+    commits: list[str] = []
+    db.conn.set_trace_callback(lambda sql: commits.append(sql) if sql == "COMMIT" else None)
+    for number in range(3):
+        (folder / f"other-{number}.png").write_bytes(image(10 + number))
+        result = examiner.examine(str(folder / f"other-{number}.png"), noticed_by="sweep", sweep=1)
+        assert (result.outcome, result.alerts) == ("hashed", 0)
+    assert commits == []  # no commit a file
+    again = examiner.examine(str(folder / "other-0.png"), noticed_by="sweep", sweep=1)
+    assert again.outcome == "unchanged"  # the marks kept back count already
+    other = StateDb(db.folder)
+    try:
+        assert other.seen_count() == 0
+        # a file with an alert is written at once, with the marks kept back
+        (folder / "banked.png").write_bytes(image(1))
+        assert examiner.examine(str(folder / "banked.png"), noticed_by="sweep", sweep=1).alerts
+        assert commits == ["COMMIT"]
+        assert other.seen_count() == 4
+    finally:
+        other.close()
+
+
+def test_p2p_identifiers_are_computed_only_when_the_bank_holds_some(
+    setup: tuple[Examiner, StateDb, Path], tmp_path: Path
+) -> None:
+    examiner, db, folder = setup
+    assert examiner.extra_kinds == []  # the bank holds SHA-256 and PDQ only
+    blob = b"not an image, banked by its eD2k identifier only\n" * 100
+    ed2k = hash_bytes(blob, extra_kinds=["ed2k"]).extra["ed2k"]
+    with open_bank(tmp_path / "local.db") as bank:
+        signal = default_registry().signal("ed2k", ed2k)
+        bank.entries.add_many([NewEntry([signal], category="csam-a")])
+    assert examiner.refresh() is True
+    assert "ed2k" in examiner.extra_kinds
+    (folder / "blob.bin").write_bytes(blob)
+    assert examiner.examine(str(folder / "blob.bin"), noticed_by="watch", sweep=1).alerts == 1
+    ((match,),) = [a["matches"] for a in _queued(db)]
+    assert match["kind"] == "ed2k"

@@ -28,6 +28,7 @@ from hashwarden.agent.state import Seen, StateDb
 from hashwarden.bank import open_bank
 from hashwarden.index import BankMatcher
 from hashwarden.scan import Item, ReadStats, read_items, strongest_first
+from hashwarden.signals.builtin import default_registry
 from hashwarden.signals.hashing import ContentHashes
 from hashwarden.signals.parallel import hash_in_parallel
 from hashwarden.signals.views import QUERY_VIEWS
@@ -87,6 +88,12 @@ class Examiner:
         self.matcher = BankMatcher(self.bank, threshold=config.threshold)
         self.version = self.bank.fingerprint()
         self.shown_version = bank_version(self.bank)
+        self.extra_kinds = self._extra_kinds()
+
+    def _extra_kinds(self) -> list[str]:
+        """Kinds beyond the digests (the P2P identifiers) only where the bank holds some, as
+        `scan` does: computing them all cost each file a sixth of its hashing."""
+        return [k for k in default_registry().computed_kinds() if self.matcher.holds(k)]
 
     def close(self) -> None:
         self.bank.close()
@@ -99,6 +106,7 @@ class Examiner:
             return False
         self.version = version
         self.shown_version = bank_version(self.bank)
+        self.extra_kinds = self._extra_kinds()
         return True
 
     def examine(self, path: str, *, noticed_by: str, sweep: int) -> Examined:
@@ -123,8 +131,11 @@ class Examiner:
             return Examined("skipped")
         if Seen.of(after) != seen:
             return Examined("changing")
+        if not alerts:
+            self.db.mark_later(seen, self.version, sweep)
+            return Examined("hashed", 0, seen)
         queued = 0
-        with self.db.transaction(durable=bool(alerts)) as conn:
+        with self.db.transaction() as conn:
             StateDb.mark_seen(conn, seen, self.version, sweep)
             for key, body in alerts:
                 queued += Outbox.add(conn, key, body)
@@ -137,7 +148,9 @@ class Examiner:
         items = read_items([Path(path)], self.config.limits, ReadStats())
         # A file's views (cropped, captioned copies) only where the bank holds some.
         views = QUERY_VIEWS if self.matcher.has_views else ()
-        hashed = hash_in_parallel(items, _source, workers=1, variants=True, views=views)
+        hashed = hash_in_parallel(
+            items, _source, workers=1, variants=True, extra_kinds=self.extra_kinds, views=views
+        )
         for item, hashes, _error in hashed:
             if hashes is None:
                 continue

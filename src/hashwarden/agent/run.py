@@ -167,6 +167,7 @@ class Agent:
                 if touched:
                     db.touch(touched, sweeper.number)
                     touched.clear()
+                db.flush()
                 self.activity = "idle"
                 self.sweep = self._sweep_status(sweeper)
                 waits = [

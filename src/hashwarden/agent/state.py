@@ -3,7 +3,10 @@
 `agent.db` holds the seen-file cache, the alert outbox (`outbox.py`) and the sweep checkpoint.
 It is written with `synchronous=FULL`, so a commit is on disk (fsync'd) before the agent goes
 on: a file is marked seen in the same transaction that queues its alerts, and a `kill -9` or a
-power cut at any moment leaves either both or neither.
+power cut at any moment leaves either both or neither. A file that raised no alert is marked
+seen with the next write (up to `MARK_BATCH` files together, a sweep's checkpoint, the worker
+going idle): one commit a file cost a sweep of small files most of its time, and a mark lost
+to a `kill -9` costs only that file examined again, never an alert.
 
 The seen cache keys files by (device, inode) and keeps their size and modification time as
 last examined and the bank version they were matched against: a file unchanged since is not
@@ -27,6 +30,8 @@ from hashwarden.errors import DataError
 __all__ = ["Seen", "StateDb", "read_status", "write_status"]
 
 DB_NAME = "agent.db"
+#: Files without alerts marked seen in one transaction, at most.
+MARK_BATCH = 500
 STATUS_NAME = "status.json"
 
 _SCHEMA = """
@@ -84,8 +89,11 @@ class StateDb:
             self.conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise DataError(f"{folder / DB_NAME} is not the agent's state ({exc})") from exc
+        #: Seen marks not written yet, by (device, inode): (seen, bank version, sweep).
+        self._marks: dict[tuple[int, int], tuple[Seen, str, int]] = {}
 
     def close(self) -> None:
+        self.flush()
         self.conn.close()
 
     @contextmanager
@@ -97,15 +105,29 @@ class StateDb:
         self.conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
         self.conn.execute("BEGIN IMMEDIATE")
         try:
+            marks = list(self._marks.values())
+            for seen, version, sweep in marks:
+                self.mark_seen(self.conn, seen, version, sweep)
             yield self.conn
         except BaseException:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+        for seen, _, _ in marks:
+            self._marks.pop((seen.dev, seen.ino), None)
+
+    def flush(self) -> None:
+        """Write the seen marks kept back (`mark_later`)."""
+        if self._marks:
+            with self.transaction(durable=False):
+                pass
 
     # -- seen files --------------------------------------------------------------------------
     def unchanged(self, seen: Seen, version: str) -> bool:
         """Whether the file was examined as it is now against this bank version."""
+        kept = self._marks.get((seen.dev, seen.ino))
+        if kept is not None:
+            return kept[0] == seen and kept[1] == version
         row = self.conn.execute(
             "SELECT size, mtime_ns, version FROM seen WHERE dev = ? AND ino = ?",
             (seen.dev, seen.ino),
@@ -122,6 +144,12 @@ class StateDb:
             (seen.dev, seen.ino, seen.size, seen.mtime_ns, version, sweep),
         )
 
+    def mark_later(self, seen: Seen, version: str, sweep: int) -> None:
+        """Mark a file seen with the next write (`MARK_BATCH` files at most wait for it)."""
+        self._marks[(seen.dev, seen.ino)] = (seen, version, sweep)
+        if len(self._marks) >= MARK_BATCH:
+            self.flush()
+
     def touch(self, seens: list[Seen], sweep: int) -> None:
         """Mark files found unchanged by sweep `sweep` (so `forget_before` keeps them)."""
         with self.transaction(durable=False) as conn:
@@ -136,6 +164,7 @@ class StateDb:
             return conn.execute("DELETE FROM seen WHERE touched < ?", (sweep,)).rowcount
 
     def seen_count(self) -> int:
+        self.flush()
         return int(self.conn.execute("SELECT COUNT(*) FROM seen").fetchone()[0])
 
     # -- meta --------------------------------------------------------------------------------

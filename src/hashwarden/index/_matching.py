@@ -50,6 +50,11 @@ class Matcher(ABC):
         """(entry, distance) of the banked PDQ hashes within `radius` of `value` (all of
         those within the matcher's threshold; further ones as `PdqIndex.query` finds them)."""
 
+    def _pdq_hits_many(self, values: list[str], radius: int) -> list[Iterable[tuple[int, int]]]:
+        """`_pdq_hits` of each value (a picture and its variants), in one call where the
+        matcher can search them together."""
+        return [self._pdq_hits(value, radius) for value in values]
+
     @abstractmethod
     def _frame_owners(self, frame: str) -> Iterable[int]:
         """Entries with a banked video frame within the threshold of this PDQ frame."""
@@ -101,8 +106,9 @@ class Matcher(ABC):
         pdq = signals.get("pdq")
         if pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY):
             candidates = {"original": pdq, **(pdq_variants or {})}
-            for orientation, value in candidates.items():
-                for entry_id, distance in self._pdq_hits(value, radius):
+            hits = self._pdq_hits_many(list(candidates.values()), radius)
+            for (orientation, value), near in zip(candidates.items(), hits, strict=True):
+                for entry_id, distance in near:
                     best = found.get((entry_id, "pdq"))
                     if best is None or distance < best[1]:
                         found[(entry_id, "pdq")] = (value, distance, orientation, None)

@@ -95,6 +95,10 @@ class BankMatcher(Matcher):
     def _pdq_hits(self, value: str, radius: int) -> Iterable[tuple[int, int]]:
         return self.pdq_index.query(value, radius, complete=self.threshold)
 
+    def _pdq_hits_many(self, values: list[str], radius: int) -> list[Iterable[tuple[int, int]]]:
+        # one call for a picture and its variants: a query's fixed costs paid once
+        return list(self.pdq_index.query_many(values, radius, complete=self.threshold))
+
     def _frame_owners(self, frame: str) -> Iterable[int]:
         return (eid for eid, _ in self.frame_index.query(frame, self.threshold))
 
