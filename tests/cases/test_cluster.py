@@ -8,7 +8,7 @@ import json
 import os
 import signal
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -142,10 +142,30 @@ def test_a_retro_hunt_on_the_cluster_equals_the_local_one(
         CaseStore.open(store_location(evidence.bank)) as store,
         connect(scheduler) as cluster,
     ):
-        local = retro_hunt(bank, store, since=0, runner=run_locally, part_files=3)
+        progress: dict[str, list[int]] = {"local": [], "cluster": []}
+
+        def counting(where: str) -> Callable[[int], Callable[[], None]]:
+            def start(parts: int) -> Callable[[], None]:
+                progress[where] = [parts, 0]
+                return lambda: progress[where].__setitem__(1, progress[where][1] + 1)
+
+            return start
+
+        local = retro_hunt(
+            bank, store, since=0, runner=run_locally, part_files=3, progress=counting("local")
+        )
         store.db.execute("DELETE FROM found")  # forget what was reported: hunt it again
-        remote = retro_hunt(bank, store, since=0, runner=cluster.run_parts, part_files=3)
+        remote = retro_hunt(
+            bank,
+            store,
+            since=0,
+            runner=cluster.run_parts,
+            part_files=3,
+            progress=counting("cluster"),
+        )
     assert remote.parts == local.parts > 2
+    # The progress bar's count: every part, as it finishes, here and on the cluster.
+    assert progress == {"local": [local.parts] * 2, "cluster": [local.parts] * 2}
     assert remote.files == local.files
     assert {c: len(f) for c, f in remote.files.items()} == {"k1": 2, "k2": 2}
     code, out = run(

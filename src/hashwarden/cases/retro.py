@@ -225,12 +225,23 @@ class RetroResult:
         return data
 
 
-Runner = Callable[[list[Part], NewEntries, int], list[Hit]]
+#: (parts, new entries, threshold, called once a part is done) -> the hits, sorted.
+Runner = Callable[[list[Part], NewEntries, int, Callable[[], None]], list[Hit]]
 
 
-def run_locally(parts: list[Part], new: NewEntries, threshold: int) -> list[Hit]:
+def _nothing() -> None:
+    return None
+
+
+def run_locally(
+    parts: list[Part], new: NewEntries, threshold: int, part_done: Callable[[], None] = _nothing
+) -> list[Hit]:
     """The parts one after the other, in this process."""
-    return sorted(hit for part in parts for hit in match_part(part, new, threshold))
+    hits: list[Hit] = []
+    for part in parts:
+        hits.extend(match_part(part, new, threshold))
+        part_done()
+    return sorted(hits)
 
 
 def retro_hunt(
@@ -243,11 +254,13 @@ def retro_hunt(
     runner: Runner = run_locally,
     part_files: int = PART_FILES,
     actor: str = "cli",
+    progress: Callable[[int], Callable[[], None]] | None = None,
 ) -> RetroResult:
     """Match the cases (all, or those named) against the entries changed after `since` (None:
     per case, after the version the last hunt with this bank reached, else the version its
     first scan matched against). Reports each (file, entry) once: what the file matched when
-    scanned and what an earlier hunt reported are left out. Remembers what it reported."""
+    scanned and what an earlier hunt reported are left out. Remembers what it reported.
+    `progress`: given the number of parts, what to call as each is done (a progress bar)."""
     started = utc_now()
     names = list(cases) if cases else store.case_names()
     ids = {name: store.case_id(name) for name in names}
@@ -266,7 +279,8 @@ def retro_hunt(
     if entries:
         store.build_columns(list(ids.values()))
     parts = plan_parts(store, list(ids.values()), size=part_files) if entries else []
-    hits = runner(parts, new, threshold) if parts else []
+    part_done = progress(len(parts)) if progress is not None and parts else _nothing
+    hits = runner(parts, new, threshold, part_done) if parts else []
     files = store.files([h[0] for h in hits])
     reported = store.already_found(bank_id, [h[0] for h in hits])
     found: dict[str, list[dict[str, Any]]] = {name: [] for name in names}

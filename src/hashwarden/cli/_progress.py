@@ -14,7 +14,7 @@ from hashwarden.cli._app import err_console
 if TYPE_CHECKING:
     from hashwarden.signals import ContentHashes
 
-__all__ = ["hashed_files", "progress_bar"]
+__all__ = ["bar_on_stderr", "hashed_files", "progress_bar"]
 
 
 def _draws_on_stderr() -> bool:
@@ -67,6 +67,12 @@ def progress_bar() -> Any:
     )
 
 
+def bar_on_stderr(worth_drawing: bool = True) -> Any:
+    """A progress bar on standard error when one is worth drawing and Rich would draw it (a
+    terminal), else one that draws nothing."""
+    return progress_bar() if worth_drawing and _draws_on_stderr() else _NoBar()
+
+
 def hashed_files(
     paths: Iterable[Path],
     label: str,
@@ -87,7 +93,7 @@ def hashed_files(
     from hashwarden.signals.parallel import hash_in_parallel
 
     found = [f for f in walk_files(paths) if not leave_out(f.path)]
-    with progress_bar() if len(found) > 1 and _draws_on_stderr() else _NoBar() as bar:
+    with bar_on_stderr(len(found) > 1) as bar:
         task = bar.add_task(label, total=len(found))
         results = (hasher or hash_in_parallel)(
             found,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -80,6 +81,7 @@ def run_retro(
     """Hunt, write the report, print the summary, record statistics; the exit code."""
     from hashwarden.cases import CaseStore, retro_hunt, run_locally, store_location
     from hashwarden.cases.report import prepare_out, write_retro_report
+    from hashwarden.cli._progress import bar_on_stderr
 
     with (
         open_bank_first(bank, readonly=True) as b,
@@ -92,7 +94,21 @@ def run_retro(
             from hashwarden.cluster import connect
 
             runner = stack.enter_context(connect(cluster)).run_parts
-        result = retro_hunt(b, store, since=since, cases=case, threshold=threshold, runner=runner)
+        bar = stack.enter_context(bar_on_stderr())
+
+        def progress(parts: int) -> Callable[[], None]:
+            task = bar.add_task("retro-hunting", total=parts)
+            return lambda: bar.advance(task)
+
+        result = retro_hunt(
+            b,
+            store,
+            since=since,
+            cases=case,
+            threshold=threshold,
+            runner=runner,
+            progress=progress,
+        )
     write_retro_report(result, out)
     _summary(result, out)
     if record_stats and result.matched:

@@ -163,16 +163,26 @@ class Cluster:
                 future.cancel()
 
     # -- retro-hunting ----------------------------------------------------------------------
-    def run_parts(self, parts: list[Part], new: NewEntries, threshold: int) -> list[Hit]:
+    def run_parts(
+        self,
+        parts: list[Part],
+        new: NewEntries,
+        threshold: int,
+        part_done: Callable[[], None] = lambda: None,
+    ) -> list[Hit]:
         """`cases.retro.run_locally` on the cluster: every part a task (the store is read by
-        the workers from shared storage), the new entries sent once to every worker."""
+        the workers from shared storage), the new entries sent once to every worker;
+        `part_done` called for each task's result, in the order of the parts."""
         try:
             shared = self.client.scatter(new, broadcast=True, hash=False)
             futures = [
                 self.client.submit(match_part, part, shared, threshold, pure=False, retries=RETRIES)
                 for part in parts
             ]
-            results = self.client.gather(futures)
+            results = []
+            for future in futures:
+                results.append(future.result())
+                part_done()
         except Exception as exc:
             if _lost(exc):
                 raise self._unavailable(exc) from exc
