@@ -152,12 +152,25 @@ def measure(
     return runs
 
 
-def start_ours(location: str, workers: int, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+def start_ours(
+    location: str, workers: int, log: Path, request_log: str = "all"
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     started = time.perf_counter()
     with log.open("wb") as out:
         server = subprocess.Popen(
-            [str(BIN), "serve", "--bank", location, "--port", str(port), "--workers", f"{workers}"],
+            [
+                str(BIN),
+                "serve",
+                "--bank",
+                location,
+                "--port",
+                str(port),
+                "--workers",
+                f"{workers}",
+                "--request-log",
+                request_log,
+            ],
             stdout=subprocess.DEVNULL,
             stderr=out,
         )
@@ -219,6 +232,9 @@ def main() -> int:
     parser.add_argument("--hma-url", help="an HMA already running, filled with the same hashes")
     parser.add_argument("--write-hashes", type=Path, help="write the banked hashes here")
     parser.add_argument("--quick", action="store_true", help="1,000 hashes, 10 s runs")
+    parser.add_argument(
+        "--request-log", default="all", choices=["all", "errors"], help="serve's --request-log"
+    )
     args = parser.parse_args()
     if args.quick:
         args.size, args.duration = 1000, 10
@@ -241,7 +257,7 @@ def main() -> int:
         location = build_bank(Path(tmp), banked)
         with open_bank(location) as bank:
             key = create_key(bank, "load", "matcher")
-        server, url = start_ours(location, args.workers, Path(tmp) / "serve.log")
+        server, url = start_ours(location, args.workers, Path(tmp) / "serve.log", args.request_log)
         try:
             wrk(url, "/m/raw_lookup", queries[:50], 3, key)  # warm both workers
             results["ours"] = measure("hashwarden", url, "/m/raw_lookup", queries, args, key)

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from hashwarden.bank import Bank
 from hashwarden.bank.base import NewEntry
 from hashwarden.bank.categories import parse_category
+from hashwarden.errors import UsageError
 from hashwarden.service import ServiceSettings, create_app
 from hashwarden.service.keys import create_key
 from hashwarden.signals.base import Signal
@@ -105,3 +109,29 @@ def test_serve_and_apikey_commands_are_registered(cli_runner: object) -> None:
     assert "serve [OPTIONS] BANK" in result.output
     assert "--listen IP:PORT" in result.output and "--workers" in result.output
     assert cli_runner.invoke(app, ["apikey", "create", "--help"]).exit_code == 0
+
+
+def test_request_log_errors_only_leaves_out_answered_look_ups(
+    bank: Bank, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`--request-log errors`: refused requests keep their line, answered look-ups have none."""
+    key = create_key(bank, "matcher-key", "matcher")
+    signal = "f" * 64
+    for setting, lines in (("all", 2), ("errors", 1)):
+        client = TestClient(create_app(ServiceSettings(request_log=setting), bank))
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="hashwarden.service"):
+            answered = client.get(
+                "/m/raw_lookup",
+                params={"signal_type": "pdq", "signal": signal},
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            refused = client.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": signal})
+        assert (answered.status_code, refused.status_code) == (200, 401)
+        logged = [json.loads(r.getMessage()) for r in caplog.records if r.getMessage()[:1] == "{"]
+        assert [line["status"] for line in logged] == ([200, 401] if lines == 2 else [401])
+
+
+def test_a_wrong_request_log_setting_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="HASHWARDEN_REQUEST_LOG"):
+        ServiceSettings(request_log="some")

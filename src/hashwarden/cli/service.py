@@ -42,6 +42,14 @@ def serve_command(
             " when entries added later match them (docs/service.md).",
         ),
     ] = None,
+    request_log: Annotated[
+        str,
+        typer.Option(
+            metavar="all|errors",
+            help="Log a line for every request, or for refused and failed ones only (4xx, 5xx;"
+            " metrics still count every request).",
+        ),
+    ] = "all",
     old_bank: OldBankOpt = None,
     host: Annotated[str | None, typer.Option(hidden=True)] = None,
     port: Annotated[int | None, typer.Option(min=1, max=65535, hidden=True)] = None,
@@ -51,7 +59,8 @@ def serve_command(
     Each worker holds its own index and catches up with the bank before every match, so a
     change made through any worker, or any replica sharing a PostgreSQL bank, counts at once.
     Workers listen on sockets of their own (SO_REUSEPORT) and share rate limits and metrics.
-    Logs are one JSON line a request, with no client address; the access log is off. Limits
+    Logs are one JSON line a request (--request-log errors: refused and failed ones only),
+    with no client address; the access log is off. Limits
     come from HASHWARDEN_* variables (docs/service.md), checked here: a wrong one exits 2."""
     from hashwarden.service.server import serve
     from hashwarden.service.settings import ServiceSettings
@@ -67,6 +76,7 @@ def serve_command(
         raise UsageError(f"--keyless-role must be one of {', '.join(ROLES)}")
     if keyless_role is not None:
         os.environ["HASHWARDEN_KEYLESS_ROLE"] = keyless_role
+    os.environ["HASHWARDEN_REQUEST_LOG"] = request_log
     if keep_recent is not None:
         os.environ["HASHWARDEN_KEEP_RECENT_S"] = str(parse_duration(keep_recent, "--keep-recent"))
     ServiceSettings.from_env()  # each worker reads them again; a wrong one stops us here

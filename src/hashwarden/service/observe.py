@@ -20,9 +20,11 @@ class Observe:
     than a whole hash look-up). The route template is the matched route's path (`route` in
     the scope, set by the router or the fast lane); the key name is what `auth` kept."""
 
-    def __init__(self, app: Any, metrics: Metrics) -> None:
+    def __init__(self, app: Any, metrics: Metrics, *, log_every_request: bool = True) -> None:
         self.app = app
         self.metrics = metrics
+        #: False: a line only for requests refused or failed (4xx, 5xx); metrics count all.
+        self.log_every_request = log_every_request
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -43,7 +45,7 @@ class Observe:
             template = getattr(scope.get("route"), "path", "unmatched")
             elapsed = time.perf_counter() - started
             self.metrics.request(scope["method"], template, status, elapsed)
-            if log.isEnabledFor(logging.INFO):
+            if (self.log_every_request or status >= 400) and log.isEnabledFor(logging.INFO):
                 key = (scope.get("state") or {}).get("key_name")
                 line = {
                     "method": scope["method"],

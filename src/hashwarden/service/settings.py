@@ -13,7 +13,10 @@ from hashwarden.service.keys import ROLES
 from hashwarden.service.privacy import MatchPrivacy
 from hashwarden.signals.hashing import MAX_IMAGE_PIXELS
 
-__all__ = ["ServiceSettings"]
+__all__ = ["REQUEST_LOGS", "ServiceSettings"]
+
+#: `--request-log`: a line for every request, or for refused and failed ones only.
+REQUEST_LOGS = ("all", "errors")
 
 
 def _env(name: str, default: float | None, kind: type[int] | type[float]) -> Any:
@@ -66,12 +69,20 @@ class ServiceSettings:
     #: Seconds between a worker's writes of its count of matches answered (the dashboard's
     #: "matches today"; `service/tally.py`).
     tally_flush_s: float = 10.0
+    #: Which requests get a log line: "all", or "errors" (4xx and 5xx only: at thousands of
+    #: look-ups a second the line costs a sixth of a worker's answers; metrics count all).
+    request_log: str = "all"
 
     def __post_init__(self) -> None:
         if self.keyless_role is not None and self.keyless_role not in ROLES:
             raise UsageError(
                 f"HASHWARDEN_KEYLESS_ROLE (--keyless-role) must be one of {', '.join(ROLES)},"
                 f" not {self.keyless_role!r}"
+            )
+        if self.request_log not in REQUEST_LOGS:
+            raise UsageError(
+                f"HASHWARDEN_REQUEST_LOG (--request-log) must be one of {', '.join(REQUEST_LOGS)},"
+                f" not {self.request_log!r}"
             )
         if not 0 <= self.threshold <= 256:
             raise UsageError("HASHWARDEN_THRESHOLD must be between 0 and 256")
@@ -120,4 +131,5 @@ class ServiceSettings:
             privacy=MatchPrivacy.from_env(),
             keep_recent_s=_env("HASHWARDEN_KEEP_RECENT_S", None, float),
             tally_flush_s=_env("HASHWARDEN_TALLY_FLUSH_S", cls.tally_flush_s, float),
+            request_log=os.environ.get("HASHWARDEN_REQUEST_LOG") or cls.request_log,
         )
