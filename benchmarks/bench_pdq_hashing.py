@@ -5,7 +5,8 @@ bench-output/pdq_corpus). Measured: images per second of
 - the anchor: threatexchange's PdqSignal.hash_from_file, one call per file (its API);
 - hashwarden reference mode, one process (bit-exact with the reference, plus MD5/SHA-1/SHA-256);
 - hashwarden fast mode on all cores (what `scan`, `hash` and `bank add-files` do by default);
-and the distribution of PDQ distances between fast and reference mode.
+and the distribution of PDQ distances between fast and reference mode. Then, whole process as
+a user meets it: `threatexchange hash photo FILE...` against `hashwarden hash FOLDER`.
 
     python benchmarks/bench_pdq_hashing.py [--images N] [--quick]
 """
@@ -14,6 +15,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import subprocess
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -88,6 +92,27 @@ def main() -> None:
         f"fast vs reference PDQ distance: {{{histogram}}}; <= 8 bits on {share:.0%}, "
         f"max {max(distances)}"
     )
+    whole_process(files)
+
+
+def whole_process(files: list[Path]) -> None:
+    """Both CLIs from start to exit over the same files (start-up, pool and output included)."""
+    folder = Path("bench-output") / "pdq_corpus_whole"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for path in files:
+        shutil.copy(path, folder / path.name)
+    tools = Path(sys.executable).parent
+
+    def timed(command: list[str]) -> float:
+        start = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - start
+
+    anchor = timed([str(tools / "threatexchange"), "hash", "photo", *map(str, files)])
+    ours = timed([str(tools / "hashwarden"), "hash", str(folder)])
+    print(f"\nwhole process, {len(files)} files: threatexchange hash photo {anchor:.1f} s,")
+    print(f"hashwarden hash (MD5, SHA-1, SHA-256 and PDQ) {ours:.1f} s: {anchor / ours:.2f}x")
 
 
 if __name__ == "__main__":
