@@ -1,5 +1,7 @@
 """What the parts of the action engine share: the bank's connection, the lock that serialises
-its use, and the delivery settings; reads, write transactions and paging over its tables."""
+its use, and the delivery settings; reads, write transactions and paging over its tables, and
+the states of a row of its outboxes (webhook deliveries, programme votes): pending until due,
+then delivered, retried after the backoff, or failed for good."""
 
 from __future__ import annotations
 
@@ -7,15 +9,20 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
+from hashwarden._time import parse_utc, utc_text
 from hashwarden.bank.protocols import BankStore
 from hashwarden.errors import UsageError
 from hashwarden.service.actions.settings import DeliverySettings
 
-__all__ = ["MAX_LIMIT", "Tables"]
+__all__ = ["MAX_LIMIT", "OutboxTable", "Tables"]
 
 MAX_LIMIT = 1000
+#: The tables whose rows wait to be sent (columns status, attempts, next_attempt, last_error,
+#: delivered).
+OutboxTable = Literal["action_deliveries", "programme_votes"]
 
 
 @dataclass
@@ -60,3 +67,35 @@ class Tables:
             params.append(status)
         params.append(limit)
         return self.read(sql + " ORDER BY id LIMIT ?", params)
+
+    def next_due(self, table: OutboxTable) -> float | None:
+        """Seconds until the table's earliest pending row is due (0 if overdue), None if none."""
+        ((first,),) = self.read(f"SELECT MIN(next_attempt) FROM {table} WHERE status = 'pending'")
+        if first is None:
+            return None
+        return max(0.0, (parse_utc(str(first)) - datetime.now(UTC)).total_seconds())
+
+    @staticmethod
+    def mark_delivered(conn: Any, table: OutboxTable, row_id: int) -> None:
+        conn.execute(
+            f"UPDATE {table} SET status = 'delivered', delivered = ?, last_error = NULL"
+            " WHERE id = ?",
+            (utc_text(datetime.now(UTC)), row_id),
+        )
+
+    @staticmethod
+    def mark_failed(conn: Any, table: OutboxTable, row_id: int, error: str) -> None:
+        """Given up for good."""
+        conn.execute(
+            f"UPDATE {table} SET status = 'failed', last_error = ? WHERE id = ?", (error, row_id)
+        )
+
+    def retry_later(
+        self, conn: Any, table: OutboxTable, row_id: int, error: str, attempts: int
+    ) -> None:
+        """Due again after the backoff of `attempts` failed attempts."""
+        retry = datetime.now(UTC) + timedelta(seconds=self.settings.backoff(attempts))
+        conn.execute(
+            f"UPDATE {table} SET next_attempt = ?, last_error = ? WHERE id = ?",
+            (utc_text(retry), error, row_id),
+        )

@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from hashwarden._time import parse_utc, utc_now, utc_text
+from hashwarden._time import utc_now, utc_text
 from hashwarden.errors import ConflictError, NotFoundError
-from hashwarden.service.actions._tables import Tables
+from hashwarden.service.actions._tables import OutboxTable, Tables
 from hashwarden.service.actions.targets import redact_url
 
 __all__ = ["Claimed", "Delivery", "DeliveryStatus", "Outbox"]
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
+_TABLE: OutboxTable = "action_deliveries"
 _COLUMNS = "id, rule_id, event, url, status, attempts, next_attempt, last_error, created, delivered"
 
 
@@ -127,13 +128,7 @@ class Outbox:
 
     def next_due(self) -> float | None:
         """Seconds until the earliest pending delivery is due (0 if overdue), None if none."""
-        ((first,),) = self.tables.read(
-            "SELECT MIN(next_attempt) FROM action_deliveries WHERE status = 'pending'"
-        )
-        if first is None:
-            return None
-        due = parse_utc(str(first))
-        return max(0.0, (due - datetime.now(UTC)).total_seconds())
+        return self.tables.next_due(_TABLE)
 
     def claim(self) -> Claimed | None:
         """Take the next due delivery: count the attempt and lease it (its next attempt moves
@@ -160,11 +155,7 @@ class Outbox:
                 elif int(attempts) >= settings.max_attempts:
                     given_up = f"no answer recorded after {attempts} attempts (worker stopped)"
                 if given_up is not None:
-                    conn.execute(
-                        "UPDATE action_deliveries SET status = 'failed', last_error = ?"
-                        " WHERE id = ?",
-                        (given_up, delivery_id),
-                    )
+                    self.tables.mark_failed(conn, _TABLE, delivery_id, given_up)
                     continue
                 conn.execute(
                     "UPDATE action_deliveries SET attempts = ?, next_attempt = ? WHERE id = ?",
@@ -176,25 +167,14 @@ class Outbox:
 
     def delivered(self, delivery_id: int) -> None:
         with self.tables.tx() as conn:
-            conn.execute(
-                "UPDATE action_deliveries SET status = 'delivered', delivered = ?,"
-                " last_error = NULL WHERE id = ?",
-                (utc_text(datetime.now(UTC)), delivery_id),
-            )
+            self.tables.mark_delivered(conn, _TABLE, delivery_id)
 
     def failed(self, delivery_id: int, error: str) -> None:
         """Give up on a delivery for good."""
         with self.tables.tx() as conn:
-            conn.execute(
-                "UPDATE action_deliveries SET status = 'failed', last_error = ? WHERE id = ?",
-                (error, delivery_id),
-            )
+            self.tables.mark_failed(conn, _TABLE, delivery_id, error)
 
     def retry_later(self, delivery_id: int, error: str, attempts: int) -> None:
         """Try again after the backoff of `attempts` failed attempts."""
-        retry = datetime.now(UTC) + timedelta(seconds=self.tables.settings.backoff(attempts))
         with self.tables.tx() as conn:
-            conn.execute(
-                "UPDATE action_deliveries SET next_attempt = ?, last_error = ? WHERE id = ?",
-                (utc_text(retry), error, delivery_id),
-            )
+            self.tables.retry_later(conn, _TABLE, delivery_id, error, attempts)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
 
-from hashwarden._time import parse_utc, utc_text
+from hashwarden._time import utc_text
 from hashwarden.errors import HashwardenError, UsageError
 from hashwarden.exchange.programmes import ProgrammeExchanges, votable
-from hashwarden.service.actions._tables import Tables
+from hashwarden.service.actions._tables import OutboxTable, Tables
 from hashwarden.signals.base import Signal
 
 __all__ = ["Vote", "VoteOutbox", "VoteStatus"]
@@ -27,6 +27,7 @@ __all__ = ["Vote", "VoteOutbox", "VoteStatus"]
 log = logging.getLogger("hashwarden.service.actions")
 
 VoteStatus = Literal["pending", "delivered", "failed"]
+_TABLE: OutboxTable = "programme_votes"
 _COLUMNS = (
     "id, report_id, exchange, record, kind, value, vote, status, attempts, next_attempt,"
     " last_error, created, delivered"
@@ -136,14 +137,7 @@ class VoteOutbox:
 
     def next_due(self) -> float | None:
         """Seconds until the earliest pending vote is due (0 if overdue), None if none."""
-        if not self._ready():
-            return None
-        ((first,),) = self.tables.read(
-            "SELECT MIN(next_attempt) FROM programme_votes WHERE status = 'pending'"
-        )
-        if first is None:
-            return None
-        return max(0.0, (parse_utc(str(first)) - datetime.now(UTC)).total_seconds())
+        return self.tables.next_due(_TABLE) if self._ready() else None
 
     def claim(self) -> _Claimed | None:
         """Take the next due vote: count the attempt and lease it past the send's time limit,
@@ -166,10 +160,8 @@ class VoteOutbox:
                     return None
                 vote_id, exchange, record, kind, value, vote, attempts = row
                 if int(attempts) >= settings.max_attempts:
-                    conn.execute(
-                        "UPDATE programme_votes SET status = 'failed', last_error = ? WHERE id = ?",
-                        (f"no answer recorded after {attempts} attempts", vote_id),
-                    )
+                    given_up = f"no answer recorded after {attempts} attempts"
+                    self.tables.mark_failed(conn, _TABLE, vote_id, given_up)
                     continue
                 conn.execute(
                     "UPDATE programme_votes SET attempts = ?, next_attempt = ? WHERE id = ?",
@@ -201,14 +193,9 @@ class VoteOutbox:
             error = str(exc)
         except Exception as exc:  # any failure to send is this vote's error, kept below
             error = f"{type(exc).__name__}: {exc}"
-        now = datetime.now(UTC)
         with self.tables.tx() as conn:
             if error is None:
-                conn.execute(
-                    "UPDATE programme_votes SET status = 'delivered', delivered = ?,"
-                    " last_error = NULL WHERE id = ?",
-                    (utc_text(now), claimed.id),
-                )
+                self.tables.mark_delivered(conn, _TABLE, claimed.id)
                 self.tables.bank.audit.record(
                     f"exchange:{claimed.exchange}",
                     "exchange.vote",
@@ -218,16 +205,9 @@ class VoteOutbox:
             error = error[:500]
             final = final or claimed.attempts >= settings.max_attempts
             if final:
-                conn.execute(
-                    "UPDATE programme_votes SET status = 'failed', last_error = ? WHERE id = ?",
-                    (error, claimed.id),
-                )
+                self.tables.mark_failed(conn, _TABLE, claimed.id, error)
             else:
-                retry = now + timedelta(seconds=settings.backoff(claimed.attempts))
-                conn.execute(
-                    "UPDATE programme_votes SET next_attempt = ?, last_error = ? WHERE id = ?",
-                    (utc_text(retry), error, claimed.id),
-                )
+                self.tables.retry_later(conn, _TABLE, claimed.id, error, claimed.attempts)
         log.warning(
             "vote %d to exchange %s attempt %d failed%s: %s",
             claimed.id,
