@@ -187,13 +187,13 @@ def test_two_replicas_share_one_postgresql_bank(pg_server: object, tmp_path: Pat
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-        assert a.post("/v1/banks", json={"name": "shared"}, headers=auth).status_code == 201
-        added = a.post("/v1/banks/shared/entries/upload", content=image, headers=auth).json()[
+        assert a.post("/v1/banks", json={"name": "replicated"}, headers=auth).status_code == 201
+        added = a.post("/v1/banks/replicated/entries/upload", content=image, headers=auth).json()[
             "ids"
         ][0]
         seen = b.post("/v1/match/upload", content=image, headers=auth).json()["matches"]
-        assert [m["banks"] for m in seen] == [["shared"]]
-        assert b.delete(f"/v1/banks/shared/entries/{added}", headers=auth).status_code == 204
+        assert [m["banks"] for m in seen] == [["replicated"]]
+        assert b.delete(f"/v1/banks/replicated/entries/{added}", headers=auth).status_code == 204
         assert a.post("/v1/match/upload", content=image, headers=auth).json()["matches"] == []
         a.close()
         b.close()
