@@ -135,3 +135,31 @@ def test_request_log_errors_only_leaves_out_answered_look_ups(
 def test_a_wrong_request_log_setting_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="HASHWARDEN_REQUEST_LOG"):
         ServiceSettings(request_log="some")
+
+
+def test_requests_never_reach_fastapis_native_telemetry(service: Service) -> None:
+    """FastAPI's OpenTelemetry spans would carry the client's address and the query string
+    (the hash looked up) to whatever tracer a deployment configured: the service never
+    consults it for a request, on the fast lane or the routes."""
+    consulted: list[str] = []
+
+    class Recorder:
+        def enabled(self) -> bool:
+            consulted.append("enabled")
+            return True
+
+        async def __call__(self, *args: object, **kwargs: object) -> None:
+            consulted.append("span")
+
+    app = service.client.app
+    setattr(app, "_native_telemetry", Recorder())  # noqa: B010 (FastAPI's private attribute)
+    answers = [
+        service.client.get(
+            "/m/raw_lookup",
+            params={"signal_type": "pdq", "signal": "0" * 64},
+            headers=service.as_("matcher"),
+        ),
+        service.client.get("/v1/status"),
+    ]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert consulted == []
