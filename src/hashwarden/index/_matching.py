@@ -93,18 +93,20 @@ class Matcher(ABC):
         matches within the matcher's own threshold are all found, those further nearly all
         (the index verifies the same candidates further: see `PdqIndex.query`'s `complete`)."""
         radius = self.threshold if threshold is None else threshold
+        pdq = signals.get("pdq")
+        near_pdq = pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY)
         # (entry, kind) -> (value, distance, orientation, view); the nearest wins.
         found: dict[tuple[int, str], tuple[str, int, str, str | None]] = {}
         for kind, value in signals.items():
-            if kind == "vpdq":
+            # (a PDQ searched by distance finds its exact copies at 0 without a look-up)
+            if kind == "vpdq" or (kind == "pdq" and near_pdq):
                 continue
             for owner in self._owners(kind, value):
                 found[(owner, kind)] = (value, 0, "original", None)
         video = self._match_video(signals["vpdq"]) if "vpdq" in signals else {}
         for entry_id in video:
             found[(entry_id, "vpdq")] = (signals["vpdq"], 0, "original", None)
-        pdq = signals.get("pdq")
-        if pdq is not None and (pdq_quality is None or pdq_quality >= MIN_PDQ_QUALITY):
+        if pdq is not None and near_pdq:
             candidates = {"original": pdq, **(pdq_variants or {})}
             hits = self._pdq_hits_many(list(candidates.values()), radius)
             for (orientation, value), near in zip(candidates.items(), hits, strict=True):
@@ -117,10 +119,10 @@ class Matcher(ABC):
                 # is reported as it always was.
                 for key, hit in self._match_views(candidates, pdq_views or {}, radius).items():
                     found.setdefault(key, hit)
-        if self.exclude_disputed:
+        if self.exclude_disputed and found:
             disputed = self.bank.provenance.disputed()
             found = {key: hit for key, hit in found.items() if key[0] not in disputed}
-        entries = self.bank.entries.by_id(eid for eid, _ in found)
+        entries = self.bank.entries.by_id(eid for eid, _ in found) if found else {}
         matches: list[Match] = []
         for (eid, kind), (value, distance, orientation, view) in sorted(
             found.items(), key=lambda i: (i[1][1], i[0])

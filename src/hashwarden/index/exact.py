@@ -337,7 +337,8 @@ class KnownGoodIndex:
     def from_bank(cls, bank: BankStore, *, limit: int | None = None) -> KnownGoodIndex:
         """The bank's known-good tables; a kind with more than `limit` values (a whole NSRL
         release) gets no table, so it is looked up in the bank rather than read at start."""
-        index = ExactIndex(exact_kinds())
+        # PDQ too: known-good sets hold pictures by their exact hash, asked of every look-up.
+        index = ExactIndex({**exact_kinds(), "pdq": 64})
         numbers: dict[str, int] = {}
         for kind, table in list(index.tables.items()):
             rows = list(bank.known_good.signals(kind, limit=-1 if limit is None else limit + 1))

@@ -53,8 +53,9 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 FORMAT = "hashwarden-bank-index"
-#: 2: the entries part holds the views' index too (a version 1 file is rebuilt).
-VERSION = 2
+#: 2: the entries part holds the views' index too; 3: the known-good part holds PDQ hashes
+#: too, so no look-up asks the bank for them (an older file is rebuilt).
+VERSION = 3
 #: In the order they are saved: the entries file vouches for the known-good file's state.
 PARTS = ("known_good", "entries")
 #: Changes pending beyond which a caught-up index is saved again: catching up costs tens of
