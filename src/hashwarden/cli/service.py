@@ -58,7 +58,8 @@ def serve_command(
 
     Each worker holds its own index and catches up with the bank before every match, so a
     change made through any worker, or any replica sharing a PostgreSQL bank, counts at once.
-    Workers listen on sockets of their own (SO_REUSEPORT) and share rate limits and metrics.
+    Each connection goes to the worker with the fewest open; workers share rate limits and
+    metrics.
     Logs are one JSON line a request (--request-log errors: refused and failed ones only),
     with no client address; the access log is off. Limits
     come from HASHWARDEN_* variables (docs/service.md), checked here: a wrong one exits 2."""

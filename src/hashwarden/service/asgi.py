@@ -8,6 +8,7 @@ import asyncio
 import logging
 import os
 import socket
+from typing import Any
 
 from fastapi import FastAPI
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -16,7 +17,7 @@ from hashwarden.bank import open_bank
 from hashwarden.service.app import create_app
 from hashwarden.service.settings import ServiceSettings
 
-__all__ = ["NoDelayHttpProtocol", "app_from_env"]
+__all__ = ["CountedHttpProtocol", "NoDelayHttpProtocol", "app_from_env"]
 
 
 class NoDelayHttpProtocol(HttpToolsProtocol):
@@ -31,6 +32,19 @@ class NoDelayHttpProtocol(HttpToolsProtocol):
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().connection_made(transport)
+
+
+class CountedHttpProtocol(NoDelayHttpProtocol):
+    """A worker's HTTP protocol: adds each connection it ends to the worker's count of closed
+    connections, which the supervisor reads to choose the worker for the next (server.py)."""
+
+    #: The node's shared counts and this worker's place in them (set before it serves).
+    closed: Any = None
+    slot = 0
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.closed[self.slot] += 1
 
 
 def app_from_env() -> FastAPI:
