@@ -169,6 +169,8 @@ class Database:
 
     def __init__(self, conn: Any, dialect: Dialect, *, location: str, readonly: bool) -> None:
         self._conn = conn
+        #: Whether `close` was called (threads writing through it then stop).
+        self.closed = False
         self.dialect = dialect
         #: For messages and reports: a path, or a DSN without its password.
         self.location = location
@@ -287,3 +289,4 @@ class Database:
 
     def close(self) -> None:
         self._conn.close()
+        self.closed = True

@@ -74,3 +74,22 @@ def test_the_flush_interval_is_read_and_checked(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("HASHWARDEN_TALLY_FLUSH_S", "0")
     with pytest.raises(UsageError, match=r"HASHWARDEN_TALLY_FLUSH_S must be at least 0\.1"):
         ServiceSettings.from_env()
+
+
+def test_the_thread_ends_once_the_banks_connection_is_closed(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app never closed (its bank's connection closed under it) leaves no thread retrying
+    for ever, and says once what was not written."""
+    from hashwarden.bank import create_bank
+
+    bank = create_bank(str(tmp_path / "bank.db"))
+    tally = MatchTally(bank, threading.Lock(), flush_s=0.01)
+    tally.add(3)
+    thread = tally._thread
+    assert thread is not None
+    bank.close()
+    thread.join(10.0)
+    assert not thread.is_alive()
+    warnings = [r.getMessage() for r in caplog.records if "matches counted" in r.getMessage()]
+    assert len(warnings) <= 1, warnings

@@ -75,9 +75,10 @@ class MatchTally:
             with self.lock, self.bank.db.transaction() as db:
                 db.executemany(_UPSERT, sorted(counts.items()))
         except Exception as exc:  # the bank busy, or gone: keep counting in memory
-            log.warning("matches counted but not yet written to the bank: %s", exc)
             with self._counting:
                 self._pending.update(counts)
+            if not self.bank.db.closed:
+                log.warning("matches counted but not yet written to the bank: %s", exc)
             return False
         return True
 
@@ -92,6 +93,12 @@ class MatchTally:
 
     def _run(self) -> None:
         while not self._stopping.wait(self.flush_s):
+            if self.bank.db.closed:  # closed under an app never closed: nothing can be written
+                with self._counting:
+                    lost = sum(self._pending.values())
+                if lost:
+                    log.warning("%d matches counted but not written: the bank is closed", lost)
+                return
             self.flush()
 
     def close(self) -> None:
