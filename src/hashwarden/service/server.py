@@ -111,9 +111,11 @@ class _Server(uvicorn.Server):
         """Serve every connection waiting in the channel; stop when the supervisor is gone."""
         while True:
             try:
-                message, fds, _, _ = socket.recv_fds(self.channel, 1, 1)
+                message, fds, flags, _ = socket.recv_fds(self.channel, 1, 1)
             except BlockingIOError:
                 return
+            if flags & socket.MSG_CTRUNC and not fds:  # out of descriptors: the kernel closed it
+                self.closed[self.slot] += 1
             if not message:  # the supervisor closed its end
                 loop.remove_reader(self.channel.fileno())
                 self.should_exit = True
