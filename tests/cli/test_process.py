@@ -107,10 +107,18 @@ def test_match_on_a_small_bank_loads_no_image_or_array_library(tmp_path: Path, f
 
 def test_hash_of_one_photo_loads_only_the_image_libraries(tmp_path: Path) -> None:
     """One generated JPEG hashed in process: numpy, Pillow and pdqhash, but no pool, no
-    progress bar (Rich), no pydantic, no HEIF plugin, nothing of the scan pipeline or P2P."""
+    progress bar (Rich), no pydantic, no HEIF plugin, nothing of the scan pipeline or P2P, no
+    plugin manager (pluggy), no digest threads (concurrent.futures), no Pillow plugin but
+    the JPEG one."""
     photo = tmp_path / "photo.jpg"
     photo.write_bytes(jpeg_bytes(synthetic_photo(3, 640, 480)))
-    heavy = [*HEAVY, *LATER, "hashwarden.scan.pipeline"]
+    heavy = [*HEAVY, *LATER, "hashwarden.scan.pipeline", "pluggy", "concurrent.futures"]
+    heavy += [
+        "PIL.BmpImagePlugin",
+        "PIL.GifImagePlugin",
+        "PIL.PpmImagePlugin",
+        "PIL.PngImagePlugin",
+    ]
     result = _probe("hash", "--json", str(photo), heavy=heavy)
     assert result["code"] == 0, result
     assert json.loads(str(result["stdout"]))["pdq"]

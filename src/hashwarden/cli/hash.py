@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -41,6 +42,9 @@ def hash_command(
     --p2p also ed2k, tth, btih, btmh and bt_root (computed only when asked). With --cluster
     the files are hashed on a Dask cluster that reads them from shared storage (exit 8 when
     its scheduler cannot be reached)."""
+    # numpy only hands pictures to PDQ here, never does linear algebra: one OpenBLAS thread
+    # (unless the user chose), not one per core started, and spinning, as numpy is imported.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     mode = check_pdq_mode(pdq_mode)
     extra: tuple[str, ...] = ()
     if p2p:

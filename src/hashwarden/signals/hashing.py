@@ -9,7 +9,8 @@ PDQ follows the reference exactly: Pillow decodes the file to RGB (no EXIF rotat
 C++ PDQ of the `pdqhash` package hashes it. Decoding is defensive: pixel limits stop
 decompression bombs, and any decoder failure becomes a per-file reason, never an exception.
 numpy, Pillow and pdqhash are imported when the first image is decoded, so a command that
-hashes other files never loads them.
+hashes other files never loads them; numpy and pdqhash while that first image is decoded in a
+thread (`_decoded_while_importing`).
 """
 
 from __future__ import annotations
@@ -18,20 +19,23 @@ import functools
 import hashlib
 import io
 import os
+import sys
+import threading
 import warnings
 from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
 from hashwarden.signals.base import StreamHasher
-from hashwarden.signals.registry import default_registry
 from hashwarden.signals.video import IMAGE_BRANDS, looks_like_video, vpdq_from_video
 
 if TYPE_CHECKING:  # imported where an image is decoded: other files are hashed without them
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     import numpy as np
     from PIL import Image
+    from PIL.ImageFile import ImageFile
 
 __all__ = [
     "FAST_MIN_SIDE",
@@ -265,15 +269,57 @@ def _decode_for_pdq(image: Image.Image, mode: str) -> Image.Image:
     return image if image.mode == "RGB" else image.convert("RGB")
 
 
+class _Decoding(threading.Thread):
+    """`_decode_for_pdq` in a thread of its own; `result()` waits for it and returns its
+    picture or raises its exception."""
+
+    def __init__(self, image: Image.Image, mode: str) -> None:
+        super().__init__(name="hashwarden-decode")
+        self._image, self._mode = image, mode
+        self._decoded: Image.Image | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._decoded = _decode_for_pdq(self._image, self._mode)
+        except BaseException as exc:  # handed to the caller by result()
+            self._error = exc
+
+    def result(self) -> Image.Image:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._decoded is not None
+        return self._decoded
+
+
+def _decoded_while_importing(image: Image.Image, mode: str) -> Image.Image:
+    """`_decode_for_pdq`, overlapped with the import of numpy and pdqhash when this is the
+    process's first picture (`hash` of one photo). Their import holds the GIL for about as long
+    as the decoding takes, which lets go of it (one call for a JPEG: `_pdq_of`), so the two
+    run side by side on two cores: the decoding in a thread, the import here."""
+    if "pdqhash" in sys.modules:
+        return _decode_for_pdq(image, mode)
+    decoding = _Decoding(image, mode)
+    decoding.start()
+    try:
+        import numpy  # noqa: F401 - imported here, while the picture is decoded
+        import pdqhash  # noqa: F401
+    finally:
+        decoded = decoding.result()
+    return decoded
+
+
 def _pdq_with_variants(
     image: Image.Image, mode: str, variants: bool, max_pixels: int, views: Sequence[str]
 ) -> tuple[str, int, dict[str, str], dict[str, str]]:
     """(PDQ, quality, variants, views) of the image's first frame (and the others' PDQ
     among the variants)."""
+    decoded = _decoded_while_importing(image, mode)
     import numpy as np
     import pdqhash
 
-    pixels = np.asarray(_decode_for_pdq(image, mode))
+    pixels = np.asarray(decoded)
     if not variants:
         bits, quality = pdqhash.compute(pixels)
         return _hex(bits), int(quality), {}, _views_of(pixels, int(quality), views)
@@ -290,9 +336,11 @@ def _pdq_with_variants(
 
 def _views_of(pixels: np.ndarray, quality: int, views: Sequence[str]) -> dict[str, str]:
     """The views asked for, when the picture's own PDQ is good enough to match at all."""
+    if not views:
+        return {}
     from hashwarden.signals.views import VIEW_MIN_QUALITY, hash_views
 
-    return hash_views(pixels, views) if views and quality >= VIEW_MIN_QUALITY else {}
+    return hash_views(pixels, views) if quality >= VIEW_MIN_QUALITY else {}
 
 
 def _other_frames(image: Image.Image, mode: str, max_pixels: int) -> dict[str, str]:
@@ -333,6 +381,30 @@ def _refused(reason: str) -> _Decoded:
     return _Decoded(None, None, reason, {}, over_limit=True)
 
 
+def _open_image(data: bytes) -> ImageFile:
+    """The image, opened lazily, as `Image.open` opens it. A JPEG (as most photos are) goes to
+    Pillow's JPEG plugin alone: `Image.open` would load the BMP, GIF, PPM and PNG plugins first
+    (a tenth of the CPU time of `hash` of one photo), though none of them takes a file that
+    starts as a JPEG does. A JPEG that plugin cannot open, or that Pillow's decompression-bomb
+    check would stop, goes to `Image.open` all the same, which says why in its own words."""
+    from PIL import Image
+
+    if data.startswith(b"\xff\xd8\xff"):
+        from PIL import JpegImagePlugin
+
+        try:
+            image: ImageFile = JpegImagePlugin.jpeg_factory(io.BytesIO(data))
+        except Exception:  # Image.open below raises it again, or tells it better
+            pass
+        else:
+            width, height = image.size
+            limit = Image.MAX_IMAGE_PIXELS
+            if limit is None or max(1, width) * max(1, height) <= limit:
+                return image
+            image.close()
+    return Image.open(io.BytesIO(data))
+
+
 def _pdq_of(
     data: bytes,
     mode: str = "fast",
@@ -353,13 +425,18 @@ def _pdq_of(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(io.BytesIO(data)) as image:
+            with _open_image(data) as image:
                 width, height = image.size
                 if width * height > min(max_pixels, MAX_IMAGE_PIXELS):
                     return _refused(
                         f"image of {width}x{height} pixels over the limit of"
                         f" {min(max_pixels, MAX_IMAGE_PIXELS)} pixels, not decoded"
                     )
+                if image.format == "JPEG":
+                    # The whole file to the decoder at once: it lets go of the GIL once, not
+                    # for every 64 KiB, each time waiting up to a switch interval (5 ms) to get
+                    # it back from the import beside it (`_decoded_while_importing`).
+                    image.decodermaxblock = max(image.decodermaxblock, len(data))
                 pdq, quality, found, seen = _pdq_with_variants(
                     image, mode, variants, max_pixels, views
                 )
@@ -389,11 +466,11 @@ class _Lanes:
 
     def __init__(self, updates: list[Callable[[bytes], object]], *, parallel: bool) -> None:
         self._updates = updates
-        self._pool = (
-            ThreadPoolExecutor(len(updates), thread_name_prefix="hashwarden-digest")
-            if parallel
-            else None
-        )
+        self._pool: ThreadPoolExecutor | None = None
+        if parallel:  # concurrent.futures (and logging) loaded only for a large file
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(len(updates), thread_name_prefix="hashwarden-digest")
         self._running: list[Future[object]] = []
 
     def feed(self, chunk: bytes) -> None:
@@ -425,6 +502,8 @@ def _extra_hashers(
     """Started hashers of the registered hashers that compute `kinds` (None: every one)."""
     if kinds is not None and not kinds:
         return []
+    from hashwarden.signals.registry import default_registry
+
     registry = default_registry()
     wanted = registry.computed_kinds() if kinds is None else kinds
     return [h.start(size=size, name=name) for h in registry.hashers_for(wanted)]

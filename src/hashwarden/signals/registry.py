@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import pluggy
+from typing import TYPE_CHECKING
 
-from hashwarden.plugins import plugin_manager
 from hashwarden.signals.base import SignalRegistry
+
+if TYPE_CHECKING:  # pluggy is loaded when the registry is first built, not by naming a kind
+    import pluggy
 
 __all__ = ["default_registry", "reset_default_registry"]
 
@@ -15,6 +17,8 @@ _BUILT: tuple[pluggy.PluginManager, SignalRegistry] | None = None
 
 def default_registry() -> SignalRegistry:
     """Every kind and hasher the plugins provide (built on first use, never at import)."""
+    from hashwarden.plugins import plugin_manager
+
     global _BUILT
     manager = plugin_manager()
     if _BUILT is None or _BUILT[0] is not manager:
