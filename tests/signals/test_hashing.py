@@ -114,3 +114,13 @@ def test_a_larger_job_or_asked_workers_use_the_pool(monkeypatch: pytest.MonkeyPa
     big_first = [b"x" * 1000, *(b"%d" % n for n in range(5))]
     results = list(parallel.hash_in_parallel(big_first, lambda b: b))
     assert started == [2, 2, 2, 2] and [r[0] for r in results] == big_first
+
+
+def test_a_corrupt_pictures_reason_is_the_same_every_time() -> None:
+    """Pillow names the buffer it could not identify by its memory address: a report or scan
+    must say the same of the same file in every run (and show no process internals)."""
+    from hashwarden.signals.hashing import hash_bytes
+
+    data = b"\xff\xd8\xff" + b"y" * 100  # starts as a JPEG, is none
+    first, second = hash_bytes(data).image_error, hash_bytes(bytearray(data)).image_error
+    assert first == second == "corrupt or unsupported image: cannot identify image file"

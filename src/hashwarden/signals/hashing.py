@@ -19,6 +19,7 @@ import functools
 import hashlib
 import io
 import os
+import re
 import sys
 import threading
 import warnings
@@ -377,6 +378,11 @@ class _Decoded(NamedTuple):
     views: dict[str, str] | None = None
 
 
+#: An object's repr with its memory address, as in "cannot identify image file <_io.BytesIO
+#: object at 0x7f...>".
+_AN_OBJECT = re.compile(r"<[^<>]* at 0x[0-9a-fA-F]+>")
+
+
 def _refused(reason: str) -> _Decoded:
     return _Decoded(None, None, reason, {}, over_limit=True)
 
@@ -444,7 +450,8 @@ def _pdq_of(
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         return _refused("image over the pixel limit (decompression bomb), not decoded")
     except Exception as exc:  # any decoder failure is a property of the file, not a crash
-        reason = str(exc) or type(exc).__name__
+        # (less any object Pillow names by its address: the same file, the same words)
+        reason = _AN_OBJECT.sub("", str(exc)).strip() or type(exc).__name__
         return _Decoded(None, None, f"corrupt or unsupported image: {reason}", {})
 
 
