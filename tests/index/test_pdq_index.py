@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,6 +15,7 @@ from hashwarden.bank import NewEntry, create_bank
 from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.index import BankMatcher, PdqIndex, pdq_distance
+from hashwarden.index import pdq as pdq_module
 from hashwarden.index.saved import index_folder, save_index
 from hashwarden.signals import Signal
 
@@ -39,8 +41,24 @@ def _flip(value: str, bits: int, rng: random.Random) -> str:
     removals=st.integers(0, 20),
     additions=st.integers(0, 20),
     multi_index=st.booleans(),
+    one_pass=st.booleans(),
 )
 def test_index_equals_brute_force(
+    seed: int,
+    size: int,
+    threshold: int,
+    near: list[int],
+    removals: int,
+    additions: int,
+    multi_index: bool,
+    one_pass: bool,
+) -> None:
+    # Brute force meets all queries in one pass when they are few enough, else one at a time.
+    with patch.object(pdq_module, "_BRUTE_TOGETHER", pdq_module._BRUTE_TOGETHER if one_pass else 0):
+        _index_equals_brute_force(seed, size, threshold, near, removals, additions, multi_index)
+
+
+def _index_equals_brute_force(
     seed: int,
     size: int,
     threshold: int,

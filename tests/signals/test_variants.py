@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+import pdqhash
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from hashwarden.bank import NewEntry, create_bank
 from hashwarden.index import pdq_distance
 from hashwarden.scan import run_scan
 from hashwarden.signals import Signal, hash_bytes
-from hashwarden.signals.hashing import ORIENTATIONS
+from hashwarden.signals.hashing import ORIENTATIONS, _dihedral
 from hashwarden.signals.parallel import hash_in_parallel
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
@@ -130,3 +134,33 @@ def test_image_formats_hash_near_the_jpeg(fmt: str, media_type: str) -> None:
     other = hash_bytes(data)
     assert other.media_type == media_type and other.image_error is None
     assert pdq_distance(jpeg.pdq or "", other.pdq or "") <= 16
+
+
+def _dihedral_reference(pixels: np.ndarray) -> tuple[list[str], int]:
+    bits, quality = pdqhash.compute_dihedral(pixels)
+    return [np.packbits(b.astype(np.uint8)).tobytes().hex() for b in bits], int(quality)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dihedral_is_the_references_bit_for_bit_on_photos(seed: int) -> None:
+    size = [(640, 480), (480, 640), (1024, 683), (300, 300), (97, 211), (64, 64)][seed]
+    pixels = np.asarray(synthetic_photo(seed, *size).convert("RGB"))
+    assert _dihedral(pixels) == _dihedral_reference(pixels)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    height=st.integers(1, 90),
+    width=st.integers(1, 90),
+    levels=st.sampled_from([1, 2, 3, 256]),
+)
+def test_dihedral_is_the_references_bit_for_bit_on_any_picture(
+    seed: int, height: int, width: int, levels: int
+) -> None:
+    # few levels: flat and two-tone pictures, where many coefficients tie with the median
+    rng = np.random.default_rng(seed)
+    pixels = (rng.integers(0, levels, (height, width, 3)) * (255 // max(levels - 1, 1))).astype(
+        np.uint8
+    )
+    assert _dihedral(pixels) == _dihedral_reference(pixels)

@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -241,9 +241,15 @@ class Agent:
 
     @staticmethod
     def _sweep_status(sweeper: Sweeper) -> dict[str, Any]:
-        record = asdict(sweeper.record) if sweeper.record is not None else {}
-        record.pop("position", None)
-        return {**record, "running": sweeper.running, "next_in_s": round(sweeper.due_in(), 1)}
+        """The sweep as the status shows it. Taken after every file, so the record is read
+        field by field: `asdict` deep-copied the checkpoint's names too, for nothing."""
+        record = sweeper.record
+        shown = (
+            {}
+            if record is None
+            else {f.name: getattr(record, f.name) for f in fields(record) if f.name != "position"}
+        )
+        return {**shown, "running": sweeper.running, "next_in_s": round(sweeper.due_in(), 1)}
 
     # -- delivery and heartbeats -------------------------------------------------------------
     def _deliver(self) -> None:

@@ -45,6 +45,9 @@ _ONE_BIT = np.array([0] + [1 << b for b in range(16)], dtype=np.int64)
 _SHIFTS = np.array([48, 32, 16, 0] * 4, dtype=np.uint64)
 _WORD_OF_CHUNK = np.repeat(np.arange(4), 4)
 _CHUNK_BASE = np.arange(_CHUNKS) * (_BUCKETS + 1)  # where each chunk's offsets start, flat
+#: Brute force compares all queries with all hashes in one pass up to this many pairs (32 bytes
+#: each: 8 MB at most); beyond, a query at a time.
+_BRUTE_TOGETHER = 1 << 18
 
 
 def hex_to_words(hexes: Iterable[str]) -> np.ndarray:
@@ -235,6 +238,14 @@ class PdqIndex:
     def _brute(
         words: np.ndarray, queries: np.ndarray, threshold: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(rows, labels, distances) of the hashes within `threshold` of each query. A small
+        index meets all the queries in one XOR (a picture and its variants: nine queries, one
+        numpy pass instead of nine); a larger one a query at a time, so memory stays bounded."""
+        if len(queries) * len(words) <= _BRUTE_TOGETHER:
+            distances = _popcount((words[None, :, :] ^ queries[:, None, :]).reshape(-1, 4))
+            hits = np.flatnonzero(distances <= threshold)
+            labels, rows = np.divmod(hits, max(len(words), 1))
+            return rows, labels, distances[hits].astype(np.int64)
         rows_all, labels_all, dist_all = [], [], []
         for label, query in enumerate(queries):
             distances = _popcount(words ^ query)
@@ -242,9 +253,6 @@ class PdqIndex:
             rows_all.append(rows)
             labels_all.append(np.full(len(rows), label, dtype=np.int64))
             dist_all.append(distances[rows].astype(np.int64))
-        if not rows_all:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty, empty
         return np.concatenate(rows_all), np.concatenate(labels_all), np.concatenate(dist_all)
 
     # -- persistence -------------------------------------------------------------------------

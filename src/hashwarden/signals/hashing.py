@@ -84,6 +84,8 @@ MAX_FRAMES = 200
 #: A border is trimmed when each of its rows/columns varies less than this (0-255 scale).
 _BORDER_STD = 4.0
 _BORDER_MIN_FRACTION = 0.02
+#: The reference's MIN_HASHABLE_DIM: a picture narrower or lower is not hashed.
+_PDQ_MIN_SIDE = 5
 
 _MAGIC = (
     (b"\xff\xd8\xff", "image/jpeg"),
@@ -325,14 +327,68 @@ def _pdq_with_variants(
         bits, quality = pdqhash.compute(pixels)
         return _hex(bits), int(quality), {}, _views_of(pixels, int(quality), views)
     frames = _other_frames(image, mode, max_pixels)
-    all_bits, quality = pdqhash.compute_dihedral(pixels)
-    hexes = [_hex(b) for b in all_bits]
+    hexes, quality = _dihedral(pixels)
     found = {name: h for name, h in zip(ORIENTATIONS[1:], hexes[1:], strict=True)}
     trimmed = _trim_borders(pixels)
     if trimmed is not None:
         found["trimmed"] = _hex(pdqhash.compute(trimmed)[0])
     found.update(frames)
     return hexes[0], int(quality), found, _views_of(pixels, int(quality), views)
+
+
+@functools.cache
+def _dihedral_layout() -> tuple[np.ndarray, np.ndarray]:
+    """For each of the eight orientations, where each bit's DCT coefficient is found in
+    `pdqhash.compute_float`'s output and the sign it takes; the reference's turns of the 16x16
+    DCT (pdqhashing.cpp, dct16OriginalTo*): a sign by row or column parity, and a transpose
+    for the four that swap the axes. Both in the order of the bits `pdqhash` prints (the last
+    coefficient first), as compute_float gives the coefficients."""
+    import numpy as np
+
+    rows, cols = np.arange(16)[:, None], np.arange(16)[None, :]
+    even_col = np.where(cols & 1, 1, -1) * np.ones((16, 16))
+    even_row = np.where(rows & 1, 1, -1) * np.ones((16, 16))
+    odd_sum = np.where((rows + cols) & 1, -1, 1)
+    plain = np.ones((16, 16))
+    #: (sign of A[i][j], whether B is A transposed), in ORIENTATIONS' order
+    turns = [
+        (plain, False),
+        (even_col, True),
+        (odd_sum, False),
+        (even_row, True),
+        (even_row, False),
+        (even_col, False),
+        (plain, True),
+        (odd_sum, True),
+    ]
+    source = np.arange(256).reshape(16, 16)
+    where = np.stack([(source.T if t else source).reshape(-1) for _, t in turns])
+    signs = np.stack([(sign.T if t else sign).reshape(-1) for sign, t in turns])
+    # compute_float's coefficient q is the reference's 255 - q; bits are printed last first
+    return np.ascontiguousarray((255 - where)[:, ::-1]), np.ascontiguousarray(signs[:, ::-1])
+
+
+def _dihedral(pixels: np.ndarray) -> tuple[list[str], int]:
+    """The PDQ of the picture in each of the eight orientations (ORIENTATIONS), and its
+    quality: bit for bit `pdqhash.compute_dihedral`'s (tests/signals/test_variants.py), from
+    the one DCT `compute_float` returns, as the reference derives them. compute_dihedral
+    itself builds each hash's bits one Python integer at a time (about 0.03 ms a hash), which
+    cost the sweep of a photo 0.2 ms more than its PDQ alone; this costs about what
+    `compute` does (docs/bench/agent.md)."""
+    import numpy as np
+    import pdqhash
+
+    if min(pixels.shape[:2]) < _PDQ_MIN_SIDE:
+        # the reference hashes nothing so small: zero hashes of quality 0 (compute_float
+        # skips that check and reads buffers it never filled)
+        return ["0" * 64] * len(ORIENTATIONS), 0
+    coefficients, quality = pdqhash.compute_float(pixels)
+    where, signs = _dihedral_layout()
+    turned = np.take(coefficients, where) * signs
+    # the reference's median (Torben's): the 128th smallest of the 256
+    median = np.partition(turned, 127, axis=1)[:, 127:128]
+    packed = np.packbits(turned > median, axis=1)
+    return [row.tobytes().hex() for row in packed], int(quality)
 
 
 def _views_of(pixels: np.ndarray, quality: int, views: Sequence[str]) -> dict[str, str]:
