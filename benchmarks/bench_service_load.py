@@ -229,6 +229,9 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--soak", type=float, default=0, help="seconds of load for memory")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--warm-up", type=float, default=10, help="seconds of load on each before its runs"
+    )
     parser.add_argument("--hma-url", help="an HMA already running, filled with the same hashes")
     parser.add_argument("--write-hashes", type=Path, help="write the banked hashes here")
     parser.add_argument("--quick", action="store_true", help="1,000 hashes, 10 s runs")
@@ -250,6 +253,7 @@ def main() -> int:
     print(f"cpus {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} at start", flush=True)
     results: dict[str, object] = {"size": args.size}
     if args.hma_url:
+        wrk(args.hma_url, "/m/raw_lookup", queries, args.warm_up, None)
         results["hma"] = measure("HMA", args.hma_url, "/m/raw_lookup", queries, args, None)
     else:
         print("HMA: skipped (no --hma-url): no anchor in this run", flush=True)
@@ -259,7 +263,8 @@ def main() -> int:
             key = create_key(bank, "load", "matcher")
         server, url = start_ours(location, args.workers, Path(tmp) / "serve.log", args.request_log)
         try:
-            wrk(url, "/m/raw_lookup", queries[:50], 3, key)  # warm both workers
+            # Every query once at least: the index's pages read in, both workers warm.
+            wrk(url, "/m/raw_lookup", queries, args.warm_up, key)
             results["ours"] = measure("hashwarden", url, "/m/raw_lookup", queries, args, key)
             if args.soak:
                 results["soak"] = soak(server, url, queries, args.soak, key)
