@@ -54,26 +54,22 @@ def test_index_equals_brute_force(
     one_pass: bool,
 ) -> None:
     # Brute force meets all queries in one pass when they are few enough, else one at a time.
-    with patch.object(pdq_module, "_BRUTE_TOGETHER", pdq_module._BRUTE_TOGETHER if one_pass else 0):
-        _index_equals_brute_force(seed, size, threshold, near, removals, additions, multi_index)
+    together = pdq_module._BRUTE_TOGETHER if one_pass else 0
+    with patch.object(pdq_module, "_BRUTE_TOGETHER", together):
+        _index_equals_brute_force(seed, size, threshold, near, (removals, additions), multi_index)
 
 
 def _index_equals_brute_force(
-    seed: int,
-    size: int,
-    threshold: int,
-    near: list[int],
-    removals: int,
-    additions: int,
-    multi_index: bool,
+    seed: int, size: int, threshold: int, near: list[int], changes: tuple[int, int], multi: bool
 ) -> None:
+    removals, additions = changes
     rng = random.Random(seed)
     bank = {i: f"{rng.getrandbits(256):064x}" for i in range(size)}
     # Clusters of near duplicates, the realistic case.
     for i in range(0, size, 7):
         bank[i] = _flip(bank[0] if bank else f"{0:064x}", rng.randrange(0, 40), rng)
     index = PdqIndex(bank.keys(), bank.values())
-    if multi_index:  # small indexes are searched by brute force unless told otherwise
+    if multi:  # small indexes are searched by brute force unless told otherwise
         index.brute_force_below = 0
     for victim in rng.sample(sorted(bank), min(removals, len(bank))):
         index.remove([victim])
