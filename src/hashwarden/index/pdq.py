@@ -225,8 +225,9 @@ class PdqIndex:
         if not len(found):  # the usual answer: nothing banked is near
             return found, found
         distances = _popcount(candidates[found] ^ query)
-        found = found[distances <= threshold]
-        rows, distances = rows[found], distances[distances <= threshold]
+        within = distances <= threshold
+        found, distances = found[within], distances[within]
+        rows = rows[found]
         # Report each hash once: through the first of its chunks within `radius` of the query's
         # (the chunk of the probe that found it, looked up only for the few within reach).
         chunk_of = np.searchsorted(ends, found, side="right") // len(probes)
