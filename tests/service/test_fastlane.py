@@ -174,8 +174,70 @@ def test_a_miss_on_a_local_bank_is_answered_without_a_thread(
         miss = f"{random.Random(100 + n).getrandbits(256):064x}"  # 128 bits off, or so
         c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": miss}, headers=admin)
         c.post("/v1/match/hashes", json={"signals": {"pdq": miss}}, headers=admin)
-    c.get("/m/raw_lookup", params={"signal_type": "pdq", "signal": BANKED}, headers=admin)
+    c.post("/v1/match/hashes", json={"signals": {"pdq": BANKED}}, headers=admin)
     local = not str(bank.location).startswith("postgresql:")
-    # the first look-up catches up with the bank in a thread; a match always goes there
+    # the first look-up catches up with the bank in a thread; a match (which may act) goes there
     expected = 2 if local else 21
     assert len(full) == expected, full
+
+
+def _counted_raw(state: ServiceState, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The raw look-ups answered by the full path (`match_raw`, in a thread)."""
+    full: list[str] = []
+    real = state.match_raw
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        full.append("match_raw")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(state, "match_raw", counted)
+    return full
+
+
+def test_an_exact_raw_match_on_a_local_bank_is_answered_without_a_thread(
+    bank: Bank, service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A raw look-up that matches needs only its entries' named banks (one read): answered on
+    the loop as a miss is, the same answer as the full path's, for keys that may read the bank
+    and keys that may only match."""
+    c, admin, matcher = service.client, service.as_("admin"), service.as_("matcher")
+    assert c.post("/v1/banks", json={"name": "api"}, headers=admin).status_code == 201
+    c.post("/v1/banks/api/entries", json={"signals": {"pdq": BANKED}}, headers=admin)
+    bank.entries.add(NewEntry([Signal("md5", MD5)]))
+    for key in (admin, matcher):  # (the first look-ups catch up, and learn of suspensions)
+        c.get("/m/raw_lookup", params={"signal_type": "md5", "signal": "0" * 32}, headers=key)
+    full = _counted_raw(_state(service), monkeypatch)
+    asked = [
+        ({"signal_type": "pdq", "signal": BANKED}, matcher),
+        ({"signal_type": "pdq", "signal": BANKED, "banks": "api"}, admin),
+        ({"signal_type": "pdq", "signal": BANKED, "banks": "other"}, admin),
+        ({"signal_type": "md5", "signal": MD5, "include_distance": "true"}, matcher),
+        ({"signal_type": "md5", "signal": MD5, "banks": "api"}, admin),
+    ]
+    quick = [c.get("/m/raw_lookup", params=q, headers=key).json() for q, key in asked]
+    local = not str(bank.location).startswith("postgresql:")
+    assert len(full) == (0 if local else len(asked)), full
+    assert quick == [
+        {"matches": [1]},
+        {"matches": [1]},
+        {"matches": []},
+        {"matches": [{"bank_content_id": 2, "distance": "0"}]},
+        {"matches": []},
+    ]
+    slow = _state(service)
+    monkeypatch.setattr(slow, "quick_match_raw", lambda *args: None, raising=False)
+    assert [c.get("/m/raw_lookup", params=q, headers=k).json() for q, k in asked] == quick
+
+
+def test_a_near_raw_match_for_a_key_that_may_not_read_goes_to_a_thread(
+    bank: Bank, service: Service, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its distance is blurred and its query watched for probing (which may suspend the key, a
+    write): the full path's work, off the loop."""
+    c, matcher = service.client, service.as_("matcher")
+    bank.entries.add(NewEntry([Signal("pdq", BANKED)]))
+    c.get("/m/raw_lookup", params={"signal_type": "md5", "signal": MD5}, headers=matcher)
+    full = _counted_raw(_state(service), monkeypatch)
+    query = {"signal_type": "pdq", "signal": near(BANKED, 3), "include_distance": "true"}
+    assert c.get("/m/raw_lookup", params=query, headers=matcher).json()["matches"] != []
+    assert full == ["match_raw"]

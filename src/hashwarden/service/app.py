@@ -13,8 +13,9 @@ Nothing that can take long runs on the event loop: splitting, hashing and decodi
 bounded pool of threads (`offload.DecodePool`), bank calls and matches that found something in
 the thread pool, and a match's actions are written by a background thread
 (`offload.ActionQueue`), so a worker keeps answering while another request is parsed, decoded
-or waits for the bank. Only a look-up that finds nothing in an index known to be current is
-answered on the loop (`ServiceState.quick_match`). Matching reads the bank through a connection
+or waits for the bank. Only a look-up in an index known to be current that finds nothing, or
+(a raw look-up) needs no more than its matches' named banks, is answered on the loop
+(`ServiceState.quick_match`, `quick_match_raw`). Matching reads the bank through a connection
 of its own, so it never queues behind this worker's writes, which may wait for the bank's write
 lock.
 """

@@ -137,36 +137,67 @@ class ServiceState:
         with self.read_lock:
             self._catch_up()
 
+    @contextmanager
+    def _quickly(self, signals: dict[str, str], viewer: ApiKey) -> Iterator[bool]:
+        """Holds the read lock and yields True when a look-up may be answered now, on the
+        caller's thread (the event loop): the bank is a local SQLite file with a reader of its
+        own (whose reads never wait for a writer), no other thread reads through it, the bank
+        has not changed since the index last caught up (SQLite's `data_version`, no table
+        read), the viewer's suspension is known without the bank, and every kind is quick
+        (not vPDQ). Else yields False (the full path, in a thread)."""
+        if not self._local or not signals.keys() <= _QUICK_KINDS or self.recent is not None:
+            yield False  # (with --keep-recent every look-up is kept: the full path)
+            return
+        if not viewer.may("read") and not self.privacy.known_unsuspended(viewer.name):
+            yield False
+            return
+        if not self.read_lock.acquire(blocking=False):
+            yield False
+            return
+        try:
+            current = self._seen_version is not None and self._data_version() == self._seen_version
+            yield current
+        finally:
+            self.read_lock.release()
+        if current:
+            self.refreshed = time.time()
+            self.metrics.index(self.pdq_hashes, self.refreshed)
+
     def quick_match(
         self, signals: dict[str, str], viewer: ApiKey, quality: int | None = None
     ) -> MatchResult | None:
-        """The matcher's answer now, on the caller's thread (the event loop), or None when
-        getting it could wait: the bank is not a local SQLite file with a reader of its own
-        (whose reads never wait for a writer), another thread reads through it, the bank
-        changed since the index last caught up (SQLite's `data_version`, no table read), the
-        viewer's suspension is not known without the bank, or a kind is not quick (vPDQ).
-        A caller answers from it only when it found nothing: matches need the bank's rules,
-        which the full path (`match`, `match_raw`) applies in a thread."""
-        if not self._local or not signals.keys() <= _QUICK_KINDS or self.recent is not None:
-            return None  # (with --keep-recent every look-up is kept: the full path)
-        private = not viewer.may("read")
-        if private and not self.privacy.known_unsuspended(viewer.name):
-            return None
-        if not self.read_lock.acquire(blocking=False):
-            return None
-        try:
-            if self._seen_version is None or self._data_version() != self._seen_version:
+        """The matcher's answer now (`_quickly`), or None when getting it could wait. A caller
+        answers from it only when it found nothing: matches need the bank's rules, which the
+        full path (`match`) applies in a thread."""
+        with self._quickly(signals, viewer) as now:
+            if not now:
                 return None
-            result = self.matcher.match(
+            private = not viewer.may("read")
+            return self.matcher.match(
                 signals,
                 pdq_quality=quality,
                 threshold=self.privacy.radius if private else None,
             )
-        finally:
-            self.read_lock.release()
-        self.refreshed = time.time()
-        self.metrics.index(self.pdq_hashes, self.refreshed)
-        return result
+
+    def quick_match_raw(
+        self, signals: dict[str, str], viewer: ApiKey
+    ) -> tuple[list[Match], dict[int, list[tuple[str, str | None]]]] | None:
+        """`match_raw` now (`_quickly`), or None when it could wait or needs the full path: a
+        near match for a viewer that may not read the bank (its distance decided with the
+        noisy edge, its query watched for probing, which may suspend the key: a write). A
+        match's named banks are one indexed read through the reader."""
+        with self._quickly(signals, viewer) as now:
+            if not now:
+                return None
+            private = not viewer.may("read")
+            radius = self.privacy.radius if private else None
+            matches = self.matcher.match(signals, threshold=radius).matches
+            if private and any(m.kind == "pdq" and m.distance for m in matches):
+                return None
+            members = self.match_banks.memberships(sorted({m.entry for m in matches}))
+        if matches:
+            self.tally.add()
+        return matches, members
 
     def match(
         self,

@@ -36,6 +36,7 @@ from hashwarden._time import parse_utc, utc_text
 from hashwarden.bank import Bank
 from hashwarden.errors import ConflictError, HashwardenError, NotFoundError
 from hashwarden.exchange.programmes import ProgrammeExchanges
+from hashwarden.index.matcher import Match
 from hashwarden.index.pdq import pdq_distance
 from hashwarden.service.auth import MatchKey, ReadKey, WriteKey
 from hashwarden.service.banks import DEFAULT_BANK, NamedBank
@@ -184,11 +185,21 @@ def _say_why(response: Response, hashes: ContentHashes) -> None:
 def _raw_matches(
     state: ServiceState, key: ApiKey, signals: dict[str, str], banks: str | None
 ) -> list[dict[str, Any]]:
-    """Every match of a raw look-up (HMA does not check the banks' enabled state here
-    either); a key that may not read the bank sees a near match's distance as the
-    threshold it was within."""
+    """Every match of a raw look-up, found by the full path (in a thread)."""
+    return _raw_answer(state, key, *state.match_raw(signals, key), banks)
+
+
+def _raw_answer(
+    state: ServiceState,
+    key: ApiKey,
+    matches: list[Match],
+    members: dict[int, list[tuple[str, str | None]]],
+    banks: str | None,
+) -> list[dict[str, Any]]:
+    """The raw look-up's matches in named banks among `banks` (HMA does not check the banks'
+    enabled state here either); a key that may not read the bank sees a near match's distance
+    as the threshold it was within."""
     only = set(banks.split(",")) if banks else None
-    matches, members = state.match_raw(signals, key)
     threshold = state.settings.threshold
     reads = key.may("read")
     return [
@@ -209,14 +220,15 @@ async def raw_lookup_answer(
     banks: str | None,
     include_distance: bool,
 ) -> dict[str, Any]:
-    """The answer to a raw look-up: at once when the hash matches nothing (the common case,
-    `ServiceState.quick_match`), else from a thread."""
+    """The answer to a raw look-up: at once when it can be had now, match or not (the common
+    case, `ServiceState.quick_match_raw`), else from a thread."""
     kind, value = _signal(signal_type, signal)
     signals = {kind: value}
-    quick = state.quick_match(signals, key)
-    found: list[dict[str, Any]] = []
-    if quick is None or quick.matches:
+    quick = state.quick_match_raw(signals, key)
+    if quick is None:
         found = await run_in_threadpool(_raw_matches, state, key, signals, banks)
+    else:
+        found = _raw_answer(state, key, *quick, banks)
     if include_distance:
         return {"matches": found}
     return {"matches": [m["bank_content_id"] for m in found]}
