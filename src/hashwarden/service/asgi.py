@@ -42,9 +42,14 @@ class CountedHttpProtocol(NoDelayHttpProtocol):
     closed: Any = None
     slot = 0
 
+    @classmethod
+    def count_closed(cls) -> None:
+        """One more connection this worker ended (or never took up)."""
+        cls.closed[cls.slot] += 1
+
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        self.closed[self.slot] += 1
+        self.count_closed()
 
 
 def app_from_env() -> FastAPI:

@@ -30,6 +30,7 @@ import socket
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -84,11 +85,15 @@ class _Server(uvicorn.Server):
     passes over `channel`, and tells the supervisor when it is ready."""
 
     def __init__(
-        self, config: uvicorn.Config, ready: Event, channel: socket.socket, closed: Any, slot: int
+        self,
+        config: uvicorn.Config,
+        ready: Event,
+        channel: socket.socket,
+        count_closed: Callable[[], None],
     ) -> None:
         super().__init__(config)
         self.ready, self.channel = ready, channel
-        self.closed, self.slot = closed, slot  # the node's counts of closed connections
+        self.count_closed = count_closed  # a connection closed without its protocol knowing
         self.adopting: set[asyncio.Task[None]] = set()
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
@@ -115,7 +120,7 @@ class _Server(uvicorn.Server):
             except BlockingIOError:
                 return
             if flags & socket.MSG_CTRUNC and not fds:  # out of descriptors: the kernel closed it
-                self.closed[self.slot] += 1
+                self.count_closed()
             if not message:  # the supervisor closed its end
                 loop.remove_reader(self.channel.fileno())
                 self.should_exit = True
@@ -130,7 +135,7 @@ class _Server(uvicorn.Server):
             await loop.connect_accepted_socket(self._protocol, conn)
         except OSError:  # the client left before the worker took it up: closed all the same
             conn.close()
-            self.closed[self.slot] += 1
+            self.count_closed()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         asyncio.get_running_loop().remove_reader(self.channel.fileno())
@@ -147,7 +152,8 @@ def _worker(
     from hashwarden.service.asgi import CountedHttpProtocol
 
     CountedHttpProtocol.closed, CountedHttpProtocol.slot = closed, slot
-    _Server(_config(host, port, CountedHttpProtocol), ready, channel, closed, slot).run()
+    config = _config(host, port, CountedHttpProtocol)
+    _Server(config, ready, channel, CountedHttpProtocol.count_closed).run()
 
 
 def _clean_left_overs() -> None:
