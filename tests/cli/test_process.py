@@ -4,7 +4,6 @@ quiet end when the reader of its output goes away."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,8 @@ from hashwarden.bank import NewEntry, create_bank
 from hashwarden.signals import Signal
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
-SRC = Path(__file__).parents[2] / "src"
+from .._process import env_with_sources
+
 HEAVY = ["matplotlib", "fastapi", "uvicorn", "starlette", "pydantic", "PIL", "numpy", "pdqhash"]
 HEAVY += ["av", "httpx", "dns", "cryptography", "rich", "hashwarden.bank", "hashwarden.signals"]
 #: Looked for too, where a command should not need them.
@@ -41,17 +41,12 @@ print(json.dumps({"code": code, "loaded": loaded}), file=sys.stderr)
 """
 
 
-def _env() -> dict[str, str]:
-    path = os.pathsep.join(p for p in (str(SRC), os.environ.get("PYTHONPATH")) if p)
-    return {**os.environ, "PYTHONPATH": path}
-
-
 def _probe(*args: str, heavy: list[str] = HEAVY) -> dict[str, object]:
     run = subprocess.run(
         [sys.executable, "-c", _PROBE, json.dumps(heavy), *args],
         capture_output=True,
         text=True,
-        env=_env(),
+        env=env_with_sources(),
         timeout=120,
     )
     result: dict[str, object] = json.loads(run.stderr.strip().splitlines()[-1])
@@ -142,7 +137,7 @@ def test_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
         [sys.executable, "-m", "hashwarden", "bank", "export", str(bank)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=env_with_sources(),
     )
     assert export.stdout is not None and export.stderr is not None
     first = export.stdout.readline()

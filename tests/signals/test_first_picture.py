@@ -22,7 +22,7 @@ from hashwarden.cli import app
 from hashwarden.signals import hash_bytes, hash_file, hashing
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
-SRC = Path(__file__).parents[2] / "src"
+from .._process import env_with_sources
 
 
 def _expected(conformance: Path) -> dict[str, dict[str, str]]:
@@ -197,15 +197,11 @@ def test_a_jpeg_loads_no_other_image_plugin() -> None:
         "png = hash_bytes(png_bytes(synthetic_photo(3, 320, 240)), extra_kinds=())\n"
         "print(json.dumps([jpeg.pdq, plugins, png.pdq, png.image_error]))\n"
     )
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
     run = subprocess.run(
         [sys.executable, "-c", probe, photo.hex()],
         capture_output=True,
         text=True,
-        env=env,
+        env=env_with_sources(),
         timeout=120,
     )
     assert run.returncode == 0, run.stderr
@@ -216,15 +212,11 @@ def test_a_jpeg_loads_no_other_image_plugin() -> None:
 
 
 def _hash_in_a_new_process(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
-    }
     return subprocess.run(
         [sys.executable, "-m", "hashwarden", "hash", "--json", *args],
         capture_output=True,
         text=True,
-        env=env,
+        env=env_with_sources(),
         timeout=120,
     )
 
