@@ -101,6 +101,7 @@ def test_threatexchange_fetch_fills_the_named_bank_resumes_and_applies_deletions
         r = cli_runner.invoke(app, ["exchange", "fetch", bank, "tx"])
         assert r.exit_code == 0, r.output
         assert "3 new entries" in r.stderr and "0 removed" in r.stderr, r.output
+        assert "skipped 1 HASH_MD5, 1 URI" in r.stderr, r.output  # a photo's MD5, a URL
         assert _members(tmp_path / "b.db", "tx") == {PDQS[0], MD5S[0], MD5S[1]}
         with open_bank(tmp_path / "b.db") as opened:
             by_value = {e.signals[0].value: e for e in opened.entries.all()}
@@ -132,6 +133,12 @@ def test_threatexchange_fetch_fills_the_named_bank_resumes_and_applies_deletions
         assert all(q["access_token"] == TOKEN for q in server.requests)  # the client sent it
         with open_bank(tmp_path / "b.db") as opened:
             assert opened.verify().ok
+        # pytx 1.2's ThreatExchange API takes no opinions: refused before any request
+        asked = len(server.requests)
+        vote = ["exchange", "vote", bank, "tx", "--kind", "pdq", "--value", PDQS[0], "--confirm"]
+        r = cli_runner.invoke(app, vote)
+        assert r.exit_code == 2 and "takes no confirmations" in r.output, r.output
+        assert len(server.requests) == asked
     _secrets_absent(_stored(tmp_path / "b.db") + caplog.text + r.output, TOKEN_SECRET)
 
 

@@ -20,8 +20,10 @@ import contextlib
 import enum
 import importlib
 import json
+import logging
 import os
 import typing
+import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
@@ -133,6 +135,100 @@ def _stopncii_deltas(api: Any, checkpoint: Any) -> Iterator[Any]:
             if key[0]:
                 updates[key] = None if record.hashStatus in gone else metadata
         yield fetch_state.FetchDelta(updates, impl.StopNCIICheckpoint.from_stopncii_fetch(result))
+
+
+def _threatexchange_deltas(api: Any, checkpoint: Any) -> Iterator[Any]:
+    """ThreatExchange's deltas as python-threatexchange 1.2 makes them, but an empty page
+    (Graph's `{"data": []}` for a privacy group with nothing new) is no delta: pytx asserts
+    every page has updates, so a fetch with nothing to bring failed."""
+    impl = importlib.import_module("threatexchange.exchanges.impl.fb_threatexchange_api")
+    updates = importlib.import_module(
+        "threatexchange.exchanges.clients.fb_threatexchange.threat_updates"
+    )
+    fetch_state = importlib.import_module("threatexchange.exchanges.fetch_state")
+    start = None if checkpoint is None else checkpoint.update_time
+    cursor = api.client.get_threat_updates(
+        api.collab.privacy_group,
+        start_time=start,
+        page_size=100,
+        fields=updates.ThreatUpdateJSON.te_threat_updates_fields(),
+        decode_fn=updates.ThreatUpdateJSON,
+    )
+    highest = start or 0
+    for batch in cursor:
+        if not batch:
+            continue
+        highest = max(highest, *(update.time for update in batch))
+        records = {
+            (update.threat_type, update.indicator): (
+                impl.FBThreatExchangeIndicatorRecord.from_threatexchange_json(
+                    api.client.app_id, update
+                )
+            )
+            for update in batch
+        }
+        yield fetch_state.FetchDelta(records, impl.FBThreatExchangeCheckpoint(highest))
+
+
+#: Fields of python-threatexchange's credentials that are no secret (and name what a message
+#: should keep: who, and where).
+_NOT_SECRET = {"user", "username", "base_url_override"}
+
+
+def _secrets(credentials: Any) -> list[str]:
+    """The texts of these credentials as they may travel: ThreatExchange's app token goes in
+    the query of every URL (so into the client's HTTP errors and urllib3's debug log), quoted."""
+    if credentials is None or not is_dataclass(credentials):
+        return []
+    found: set[str] = set()
+    for f in fields(credentials):
+        value = getattr(credentials, f.name)
+        if f.name not in _NOT_SECRET and isinstance(value, str) and len(value) >= 4:
+            found.update(
+                {value, urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value)}
+            )
+    return sorted(found, key=len, reverse=True)
+
+
+def _redacted(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, "[credentials]")
+    return text
+
+
+class _Redacting(logging.Filter):
+    """Takes the credentials out of a record's message before any handler sees it."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        shown = _redacted(message, self.secrets)
+        if shown != message:
+            record.msg, record.args = shown, None
+        return True
+
+
+#: The loggers python-threatexchange's clients and the HTTP stack under them log URLs to.
+_CLIENT_LOGGERS = ("", "urllib3.connectionpool", "urllib3.util.retry", "requests")
+
+
+@contextlib.contextmanager
+def _credentials_kept_out_of_logs(secrets: list[str]) -> Iterator[None]:
+    if not secrets:
+        yield
+        return
+    redacting = _Redacting(secrets)
+    loggers = [logging.getLogger(name) for name in _CLIENT_LOGGERS]
+    for logger in loggers:
+        logger.addFilter(redacting)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(redacting)
 
 
 @dataclass
@@ -339,10 +435,13 @@ class ProgrammeExchanges:
             raise UsageError(f"exchange {exchange.name}: the credentials in {source} are not valid")
         return credentials
 
-    def _api(self, exchange: ProgrammeExchange) -> tuple[Any, Any, Any]:
+    def _api(self, exchange: ProgrammeExchange) -> tuple[Any, Any, Any, list[str]]:
+        """The API's class, the collaboration config, the API, and the texts of its
+        credentials (to keep out of messages and logs)."""
         api_cls = _api_class(exchange.api)
         collab = self._collab(exchange)
         credentials = self._credentials(exchange, api_cls)
+        secrets = _secrets(credentials)
         try:
             api = (
                 api_cls.for_collab(collab, credentials)
@@ -353,9 +452,9 @@ class ProgrammeExchanges:
             raise
         except Exception as exc:  # python-threatexchange's auth and client errors
             raise ExchangeUnavailableError(
-                f"exchange {exchange.name}: {type(exc).__name__}: {exc}"
-            ) from exc
-        return api_cls, collab, api
+                f"exchange {exchange.name}: {type(exc).__name__}: {_redacted(str(exc), secrets)}"
+            ) from (None if secrets else exc)  # the client's error may hold the secret
+        return api_cls, collab, api, secrets
 
     # -- fetching ---------------------------------------------------------------------------
     def fetch(
@@ -369,7 +468,21 @@ class ProgrammeExchanges:
         `into_named_bank(bank, entry_ids)` runs inside each delta's transaction, so the named
         bank's members and the checkpoint move together."""
         exchange = self.get(name)
-        api_cls, collab, api = self._api(exchange)
+        api_cls, collab, api, secrets = self._api(exchange)
+        with _credentials_kept_out_of_logs(secrets):
+            return self._fetch(exchange, api_cls, collab, api, secrets, on_delta, into_named_bank)
+
+    def _fetch(
+        self,
+        exchange: ProgrammeExchange,
+        api_cls: Any,
+        collab: Any,
+        api: Any,
+        secrets: list[str],
+        on_delta: Callable[[FetchResult], None] | None,
+        into_named_bank: Callable[[str, list[int]], None] | None,
+    ) -> FetchResult:
+        name = exchange.name
         checkpoint = None
         if exchange.checkpoint is not None:
             try:
@@ -384,22 +497,31 @@ class ProgrammeExchanges:
         seen: set[str] = set()
         result = FetchResult()
         signal_types = _signal_types()
-        for delta in self._deltas(exchange, api, signal_types, checkpoint):
+        #: The checkpoint as stored: a delta that brings none (TAT's first page of an empty
+        #: list) keeps it rather than storing one the next fetch cannot read.
+        stored = (
+            json.dumps(exchange.checkpoint, sort_keys=True)
+            if exchange.checkpoint is not None
+            else None
+        )
+        for delta in self._deltas(exchange, api, signal_types, checkpoint, secrets):
             with self.db.transaction():
                 ids = self._apply(exchange, api_cls, collab, signal_types, delta.updates, result)
                 seen.update(_record_id(key) for key in delta.updates)
                 if into_named_bank is not None and ids:
                     into_named_bank(exchange.named_bank, ids)
                 reached = delta.checkpoint
-                state = (
-                    asdict(reached)
-                    if is_dataclass(reached) and not isinstance(reached, type)
-                    else {}
-                )
+                if reached is not None:
+                    state = (
+                        asdict(reached)
+                        if is_dataclass(reached) and not isinstance(reached, type)
+                        else {}
+                    )
+                    stored = json.dumps(state, sort_keys=True, default=str)
                 with self._tracked(name):
                     self.db.execute(
                         "UPDATE programme_exchanges SET checkpoint = ?, fetched = ? WHERE name = ?",
-                        (json.dumps(state, sort_keys=True, default=str), utc_now(), name),
+                        (stored, utc_now(), name),
                     )
                 self.bank.audit.record(
                     f"exchange:{name}",
@@ -424,15 +546,21 @@ class ProgrammeExchanges:
 
     @staticmethod
     def _deltas(
-        exchange: ProgrammeExchange, api: Any, signal_types: list[Any], checkpoint: Any
+        exchange: ProgrammeExchange,
+        api: Any,
+        signal_types: list[Any],
+        checkpoint: Any,
+        secrets: list[str],
     ) -> Iterator[Any]:
-        """The API's deltas; its own failures become ExchangeUnavailableError (exit 8)."""
+        """The API's deltas; its own failures become ExchangeUnavailableError (exit 8), their
+        text without the credentials (ThreatExchange's HTTP errors name the URL, token and all)."""
         name = exchange.name
-        iterator = (
-            _stopncii_deltas(api, checkpoint)
-            if exchange.api == "stopncii"
-            else api.fetch_iter(signal_types, checkpoint)
-        )
+        if exchange.api == "stopncii":
+            iterator = _stopncii_deltas(api, checkpoint)
+        elif exchange.api == "threatexchange":
+            iterator = _threatexchange_deltas(api, checkpoint)
+        else:
+            iterator = api.fetch_iter(signal_types, checkpoint)
         while True:
             try:
                 delta = next(iterator)
@@ -443,9 +571,10 @@ class ProgrammeExchanges:
             except UnicodeDecodeError as exc:  # a list that is not text
                 raise DataError(f"exchange {name}: the list is not UTF-8 text ({exc})") from exc
             except Exception as exc:  # a client's HTTP, parse or assertion error
-                raise ExchangeUnavailableError(
-                    f"exchange {name}: fetch failed ({type(exc).__name__}: {exc})"
-                ) from exc
+                why = _redacted(f"{type(exc).__name__}: {exc}", secrets)
+                raise ExchangeUnavailableError(f"exchange {name}: fetch failed ({why})") from (
+                    None if secrets else exc
+                )
             yield delta
 
     def _apply(
@@ -649,28 +778,43 @@ class ProgrammeExchanges:
         )
         if pytx_type is None and exchange.api != "ncmec":
             raise UsageError(f"exchange {name} has no signal type for {signal.kind}")
-        _, collab, api = self._api(exchange)
+        _, collab, api, secrets = self._api(exchange)
         try:
-            if exchange.api == "ncmec":
-                _ncmec_vote(api, collab, record, signal, confirm=confirm)
-            else:
-                state = importlib.import_module("threatexchange.exchanges.fetch_state")
-                category = (
-                    state.SignalOpinionCategory.POSITIVE_CLASS
-                    if confirm
-                    else state.SignalOpinionCategory.NEGATIVE_CLASS
-                )
-                opinion = state.SignalOpinion(True, category, set())
-                api.report_opinion(pytx_type, signal.value, opinion)
+            with _credentials_kept_out_of_logs(secrets):
+                self._vote(exchange, api, collab, pytx_type, record, signal, confirm=confirm)
         except NotImplementedError:
             verdict = "confirmations" if confirm else "disputes"
             raise UsageError(f"exchange {name} ({exchange.api}) takes no {verdict}") from None
         except HashwardenError:
             raise
-        except Exception as exc:  # the client's HTTP errors (their text has no credentials)
-            raise ExchangeUnavailableError(
-                f"exchange {name}: feedback not sent ({type(exc).__name__}: {exc})"
-            ) from exc
+        except Exception as exc:  # the client's HTTP errors
+            why = _redacted(f"{type(exc).__name__}: {exc}", secrets)
+            raise ExchangeUnavailableError(f"exchange {name}: feedback not sent ({why})") from (
+                None if secrets else exc
+            )
+
+    @staticmethod
+    def _vote(
+        exchange: ProgrammeExchange,
+        api: Any,
+        collab: Any,
+        pytx_type: Any,
+        record: str,
+        signal: Signal,
+        *,
+        confirm: bool,
+    ) -> None:
+        """Send one vote through the programme's client."""
+        if exchange.api == "ncmec":
+            _ncmec_vote(api, collab, record, signal, confirm=confirm)
+            return
+        state = importlib.import_module("threatexchange.exchanges.fetch_state")
+        category = (
+            state.SignalOpinionCategory.POSITIVE_CLASS
+            if confirm
+            else state.SignalOpinionCategory.NEGATIVE_CLASS
+        )
+        api.report_opinion(pytx_type, signal.value, state.SignalOpinion(True, category, set()))
 
 
 #: Our kinds → NCMEC's fingerprint types (the path of its feedback endpoint).
