@@ -7,7 +7,6 @@ listens on 127.0.0.1 only, answers scripted statuses to feedback, and is stopped
 from __future__ import annotations
 
 import base64
-import http.server
 import threading
 import urllib.parse
 import xml.etree.ElementTree as ET
@@ -18,6 +17,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+
+from ._loopback import LoopbackServer, QuietHandler
 
 NS = "https://hashsharing.ncmec.org/hashsharing/v2"
 USER, PASSWORD = "esp-user", "n0t-a-real-passw0rd-7731"
@@ -47,7 +48,7 @@ class Feedback:
     authorised: bool
 
 
-class NCMECServer:
+class NCMECServer(LoopbackServer):
     def __init__(self) -> None:
         #: The entries and tombstones, served by their update time, `page_size` a page.
         self.entries: list[Entry] = []
@@ -59,32 +60,27 @@ class NCMECServer:
         self.arrived = threading.Condition()
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
+            content_type = "application/xml"
+
             def _authorised(self) -> bool:
                 expected = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
                 return self.headers.get("Authorization", "") == f"Basic {expected}"
-
-            def _answer(self, status: int, body: bytes = b"") -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/xml")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
 
             def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 outer.requests.append({"path": url.path, **query})
                 if not self._authorised():
-                    return self._answer(401)
+                    return self.answer(401)
                 if url.path == "/v2/entries":
-                    return self._answer(200, outer.entries_page(query))
+                    return self.answer(200, outer.entries_page(query))
                 if url.path.startswith("/v2/feedback/") and url.path.endswith("/reasons"):
                     root = ET.Element("feedbackReasonsResponse", xmlns=NS)
                     reasons = ET.SubElement(root, "availableFeedbackReasons")
                     ET.SubElement(reasons, "reason", guid=REASON_GUID, name="Not CSAM")
-                    return self._answer(200, ET.tostring(root))
-                return self._answer(404)
+                    return self.answer(200, ET.tostring(root))
+                return self.answer(404)
 
             def do_PUT(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
@@ -95,15 +91,9 @@ class NCMECServer:
                     status = outer.feedback_statuses.pop(0) if outer.feedback_statuses else 200
                     outer.feedback.append(Feedback(self.path, vote, reasons, self._authorised()))
                     outer.arrived.notify_all()
-                self._answer(status)
+                self.answer(status)
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def entries_page(self, query: dict[str, str]) -> bytes:
         """The entries updated between `from` and `to` (read as the client writes them), one
@@ -143,11 +133,6 @@ class NCMECServer:
             self.arrived.wait_for(lambda: len(self.feedback) >= count, timeout)
         assert len(self.feedback) >= count, f"{len(self.feedback)} of {count} votes arrived"
         return self.feedback
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
 
 _FORMAT = "%Y-%m-%dT%H:%M:%SZ"

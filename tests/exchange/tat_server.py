@@ -7,9 +7,7 @@ scripted failures (a status or a body that is not JSON), and is stopped by leavi
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
+from ._loopback import LoopbackServer, QuietHandler
 
 USER, PASSWORD = "tat-user", "n0t-a-real-tat-passw0rd-5521"
 #: The JWT the server hands out (what a leak of the session would show).
@@ -52,7 +52,7 @@ class Record:
         return (self.updated_on, self.id)
 
 
-class TATServer:
+class TATServer(LoopbackServer):
     def __init__(self) -> None:
         self.records: list[Record] = []
         self.page_size = 2
@@ -60,53 +60,36 @@ class TATServer:
         self.requests: list[dict[str, str]] = []
         #: The form bodies of the token requests.
         self.logins: list[dict[str, str]] = []
-        #: From request number `fail_after` on (counting from 0), this answer instead of a
-        #: page: a status, or a body that is not JSON.
-        self.failure: int | bytes | None = None
-        self.fail_after = 0
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))
                 form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
                 outer.logins.append(form)
                 if self.path != "/token-auth/tcap/":
-                    return self._answer(404, b"{}")
+                    return self.answer(404, b"{}")
                 if (form.get("username"), form.get("password")) != (USER, PASSWORD):
-                    return self._answer(400, b'{"non_field_errors": ["Unable to log in."]}')
-                self._answer(200, json.dumps({"token": JWT, "user": {"id": 1}}).encode())
+                    return self.answer(400, b'{"non_field_errors": ["Unable to log in."]}')
+                self.answer(200, json.dumps({"token": JWT, "user": {"id": 1}}).encode())
 
             def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
                 bearer = self.headers.get("Authorization", "") == f"Bearer {JWT}"
                 outer.requests.append({"path": url.path, "bearer": str(bearer), **query})
-                failure = outer.failure
-                if failure is not None and len(outer.requests) > outer.fail_after:
+                failure = outer.scripted_failure(len(outer.requests))
+                if failure is not None:
                     if isinstance(failure, int):
-                        return self._answer(failure, b'{"error": "server error"}')
-                    return self._answer(200, failure)
+                        return self.answer(failure, b'{"error": "server error"}')
+                    return self.answer(200, failure)
                 if not bearer:
-                    return self._answer(401, b'{"error": "Authentication error"}')
+                    return self.answer(401, b'{"error": "Authentication error"}')
                 if url.path != "/api/hash-list/v2/all":
-                    return self._answer(404, b'{"error": "not found"}')
-                self._answer(200, json.dumps(outer.page(query)).encode())
+                    return self.answer(404, b'{"error": "not found"}')
+                self.answer(200, json.dumps(outer.page(query)).encode())
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def page(self, query: dict[str, str]) -> dict[str, Any]:
         """The records after the `after` checkpoint, oldest first, one page from `offset`."""
@@ -128,11 +111,6 @@ class TATServer:
             "results": [r.as_json() for r in page],
         }
 
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
-
 
 @contextmanager
 def tat_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[TATServer]:
@@ -142,7 +120,7 @@ def tat_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[TATServer]:
     from threatexchange.exchanges.clients.techagainstterrorism import api
 
     server = TATServer()
-    monkeypatch.setattr(api.TATHashListAPI, "BASE_URL", server.base)
+    monkeypatch.setattr(api.TATHashListAPI, "BASE_URL", f"{server.base}/")
     monkeypatch.setenv("HW_TEST_TAT", f"{USER}:{PASSWORD}")
     try:
         yield server

@@ -19,10 +19,10 @@ from typer.testing import CliRunner
 from hashwarden.bank import create_bank, open_bank
 from hashwarden.cli import app
 from hashwarden.exchange.programmes import ProgrammeExchanges
-from hashwarden.service.banks import NamedBanks
 
 from .tat_server import JWT, Record, tat_server
 from .tat_server import PASSWORD as TAT_PASSWORD
+from .test_programmes import _adder
 from .threatexchange_server import TOKEN, Update, threatexchange_server
 
 _RANDOM = random.Random(20261201)
@@ -39,20 +39,6 @@ def _members(path: Path, named: str) -> set[str]:
         rows = bank.db.query("SELECT entry_id FROM named_bank_entries WHERE bank = ?", (named,))
         entries = bank.entries.by_id([int(r[0]) for r in rows])
         return {e.signals[0].value for e in entries.values()}
-
-
-def _adder(bank: t.Any) -> t.Callable[[str, list[int]], None]:
-    """Named-bank membership as `exchange fetch` does it."""
-    named = NamedBanks(bank)
-
-    def add(name: str, ids: list[int]) -> None:
-        try:
-            named.get(name)
-        except Exception:
-            named.create(name, actor="test")
-        named.add_members(name, ids, actor="test")
-
-    return add
 
 
 def _stored(path: Path) -> str:

@@ -7,9 +7,7 @@ a body that is not JSON), and is stopped by leaving `threatexchange_server`."""
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+
+from ._loopback import LoopbackServer, QuietHandler
 
 #: An app token of the shape python-threatexchange accepts (APP_ID|SECRET); not a real one.
 APP_ID = 900000000001
@@ -55,51 +55,34 @@ class Update:
         return shown
 
 
-class ThreatExchangeServer:
+class ThreatExchangeServer(LoopbackServer):
     def __init__(self, privacy_group: int) -> None:
         self.privacy_group = privacy_group
         #: The updates, served by their time from `start_time` on, `limit` a page.
         self.updates: list[Update] = []
         #: Every request's path and query (the token included: the client must send it).
         self.requests: list[dict[str, str]] = []
-        #: From request number `fail_after` on (counting from 0), this answer instead of a
-        #: page: a status, or a body that is not JSON.
-        self.failure: int | bytes | None = None
-        self.fail_after = 0
         outer = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _answer(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 outer.requests.append({"path": url.path, **query})
-                failure = outer.failure
-                if failure is not None and len(outer.requests) > outer.fail_after:
+                failure = outer.scripted_failure(len(outer.requests))
+                if failure is not None:
                     if isinstance(failure, int):
                         error = {"error": {"message": "An unknown error occurred", "code": 1}}
-                        return self._answer(failure, json.dumps(error).encode())
-                    return self._answer(200, failure)
+                        return self.answer(failure, json.dumps(error).encode())
+                    return self.answer(200, failure)
                 if query.get("access_token") != TOKEN:
                     error = {"error": {"message": "Invalid OAuth access token.", "code": 190}}
-                    return self._answer(400, json.dumps(error).encode())
+                    return self.answer(400, json.dumps(error).encode())
                 if url.path != f"/{outer.privacy_group}/threat_updates/":
-                    return self._answer(404, b'{"error": {"message": "Unknown path"}}')
-                self._answer(200, json.dumps(outer.page(query)).encode())
+                    return self.answer(404, b'{"error": {"message": "Unknown path"}}')
+                self.answer(200, json.dumps(outer.page(query)).encode())
 
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        super().__init__(Handler)
 
     def page(self, query: dict[str, str]) -> dict[str, Any]:
         """The updates from `start_time` on (Graph's start is inclusive), oldest first, one
@@ -120,11 +103,6 @@ class ThreatExchangeServer:
                 + urllib.parse.urlencode(following),
             }
         return answer
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=10)
 
 
 @contextmanager
