@@ -24,7 +24,6 @@ from hashwarden.bank._audit import SqlAudit
 from hashwarden.bank.guarded import GUARDED
 from hashwarden.cli import app
 from hashwarden.errors import DataError
-from hashwarden.exchange.programmes import ProgrammeExchanges
 from hashwarden.exchange.bundle import (
     add_trusted_key,
     build_bundle,
@@ -32,6 +31,7 @@ from hashwarden.exchange.bundle import (
     import_bundle,
     revoke_trusted_key,
 )
+from hashwarden.exchange.programmes import ProgrammeExchanges
 from hashwarden.index.matcher import Match
 from hashwarden.service.actions import ActionEngine, DeliverySettings, NewRule
 from hashwarden.service.banks import NamedBanks
