@@ -464,7 +464,7 @@ def test_a_table_dropped_from_the_seal_marker_is_named_read_only(built: str) -> 
     _tamper(built, "UPDATE action_deliveries SET url = 'https://attacker.example/'")
     code, output = _verify(built)
     assert code == 5, output
-    assert "action_deliveries" in output
+    assert "action_deliveries was sealed by audit event 1 but the bank no longer lists" in output
 
 
 def _untracked(self: SqlAudit, table: str, where: str, params: object = ()) -> object:
