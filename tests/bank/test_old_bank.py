@@ -32,8 +32,9 @@ def test_an_old_bank_verifies_and_reads_alike(old_bank: Path, readonly: bool) ->
     with open_bank(old_bank, readonly=readonly) as bank:
         report = bank.verify()
         assert report.ok, report.problems
-        # Opened for writing, it gains the tables guarded since (entry_views, alerts) and the
-        # event that seals them; read-only, it reads as it was (without views or alerts).
+        # Opened for writing, it gains the tables guarded since (entry_views, alerts, the
+        # webhook and vote queues) and the event that seals them; read-only, it reads as it
+        # was (without views or alerts) and verifies the tables it had sealed.
         sealed = 0 if readonly else 1
         guarded = 0 if readonly else len(GUARDED) - EXPECTED["verify"]["guarded"]
         assert [report.events, report.entries, report.guarded] == [

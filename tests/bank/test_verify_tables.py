@@ -1,7 +1,7 @@
 """`bank verify` covers every table that grants power or changes matching.
 
 A bank is built only through hashwarden's own functions (keys, named banks, votes, rules,
-reviews, trust, a bundle import); it verifies ok. Then each table is changed with raw SQL
+reviews, queued webhooks and programme votes, trust, a bundle import); it verifies ok. Then each table is changed with raw SQL
 behind hashwarden's back, and `hashwarden bank verify` exits 5 naming that table.
 """
 
@@ -21,6 +21,7 @@ from hashwarden._sql import is_postgres_location
 from hashwarden.bank import Bank, NewEntry, create_bank, open_bank
 from hashwarden.bank import _bank as bank_module
 from hashwarden.bank._audit import SqlAudit
+from hashwarden.bank.guarded import GUARDED
 from hashwarden.cli import app
 from hashwarden.errors import DataError
 from hashwarden.exchange.bundle import (
@@ -30,6 +31,7 @@ from hashwarden.exchange.bundle import (
     import_bundle,
     revoke_trusted_key,
 )
+from hashwarden.exchange.programmes import ProgrammeExchanges
 from hashwarden.index.matcher import Match
 from hashwarden.service.actions import ActionEngine, DeliverySettings, NewRule
 from hashwarden.service.banks import NamedBanks
@@ -71,6 +73,14 @@ def _build(bank: Bank, peer_location: str, folder: Path) -> None:
     bank.provenance.vote(ids[3], "hotline", "confirm")
     bank.entries.remove(ids[2])  # takes its membership and its vote along
 
+    # two entries brought by a programme: a decision on their matches is the programme's vote
+    listing = folder / "programme.txt"
+    listing.write_text("".join(f"video_md5 {_md5(n)}\n" for n in (60, 61)))
+    exchanges = ProgrammeExchanges(bank)
+    exchanges.add("local", "file", config={"filename": str(listing)}, category="csam-a")
+    exchanges.fetch("local")
+    programme_ids = bank.entries.lookup("md5", [_md5(60), _md5(61)])
+
     engine = ActionEngine(bank, settings=DeliverySettings(trust_env=False))
     try:
         engine.add_rule(NewRule("hook", webhook_url="https://hooks.platform.example/", report=True))
@@ -89,6 +99,13 @@ def _build(bank: Bank, peer_location: str, folder: Path) -> None:
         engine.review(reports[0], "confirmed", reviewer="alice", note="sent")
         engine.review(reports[1], "rejected", reviewer="bob")
         # reports[2] stays pending: drafts made on matches are not decisions
+        for n, decision in ((60, "confirmed"), (61, "rejected")):
+            match = Match(programme_ids[_md5(n)], "md5", _md5(n), 0, "csam-a", None, False)
+            fired = engine.on_match([match], {"md5": _md5(n)})
+            assert fired is not None and fired.report is not None
+            engine.review(fired.report, decision, reviewer="carol")  # queues the vote
+        assert [v.vote for v in engine.votes()] == ["up", "down"]
+        assert len(engine.deliveries(status="pending")) == 5  # never sent: no worker runs
     finally:
         engine.close()
 
@@ -239,6 +256,36 @@ def test_legitimate_writes_verify_ok(built: str) -> None:
         # votes decide which entries a disputed-excluding matcher skips
         ("votes", "UPDATE votes SET vote = 'dispute'"),
         ("votes", "DELETE FROM votes"),
+        # a queued webhook redirected, its content changed, one planted or dropped
+        (
+            "action_deliveries",
+            "UPDATE action_deliveries SET url = 'https://attacker.example/'"
+            " WHERE id = (SELECT MIN(id) FROM action_deliveries WHERE status = 'pending')",
+        ),
+        ("action_deliveries", "UPDATE action_deliveries SET body = '{}'"),
+        ("action_deliveries", "UPDATE action_deliveries SET event = 'other'"),
+        (
+            "action_deliveries",
+            "INSERT INTO action_deliveries(rule_id, event, url, body, next_attempt, created)"
+            " SELECT rule_id, event, 'https://attacker.example/', body, next_attempt, created"
+            " FROM action_deliveries WHERE id = (SELECT MIN(id) FROM action_deliveries)",
+        ),
+        ("action_deliveries", "DELETE FROM action_deliveries WHERE status = 'pending'"),
+        # a vote cast in the bank's name: turned over, aimed at another record, planted
+        ("programme_votes", "UPDATE programme_votes SET vote = 'down' WHERE vote = 'up'"),
+        (
+            "programme_votes",
+            f"UPDATE programme_votes SET record = 'video_md5 {_md5(99)}', value = '{_md5(99)}'"
+            " WHERE vote = 'up'",
+        ),
+        ("programme_votes", "UPDATE programme_votes SET record = 'other' WHERE vote = 'down'"),
+        (
+            "programme_votes",
+            "INSERT INTO programme_votes(report_id, exchange, record, kind, value, vote,"
+            " next_attempt, created) SELECT report_id, exchange, record, 'sha1', value, 'down',"
+            " next_attempt, created FROM programme_votes WHERE vote = 'up'",
+        ),
+        ("programme_votes", "DELETE FROM programme_votes"),
     ],
 )
 def test_a_table_changed_behind_verify_is_named(built: str, table: str, sql: str) -> None:
@@ -247,6 +294,38 @@ def test_a_table_changed_behind_verify_is_named(built: str, table: str, sql: str
     assert code == 5, output
     assert f"{table} changed outside hashwarden" in output
     assert output.count("changed outside hashwarden") == 1, output
+
+
+def test_the_workers_bookkeeping_keeps_verify_clean(
+    built: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The worker updates a queued row's status, attempts, next attempt, error and delivery
+    time without an audit event: verify vouches only for what is sent, so these pass."""
+    monkeypatch.setattr(ProgrammeExchanges, "cast_vote", lambda *args, **kwargs: None)
+    with open_bank(built) as bank:
+        engine = ActionEngine(bank, settings=DeliverySettings(trust_env=False))
+        try:
+            outbox = engine.outbox
+            sent, retried, refused = (outbox.claim() for _ in range(3))
+            assert sent is not None and retried is not None and refused is not None
+            outbox.delivered(sent.id)
+            outbox.retry_later(retried.id, "503 Service Unavailable", retried.attempts)
+            outbox.failed(refused.id, "410 Gone")
+            engine.retry(refused.id, actor="ops")  # an admin sends it again
+            engine.remove_rule(engine.rules()[0].id, actor="ops")  # its pending ones fail
+            votes = engine.votes_outbox
+            while (vote := votes.claim()) is not None:
+                votes.attempt(vote)
+            assert {v.status for v in engine.votes()} == {"delivered"}
+            statuses = {d.status for d in engine.deliveries(limit=1000)}
+            assert statuses == {"delivered", "failed"}
+        finally:
+            engine.close()
+    # the same bookkeeping by hand (an operator unsticking a queue) is no tampering either
+    _tamper(built, "UPDATE action_deliveries SET status = 'pending', attempts = 0")
+    _tamper(built, "UPDATE programme_votes SET attempts = 9, last_error = 'x', delivered = NULL")
+    code, output = _verify(built)
+    assert code == 0, output
 
 
 def test_service_writes_verify_ok_on_both_engines(bank_locations: BankLocations) -> None:
@@ -330,6 +409,62 @@ def test_a_second_seal_is_tampering(built: str) -> None:
         pass
     code, output = _verify(built)
     assert code == 5 and "api_keys was sealed more than once" in output
+
+
+QUEUES = ("action_deliveries", "programme_votes")
+
+
+def test_a_bank_from_before_its_queues_were_guarded_is_sealed_once(
+    bank_locations: BankLocations, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bank whose queued webhooks and votes were written before their guard: read-only it
+    verifies what it covered then; its next open for writing seals the two queues (one
+    event), and from then on a queued row changed behind the log is named."""
+    location = bank_locations.new_location()
+    tracked = SqlAudit.tracked
+    with monkeypatch.context() as old_code:
+        old_code.setattr(bank_module, "GUARDED", tuple(g for g in GUARDED if g.table not in QUEUES))
+
+        def tracked_then(self: SqlAudit, table: str, where: str, params: tuple = ()) -> object:
+            if table in QUEUES:
+                return nullcontext(self._db)
+            return tracked(self, table, where, params)
+
+        old_code.setattr(SqlAudit, "tracked", tracked_then)
+        with create_bank(location) as bank:
+            _build(bank, bank_locations.new_location(), tmp_path)
+            before = bank.audit.count()
+    with open_bank(location, readonly=True) as bank:  # reads as it did, queues not yet covered
+        report = bank.verify()
+        assert report.ok and report.guarded == len(GUARDED) - 2, report.problems
+        assert bank.audit.count() == before
+    with open_bank(location) as bank:  # the first open for writing seals the queues
+        assert bank.audit.count() == before + 1
+        (seal,) = [e for e in bank.audit.events() if e.action == "bank.seal"]
+        assert seal.detail["sealed"] == list(QUEUES)
+    with open_bank(location) as bank:  # and only the first
+        assert bank.audit.count() == before + 1
+    code, output = _verify(location)
+    assert code == 0 and f"{len(GUARDED)} guarded tables" in output, output
+    _tamper(location, "UPDATE action_deliveries SET url = 'https://attacker.example/'")
+    _tamper(location, "UPDATE programme_votes SET vote = 'up'")
+    code, output = _verify(location)
+    assert code == 5, output
+    assert "action_deliveries changed outside hashwarden" in output
+    assert "programme_votes changed outside hashwarden" in output
+
+
+def test_a_table_dropped_from_the_seal_marker_is_named_read_only(built: str) -> None:
+    """Read-only, a table the bank has not sealed yet is not vouched for; one the log sealed
+    but the bank's marker no longer lists was hidden from verify behind hashwarden's back."""
+    with open_bank(built, readonly=True) as bank:
+        marker = json.loads(bank.db.query("SELECT value FROM meta WHERE key = 'guarded'")[0][0])
+    hidden = json.dumps([t for t in marker if t != "action_deliveries"])
+    _tamper(built, f"UPDATE meta SET value = '{hidden}' WHERE key = 'guarded'")
+    _tamper(built, "UPDATE action_deliveries SET url = 'https://attacker.example/'")
+    code, output = _verify(built)
+    assert code == 5, output
+    assert "action_deliveries was sealed by audit event 1 but the bank no longer lists" in output
 
 
 def _untracked(self: SqlAudit, table: str, where: str, params: object = ()) -> object:

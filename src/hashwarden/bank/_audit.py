@@ -41,9 +41,11 @@ def names_entry(detail: dict[str, Any], entry_id: int) -> bool:
 def rows_sum(
     db: Database, guard: Guarded, where: str | None = None, params: Sequence[Any] = ()
 ) -> int:
-    """Sum of the digests of the guarded rows `where` selects (all of them if None)."""
+    """Sum of the digests of the guarded rows `where` selects (all of them if None), each
+    over the guard's columns."""
     conditions = [f"({c})" for c in (guard.condition, where) if c]
-    sql = f"SELECT * FROM {guard.table}"
+    selected = ", ".join(guard.columns) if guard.columns else "*"
+    sql = f"SELECT {selected} FROM {guard.table}"
     if conditions:
         sql += " WHERE " + " AND ".join(conditions)
     cursor = db.execute(sql, params)

@@ -127,12 +127,17 @@ class Bank:
             )
         # A table a read-optional migration has not made yet holds nothing to guard.
         self.audit.guarded = tuple(g for g in self.audit.guarded if self.db.has_table(g.table))
+        sealed = self.audit.sealed()
         unsealed = [g.table for g in self.audit.unsealed()]
-        if unsealed:
+        if unsealed and not sealed:
             raise DataError(
                 f"{self.location}: the audit log does not cover {', '.join(unsealed)} yet:"
                 " open it once for writing"
             )
+        # A table guarded since the bank was last written is sealed by its next open for
+        # writing; until then the bank reads as it was, vouched for as far as it was then
+        # (verify names a table its log sealed that the bank's seal marker no longer lists).
+        self.audit.guarded = tuple(g for g in self.audit.guarded if g.table in sealed)
 
 
 def create_bank(location: str | Path) -> Bank:

@@ -65,6 +65,13 @@ def verify(
         )
     if known_good.digest_sum() != kg_plus:
         problems.append("the known-good sets do not match what the audit log recorded")
+    vouched = {g.table for g in audit.guarded}
+    for table, sealed_in in sorted(seals.items()):
+        if table not in vouched:  # read-only: the seal marker lost a table the log sealed
+            problems.append(
+                f"{table} was sealed by audit event {sealed_in[0]} but the bank no longer"
+                " lists it as guarded: its seal marker was changed outside hashwarden"
+            )
     for guard in audit.guarded:
         sealed_in = seals.get(guard.table, [])
         if not sealed_in:

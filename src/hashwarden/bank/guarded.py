@@ -6,10 +6,15 @@ the sums (mod 2**256) of the new and the old digests under `"rows"`. `verify` ad
 the whole log and compares, per table, with the sum of the digests of the rows actually there,
 so a row inserted, changed or deleted behind the log's back names its table.
 
-A row's digest covers its table's name and every column that is not NULL, so a nullable column
-added by a later migration changes no existing digest (a column added with a non-NULL default
-would: give such a column no default). Guarding a new table is one line below: the next open
-for writing records its current rows as the baseline (a `bank.seal` event), once.
+A row's digest covers its table's name and every column that is not NULL (or, for a table
+guarded by `columns`, every one of those that is not NULL), so a nullable column added by a
+later migration changes no existing digest (a column added with a non-NULL default would: give
+such a column no default). Guarding a new table is one line below: the next open for writing
+records its current rows as the baseline (a `bank.seal` event), once.
+
+The two queues whose rows the service sends later (webhook deliveries, programme votes) are
+guarded by the columns that decide what is sent and where: their workers update the other
+columns (status, attempts, next attempt, last error, delivery time) without an audit event.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ class Guarded:
     #: Only rows meeting this SQL condition are vouched for (None: every row). Rows made on the
     #: hot match path outside it need no audit event.
     condition: str | None = None
+    #: The columns a row's digest covers (None: every column); the others may change freely.
+    columns: tuple[str, ...] | None = None
 
 
 GUARDED: tuple[Guarded, ...] = (
@@ -45,6 +52,13 @@ GUARDED: tuple[Guarded, ...] = (
     Guarded("alerts", "status <> 'open'"),  # endpoint alerts acknowledged or closed
     Guarded("entry_views"),  # the view hashes an entry matches cropped or captioned copies by
     Guarded("programme_exchanges"),  # where an exchange's credentials, entries, category go
+    # queued webhooks: what is sent where (not the worker's status, attempts, errors)
+    Guarded("action_deliveries", columns=("id", "rule_id", "event", "url", "body", "created")),
+    # queued votes for programmes: which record, signal and verdict the bank's name goes on
+    Guarded(
+        "programme_votes",
+        columns=("id", "report_id", "exchange", "record", "kind", "value", "vote", "created"),
+    ),
 )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -100,9 +101,10 @@ class ActionEngine:
         if not fired:
             return Triggered(event, None, [])
         reporting = [(rule, chosen) for rule, chosen in fired if rule.report]
+        sending = any(urls[rule.id] is not None for rule, _ in fired)
         report_id: int | None = None
         deliveries: list[int] = []
-        with self.tables.tx() as conn:
+        with self.tables.tx() as conn, self.outbox.vouched(conn) if sending else nullcontext():
             if reporting:
                 report_id = self.queue.draft(
                     conn,
@@ -133,6 +135,12 @@ class ActionEngine:
                     body["retro"] = True
                 deliveries.append(
                     self.outbox.add(conn, rule_id=rule.id, event=event, url=url, body=body, now=now)
+                )
+            if deliveries:  # one event vouches for the batch: what is sent, and where
+                self.bank.audit.record(
+                    "system",
+                    "action.delivery.queue",
+                    {"event": event, "report": report_id, "deliveries": deliveries},
                 )
         for delivery in deliveries:
             if not self.outbox.wake(delivery):

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import queue
-from contextlib import suppress
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, NamedTuple
@@ -61,10 +61,17 @@ class Outbox:
         self.tables = tables
         self.wakeups: queue.Queue[int] = queue.Queue(maxsize=tables.settings.queue_size)
 
+    def vouched(self, conn: Any) -> AbstractContextManager[Any]:
+        """Inside the caller's transaction: the deliveries `add`ed in this block are vouched
+        for by its next audit event (`bank verify` names one changed behind the log)."""
+        (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM action_deliveries").fetchone()
+        return self.tables.bank.audit.tracked(_TABLE, "id > ?", (int(last),))
+
     def add(
         self, conn: Any, *, rule_id: int, event: str, url: str, body: dict[str, Any], now: str
     ) -> int:
-        """Queue one delivery inside the caller's transaction, due `now`."""
+        """Queue one delivery inside the caller's transaction, due `now` (in a `vouched`
+        block)."""
         text = json.dumps(body, sort_keys=True, separators=(",", ":"))
         row = conn.execute(
             "INSERT INTO action_deliveries(rule_id, event, url, body, next_attempt,"

@@ -125,19 +125,21 @@ class ReportQueue:
                 "review_note": note,
             }
             decide_once(conn, "action_reports", "report", report_id, ("pending",), changes)
-            action = "report.confirm" if decision == "confirmed" else "report.reject"
-            bank.audit.record(who, action, {"id": report_id})
+            votes = 0
             if self.votes is not None:
                 (matches,) = conn.execute(
                     "SELECT matches FROM action_reports WHERE id = ?", (report_id,)
                 ).fetchone()
-                self.votes.queue(
+                votes = self.votes.queue(
                     conn,
                     report_id,
                     matched_entries(str(matches)),
                     up=decision == "confirmed",
                     now=now,
                 )
+            # one event vouches for the decision and the votes it queued
+            action = "report.confirm" if decision == "confirmed" else "report.reject"
+            bank.audit.record(who, action, {"id": report_id, **({"votes": votes} if votes else {})})
         return self.get(report_id)
 
 

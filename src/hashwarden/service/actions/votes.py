@@ -81,8 +81,9 @@ class VoteOutbox:
         return self._has_table
 
     def queue(self, conn: Any, report_id: int, entry_ids: list[int], *, up: bool, now: str) -> int:
-        """Inside the review's transaction: a vote for each programme record behind these
-        entries (its signal among the entry's); returns how many were queued."""
+        """Inside the review's transaction, before its audit event (which vouches for them): a
+        vote for each programme record behind these entries (its signal among the entry's);
+        returns how many were queued."""
         if not entry_ids or not self._ready(locked=True):
             return 0
         marks = ",".join("?" * len(entry_ids))
@@ -93,16 +94,20 @@ class VoteOutbox:
             list(entry_ids),
         ).fetchall()
         queued = 0
-        for exchange, record, kind, value in rows:
-            if not votable(str(record), Signal(str(kind), str(value))):
-                continue
-            row = conn.execute(
-                "INSERT INTO programme_votes(report_id, exchange, record, kind, value, vote,"
-                " next_attempt, created) VALUES (?,?,?,?,?,?,?,?)"
-                " ON CONFLICT DO NOTHING RETURNING id",
-                (report_id, exchange, record, kind, value, "up" if up else "down", now, now),
-            ).fetchone()
-            queued += row is not None
+        # The caller's next audit event vouches for the votes (`bank verify` names one changed
+        # behind the log): the rows after the last id.
+        (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM programme_votes").fetchone()
+        with self.tables.bank.audit.tracked(_TABLE, "id > ?", (int(last),)):
+            for exchange, record, kind, value in rows:
+                if not votable(str(record), Signal(str(kind), str(value))):
+                    continue
+                row = conn.execute(
+                    "INSERT INTO programme_votes(report_id, exchange, record, kind, value, vote,"
+                    " next_attempt, created) VALUES (?,?,?,?,?,?,?,?)"
+                    " ON CONFLICT DO NOTHING RETURNING id",
+                    (report_id, exchange, record, kind, value, "up" if up else "down", now, now),
+                ).fetchone()
+                queued += row is not None
         return queued
 
     def page(self, *, status: VoteStatus | None = None) -> list[Vote]:
