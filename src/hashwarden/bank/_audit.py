@@ -143,6 +143,15 @@ class SqlAudit:
             self._trackers.remove(tracker)
         self._settle(tracker)
 
+    @contextmanager
+    def tracked_appends(self, table: str) -> Iterator[Database]:
+        """`tracked` for a block that only adds rows to a guarded queue numbered by `id`: the
+        rows after its highest id now are digested, not the whole table. `table`: a name
+        from the code, never from input."""
+        (last,) = self._db.execute(f"SELECT COALESCE(MAX(id), 0) FROM {table}").fetchone()
+        with self.tracked(table, "id > ?", (int(last),)) as db:
+            yield db
+
     def _settle(self, tracker: _Tracker) -> None:
         """Move a tracker's change so far into the pending sums; it goes on from here."""
         if self._pending is None:

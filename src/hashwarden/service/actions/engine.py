@@ -104,7 +104,7 @@ class ActionEngine:
         sending = any(urls[rule.id] is not None for rule, _ in fired)
         report_id: int | None = None
         deliveries: list[int] = []
-        with self.tables.tx() as conn, self.outbox.vouched(conn) if sending else nullcontext():
+        with self.tables.tx() as conn, self.outbox.vouched() if sending else nullcontext():
             if reporting:
                 report_id = self.queue.draft(
                     conn,

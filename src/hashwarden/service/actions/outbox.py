@@ -61,11 +61,10 @@ class Outbox:
         self.tables = tables
         self.wakeups: queue.Queue[int] = queue.Queue(maxsize=tables.settings.queue_size)
 
-    def vouched(self, conn: Any) -> AbstractContextManager[Any]:
+    def vouched(self) -> AbstractContextManager[Any]:
         """Inside the caller's transaction: the deliveries `add`ed in this block are vouched
         for by its next audit event (`bank verify` names one changed behind the log)."""
-        (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM action_deliveries").fetchone()
-        return self.tables.bank.audit.tracked(_TABLE, "id > ?", (int(last),))
+        return self.tables.bank.audit.tracked_appends(_TABLE)
 
     def add(
         self, conn: Any, *, rule_id: int, event: str, url: str, body: dict[str, Any], now: str

@@ -95,9 +95,8 @@ class VoteOutbox:
         ).fetchall()
         queued = 0
         # The caller's next audit event vouches for the votes (`bank verify` names one changed
-        # behind the log): the rows after the last id.
-        (last,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM programme_votes").fetchone()
-        with self.tables.bank.audit.tracked(_TABLE, "id > ?", (int(last),)):
+        # behind the log).
+        with self.tables.bank.audit.tracked_appends(_TABLE):
             for exchange, record, kind, value in rows:
                 if not votable(str(record), Signal(str(kind), str(value))):
                     continue
