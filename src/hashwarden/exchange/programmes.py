@@ -190,6 +190,11 @@ def _secrets(credentials: Any) -> list[str]:
     return sorted(found, key=len, reverse=True)
 
 
+def _client_error(exc: Exception, secrets: list[str]) -> str:
+    """A client's error as a message shows it: its type and text, without the credentials."""
+    return _redacted(f"{type(exc).__name__}: {exc}", secrets)
+
+
 def _redacted(text: str, secrets: list[str]) -> str:
     for secret in secrets:
         text = text.replace(secret, "[credentials]")
@@ -452,7 +457,7 @@ class ProgrammeExchanges:
             raise
         except Exception as exc:  # python-threatexchange's auth and client errors
             raise ExchangeUnavailableError(
-                f"exchange {exchange.name}: {type(exc).__name__}: {_redacted(str(exc), secrets)}"
+                f"exchange {exchange.name}: {_client_error(exc, secrets)}"
             ) from (None if secrets else exc)  # the client's error may hold the secret
         return api_cls, collab, api, secrets
 
@@ -571,7 +576,7 @@ class ProgrammeExchanges:
             except UnicodeDecodeError as exc:  # a list that is not text
                 raise DataError(f"exchange {name}: the list is not UTF-8 text ({exc})") from exc
             except Exception as exc:  # a client's HTTP, parse or assertion error
-                why = _redacted(f"{type(exc).__name__}: {exc}", secrets)
+                why = _client_error(exc, secrets)
                 raise ExchangeUnavailableError(f"exchange {name}: fetch failed ({why})") from (
                     None if secrets else exc
                 )
@@ -788,7 +793,7 @@ class ProgrammeExchanges:
         except HashwardenError:
             raise
         except Exception as exc:  # the client's HTTP errors
-            why = _redacted(f"{type(exc).__name__}: {exc}", secrets)
+            why = _client_error(exc, secrets)
             raise ExchangeUnavailableError(f"exchange {name}: feedback not sent ({why})") from (
                 None if secrets else exc
             )
