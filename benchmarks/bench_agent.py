@@ -124,8 +124,6 @@ class Running:
             "".join(f"{k} = {json.dumps(v)}\n" for k, v in config.items())
         )
         agent_log = (work / "agent.log").open("ab")
-        #: When the agent's process was started (its clock: `time.time`, as its records').
-        self.launched = time.time()
         self.agent = subprocess.Popen(
             [*BIN, "watch", "--config", str(work / "agent.toml")],
             stdout=agent_log,
