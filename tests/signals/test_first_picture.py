@@ -4,7 +4,6 @@ Pillow's JPEG plugin alone. Both give the hashes and the errors of the plain pat
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import os
@@ -23,11 +22,7 @@ from hashwarden.signals import hash_bytes, hash_file, hashing
 from hashwarden.synthetic import jpeg_bytes, synthetic_photo
 
 from .._process import env_with_sources
-
-
-def _expected(conformance: Path) -> dict[str, dict[str, str]]:
-    with (conformance / "pdq" / "expected.csv").open() as f:
-        return {row["path"]: row for row in csv.DictReader(f)}
+from .test_conformance import _expected
 
 
 def _as_first_picture(
