@@ -9,9 +9,8 @@ plain types, a JSON body within the size limit) is parsed here and answered by t
 functions the routes call (`raw_lookup_answer`, `match_hashes_answer`): the caller's key
 checked by `auth.authenticate`, a hash that matches nothing (and a raw look-up's match) answered
 on the event loop (`ServiceState.quick_match`, `quick_match_raw`), anything else matched in a
-thread. Any other request, and every
-request this lane cannot parse, goes to the routes unchanged (a body read here is handed on),
-so their validation and errors stay the routes' own.
+thread. Any other request, and every request this lane cannot parse, goes to the routes
+unchanged (a body read here is handed on), so their validation and errors stay the routes' own.
 """
 
 from __future__ import annotations
