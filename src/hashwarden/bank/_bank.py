@@ -126,18 +126,17 @@ class Bank:
                 f"{self.location} needs migrations {', '.join(missing)}: open it once for writing"
             )
         # A table a read-optional migration has not made yet holds nothing to guard.
-        self.audit.guarded = tuple(g for g in self.audit.guarded if self.db.has_table(g.table))
+        present = [g for g in self.audit.guarded if self.db.has_table(g.table)]
         sealed = self.audit.sealed()
-        unsealed = [g.table for g in self.audit.unsealed()]
-        if unsealed and not sealed:
+        if present and not sealed:
             raise DataError(
-                f"{self.location}: the audit log does not cover {', '.join(unsealed)} yet:"
-                " open it once for writing"
+                f"{self.location}: the audit log does not cover"
+                f" {', '.join(g.table for g in present)} yet: open it once for writing"
             )
         # A table guarded since the bank was last written is sealed by its next open for
         # writing; until then the bank reads as it was, vouched for as far as it was then
         # (verify names a table its log sealed that the bank's seal marker no longer lists).
-        self.audit.guarded = tuple(g for g in self.audit.guarded if g.table in sealed)
+        self.audit.guarded = tuple(g for g in present if g.table in sealed)
 
 
 def create_bank(location: str | Path) -> Bank:
